@@ -1,0 +1,66 @@
+//! The lossless tile codec against zstd level 1 and LZ4 on the same changed tiles.
+//!
+//! `cargo bench --bench codec`. The tiles are every changed 64x64 tile of the text-heavy recordings
+//! (typing, terminals, scrolling, slides), so the mix is what a screen share actually encodes.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use glimpse::codec::encode_rects;
+use glimpse::{damage, Entropy, Frame, PixelFormat, Rect};
+use glimpse_corpus::Corpus;
+
+/// Changed tiles copied into one tall image (64 px wide), and their rectangles in it.
+fn changed_tiles() -> (Vec<u8>, u32, Vec<Rect>) {
+    let corpus = Corpus::shared_or_bundled().expect("a corpus");
+    let width = corpus.scenarios.iter().map(|s| s.width).max().expect("scenarios");
+    let mut image = Vec::new();
+    let mut rects = Vec::new();
+    let mut y = 0u32;
+    for s in corpus.scenarios.iter().filter(|s| s.width == width && s.name != "video_region") {
+        let frames = s.load_all().expect("frames");
+        let grid = damage::TileGrid::new(s.width, s.height, 64);
+        for pair in frames.windows(2).step_by(3) {
+            let stride = s.width as usize * 4;
+            let prev = Frame::new(&pair[0], s.width, s.height, stride, PixelFormat::Bgra8).unwrap();
+            let cur = Frame::new(&pair[1], s.width, s.height, stride, PixelFormat::Bgra8).unwrap();
+            for d in damage::detect(&prev, &cur, None, 64) {
+                let t = grid.tile_rect(d.index);
+                if t.width != 64 || t.height != 64 {
+                    continue;
+                }
+                for row in t.y..t.bottom() {
+                    let start = row as usize * stride + t.x as usize * 4;
+                    image.extend_from_slice(&pair[1][start..start + 256]);
+                }
+                rects.push(Rect::new(0, y, 64, 64));
+                y += 64;
+            }
+        }
+        if rects.len() > 4000 {
+            break;
+        }
+    }
+    (image, y, rects)
+}
+
+fn bench(c: &mut Criterion) {
+    let (image, height, rects) = changed_tiles();
+    let frame = Frame::new(&image, 64, height, 256, PixelFormat::Bgra8).unwrap();
+    let pixels = u64::from(height) * 64;
+    let mut g = c.benchmark_group(format!("codec_{}_tiles", rects.len()));
+    g.throughput(Throughput::Elements(pixels));
+    g.sample_size(20);
+    for (name, entropy) in [("glimpse_lz4", Entropy::Lz4), ("glimpse_adaptive", Entropy::Adaptive), ("glimpse_deflate1", Entropy::Deflate(1))] {
+        let size = encode_rects(&frame, &rects, entropy).unwrap().len();
+        eprintln!("{name}: {size} bytes for {} bytes of tiles ({:.2}%)", image.len(), size as f64 * 100.0 / image.len() as f64);
+        g.bench_function(name, |b| b.iter(|| encode_rects(&frame, &rects, entropy).unwrap()));
+    }
+    let zstd_size = zstd::bulk::compress(&image, 1).unwrap().len();
+    let lz4_size = lz4_flex::block::compress(&image).len();
+    eprintln!("baseline_zstd1: {zstd_size} bytes; baseline_lz4: {lz4_size} bytes");
+    g.bench_function("baseline_zstd1", |b| b.iter(|| zstd::bulk::compress(&image, 1).unwrap()));
+    g.bench_function("baseline_lz4", |b| b.iter(|| lz4_flex::block::compress(&image)));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,182 @@
+//! Lossless codec for screen content.
+//!
+//! Each changed rectangle (at most one tile) is coded on its own, with a per-rectangle choice:
+//! - **fill** when it holds a single colour (no payload at all);
+//! - **palette** when it holds at most 256 colours (text, UI): the colours, then indices packed at 1, 2,
+//!   4 or 8 bits each;
+//! - **predicted** otherwise (photos, gradients): each pixel minus its left neighbour (top for the first
+//!   column), after subtracting green from red and blue.
+//!
+//! The per-frame payload (all coded rectangles back to back) then goes through one entropy stage
+//! ([`Entropy`]), so glyphs repeated across tiles cost a back-reference. Everything here is pure safe
+//! Rust so that the same decoder runs natively and in WebAssembly.
+
+mod entropy;
+mod palette;
+mod predicted;
+
+pub use entropy::Entropy;
+pub(crate) use entropy::{compress, decompress};
+
+use crate::error::{Error, Result};
+use crate::frame::{Rect, SourceRows};
+
+/// How a rectangle's pixels are coded in the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum TileMode {
+    /// Up to 256 opaque colours (3 bytes each) and packed indices.
+    Palette = 0,
+    /// Up to 256 colours with alpha (4 bytes each) and packed indices.
+    PaletteAlpha = 1,
+    /// Opaque pixels, left-predicted, 3 bytes each.
+    Predicted = 2,
+    /// Pixels with alpha, left-predicted, 4 bytes each.
+    PredictedAlpha = 3,
+}
+
+impl TileMode {
+    pub fn from_u8(v: u8) -> Result<Self> {
+        Ok(match v {
+            0 => TileMode::Palette,
+            1 => TileMode::PaletteAlpha,
+            2 => TileMode::Predicted,
+            3 => TileMode::PredictedAlpha,
+            _ => return Err(Error::Malformed("unknown tile mode")),
+        })
+    }
+}
+
+/// What [`encode_rect`] decided for a rectangle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coded {
+    /// One colour (canonical BGRA as a little-endian `u32`); nothing was written.
+    Fill(u32),
+    /// Pixels were appended to the payload in this mode.
+    Tile(TileMode),
+}
+
+/// Reusable scratch memory for the encoder (no allocation per tile once warmed up).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    palette: palette::ColorTable,
+    indices: Vec<u8>,
+}
+
+/// Codes the pixels of `rect` (at most 256x256) from `src` and appends them to `out`.
+pub(crate) fn encode_rect(src: &SourceRows<'_>, rect: &Rect, out: &mut Vec<u8>, scratch: &mut Scratch) -> Coded {
+    match palette::analyse(src, rect, &mut scratch.palette, &mut scratch.indices) {
+        palette::Analysis::Solid(color) => Coded::Fill(color),
+        palette::Analysis::Palette { opaque } => {
+            palette::write(&scratch.palette, &scratch.indices, opaque, out);
+            Coded::Tile(if opaque { TileMode::Palette } else { TileMode::PaletteAlpha })
+        }
+        palette::Analysis::TooManyColors { opaque } => {
+            predicted::encode(src, rect, opaque, out);
+            Coded::Tile(if opaque { TileMode::Predicted } else { TileMode::PredictedAlpha })
+        }
+    }
+}
+
+/// Decodes one coded rectangle of `width` x `height` from the front of `data` into `out` (canonical
+/// BGRA, packed, `width * height * 4` bytes), and advances `data` past it.
+pub(crate) fn decode_rect(mode: TileMode, width: u32, height: u32, data: &mut &[u8], out: &mut [u8]) -> Result<()> {
+    debug_assert_eq!(out.len(), width as usize * height as usize * 4);
+    match mode {
+        TileMode::Palette => palette::read(data, false, out),
+        TileMode::PaletteAlpha => palette::read(data, true, out),
+        TileMode::Predicted => predicted::decode(data, width, false, out),
+        TileMode::PredictedAlpha => predicted::decode(data, width, true, out),
+    }
+}
+
+/// Codes `rects` of `frame` as an encoder would (fill, palette or predicted per rectangle, then one
+/// entropy stage) and returns the compressed payload. Exposed for benchmarks and experiments; the
+/// [`Encoder`](crate::Encoder) is what sends pixels.
+pub fn encode_rects(frame: &crate::Frame<'_>, rects: &[Rect], entropy: Entropy) -> Result<Vec<u8>> {
+    let mut staging = Vec::new();
+    let src = if frame.format() == crate::PixelFormat::Bgra8 {
+        SourceRows { data: frame.data(), stride: frame.stride(), width: frame.width(), height: frame.height() }
+    } else {
+        for y in 0..frame.height() {
+            staging.extend_from_slice(frame.row(y));
+        }
+        crate::frame::swap_red_blue(&mut staging);
+        SourceRows { data: &staging, stride: frame.width() as usize * 4, width: frame.width(), height: frame.height() }
+    };
+    let mut raw = Vec::new();
+    let mut scratch = Scratch::default();
+    for rect in rects {
+        rect.check_inside(frame.width(), frame.height())?;
+        encode_rect(&src, rect, &mut raw, &mut scratch);
+    }
+    let mut out = Vec::new();
+    compress(entropy, &raw, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::PackedImage;
+
+    fn roundtrip(img: &PackedImage, rect: Rect) -> Coded {
+        let src = SourceRows::from_image(img);
+        let mut out = Vec::new();
+        let mut scratch = Scratch::default();
+        let coded = encode_rect(&src, &rect, &mut out, &mut scratch);
+        let mut expect = Vec::new();
+        for y in rect.y..rect.bottom() {
+            expect.extend_from_slice(img.span(&rect, y));
+        }
+        match coded {
+            Coded::Fill(c) => assert!(expect.chunks_exact(4).all(|p| p == c.to_le_bytes())),
+            Coded::Tile(mode) => {
+                let mut data = &out[..];
+                let mut got = vec![0u8; expect.len()];
+                decode_rect(mode, rect.width, rect.height, &mut data, &mut got).unwrap();
+                assert!(data.is_empty(), "decoder left {} bytes", data.len());
+                assert_eq!(got, expect);
+                // Every truncation is an error, never a panic.
+                for cut in 0..out.len() {
+                    let mut short = &out[..cut];
+                    assert!(decode_rect(mode, rect.width, rect.height, &mut short, &mut got).is_err());
+                }
+            }
+        }
+        coded
+    }
+
+    fn image(width: u32, height: u32, f: impl Fn(u32, u32) -> u32) -> PackedImage {
+        let mut img = PackedImage::new(width, height, 0);
+        for y in 0..height {
+            for x in 0..width {
+                let i = (y * width + x) as usize * 4;
+                img.pixels[i..i + 4].copy_from_slice(&f(x, y).to_le_bytes());
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn picks_fill_palette_and_predicted() {
+        let solid = image(64, 64, |_, _| 0xff10_2030);
+        assert_eq!(roundtrip(&solid, Rect::new(3, 5, 17, 9)), Coded::Fill(0xff10_2030));
+        for colors in [2u32, 3, 4, 5, 16, 17, 200, 256] {
+            let img = image(64, 64, |x, y| 0xff00_0000 | ((x * 7 + y * 13) % colors) * 0x010101);
+            assert_eq!(roundtrip(&img, Rect::new(0, 0, 64, 64)), Coded::Tile(TileMode::Palette), "{colors}");
+            roundtrip(&img, Rect::new(1, 2, 3, 61));
+        }
+        let photo = image(64, 64, |x, y| 0xff00_0000 | (x * 4) | (y * 4) << 8 | ((x ^ y) * 3) << 16);
+        assert_eq!(roundtrip(&photo, Rect::new(0, 0, 64, 64)), Coded::Tile(TileMode::Predicted));
+        let translucent = image(64, 64, |x, y| (x * 4) << 24 | (y * 4) << 8 | x);
+        assert_eq!(roundtrip(&translucent, Rect::new(0, 0, 64, 64)), Coded::Tile(TileMode::PredictedAlpha));
+        let two_alpha = image(64, 64, |x, _| if x % 2 == 0 { 0x0000_0000 } else { 0x80ff_ffff });
+        assert_eq!(roundtrip(&two_alpha, Rect::new(0, 0, 64, 64)), Coded::Tile(TileMode::PaletteAlpha));
+        assert_eq!(roundtrip(&photo, Rect::new(63, 63, 1, 1)), Coded::Fill(photo_pixel(63, 63)));
+    }
+
+    fn photo_pixel(x: u32, y: u32) -> u32 {
+        0xff00_0000 | (x * 4) | (y * 4) << 8 | ((x ^ y) * 3) << 16
+    }
+}

@@ -1,0 +1,52 @@
+//! # Glimpse: the screen-share engine
+//!
+//! Frames in, compact packets out, pixel-exact screens back. The modules follow the data:
+//!
+//! 1. [`frame`]: a captured image is a borrowed, validated [`Frame`] (BGRA8 or RGBA8, any stride).
+//! 2. [`damage`]: each frame is compared with the previous one, tile by tile, tightened to the changed
+//!    pixels; capture-API damage rectangles ("hints") limit the compare.
+//! 3. [`tiles`]: changed tiles are looked up in a tile cache that encoder and decoder keep in step, and
+//!    moved content (scrolling, dragged windows) is found and sent as copies.
+//! 4. [`codec`]: what is left is coded losslessly: fills, palettes for text and UI, prediction for the
+//!    rest, then one entropy stage per frame.
+//! 5. [`protocol`]: everything travels in versioned [`Packet`]s; checkpoints let late viewers join.
+//! 6. [`decoder`]: applies packets to a framebuffer and reports the damaged rectangles.
+//!
+//! [`Encoder`] and [`Decoder`] are the two ends most users hold:
+//!
+//! ```
+//! use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat};
+//!
+//! let (width, height) = (320, 200);
+//! let mut screen = vec![0u8; width * height * 4]; // BGRA, as captured
+//! let mut encoder = Encoder::new(EncoderConfig::default());
+//! let mut viewer = Decoder::new(DecoderConfig::default());
+//! for step in 0..10 {
+//!     screen[(step * 1000) * 4] = 0xff; // something changes
+//!     let frame = Frame::new(&screen, width as u32, height as u32, width * 4, PixelFormat::Bgra8)?;
+//!     if let Some(packet) = encoder.encode(&frame)? {
+//!         let update = viewer.apply(packet.as_bytes())?; // on the other side of the network
+//!         assert!(!update.damage.is_empty());
+//!     }
+//! }
+//! assert_eq!(viewer.framebuffer().unwrap().pixels, &screen[..]);
+//! # Ok::<(), glimpse::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod damage;
+pub mod decoder;
+pub mod encoder;
+mod error;
+pub mod frame;
+pub mod protocol;
+pub mod tiles;
+
+pub use codec::Entropy;
+pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update};
+pub use encoder::{Encoder, EncoderConfig, EncoderStats, MASK_COLOR};
+pub use error::{Error, Result};
+pub use frame::{Frame, PixelFormat, Rect, MAX_DIMENSION};
+pub use protocol::{CursorImage, CursorPosition, Packet, PacketKind, SessionInfo, PROTOCOL_VERSION};

@@ -1,0 +1,540 @@
+//! The wire protocol: versioned packets built on [`bytes`].
+//!
+//! Every packet starts with a 3-byte header: `'G'`, the protocol version ([`PROTOCOL_VERSION`]) and the
+//! [`PacketKind`]. Integers are unsigned LEB128 varints unless noted; colours are 4 bytes B, G, R, A.
+//! Packets are framed by the transport (a WebSocket message, a datagram, or [`write_framed`] for files).
+//!
+//! | kind | body |
+//! |---|---|
+//! | `Checkpoint` (1) | session info, `seq`, `next_cache_id`, cursor, ops |
+//! | `FrameUpdate` (2) | `seq`, ops |
+//! | `CursorShape` (3) | `id`, `width`, `height`, `hotspot_x`, `hotspot_y`, payload with one coded image |
+//! | `CursorPosition` (4) | `x`, `y` (zig-zag), `visible` (u8), `shape id` |
+//!
+//! Session info: `width`, `height`, `scale_percent` (100 = 96 DPI), `tile_size`, `cache_tiles`.
+//! Ops: a count, the ops, then one payload (`method u8`, `raw_len`, [`packed_len`], bytes; see
+//! [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
+//! `Tile` and `Cached` means "store the whole tile into the tile cache afterwards"):
+//!
+//! | op | fields | effect |
+//! |---|---|---|
+//! | 0 `StoreScreen` | | store every tile of the screen into the cache, in raster order |
+//! | 1 `Copy` | `src_x`, `src_y`, `x`, `y`, `w`, `h` | move pixels already on screen (scroll, window drag) |
+//! | 2 `Fill` | `x`, `y`, `w`, `h`, colour | one-colour rectangle |
+//! | 3 `Tile` | `tile`, mode u8, `dx` u8, `dy` u8, `w-1` u8, `h-1` u8 | coded pixels inside one tile |
+//! | 4 `Cached` | `tile`, `cache id` | a tile seen before |
+//!
+//! **Checkpoints and fan-out.** A checkpoint holds the whole screen and the cursor, needs nothing before
+//! it, and leaves the decoder's tile cache empty with the cache id counter at `next_cache_id`. The
+//! encoder forgets its cache when it makes one and starts the next update with `StoreScreen`, which a
+//! viewer that followed the stream and a viewer that just joined from the checkpoint apply alike. So one
+//! encoded stream serves everybody: viewers in step get updates only, a late joiner gets the latest
+//! checkpoint and then the same updates.
+//!
+//! **Tile cache.** Entries get ids `0, 1, 2, ...` in store order; entry `id` lives until `cache_tiles`
+//! newer entries were stored. A `Cached` op with the store bit copies an old entry into a new one, which
+//! keeps often-used tiles alive. Both sides derive everything from the packets, so they never disagree.
+
+pub(crate) mod wire;
+
+use bytes::Bytes;
+
+use crate::codec::{self, TileMode};
+use crate::error::{Error, Result};
+use crate::frame::{check_dimensions, Rect, MAX_DIMENSION};
+use wire::{put_signed, put_varint, Reader};
+
+/// Protocol version spoken by this build.
+pub const PROTOCOL_VERSION: u8 = 1;
+const MAGIC: u8 = b'G';
+
+/// Largest cursor image, in pixels per side.
+pub const MAX_CURSOR_SIZE: u32 = 256;
+
+/// What a packet carries; tells a relay how to route it without parsing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PacketKind {
+    /// Self-contained full screen: where a viewer starts.
+    Checkpoint = 1,
+    /// Changes since the previous update or checkpoint.
+    FrameUpdate = 2,
+    /// A new cursor image.
+    CursorShape = 3,
+    /// Where the cursor is, and which image it shows.
+    CursorPosition = 4,
+}
+
+impl PacketKind {
+    fn from_u8(v: u8) -> Result<Self> {
+        Ok(match v {
+            1 => PacketKind::Checkpoint,
+            2 => PacketKind::FrameUpdate,
+            3 => PacketKind::CursorShape,
+            4 => PacketKind::CursorPosition,
+            _ => return Err(Error::Malformed("unknown packet kind")),
+        })
+    }
+}
+
+/// One encoded packet. Cheap to clone (reference-counted), so one packet can go to many viewers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    kind: PacketKind,
+    bytes: Bytes,
+}
+
+impl Packet {
+    fn new(kind: PacketKind, body: Vec<u8>) -> Self {
+        Packet { kind, bytes: Bytes::from(body) }
+    }
+
+    /// What this packet carries.
+    pub fn kind(&self) -> PacketKind {
+        self.kind
+    }
+
+    /// The bytes to send.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Bytes on the wire.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Never true for a packet made by the encoder.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The shared buffer, for zero-copy sending.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+}
+
+/// Reads the header of a packet: its kind, after checking magic and version.
+pub fn peek_kind(packet: &[u8]) -> Result<PacketKind> {
+    let mut r = Reader::new(packet);
+    read_header(&mut r)
+}
+
+fn read_header(r: &mut Reader<'_>) -> Result<PacketKind> {
+    if r.u8("packet magic")? != MAGIC {
+        return Err(Error::Malformed("not a Glimpse packet (bad magic)"));
+    }
+    let version = r.u8("protocol version")?;
+    if version != PROTOCOL_VERSION {
+        return Err(Error::UnsupportedVersion { found: version, supported: PROTOCOL_VERSION });
+    }
+    PacketKind::from_u8(r.u8("packet kind")?)
+}
+
+fn header(kind: PacketKind) -> Vec<u8> {
+    vec![MAGIC, PROTOCOL_VERSION, kind as u8]
+}
+
+/// The screen a stream shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Screen width in pixels.
+    pub width: u32,
+    /// Screen height in pixels.
+    pub height: u32,
+    /// Display scale in percent (100 = 96 DPI, 200 = a 2x "Retina" screen).
+    pub scale_percent: u16,
+    /// Tile edge length of the stream.
+    pub tile_size: u32,
+    /// Tile cache capacity, in tiles.
+    pub cache_tiles: u32,
+}
+
+/// A cursor image: canonical BGRA pixels, `width * height * 4` bytes, with its hotspot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorImage {
+    /// Identifier the position messages refer to.
+    pub id: u32,
+    pub width: u32,
+    pub height: u32,
+    pub hotspot_x: u32,
+    pub hotspot_y: u32,
+    /// Pixels, BGRA (or the decoder's output format once decoded).
+    pub pixels: Vec<u8>,
+}
+
+/// Where the pointer is on the shared screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CursorPosition {
+    /// Hotspot position in screen pixels (may be off-screen).
+    pub x: i32,
+    pub y: i32,
+    pub visible: bool,
+    /// The [`CursorImage::id`] shown.
+    pub shape_id: u32,
+}
+
+/// One drawing operation of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    StoreScreen,
+    Copy { src_x: u32, src_y: u32, dst: Rect },
+    Fill { rect: Rect, color: u32 },
+    Tile { tile: u32, rect: Rect, mode: TileMode, store: bool },
+    Cached { tile: u32, id: u64, store: bool },
+}
+
+const OP_STORE_SCREEN: u8 = 0;
+const OP_COPY: u8 = 1;
+const OP_FILL: u8 = 2;
+const OP_TILE: u8 = 3;
+const OP_CACHED: u8 = 4;
+const STORE_BIT: u8 = 0x80;
+
+/// Bounds a decoder puts on what one packet may make it do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_ops: usize,
+    pub max_payload: usize,
+}
+
+impl Limits {
+    pub fn for_screen(width: u32, height: u32, tile_size: u32) -> Self {
+        let tiles = width.div_ceil(tile_size) as usize * height.div_ceil(tile_size) as usize;
+        Limits {
+            max_ops: tiles * 4 + 1024,
+            max_payload: width as usize * height as usize * 4 + tiles * 1100 + 4096,
+        }
+    }
+}
+
+/// The ops of an update plus their decompressed pixel payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpList {
+    pub ops: Vec<Op>,
+    pub payload: Vec<u8>,
+}
+
+/// A parsed packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Message {
+    Checkpoint { session: SessionInfo, seq: u64, next_cache_id: u64, cursor: CursorState, ops: OpList },
+    FrameUpdate { seq: u64, ops: OpList },
+    CursorShape(CursorImage),
+    CursorPosition(CursorPosition),
+}
+
+/// Cursor state carried by a checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CursorState {
+    pub image: Option<CursorImage>,
+    pub position: Option<CursorPosition>,
+}
+
+/// Upper bounds for session fields a decoder accepts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionLimits {
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_cache_tiles: u32,
+}
+
+/// Parses a packet. `screen` limits updates (from the session the decoder is in).
+pub(crate) fn parse(packet: &[u8], session_limits: &SessionLimits, screen: Option<Limits>) -> Result<Message> {
+    let mut r = Reader::new(packet);
+    let msg = match read_header(&mut r)? {
+        PacketKind::Checkpoint => {
+            let session = read_session(&mut r, session_limits)?;
+            let seq = r.varint("checkpoint seq")?;
+            let next_cache_id = r.varint("next cache id")?;
+            let cursor = read_cursor_state(&mut r)?;
+            let limits = Limits::for_screen(session.width, session.height, session.tile_size);
+            let ops = read_ops(&mut r, &limits)?;
+            Message::Checkpoint { session, seq, next_cache_id, cursor, ops }
+        }
+        PacketKind::FrameUpdate => {
+            let limits = screen.ok_or(Error::NoCheckpoint)?;
+            let seq = r.varint("update seq")?;
+            let ops = read_ops(&mut r, &limits)?;
+            Message::FrameUpdate { seq, ops }
+        }
+        PacketKind::CursorShape => Message::CursorShape(read_cursor_image(&mut r)?),
+        PacketKind::CursorPosition => Message::CursorPosition(read_cursor_position(&mut r)?),
+    };
+    r.finish()?;
+    Ok(msg)
+}
+
+fn read_session(r: &mut Reader<'_>, limits: &SessionLimits) -> Result<SessionInfo> {
+    let width = r.varint_u32("width", MAX_DIMENSION)?;
+    let height = r.varint_u32("height", MAX_DIMENSION)?;
+    check_dimensions(width, height)?;
+    if width > limits.max_width || height > limits.max_height {
+        return Err(Error::LimitExceeded {
+            what: "screen size",
+            value: u64::from(width) * u64::from(height),
+            limit: u64::from(limits.max_width) * u64::from(limits.max_height),
+        });
+    }
+    let scale_percent = r.varint_u32("scale", u32::from(u16::MAX))? as u16;
+    let tile_size = r.varint_u32("tile size", 256)?;
+    if tile_size < 16 {
+        return Err(Error::Malformed("tile size below 16"));
+    }
+    let cache_tiles = r.varint_u32("cache size", limits.max_cache_tiles)?;
+    Ok(SessionInfo { width, height, scale_percent, tile_size, cache_tiles })
+}
+
+fn write_session(out: &mut Vec<u8>, s: &SessionInfo) {
+    put_varint(out, u64::from(s.width));
+    put_varint(out, u64::from(s.height));
+    put_varint(out, u64::from(s.scale_percent));
+    put_varint(out, u64::from(s.tile_size));
+    put_varint(out, u64::from(s.cache_tiles));
+}
+
+fn read_rect(r: &mut Reader<'_>) -> Result<Rect> {
+    let x = r.varint_u32("rect x", MAX_DIMENSION)?;
+    let y = r.varint_u32("rect y", MAX_DIMENSION)?;
+    let width = r.varint_u32("rect width", MAX_DIMENSION)?;
+    let height = r.varint_u32("rect height", MAX_DIMENSION)?;
+    Ok(Rect::new(x, y, width, height))
+}
+
+fn write_rect(out: &mut Vec<u8>, rect: &Rect) {
+    for v in [rect.x, rect.y, rect.width, rect.height] {
+        put_varint(out, u64::from(v));
+    }
+}
+
+fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
+    let count = r.varint_usize("op count", limits.max_ops)?;
+    let mut ops = Vec::with_capacity(count.min(4096));
+    for _ in 0..count {
+        let code = r.u8("op code")?;
+        let store = code & STORE_BIT != 0;
+        let op = match code & !STORE_BIT {
+            OP_STORE_SCREEN if !store => Op::StoreScreen,
+            OP_COPY if !store => {
+                let src_x = r.varint_u32("copy src x", MAX_DIMENSION)?;
+                let src_y = r.varint_u32("copy src y", MAX_DIMENSION)?;
+                Op::Copy { src_x, src_y, dst: read_rect(r)? }
+            }
+            OP_FILL if !store => {
+                let rect = read_rect(r)?;
+                Op::Fill { rect, color: r.u32_le("fill colour")? }
+            }
+            OP_TILE => {
+                let tile = r.varint_u32("tile index", u32::MAX)?;
+                let mode = TileMode::from_u8(r.u8("tile mode")?)?;
+                let b = r.bytes(4, "tile rect")?;
+                let rect = Rect::new(u32::from(b[0]), u32::from(b[1]), u32::from(b[2]) + 1, u32::from(b[3]) + 1);
+                Op::Tile { tile, rect, mode, store }
+            }
+            OP_CACHED => {
+                let tile = r.varint_u32("tile index", u32::MAX)?;
+                Op::Cached { tile, id: r.varint("cache id")?, store }
+            }
+            _ => return Err(Error::Malformed("unknown op code")),
+        };
+        ops.push(op);
+    }
+    let payload = codec::decompress(r, limits.max_payload)?;
+    Ok(OpList { ops, payload })
+}
+
+/// Writes ops whose `Tile` rects are relative to their tile (as produced by the encoder).
+pub(crate) fn write_ops(out: &mut Vec<u8>, ops: &[Op], payload: &[u8], entropy: codec::Entropy) {
+    put_varint(out, ops.len() as u64);
+    for op in ops {
+        match *op {
+            Op::StoreScreen => out.push(OP_STORE_SCREEN),
+            Op::Copy { src_x, src_y, dst } => {
+                out.push(OP_COPY);
+                put_varint(out, u64::from(src_x));
+                put_varint(out, u64::from(src_y));
+                write_rect(out, &dst);
+            }
+            Op::Fill { rect, color } => {
+                out.push(OP_FILL);
+                write_rect(out, &rect);
+                out.extend_from_slice(&color.to_le_bytes());
+            }
+            Op::Tile { tile, rect, mode, store } => {
+                out.push(OP_TILE | if store { STORE_BIT } else { 0 });
+                put_varint(out, u64::from(tile));
+                out.push(mode as u8);
+                out.extend_from_slice(&[rect.x as u8, rect.y as u8, (rect.width - 1) as u8, (rect.height - 1) as u8]);
+            }
+            Op::Cached { tile, id, store } => {
+                out.push(OP_CACHED | if store { STORE_BIT } else { 0 });
+                put_varint(out, u64::from(tile));
+                put_varint(out, id);
+            }
+        }
+    }
+    codec::compress(entropy, payload, out);
+}
+
+fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
+    let id = r.varint_u32("cursor id", u32::MAX)?;
+    let width = r.varint_u32("cursor width", MAX_CURSOR_SIZE)?;
+    let height = r.varint_u32("cursor height", MAX_CURSOR_SIZE)?;
+    if width == 0 || height == 0 {
+        return Err(Error::Malformed("empty cursor image"));
+    }
+    let hotspot_x = r.varint_u32("cursor hotspot x", width - 1)?;
+    let hotspot_y = r.varint_u32("cursor hotspot y", height - 1)?;
+    let max = (MAX_CURSOR_SIZE * MAX_CURSOR_SIZE * 4 + 1100) as usize;
+    let payload = codec::decompress(r, max)?;
+    let mut data = &payload[..];
+    let (&mode, rest) = data.split_first().ok_or(Error::Truncated("cursor mode"))?;
+    data = rest;
+    let mut pixels = vec![0u8; width as usize * height as usize * 4];
+    codec::decode_rect(TileMode::from_u8(mode)?, width, height, &mut data, &mut pixels)?;
+    if !data.is_empty() {
+        return Err(Error::Malformed("trailing bytes in cursor image"));
+    }
+    Ok(CursorImage { id, width, height, hotspot_x, hotspot_y, pixels })
+}
+
+fn write_cursor_image(out: &mut Vec<u8>, image: &CursorImage, entropy: codec::Entropy) {
+    put_varint(out, u64::from(image.id));
+    put_varint(out, u64::from(image.width));
+    put_varint(out, u64::from(image.height));
+    put_varint(out, u64::from(image.hotspot_x));
+    put_varint(out, u64::from(image.hotspot_y));
+    let rows = crate::frame::SourceRows {
+        data: &image.pixels,
+        stride: image.width as usize * 4,
+        width: image.width,
+        height: image.height,
+    };
+    let rect = Rect::new(0, 0, image.width, image.height);
+    let mut payload = vec![0u8];
+    let mut scratch = codec::Scratch::default();
+    payload[0] = match codec::encode_rect(&rows, &rect, &mut payload, &mut scratch) {
+        codec::Coded::Tile(mode) => mode as u8,
+        codec::Coded::Fill(_) => {
+            // One colour: code it as a one-entry palette so the reader has a single path.
+            payload.truncate(1);
+            let c = image.pixels[..4].to_vec();
+            payload.push(0);
+            payload.extend_from_slice(&c);
+            payload.resize(payload.len() + (image.area_pixels()).div_ceil(8), 0);
+            TileMode::PaletteAlpha as u8
+        }
+    };
+    codec::compress(entropy, &payload, out);
+}
+
+impl CursorImage {
+    fn area_pixels(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+}
+
+fn read_cursor_position(r: &mut Reader<'_>) -> Result<CursorPosition> {
+    let x = r.signed("cursor x")?;
+    let y = r.signed("cursor y")?;
+    let visible = r.u8("cursor visible")?;
+    let shape_id = r.varint_u32("cursor shape", u32::MAX)?;
+    let coord = |v: i64| i32::try_from(v).map_err(|_| Error::Malformed("cursor position out of range"));
+    if visible > 1 {
+        return Err(Error::Malformed("cursor visibility is not 0 or 1"));
+    }
+    Ok(CursorPosition { x: coord(x)?, y: coord(y)?, visible: visible == 1, shape_id })
+}
+
+fn write_cursor_position(out: &mut Vec<u8>, p: &CursorPosition) {
+    put_signed(out, i64::from(p.x));
+    put_signed(out, i64::from(p.y));
+    out.push(u8::from(p.visible));
+    put_varint(out, u64::from(p.shape_id));
+}
+
+fn read_cursor_state(r: &mut Reader<'_>) -> Result<CursorState> {
+    let flags = r.u8("cursor flags")?;
+    if flags > 3 {
+        return Err(Error::Malformed("unknown cursor flags"));
+    }
+    let image = if flags & 1 != 0 { Some(read_cursor_image(r)?) } else { None };
+    let position = if flags & 2 != 0 { Some(read_cursor_position(r)?) } else { None };
+    Ok(CursorState { image, position })
+}
+
+/// Builds a checkpoint packet.
+pub(crate) fn checkpoint_packet(
+    session: &SessionInfo,
+    seq: u64,
+    next_cache_id: u64,
+    cursor: &CursorState,
+    ops: &[Op],
+    payload: &[u8],
+    entropy: codec::Entropy,
+) -> Packet {
+    let mut out = header(PacketKind::Checkpoint);
+    write_session(&mut out, session);
+    put_varint(&mut out, seq);
+    put_varint(&mut out, next_cache_id);
+    out.push(u8::from(cursor.image.is_some()) | u8::from(cursor.position.is_some()) << 1);
+    if let Some(image) = &cursor.image {
+        write_cursor_image(&mut out, image, entropy);
+    }
+    if let Some(p) = &cursor.position {
+        write_cursor_position(&mut out, p);
+    }
+    write_ops(&mut out, ops, payload, entropy);
+    Packet::new(PacketKind::Checkpoint, out)
+}
+
+/// Builds a frame update packet.
+pub(crate) fn update_packet(seq: u64, ops: &[Op], payload: &[u8], entropy: codec::Entropy) -> Packet {
+    let mut out = header(PacketKind::FrameUpdate);
+    put_varint(&mut out, seq);
+    write_ops(&mut out, ops, payload, entropy);
+    Packet::new(PacketKind::FrameUpdate, out)
+}
+
+/// Builds a cursor shape packet.
+pub(crate) fn cursor_shape_packet(image: &CursorImage, entropy: codec::Entropy) -> Packet {
+    let mut out = header(PacketKind::CursorShape);
+    write_cursor_image(&mut out, image, entropy);
+    Packet::new(PacketKind::CursorShape, out)
+}
+
+/// Builds a cursor position packet.
+pub(crate) fn cursor_position_packet(p: &CursorPosition) -> Packet {
+    let mut out = header(PacketKind::CursorPosition);
+    write_cursor_position(&mut out, p);
+    Packet::new(PacketKind::CursorPosition, out)
+}
+
+/// Appends `packet` to `out` with a 4-byte little-endian length prefix (for files and byte streams).
+pub fn write_framed(out: &mut Vec<u8>, packet: &[u8]) {
+    out.extend_from_slice(&(packet.len() as u32).to_le_bytes());
+    out.extend_from_slice(packet);
+}
+
+/// Splits a buffer written with [`write_framed`] into packets. A length running past the end is an
+/// error for that item; iteration stops after it.
+pub fn read_framed(mut data: &[u8]) -> impl Iterator<Item = Result<&[u8]>> {
+    std::iter::from_fn(move || {
+        if data.is_empty() {
+            return None;
+        }
+        let mut r = Reader::new(data);
+        let item = r.u32_le("frame length").and_then(|n| r.bytes(n as usize, "framed packet"));
+        match item {
+            Ok(p) => {
+                data = &data[4 + p.len()..];
+                Some(Ok(p))
+            }
+            Err(e) => {
+                data = &[];
+                Some(Err(e))
+            }
+        }
+    })
+}

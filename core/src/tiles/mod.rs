@@ -1,0 +1,36 @@
+//! Tile diffing: content keys per tile, the tile cache both sides keep in step, and scroll/move
+//! detection.
+
+pub(crate) mod cache;
+pub(crate) mod motion;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::frame::{Rect, SourceRows};
+
+/// Identifies tile content: a 128-bit XXH3 of the pixels plus the tile's size, so edge tiles of
+/// different shapes never match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TileKey {
+    hash: u128,
+    width: u16,
+    height: u16,
+}
+
+impl TileKey {
+    pub fn of(src: &SourceRows<'_>, rect: &Rect) -> Self {
+        let mut hasher = Xxh3::new();
+        for y in rect.y..rect.bottom() {
+            hasher.update(src.span(rect, y));
+        }
+        TileKey { hash: hasher.digest128(), width: rect.width as u16, height: rect.height as u16 }
+    }
+}
+
+/// The single colour of `rect`, if it has one.
+pub(crate) fn solid_color(src: &SourceRows<'_>, rect: &Rect) -> Option<u32> {
+    let first = src.pixel(rect.x, rect.y).to_le_bytes();
+    (rect.y..rect.bottom())
+        .all(|y| src.span(rect, y).chunks_exact(4).all(|px| px == first))
+        .then(|| u32::from_le_bytes(first))
+}
