@@ -1,0 +1,157 @@
+//! The one way in and out of Rust: the panic boundary, the ownership rule of handles, and the
+//! checked conversions of C pointers into references and slices.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{glimpse_result, set_last_error, Failure};
+
+/// Runs the body of an export: a panic becomes `GLIMPSE_RESULT_PANIC`, a failure sets the thread's
+/// last-error detail and returns its code. Every export that returns a result goes through here.
+pub(crate) fn ffi_call(body: impl FnOnce() -> Result<(), Failure>) -> glimpse_result {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => glimpse_result::Ok,
+        Ok(Err(failure)) => {
+            set_last_error(&failure.detail);
+            failure.code
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".into());
+            set_last_error(&format!("panic inside Glimpse: {what}"));
+            glimpse_result::Panic
+        }
+    }
+}
+
+/// Like [`ffi_call`] for exports without a result (the `_free` functions): a panic is swallowed.
+pub(crate) fn ffi_void(body: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(body)).is_err() {
+        set_last_error("panic inside Glimpse while freeing");
+    }
+}
+
+/// The ownership rule of opaque handles: created by `Box`, handed to C as a raw pointer, borrowed
+/// shared (`&Self`) by every call, and dropped exactly once by the matching `_free`. Handles keep
+/// their mutable state in `RefCell`s, so a call made from inside a callback never aliases a `&mut`.
+pub(crate) trait BoxHandle: Sized {
+    /// Moves `value` to the heap and gives C the pointer.
+    fn into_raw(value: Self) -> *mut Self {
+        Box::into_raw(Box::new(value))
+    }
+
+    /// Borrows the handle behind a C pointer; NULL is a failure naming the argument.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or came from [`BoxHandle::into_raw`] and was not freed.
+    unsafe fn from_ptr<'a>(ptr: *const Self, name: &str) -> Result<&'a Self, Failure> {
+        // SAFETY: by the contract above a non-NULL pointer is a live handle.
+        unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null(name))
+    }
+
+    /// Drops the handle behind a C pointer; NULL is ignored.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or came from [`BoxHandle::into_raw`] and was not freed; it is not used again.
+    unsafe fn free(ptr: *mut Self) {
+        if !ptr.is_null() {
+            // SAFETY: by the contract above we own the allocation from here on.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+    }
+}
+
+/// A C input buffer `(ptr, len)` as a slice. NULL with `len == 0` is the empty slice.
+///
+/// # Safety
+/// A non-NULL `ptr` points to `len` readable, initialised items that stay valid and unmodified
+/// for the call.
+pub(crate) unsafe fn slice<'a, T>(
+    ptr: *const T,
+    len: usize,
+    name: &str,
+) -> Result<&'a [T], Failure> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Failure::null(name))
+        };
+    }
+    if len
+        .checked_mul(size_of::<T>())
+        .is_none_or(|bytes| bytes > isize::MAX as usize)
+    {
+        return Err(Failure::invalid(format!(
+            "{name}: length {len} is too large to address"
+        )));
+    }
+    // SAFETY: non-NULL, size checked against isize::MAX, validity promised by the caller.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A C output pointer as a `&mut`; NULL is a failure naming the argument.
+///
+/// # Safety
+/// A non-NULL `ptr` points to writable memory for one `T`.
+pub(crate) unsafe fn out<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+    // SAFETY: validity promised by the caller.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::null(name))
+}
+
+/// A C bool (`uint32_t` 0 or 1), validated.
+pub(crate) fn bool_arg(value: u32, name: &str) -> Result<bool, Failure> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(Failure::invalid(format!(
+            "{name} must be 0 or 1, got {other}"
+        ))),
+    }
+}
+
+/// Reads a versioned settings struct: its first field is `uint32_t struct_size`. Fields beyond the
+/// caller's `struct_size` keep their defaults (an older caller); bytes beyond the ones this library
+/// knows must be zero (a newer caller asking for nothing new).
+///
+/// # Safety
+/// A non-NULL `ptr` points to at least `struct_size` readable bytes (its first 4 bytes being the
+/// `struct_size` field), suitably aligned for `T`.
+pub(crate) unsafe fn read_settings<T: Copy>(
+    ptr: *const T,
+    defaults: T,
+    min_size: usize,
+    name: &str,
+) -> Result<T, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: every settings struct starts with a u32 `struct_size`; the pointer is aligned for T.
+    let size = unsafe { ptr.cast::<u32>().read() } as usize;
+    let known = size_of::<T>();
+    if size < min_size {
+        return Err(Failure::new(
+            glimpse_result::SettingsSize,
+            format!("{name}->struct_size is {size}, the smallest version is {min_size} bytes"),
+        ));
+    }
+    let bytes = ptr.cast::<u8>();
+    if size > known {
+        // SAFETY: the caller promises `size` readable bytes.
+        let extra = unsafe { std::slice::from_raw_parts(bytes.add(known), size - known) };
+        if extra.iter().any(|b| *b != 0) {
+            return Err(Failure::new(
+                glimpse_result::SettingsSize,
+                format!("{name}->struct_size is {size}: fields past byte {known} are newer than this library and not zero"),
+            ));
+        }
+    }
+    let mut value = defaults;
+    let take = size.min(known);
+    // SAFETY: `take` bytes are readable from the caller's struct and writable in `value`; all fields
+    // are plain integers, so any bytes form a valid value (validated field by field afterwards).
+    unsafe { std::ptr::copy_nonoverlapping(bytes, (&mut value as *mut T).cast::<u8>(), take) };
+    Ok(value)
+}

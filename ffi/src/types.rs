@@ -1,0 +1,169 @@
+//! Plain C values shared by both ends: rectangles, pixel formats, packet kinds, frames, sessions.
+
+use engine::{Frame, PixelFormat, Rect};
+
+use crate::boundary::slice;
+use crate::error::Failure;
+
+/// An axis-aligned rectangle in screen pixels.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct glimpse_rect {
+    /// Left column.
+    pub x: u32,
+    /// Top row.
+    pub y: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl From<glimpse_rect> for Rect {
+    fn from(r: glimpse_rect) -> Self {
+        Rect::new(r.x, r.y, r.width, r.height)
+    }
+}
+
+impl From<Rect> for glimpse_rect {
+    fn from(r: Rect) -> Self {
+        glimpse_rect {
+            x: r.x,
+            y: r.y,
+            width: r.width,
+            height: r.height,
+        }
+    }
+}
+
+/// Byte order of a 32-bit pixel in memory. Functions take it as a `uint32_t`; other values give
+/// `GLIMPSE_RESULT_UNKNOWN_PIXEL_FORMAT`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum glimpse_pixel_format {
+    /// Bytes B, G, R, A (Windows, X11, macOS capture). The wire format.
+    Bgra8 = 0,
+    /// Bytes R, G, B, A (browsers, most image libraries).
+    Rgba8 = 1,
+}
+
+/// What a packet carries: the `kind` given to the packet callback.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum glimpse_packet_kind {
+    /// Self-contained full screen: where a viewer starts.
+    Checkpoint = 1,
+    /// Changes since the previous update or checkpoint.
+    FrameUpdate = 2,
+    /// A new cursor image.
+    CursorShape = 3,
+    /// Where the cursor is, and which image it shows.
+    CursorPosition = 4,
+}
+
+/// The session a screen is shared in (fixed by the first frame, changed by a resize).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(non_camel_case_types)]
+pub struct glimpse_session {
+    /// Screen width in pixels.
+    pub width: u32,
+    /// Screen height in pixels.
+    pub height: u32,
+    /// Display scale announced by the sharer (100 = 96 DPI).
+    pub scale_percent: u32,
+    /// Tile size in pixels.
+    pub tile_size: u32,
+    /// Tile cache capacity in tiles (0: no cache).
+    pub cache_tiles: u32,
+}
+
+impl From<engine::SessionInfo> for glimpse_session {
+    fn from(s: engine::SessionInfo) -> Self {
+        glimpse_session {
+            width: s.width,
+            height: s.height,
+            scale_percent: u32::from(s.scale_percent),
+            tile_size: s.tile_size,
+            cache_tiles: s.cache_tiles,
+        }
+    }
+}
+
+/// A pixel format from C.
+pub(crate) fn pixel_format(value: u32) -> Result<PixelFormat, Failure> {
+    Ok(PixelFormat::from_u32(value)?)
+}
+
+/// A frame from C arguments, validated by the core (dimensions, stride, length).
+///
+/// # Safety
+/// A non-NULL `pixels` points to `len` readable bytes, valid for the call.
+pub(crate) unsafe fn frame<'a>(
+    pixels: *const u8,
+    len: usize,
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: u32,
+    name: &str,
+) -> Result<Frame<'a>, Failure> {
+    if pixels.is_null() {
+        return Err(Failure::null(name));
+    }
+    let format = pixel_format(format)?;
+    // SAFETY: forwarded from the caller.
+    let data = unsafe { slice(pixels, len, name) }?;
+    Ok(Frame::new(data, width, height, stride, format)?)
+}
+
+/// Rectangles from C, checked to be non-empty and inside a `width` x `height` screen.
+///
+/// # Safety
+/// A non-NULL `rects` points to `count` readable `glimpse_rect`s.
+pub(crate) unsafe fn rects(
+    rects: *const glimpse_rect,
+    count: usize,
+    name: &str,
+) -> Result<Vec<Rect>, Failure> {
+    // SAFETY: forwarded from the caller.
+    let rects = unsafe { slice(rects, count, name) }?;
+    Ok(rects.iter().map(|r| Rect::from(*r)).collect())
+}
+
+/// Checks rectangles against a screen.
+pub(crate) fn check_inside(rects: &[Rect], width: u32, height: u32) -> Result<(), Failure> {
+    for r in rects {
+        r.check_inside(width, height)?;
+    }
+    Ok(())
+}
+
+/// The packet kind number.
+pub(crate) fn kind_number(kind: engine::PacketKind) -> u32 {
+    kind as u32
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn packet_kind_numbers_match_core() {
+        use super::glimpse_packet_kind as C;
+        use engine::PacketKind as K;
+        assert_eq!(K::Checkpoint as u32, C::Checkpoint as u32);
+        assert_eq!(K::FrameUpdate as u32, C::FrameUpdate as u32);
+        assert_eq!(K::CursorShape as u32, C::CursorShape as u32);
+        assert_eq!(K::CursorPosition as u32, C::CursorPosition as u32);
+        assert_eq!(
+            engine::PixelFormat::Bgra8 as u32,
+            super::glimpse_pixel_format::Bgra8 as u32
+        );
+        assert_eq!(
+            engine::PixelFormat::Rgba8 as u32,
+            super::glimpse_pixel_format::Rgba8 as u32
+        );
+    }
+}
