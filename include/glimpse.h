@@ -528,7 +528,9 @@ void glimpse_decoder_free(struct glimpse_decoder *decoder);
  * can be used again; after `GLIMPSE_RESULT_OUT_OF_SYNC` (or a lost packet) it needs a checkpoint.
  *
  * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`decoder` NULL, or `data` NULL with a non-zero `len`),
- * the packet errors 20..27, `GLIMPSE_RESULT_INVALID_DIMENSIONS`, `GLIMPSE_RESULT_BUSY`.
+ * the packet errors 20..27, `GLIMPSE_RESULT_INVALID_DIMENSIONS` and `GLIMPSE_RESULT_INVALID_RECT`
+ * (a packet announcing a bad screen or rectangle), `GLIMPSE_RESULT_INVALID_ARGUMENT` (`len` too
+ * large to address), `GLIMPSE_RESULT_BUSY`.
  *
  * # Safety
  * `decoder` is NULL or a live decoder; `data` is NULL or points to `len` readable bytes.
@@ -642,7 +644,8 @@ glimpse_result glimpse_encoder_set_callback(struct glimpse_encoder *encoder, gli
  * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `pixels` NULL, or `hints` NULL with a
  * non-zero count), `GLIMPSE_RESULT_INVALID_DIMENSIONS`, `GLIMPSE_RESULT_INVALID_STRIDE`,
  * `GLIMPSE_RESULT_FRAME_DATA_TOO_SHORT`, `GLIMPSE_RESULT_UNKNOWN_PIXEL_FORMAT`,
- * `GLIMPSE_RESULT_INVALID_RECT` (a hint), `GLIMPSE_RESULT_QUEUE_FULL` or `GLIMPSE_RESULT_BUSY`.
+ * `GLIMPSE_RESULT_INVALID_RECT` (a hint), `GLIMPSE_RESULT_INVALID_ARGUMENT` (`len` or `hint_count`
+ * too large to address), `GLIMPSE_RESULT_QUEUE_FULL` or `GLIMPSE_RESULT_BUSY`.
  * On failure the encoder is unchanged and can be used again.
  *
  * # Safety
@@ -657,7 +660,8 @@ glimpse_result glimpse_encoder_push_frame(struct glimpse_encoder *encoder, const
  * rectangles are copied. Produces no packet.
  *
  * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` NULL, or `masks` NULL with a non-zero count),
- * `GLIMPSE_RESULT_INVALID_RECT` for an empty mask, `GLIMPSE_RESULT_BUSY`.
+ * `GLIMPSE_RESULT_INVALID_RECT` for an empty mask, `GLIMPSE_RESULT_INVALID_ARGUMENT` (`count` too
+ * large to address), `GLIMPSE_RESULT_BUSY`.
  *
  * # Safety
  * `encoder` is NULL or a live encoder; `masks` is NULL or points to `count` readable rectangles.

@@ -195,7 +195,9 @@ pub unsafe extern "C" fn glimpse_decoder_free(decoder: *mut glimpse_decoder) {
 /// can be used again; after `GLIMPSE_RESULT_OUT_OF_SYNC` (or a lost packet) it needs a checkpoint.
 ///
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`decoder` NULL, or `data` NULL with a non-zero `len`),
-/// the packet errors 20..27, `GLIMPSE_RESULT_INVALID_DIMENSIONS`, `GLIMPSE_RESULT_BUSY`.
+/// the packet errors 20..27, `GLIMPSE_RESULT_INVALID_DIMENSIONS` and `GLIMPSE_RESULT_INVALID_RECT`
+/// (a packet announcing a bad screen or rectangle), `GLIMPSE_RESULT_INVALID_ARGUMENT` (`len` too
+/// large to address), `GLIMPSE_RESULT_BUSY`.
 ///
 /// # Safety
 /// `decoder` is NULL or a live decoder; `data` is NULL or points to `len` readable bytes.

@@ -319,7 +319,8 @@ pub unsafe extern "C" fn glimpse_encoder_set_callback(
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `pixels` NULL, or `hints` NULL with a
 /// non-zero count), `GLIMPSE_RESULT_INVALID_DIMENSIONS`, `GLIMPSE_RESULT_INVALID_STRIDE`,
 /// `GLIMPSE_RESULT_FRAME_DATA_TOO_SHORT`, `GLIMPSE_RESULT_UNKNOWN_PIXEL_FORMAT`,
-/// `GLIMPSE_RESULT_INVALID_RECT` (a hint), `GLIMPSE_RESULT_QUEUE_FULL` or `GLIMPSE_RESULT_BUSY`.
+/// `GLIMPSE_RESULT_INVALID_RECT` (a hint), `GLIMPSE_RESULT_INVALID_ARGUMENT` (`len` or `hint_count`
+/// too large to address), `GLIMPSE_RESULT_QUEUE_FULL` or `GLIMPSE_RESULT_BUSY`.
 /// On failure the encoder is unchanged and can be used again.
 ///
 /// # Safety
@@ -361,7 +362,8 @@ pub unsafe extern "C" fn glimpse_encoder_push_frame(
 /// rectangles are copied. Produces no packet.
 ///
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` NULL, or `masks` NULL with a non-zero count),
-/// `GLIMPSE_RESULT_INVALID_RECT` for an empty mask, `GLIMPSE_RESULT_BUSY`.
+/// `GLIMPSE_RESULT_INVALID_RECT` for an empty mask, `GLIMPSE_RESULT_INVALID_ARGUMENT` (`count` too
+/// large to address), `GLIMPSE_RESULT_BUSY`.
 ///
 /// # Safety
 /// `encoder` is NULL or a live encoder; `masks` is NULL or points to `count` readable rectangles.

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# CI of the C library (libglimpse). Run from the repository root: `bash ffi/ci.sh`.
+# Idempotent; everything it builds goes to target/ffi-ci. Steps:
+#   1. Rust unit tests of glimpse-ffi; release build; install to a staging prefix (with glimpse.pc).
+#   2. Regenerate include/glimpse.h with the pinned cbindgen and fail if it differs from git.
+#   3. Exported symbols: every dynamic symbol of libglimpse.so starts with glimpse_, and every
+#      function of the header is exported.
+#   4. The header compiles as C99 and as C++ (g++ -Wall -Wextra -Werror).
+#   5. examples/c (share, view) built with -std=c99 -Wall -Wextra -Werror against the static and
+#      the shared library; share -> view round trips must be pixel-exact (synthesized frames, callback
+#      and poll; a corpus recording).
+#   6. The C test suite (ffi/tests-c) under AddressSanitizer+UBSan and under valgrind.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+OUT="$ROOT/target/ffi-ci"
+PREFIX="$OUT/prefix"
+CFLAGS=(-std=c99 -Wall -Wextra -Werror -O1 -g)
+mkdir -p "$OUT"
+
+step() { printf '\n== ffi: %s\n' "$*"; }
+
+step "Rust tests"
+cargo test -p glimpse-ffi --quiet
+
+step "release build and staging install ($PREFIX)"
+bash ffi/install.sh "$PREFIX"
+NATIVE="$(sed -n 's/^Libs.private: //p' "$PREFIX/lib/pkgconfig/glimpse.pc")"
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+test "$(pkg-config --modversion glimpse)" = "$(cargo pkgid -p glimpse-ffi | sed 's/.*[#@]//')"
+
+step "header is up to date (cbindgen, pinned in ffi/gen-header.sh)"
+bash ffi/gen-header.sh
+if ! git diff --exit-code -- include/; then
+    echo "include/glimpse.h is stale: run 'bash ffi/gen-header.sh' and commit it" >&2
+    exit 1
+fi
+if [ -n "$(git ls-files --others --exclude-standard -- include/)" ]; then
+    echo "include/ has files not in git" >&2
+    exit 1
+fi
+echo "include/glimpse.h: $(wc -l <include/glimpse.h) lines, unchanged"
+
+step "exported symbols"
+SO="$PREFIX/lib/libglimpse.so"
+nm -D --defined-only "$SO" | awk '{print $3}' | sort >"$OUT/exported.txt"
+if grep -v '^glimpse_' "$OUT/exported.txt"; then
+    echo "libglimpse.so exports symbols without the glimpse_ prefix (above)" >&2
+    exit 1
+fi
+grep -o '\bglimpse_[a-z_]*(' include/glimpse.h | tr -d '(' | sort -u >"$OUT/declared.txt"
+if ! diff -u "$OUT/declared.txt" "$OUT/exported.txt"; then
+    echo "header declarations and exported symbols differ" >&2
+    exit 1
+fi
+# The static library's own C entry points are the same set (the rest are Rust-mangled internals).
+nm -g --defined-only "$PREFIX/lib/libglimpse.a" 2>/dev/null | awk '$2 == "T" && $3 ~ /^glimpse_/ {print $3}' |
+    sort -u | diff -u "$OUT/declared.txt" -
+echo "$(wc -l <"$OUT/exported.txt") exported functions, all glimpse_*, all declared"
+
+step "header compiles as C99 and as C++"
+printf '#include <glimpse.h>\nint main(void) { return glimpse_version() == 0; }\n' >"$OUT/hdr.c"
+gcc "${CFLAGS[@]}" -pedantic -I"$PREFIX/include" -c "$OUT/hdr.c" -o "$OUT/hdr_c.o"
+g++ -Wall -Wextra -Werror -pedantic -I"$PREFIX/include" ffi/tests-c/header_cpp.cpp -o "$OUT/header_cpp" \
+    -L"$PREFIX/lib" -lglimpse -Wl,-rpath,"$PREFIX/lib"
+"$OUT/header_cpp"
+
+step "examples/c against the static and the shared library"
+for prog in share view; do
+    # shellcheck disable=SC2086 # NATIVE is a list of flags
+    gcc "${CFLAGS[@]}" -I"$PREFIX/include" "examples/c/$prog.c" "$PREFIX/lib/libglimpse.a" $NATIVE \
+        -o "$OUT/${prog}_static"
+    # shellcheck disable=SC2046
+    gcc "${CFLAGS[@]}" "examples/c/$prog.c" $(pkg-config --cflags --libs glimpse) -Wl,-rpath,"$PREFIX/lib" \
+        -o "$OUT/${prog}_shared"
+done
+if ldd "$OUT/share_static" | grep -q libglimpse; then
+    echo "share_static depends on libglimpse.so" >&2
+    exit 1
+fi
+ldd "$OUT/share_shared" | grep -q "$PREFIX/lib/libglimpse.so"
+
+step "share -> view round trips (pixel-exact)"
+roundtrip() { # name, share arguments...
+    local name="$1" kind
+    shift
+    for kind in static shared; do
+        "$OUT/share_$kind" "$OUT/$name.$kind.glim" "$OUT/$name.expected.ppm" "$@"
+        "$OUT/view_$kind" "$OUT/$name.$kind.glim" "$OUT/$name.$kind.ppm"
+        cmp "$OUT/$name.expected.ppm" "$OUT/$name.$kind.ppm"
+    done
+    cmp "$OUT/$name.static.glim" "$OUT/$name.shared.glim"
+    echo "round trip $name: pixel-exact ($(stat -c %s "$OUT/$name.static.glim") bytes of packets)"
+}
+roundtrip synth
+roundtrip synth-poll --poll
+cmp "$OUT/synth.static.glim" "$OUT/synth-poll.static.glim" # callback and poll give the same stream
+CORPUS=""
+for dir in "$ROOT/../shared/corpus/out/1280x720" "$ROOT/testdata/corpus/1280x720"; do
+    if [ -f "$dir/typing_editor.bgra.zst" ]; then
+        CORPUS="$dir/typing_editor.bgra.zst"
+        break
+    fi
+done
+if [ -n "$CORPUS" ]; then
+    echo "corpus: $CORPUS"
+    zstd -q -d -f --long=27 "$CORPUS" -o "$OUT/corpus.bgra"
+    roundtrip corpus "$OUT/corpus.bgra" 1280 720
+    rm -f "$OUT/corpus.bgra"
+else
+    echo "no corpus recording found: synthesized frames only"
+fi
+
+step "C test suite under AddressSanitizer + UBSan"
+gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+    -I"$PREFIX/include" ffi/tests-c/test_glimpse.c "$PREFIX/lib/libglimpse.a" $NATIVE -o "$OUT/test_asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$OUT/test_asan" | tee "$OUT/test_asan.log"
+tail -n 1 "$OUT/test_asan.log" | grep -Eq '^[0-9]+ passed, 0 failed$'
+
+step "C test suite under valgrind"
+if ! command -v valgrind >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq valgrind
+fi
+gcc "${CFLAGS[@]}" -I"$PREFIX/include" ffi/tests-c/test_glimpse.c "$PREFIX/lib/libglimpse.a" $NATIVE \
+    -o "$OUT/test_plain"
+valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --log-file="$OUT/valgrind.log" "$OUT/test_plain" | tee "$OUT/test_valgrind.log"
+tail -n 1 "$OUT/test_valgrind.log" | grep -Eq '^[0-9]+ passed, 0 failed$'
+grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$OUT/valgrind.log" | sed 's/^==[0-9]*== //'
+
+printf '\n== ffi: all C library checks passed\n'
