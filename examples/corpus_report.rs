@@ -18,20 +18,38 @@ struct Options {
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut o = Options { corpus: "../shared/corpus".into(), res: None, json: false, only: None };
+    let mut o = Options {
+        corpus: "../shared/corpus".into(),
+        res: None,
+        json: false,
+        only: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--json" => o.json = true,
             "--corpus" => o.corpus = args.next().ok_or("--corpus needs a directory")?,
-            "--only" => o.only = Some(args.next().ok_or("--only needs names")?.split(',').map(String::from).collect()),
+            "--only" => {
+                o.only = Some(
+                    args.next()
+                        .ok_or("--only needs names")?
+                        .split(',')
+                        .map(String::from)
+                        .collect(),
+                )
+            }
             "--res" => {
                 let v = args.next().ok_or("--res needs WxH")?;
                 let (w, h) = v.split_once('x').ok_or("--res is WxH, e.g. 1920x1080")?;
-                o.res = Some((w.parse().map_err(|_| "bad width")?, h.parse().map_err(|_| "bad height")?));
+                o.res = Some((
+                    w.parse().map_err(|_| "bad width")?,
+                    h.parse().map_err(|_| "bad height")?,
+                ));
             }
             "-h" | "--help" => {
-                println!("usage: corpus_report [--res WxH] [--json] [--corpus DIR] [--only NAME,...]");
+                println!(
+                    "usage: corpus_report [--res WxH] [--json] [--corpus DIR] [--only NAME,...]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown option {other}")),
@@ -64,9 +82,18 @@ struct Run {
 fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, glimpse::Error> {
     let mut encoder = Encoder::new(config);
     let mut decoder = Decoder::new(DecoderConfig::default());
-    let mut r = Run { pixel_exact: true, ..Run::default() };
+    let mut r = Run {
+        pixel_exact: true,
+        ..Run::default()
+    };
     for (i, pixels) in frames.iter().enumerate() {
-        let frame = Frame::new(pixels, s.width, s.height, s.width as usize * 4, PixelFormat::Bgra8)?;
+        let frame = Frame::new(
+            pixels,
+            s.width,
+            s.height,
+            s.width as usize * 4,
+            PixelFormat::Bgra8,
+        )?;
         let t = Instant::now();
         let packet = encoder.encode(&frame)?;
         r.encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -85,7 +112,9 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
         } else {
             r.changed_frames += 1;
         }
-        r.pixel_exact &= decoder.framebuffer().is_some_and(|fb| fb.pixels == &pixels[..]);
+        r.pixel_exact &= decoder
+            .framebuffer()
+            .is_some_and(|fb| fb.pixels == &pixels[..]);
     }
     Ok(r)
 }
@@ -98,9 +127,26 @@ fn zstd1_baseline(frames: &[Vec<u8>], s: &Scenario) -> u64 {
         let tiles: Vec<u32> = if i == 0 {
             (0..grid.len()).collect()
         } else {
-            let prev = Frame::new(&frames[i - 1], s.width, s.height, s.width as usize * 4, PixelFormat::Bgra8).unwrap();
-            let cur = Frame::new(pixels, s.width, s.height, s.width as usize * 4, PixelFormat::Bgra8).unwrap();
-            damage::detect(&prev, &cur, None, 64).iter().map(|d| d.index).collect()
+            let prev = Frame::new(
+                &frames[i - 1],
+                s.width,
+                s.height,
+                s.width as usize * 4,
+                PixelFormat::Bgra8,
+            )
+            .unwrap();
+            let cur = Frame::new(
+                pixels,
+                s.width,
+                s.height,
+                s.width as usize * 4,
+                PixelFormat::Bgra8,
+            )
+            .unwrap();
+            damage::detect(&prev, &cur, None, 64)
+                .iter()
+                .map(|d| d.index)
+                .collect()
         };
         if tiles.is_empty() {
             continue;
@@ -121,13 +167,29 @@ fn zstd1_baseline(frames: &[Vec<u8>], s: &Scenario) -> u64 {
 fn timings(frames: &[Vec<u8>], s: &Scenario) -> (f64, f64) {
     let (mut damage_ms, mut memcmp_ms) = (Vec::new(), Vec::new());
     for pair in frames.windows(2) {
-        let prev = Frame::new(&pair[0], s.width, s.height, s.width as usize * 4, PixelFormat::Bgra8).unwrap();
-        let cur = Frame::new(&pair[1], s.width, s.height, s.width as usize * 4, PixelFormat::Bgra8).unwrap();
+        let prev = Frame::new(
+            &pair[0],
+            s.width,
+            s.height,
+            s.width as usize * 4,
+            PixelFormat::Bgra8,
+        )
+        .unwrap();
+        let cur = Frame::new(
+            &pair[1],
+            s.width,
+            s.height,
+            s.width as usize * 4,
+            PixelFormat::Bgra8,
+        )
+        .unwrap();
         let t = Instant::now();
         std::hint::black_box(damage::detect(&prev, &cur, None, 64));
         damage_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        std::hint::black_box(std::hint::black_box(&pair[0][..]) == std::hint::black_box(&pair[1][..]));
+        std::hint::black_box(
+            std::hint::black_box(&pair[0][..]) == std::hint::black_box(&pair[1][..]),
+        );
         memcmp_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     (median(&mut damage_ms), median(&mut memcmp_ms))
@@ -151,7 +213,19 @@ fn main() {
     if !o.json {
         println!(
             "{:<16} {:>6} {:>5} {:>10} {:>9} {:>8} {:>9} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}",
-            "scenario", "frames", "exact", "bytes", "first", "kbps@10", "B/chg", "no_scroll", "zstd1", "enc ms", "dec ms", "dmg ms", "cmp ms"
+            "scenario",
+            "frames",
+            "exact",
+            "bytes",
+            "first",
+            "kbps@10",
+            "B/chg",
+            "no_scroll",
+            "zstd1",
+            "enc ms",
+            "dec ms",
+            "dmg ms",
+            "cmp ms"
         );
     }
     let mut failed = false;
@@ -159,7 +233,10 @@ fn main() {
         if o.res.is_some_and(|(w, h)| (s.width, s.height) != (w, h)) {
             continue;
         }
-        if o.only.as_ref().is_some_and(|only| !only.iter().any(|n| n == &s.name)) {
+        if o.only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|n| n == &s.name))
+        {
             continue;
         }
         let frames = match s.load_all() {
@@ -187,7 +264,8 @@ fn main() {
         let (damage_ms, memcmp_ms) = timings(&frames, s);
         let seconds = frames.len() as f64 / 10.0;
         let kbps = main.bytes_total as f64 * 8.0 / 1000.0 / seconds;
-        let per_changed = (main.bytes_total - main.first_frame_bytes) as f64 / main.changed_frames.max(1) as f64;
+        let per_changed =
+            (main.bytes_total - main.first_frame_bytes) as f64 / main.changed_frames.max(1) as f64;
         let encode_ms = median(&mut main.encode_ms);
         let decode_ms = median(&mut main.decode_ms);
         failed |= !main.pixel_exact || !no_scroll.pixel_exact;

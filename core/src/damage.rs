@@ -28,7 +28,13 @@ impl TileGrid {
     /// The grid for a screen. `tile` must be at least 1.
     pub fn new(width: u32, height: u32, tile: u32) -> Self {
         let tile = tile.max(1);
-        TileGrid { width, height, tile, cols: width.div_ceil(tile), rows: height.div_ceil(tile) }
+        TileGrid {
+            width,
+            height,
+            tile,
+            cols: width.div_ceil(tile),
+            rows: height.div_ceil(tile),
+        }
     }
 
     /// Tile edge length.
@@ -61,7 +67,12 @@ impl TileGrid {
         let (c, r) = (index % self.cols, index / self.cols);
         let x = c * self.tile;
         let y = r * self.tile;
-        Rect::new(x, y, self.tile.min(self.width - x), self.tile.min(self.height - y))
+        Rect::new(
+            x,
+            y,
+            self.tile.min(self.width - x),
+            self.tile.min(self.height - y),
+        )
     }
 
     /// The index of the tile holding pixel `x, y`.
@@ -106,7 +117,12 @@ pub struct DirtyTile {
 /// assert_eq!(dirty[0].rect, Rect::new(70, 50, 1, 1));
 /// # Ok::<(), glimpse::Error>(())
 /// ```
-pub fn detect(prev: &Frame<'_>, cur: &Frame<'_>, hints: Option<&[Rect]>, tile: u32) -> Vec<DirtyTile> {
+pub fn detect(
+    prev: &Frame<'_>,
+    cur: &Frame<'_>,
+    hints: Option<&[Rect]>,
+    tile: u32,
+) -> Vec<DirtyTile> {
     let width = prev.width().min(cur.width());
     let height = prev.height().min(cur.height());
     let grid = TileGrid::new(width, height, tile);
@@ -135,14 +151,22 @@ pub(crate) fn detect_with<'p, 'c>(
     out: &mut Vec<DirtyTile>,
 ) {
     let screen = Rect::new(0, 0, grid.width, grid.height);
-    let clipped: Vec<Rect> = regions.iter().filter_map(|r| r.intersect(&screen)).collect();
+    let clipped: Vec<Rect> = regions
+        .iter()
+        .filter_map(|r| r.intersect(&screen))
+        .collect();
     if clipped.is_empty() {
         return;
     }
     let tile = grid.tile;
     let mut acc: Vec<Option<Bounds>> = vec![None; grid.cols as usize];
     for band in 0..grid.rows {
-        let band_rect = Rect::new(0, band * tile, grid.width, tile.min(grid.height - band * tile));
+        let band_rect = Rect::new(
+            0,
+            band * tile,
+            grid.width,
+            tile.min(grid.height - band * tile),
+        );
         let mut any = false;
         for region in clipped.iter().filter_map(|r| r.intersect(&band_rect)) {
             let (bx0, bx1) = (region.x as usize * 4, region.right() as usize * 4);
@@ -156,7 +180,10 @@ pub(crate) fn detect_with<'p, 'c>(
                 let mut x = region.x;
                 while x < region.right() {
                     let seg_end = ((x / tile + 1) * tile).min(region.right());
-                    let (s0, s1) = ((x - region.x) as usize * 4, (seg_end - region.x) as usize * 4);
+                    let (s0, s1) = (
+                        (x - region.x) as usize * 4,
+                        (seg_end - region.x) as usize * 4,
+                    );
                     let (ps, cs) = (&p[s0..s1], &c[s0..s1]);
                     if ps != cs {
                         let first = first_diff_pixel(ps, cs);
@@ -164,8 +191,18 @@ pub(crate) fn detect_with<'p, 'c>(
                         let (dx0, dx1) = (x + first, x + last + 1);
                         let slot = &mut acc[(x / tile) as usize];
                         *slot = Some(match *slot {
-                            None => Bounds { x0: dx0, y0: y, x1: dx1, y1: y + 1 },
-                            Some(b) => Bounds { x0: b.x0.min(dx0), y0: b.y0.min(y), x1: b.x1.max(dx1), y1: b.y1.max(y + 1) },
+                            None => Bounds {
+                                x0: dx0,
+                                y0: y,
+                                x1: dx1,
+                                y1: y + 1,
+                            },
+                            Some(b) => Bounds {
+                                x0: b.x0.min(dx0),
+                                y0: b.y0.min(y),
+                                x1: b.x1.max(dx1),
+                                y1: b.y1.max(y + 1),
+                            },
                         });
                     }
                     x = seg_end;
@@ -186,10 +223,16 @@ pub(crate) fn detect_with<'p, 'c>(
 }
 
 fn first_diff_pixel(a: &[u8], b: &[u8]) -> u32 {
-    a.chunks_exact(4).zip(b.chunks_exact(4)).position(|(x, y)| x != y).unwrap_or(0) as u32
+    a.chunks_exact(4)
+        .zip(b.chunks_exact(4))
+        .position(|(x, y)| x != y)
+        .unwrap_or(0) as u32
 }
 
 fn last_diff_pixel(a: &[u8], b: &[u8]) -> u32 {
     let n = a.len() / 4;
-    (0..n).rev().find(|&i| a[i * 4..i * 4 + 4] != b[i * 4..i * 4 + 4]).unwrap_or(0) as u32
+    (0..n)
+        .rev()
+        .find(|&i| a[i * 4..i * 4 + 4] != b[i * 4..i * 4 + 4])
+        .unwrap_or(0) as u32
 }

@@ -9,7 +9,10 @@ use crate::codec;
 use crate::damage::TileGrid;
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, PackedImage, PixelFormat, Rect, MAX_DIMENSION};
-use crate::protocol::{self, CursorImage, CursorPosition, Limits, Message, Op, OpList, PacketKind, SessionInfo, SessionLimits};
+use crate::protocol::{
+    self, CursorImage, CursorPosition, Limits, Message, Op, OpList, PacketKind, SessionInfo,
+    SessionLimits,
+};
 use crate::tiles::cache::DecoderCache;
 
 /// Settings of a [`Decoder`].
@@ -20,6 +23,7 @@ pub struct DecoderConfig {
     pub output_format: PixelFormat,
     /// Largest screen accepted (checkpoints announcing more are rejected).
     pub max_width: u32,
+    /// Largest screen height accepted.
     pub max_height: u32,
     /// Largest tile cache accepted, in tiles (each up to 16 KiB at the default tile size).
     pub max_cache_tiles: u32,
@@ -27,14 +31,22 @@ pub struct DecoderConfig {
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        DecoderConfig { output_format: PixelFormat::Bgra8, max_width: MAX_DIMENSION, max_height: MAX_DIMENSION, max_cache_tiles: 8192 }
+        DecoderConfig {
+            output_format: PixelFormat::Bgra8,
+            max_width: MAX_DIMENSION,
+            max_height: MAX_DIMENSION,
+            max_cache_tiles: 8192,
+        }
     }
 }
 
 impl DecoderConfig {
     /// The default settings with another output format.
     pub fn with_output_format(output_format: PixelFormat) -> Self {
-        DecoderConfig { output_format, ..Self::default() }
+        DecoderConfig {
+            output_format,
+            ..Self::default()
+        }
     }
 }
 
@@ -52,9 +64,11 @@ pub struct Update {
 /// The cursor as last announced.
 #[derive(Debug, Clone, Copy)]
 pub struct CursorView<'a> {
-    /// Hotspot position in screen pixels.
+    /// Hotspot column in screen pixels.
     pub x: i32,
+    /// Hotspot row in screen pixels.
     pub y: i32,
+    /// False when the host hid the cursor.
     pub visible: bool,
     /// The image, in the decoder's output format, if it was received.
     pub image: Option<&'a CursorImage>,
@@ -65,9 +79,13 @@ pub struct CursorView<'a> {
 pub struct FramebufferView<'a> {
     /// Pixels, rows packed (`stride == width * 4`).
     pub pixels: &'a [u8],
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// Bytes from one row to the next.
     pub stride: usize,
+    /// Byte order of the pixels (the decoder's output format).
     pub format: PixelFormat,
 }
 
@@ -108,7 +126,13 @@ const CURSOR_IMAGES: usize = 16;
 impl Decoder {
     /// A decoder waiting for its first checkpoint.
     pub fn new(config: DecoderConfig) -> Self {
-        Decoder { config, state: None, cursor_images: Vec::new(), cursor_position: None, damage: Vec::new() }
+        Decoder {
+            config,
+            state: None,
+            cursor_images: Vec::new(),
+            cursor_position: None,
+            damage: Vec::new(),
+        }
     }
 
     /// The session, once a checkpoint arrived.
@@ -156,9 +180,18 @@ impl Decoder {
             max_height: self.config.max_height,
             max_cache_tiles: self.config.max_cache_tiles,
         };
-        let screen = self.state.as_ref().map(|s| Limits::for_screen(s.session.width, s.session.height, s.session.tile_size));
+        let screen = self
+            .state
+            .as_ref()
+            .map(|s| Limits::for_screen(s.session.width, s.session.height, s.session.tile_size));
         match protocol::parse(packet, &limits, screen)? {
-            Message::Checkpoint { session, seq, next_cache_id, cursor, ops } => {
+            Message::Checkpoint {
+                session,
+                seq,
+                next_cache_id,
+                cursor,
+                ops,
+            } => {
                 let grid = TileGrid::new(session.width, session.height, session.tile_size);
                 let mut state = State {
                     session,
@@ -169,7 +202,9 @@ impl Decoder {
                 };
                 let staged = stage_ops(&state, &ops, true, self.config.output_format)?;
                 apply_ops(&mut state, &ops.ops, &staged, self.config.output_format);
-                let resized = self.state.as_ref().is_none_or(|s| (s.session.width, s.session.height) != (session.width, session.height));
+                let resized = self.state.as_ref().is_none_or(|s| {
+                    (s.session.width, s.session.height) != (session.width, session.height)
+                });
                 self.state = Some(state);
                 self.cursor_images.clear();
                 if let Some(image) = cursor.image {
@@ -177,25 +212,44 @@ impl Decoder {
                 }
                 self.cursor_position = cursor.position;
                 self.damage = vec![Rect::new(0, 0, session.width, session.height)];
-                Ok(Update { kind: PacketKind::Checkpoint, damage: self.damage.clone(), resized })
+                Ok(Update {
+                    kind: PacketKind::Checkpoint,
+                    damage: self.damage.clone(),
+                    resized,
+                })
             }
             Message::FrameUpdate { seq, ops } => {
                 let state = self.state.as_mut().ok_or(Error::NoCheckpoint)?;
                 if seq != state.seq.wrapping_add(1) {
-                    return Err(Error::OutOfSync { expected: state.seq.wrapping_add(1), got: seq });
+                    return Err(Error::OutOfSync {
+                        expected: state.seq.wrapping_add(1),
+                        got: seq,
+                    });
                 }
                 let staged = stage_ops(state, &ops, false, self.config.output_format)?;
                 self.damage = apply_ops(state, &ops.ops, &staged, self.config.output_format);
                 state.seq = seq;
-                Ok(Update { kind: PacketKind::FrameUpdate, damage: self.damage.clone(), resized: false })
+                Ok(Update {
+                    kind: PacketKind::FrameUpdate,
+                    damage: self.damage.clone(),
+                    resized: false,
+                })
             }
             Message::CursorShape(image) => {
                 self.add_cursor_image(image);
-                Ok(Update { kind: PacketKind::CursorShape, damage: Vec::new(), resized: false })
+                Ok(Update {
+                    kind: PacketKind::CursorShape,
+                    damage: Vec::new(),
+                    resized: false,
+                })
             }
             Message::CursorPosition(p) => {
                 self.cursor_position = Some(p);
-                Ok(Update { kind: PacketKind::CursorPosition, damage: Vec::new(), resized: false })
+                Ok(Update {
+                    kind: PacketKind::CursorPosition,
+                    damage: Vec::new(),
+                    resized: false,
+                })
             }
         }
     }
@@ -214,7 +268,12 @@ impl Decoder {
 
 /// Checks every op of a packet against the current state and decodes the coded tiles, without changing
 /// anything. Returns the decoded tile pixels, in op order, in the output format.
-fn stage_ops(state: &State, list: &OpList, checkpoint: bool, format: PixelFormat) -> Result<Vec<u8>> {
+fn stage_ops(
+    state: &State,
+    list: &OpList,
+    checkpoint: bool,
+    format: PixelFormat,
+) -> Result<Vec<u8>> {
     let screen = Rect::new(0, 0, state.session.width, state.session.height);
     let screen_area = screen.area();
     let tiles = state.grid.len();
@@ -245,14 +304,20 @@ fn stage_ops(state: &State, list: &OpList, checkpoint: bool, format: PixelFormat
             }
             Op::Copy { src_x, src_y, dst } => {
                 dst.check_inside(screen.width, screen.height)?;
-                Rect::new(src_x, src_y, dst.width, dst.height).check_inside(screen.width, screen.height)?;
+                Rect::new(src_x, src_y, dst.width, dst.height)
+                    .check_inside(screen.width, screen.height)?;
                 copy_fill_area += dst.area();
             }
             Op::Fill { rect, .. } => {
                 rect.check_inside(screen.width, screen.height)?;
                 copy_fill_area += rect.area();
             }
-            Op::Tile { tile, rect, mode, store: keep } => {
+            Op::Tile {
+                tile,
+                rect,
+                mode,
+                store: keep,
+            } => {
                 if tile >= tiles {
                     return Err(Error::Malformed("tile index beyond the grid"));
                 }
@@ -263,11 +328,21 @@ fn stage_ops(state: &State, list: &OpList, checkpoint: bool, format: PixelFormat
                 rect.check_inside(tile_rect.width, tile_rect.height)?;
                 tile_area += rect.area();
                 if tile_area > 2 * screen_area {
-                    return Err(Error::LimitExceeded { what: "coded tile area", value: tile_area, limit: 2 * screen_area });
+                    return Err(Error::LimitExceeded {
+                        what: "coded tile area",
+                        value: tile_area,
+                        limit: 2 * screen_area,
+                    });
                 }
                 let start = staged.len();
                 staged.resize(start + rect.area() as usize * 4, 0);
-                codec::decode_rect(mode, rect.width, rect.height, &mut payload, &mut staged[start..])?;
+                codec::decode_rect(
+                    mode,
+                    rect.width,
+                    rect.height,
+                    &mut payload,
+                    &mut staged[start..],
+                )?;
                 if format == PixelFormat::Rgba8 {
                     swap_red_blue(&mut staged[start..]);
                 }
@@ -275,7 +350,11 @@ fn stage_ops(state: &State, list: &OpList, checkpoint: bool, format: PixelFormat
                     store(&mut next_id, &mut new_sizes, tile_rect);
                 }
             }
-            Op::Cached { tile, id, store: keep } => {
+            Op::Cached {
+                tile,
+                id,
+                store: keep,
+            } => {
                 if checkpoint {
                     return Err(Error::Malformed("cached tile inside a checkpoint"));
                 }
@@ -305,7 +384,11 @@ fn stage_ops(state: &State, list: &OpList, checkpoint: bool, format: PixelFormat
             }
         }
         if copy_fill_area > 8 * screen_area {
-            return Err(Error::LimitExceeded { what: "area drawn by one packet", value: copy_fill_area, limit: 8 * screen_area });
+            return Err(Error::LimitExceeded {
+                what: "area drawn by one packet",
+                value: copy_fill_area,
+                limit: 8 * screen_area,
+            });
         }
     }
     if !payload.is_empty() {
@@ -326,7 +409,11 @@ fn apply_ops(state: &mut State, ops: &[Op], staged: &[u8], format: PixelFormat) 
                 }
             }
             Op::Copy { src_x, src_y, dst } => {
-                state.framebuffer.copy_within(&Rect::new(src_x, src_y, dst.width, dst.height), dst.x, dst.y);
+                state.framebuffer.copy_within(
+                    &Rect::new(src_x, src_y, dst.width, dst.height),
+                    dst.x,
+                    dst.y,
+                );
                 damage.push(dst);
             }
             Op::Fill { rect, color } => {
@@ -341,9 +428,16 @@ fn apply_ops(state: &mut State, ops: &[Op], staged: &[u8], format: PixelFormat) 
                 }
                 damage.push(rect);
             }
-            Op::Tile { tile, rect, store, .. } => {
+            Op::Tile {
+                tile, rect, store, ..
+            } => {
                 let tile_rect = state.grid.tile_rect(tile);
-                let abs = Rect::new(tile_rect.x + rect.x, tile_rect.y + rect.y, rect.width, rect.height);
+                let abs = Rect::new(
+                    tile_rect.x + rect.x,
+                    tile_rect.y + rect.y,
+                    rect.width,
+                    rect.height,
+                );
                 let row_bytes = abs.width as usize * 4;
                 for y in abs.y..abs.bottom() {
                     let (row, rest) = staged.split_at(row_bytes);
@@ -361,7 +455,8 @@ fn apply_ops(state: &mut State, ops: &[Op], staged: &[u8], format: PixelFormat) 
                     let row_bytes = tile_rect.width as usize * 4;
                     for (i, y) in (tile_rect.y..tile_rect.bottom()).enumerate() {
                         let src = &pixels[i * row_bytes..(i + 1) * row_bytes];
-                        let start = y as usize * state.framebuffer.stride() + tile_rect.x as usize * 4;
+                        let start =
+                            y as usize * state.framebuffer.stride() + tile_rect.x as usize * 4;
                         state.framebuffer.pixels[start..start + row_bytes].copy_from_slice(src);
                     }
                 }
@@ -378,7 +473,11 @@ fn apply_ops(state: &mut State, ops: &[Op], staged: &[u8], format: PixelFormat) 
 fn store_tile(state: &mut State, index: u32) {
     let rect = state.grid.tile_rect(index);
     let fb = &state.framebuffer;
-    state.cache.store(rect.width, rect.height, (rect.y..rect.bottom()).map(|y| fb.span(&rect, y)));
+    state.cache.store(
+        rect.width,
+        rect.height,
+        (rect.y..rect.bottom()).map(|y| fb.span(&rect, y)),
+    );
 }
 
 /// Merges rectangles that sit side by side with the same rows, then those stacked with the same columns.
@@ -397,7 +496,9 @@ fn merge_rects(mut rects: Vec<Rect>) -> Vec<Rect> {
     let mut out: Vec<Rect> = Vec::with_capacity(rows.len());
     for r in rows {
         match out.last_mut() {
-            Some(last) if last.x == r.x && last.width == r.width && r.y <= last.bottom() => *last = last.union(&r),
+            Some(last) if last.x == r.x && last.width == r.width && r.y <= last.bottom() => {
+                *last = last.union(&r)
+            }
             _ => out.push(r),
         }
     }

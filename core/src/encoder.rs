@@ -4,7 +4,9 @@ use crate::codec::{self, Coded, Entropy, Scratch};
 use crate::damage::{detect_with, DirtyTile, TileGrid, TILE_SIZE};
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, Frame, PackedImage, PixelFormat, Rect, SourceRows};
-use crate::protocol::{self, CursorImage, CursorPosition, CursorState, Op, Packet, SessionInfo, MAX_CURSOR_SIZE};
+use crate::protocol::{
+    self, CursorImage, CursorPosition, CursorState, Op, Packet, SessionInfo, MAX_CURSOR_SIZE,
+};
 use crate::tiles::cache::EncoderCache;
 use crate::tiles::motion::detect_moves;
 use crate::tiles::{solid_color, TileKey};
@@ -28,7 +30,12 @@ pub struct EncoderConfig {
 
 impl Default for EncoderConfig {
     fn default() -> Self {
-        EncoderConfig { cache_tiles: 2048, motion_detection: true, entropy: Entropy::default(), scale_percent: 100 }
+        EncoderConfig {
+            cache_tiles: 2048,
+            motion_detection: true,
+            entropy: Entropy::default(),
+            scale_percent: 100,
+        }
     }
 }
 
@@ -130,7 +137,11 @@ impl Encoder {
 
     /// Like [`encode`](Self::encode), comparing only inside `hints`: the damage rectangles reported by
     /// the capture API. Pixels outside every hint must equal the previous frame.
-    pub fn encode_with_hints(&mut self, frame: &Frame<'_>, hints: &[Rect]) -> Result<Option<Packet>> {
+    pub fn encode_with_hints(
+        &mut self,
+        frame: &Frame<'_>,
+        hints: &[Rect],
+    ) -> Result<Option<Packet>> {
         self.encode_inner(frame, Some(hints))
     }
 
@@ -153,14 +164,20 @@ impl Encoder {
         // A late joiner's cache is empty: forget ours; the next update rebuilds it with StoreScreen.
         screen.cache.forget_all();
         screen.store_screen_pending = screen.cache.enabled();
-        self.cursor_shapes.retain(|&(_, id)| Some(id) == self.cursor.image.as_ref().map(|i| i.id));
+        self.cursor_shapes
+            .retain(|&(_, id)| Some(id) == self.cursor.image.as_ref().map(|i| i.id));
         Some(packet)
     }
 
     /// Sets the cursor image (at most 256x256; any stride and format) and its hotspot. Returns the packet
     /// that announces it, or `None` if viewers already have this image (then only a position packet is
     /// needed, which this call queues into the state a later `move_cursor` or checkpoint sends).
-    pub fn set_cursor_shape(&mut self, image: &Frame<'_>, hotspot_x: u32, hotspot_y: u32) -> Result<Option<Packet>> {
+    pub fn set_cursor_shape(
+        &mut self,
+        image: &Frame<'_>,
+        hotspot_x: u32,
+        hotspot_y: u32,
+    ) -> Result<Option<Packet>> {
         if image.width() > MAX_CURSOR_SIZE || image.height() > MAX_CURSOR_SIZE {
             return Err(Error::LimitExceeded {
                 what: "cursor size",
@@ -200,7 +217,14 @@ impl Encoder {
         }
         let id = self.next_shape_id;
         self.next_shape_id = self.next_shape_id.wrapping_add(1).max(1);
-        let cursor = CursorImage { id, width: image.width(), height: image.height(), hotspot_x, hotspot_y, pixels };
+        let cursor = CursorImage {
+            id,
+            width: image.width(),
+            height: image.height(),
+            hotspot_x,
+            hotspot_y,
+            pixels,
+        };
         let packet = protocol::cursor_shape_packet(&cursor, self.config.entropy);
         self.cursor_shapes.push((hash, id));
         if self.cursor_shapes.len() > 16 {
@@ -217,7 +241,12 @@ impl Encoder {
     /// Moves the cursor hotspot to `x, y` (screen pixels) and shows or hides it. `None` if nothing changed.
     pub fn move_cursor(&mut self, x: i32, y: i32, visible: bool) -> Option<Packet> {
         let shape_id = self.cursor.image.as_ref().map_or(0, |i| i.id);
-        let position = CursorPosition { x, y, visible, shape_id };
+        let position = CursorPosition {
+            x,
+            y,
+            visible,
+            shape_id,
+        };
         if self.cursor.position == Some(position) {
             return None;
         }
@@ -227,7 +256,11 @@ impl Encoder {
         Some(packet)
     }
 
-    fn encode_inner(&mut self, frame: &Frame<'_>, hints: Option<&[Rect]>) -> Result<Option<Packet>> {
+    fn encode_inner(
+        &mut self,
+        frame: &Frame<'_>,
+        hints: Option<&[Rect]>,
+    ) -> Result<Option<Packet>> {
         self.stats.frames += 1;
         let resized = self
             .screen
@@ -239,7 +272,10 @@ impl Encoder {
             self.stats.bytes += packet.len() as u64;
             return Ok(Some(packet));
         }
-        let screen = self.screen.as_mut().expect("screen exists after the resize check");
+        let screen = self
+            .screen
+            .as_mut()
+            .expect("screen exists after the resize check");
         // Which areas to compare.
         let full = [frame.bounds()];
         let mut regions: Vec<Rect> = hints.map_or_else(|| full.to_vec(), |h| h.to_vec());
@@ -253,11 +289,28 @@ impl Encoder {
             stage(&mut staging, frame, &regions, &self.masks);
         }
         let src = if needs_staging {
-            SourceRows { data: &staging, stride: frame.width() as usize * 4, width: frame.width(), height: frame.height() }
+            SourceRows {
+                data: &staging,
+                stride: frame.width() as usize * 4,
+                width: frame.width(),
+                height: frame.height(),
+            }
         } else {
-            SourceRows { data: frame_data(frame), stride: frame.stride(), width: frame.width(), height: frame.height() }
+            SourceRows {
+                data: frame_data(frame),
+                stride: frame.stride(),
+                width: frame.width(),
+                height: frame.height(),
+            }
         };
-        let packet = encode_update(screen, &src, &regions, &self.config, &mut self.scratch, &mut self.stats);
+        let packet = encode_update(
+            screen,
+            &src,
+            &regions,
+            &self.config,
+            &mut self.scratch,
+            &mut self.stats,
+        );
         screen.staging = staging;
         match &packet {
             Some(p) => self.stats.bytes += p.len() as u64,
@@ -289,7 +342,11 @@ impl Encoder {
             session,
             grid: TileGrid::new(width, height, TILE_SIZE),
             mirror,
-            staging: if frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty() { staging } else { Vec::new() },
+            staging: if frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty() {
+                staging
+            } else {
+                Vec::new()
+            },
             cache,
             seq: 0,
             store_screen_pending: false,
@@ -344,7 +401,13 @@ fn encode_update(
     let mut dirty: Vec<DirtyTile> = Vec::new();
     {
         let mirror = &screen.mirror;
-        detect_with(&screen.grid, |y| mirror.row(y), |y| src.row(y), regions, &mut dirty);
+        detect_with(
+            &screen.grid,
+            |y| mirror.row(y),
+            |y| src.row(y),
+            regions,
+            &mut dirty,
+        );
     }
     if dirty.is_empty() {
         return None;
@@ -355,19 +418,38 @@ fn encode_update(
         store_screen(screen);
     }
     if config.motion_detection && dirty.len() >= 2 {
-        let area = dirty.iter().fold(Rect::default(), |acc, d| acc.union(&d.rect));
+        let area = dirty
+            .iter()
+            .fold(Rect::default(), |acc, d| acc.union(&d.rect));
         let moves = detect_moves(&screen.mirror, src, &area);
         if !moves.is_empty() {
-            let mut recheck: Vec<Rect> = dirty.iter().map(|d| screen.grid.tile_rect(d.index)).collect();
+            let mut recheck: Vec<Rect> = dirty
+                .iter()
+                .map(|d| screen.grid.tile_rect(d.index))
+                .collect();
             for m in &moves {
-                screen.mirror.copy_within(&Rect::new(m.src_x, m.src_y, m.dst.width, m.dst.height), m.dst.x, m.dst.y);
-                ops.push(Op::Copy { src_x: m.src_x, src_y: m.src_y, dst: m.dst });
+                screen.mirror.copy_within(
+                    &Rect::new(m.src_x, m.src_y, m.dst.width, m.dst.height),
+                    m.dst.x,
+                    m.dst.y,
+                );
+                ops.push(Op::Copy {
+                    src_x: m.src_x,
+                    src_y: m.src_y,
+                    dst: m.dst,
+                });
                 recheck.push(m.dst);
             }
             stats.copies += moves.len() as u64;
             dirty.clear();
             let mirror = &screen.mirror;
-            detect_with(&screen.grid, |y| mirror.row(y), |y| src.row(y), &recheck, &mut dirty);
+            detect_with(
+                &screen.grid,
+                |y| mirror.row(y),
+                |y| src.row(y),
+                &recheck,
+                &mut dirty,
+            );
             dirty.sort_by_key(|d| d.index);
             dirty.dedup_by(|b, a| {
                 if a.index == b.index {
@@ -380,6 +462,7 @@ fn encode_update(
         }
     }
     let mut payload = Vec::new();
+    let strategy = codec::Strategy::for_entropy(config.entropy);
     for d in &dirty {
         let tile_rect = screen.grid.tile_rect(d.index);
         let cache = &mut screen.cache;
@@ -390,30 +473,47 @@ fn encode_update(
                 if store {
                     cache.store(key);
                 }
-                ops.push(Op::Cached { tile: d.index, id, store });
+                ops.push(Op::Cached {
+                    tile: d.index,
+                    id,
+                    store,
+                });
                 screen.mirror.copy_rect_from(src, &tile_rect);
                 stats.cache_hits += 1;
                 continue;
             }
-            match codec::encode_rect(src, &d.rect, &mut payload, scratch) {
+            match codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy) {
                 Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
                 Coded::Tile(mode) => {
                     cache.store(key);
-                    ops.push(Op::Tile { tile: d.index, rect: relative(&d.rect, &tile_rect), mode, store: true });
+                    ops.push(Op::Tile {
+                        tile: d.index,
+                        rect: relative(&d.rect, &tile_rect),
+                        mode,
+                        store: true,
+                    });
                 }
             }
         } else {
-            match codec::encode_rect(src, &d.rect, &mut payload, scratch) {
+            match codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy) {
                 Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
-                Coded::Tile(mode) => {
-                    ops.push(Op::Tile { tile: d.index, rect: relative(&d.rect, &tile_rect), mode, store: false })
-                }
+                Coded::Tile(mode) => ops.push(Op::Tile {
+                    tile: d.index,
+                    rect: relative(&d.rect, &tile_rect),
+                    mode,
+                    store: false,
+                }),
             }
         }
         screen.mirror.copy_rect_from(src, &d.rect);
     }
     screen.seq += 1;
-    Some(protocol::update_packet(screen.seq, &ops, &payload, config.entropy))
+    Some(protocol::update_packet(
+        screen.seq,
+        &ops,
+        &payload,
+        config.entropy,
+    ))
 }
 
 /// A `Tile` op's rectangle is relative to its tile.
@@ -423,8 +523,16 @@ fn relative(rect: &Rect, tile: &Rect) -> Rect {
 
 /// Appends a fill, merging it into the previous fill when they form one rectangle.
 fn push_fill(ops: &mut Vec<Op>, rect: Rect, color: u32) {
-    if let Some(Op::Fill { rect: last, color: last_color }) = ops.last_mut() {
-        if *last_color == color && last.y == rect.y && last.height == rect.height && last.right() == rect.x {
+    if let Some(Op::Fill {
+        rect: last,
+        color: last_color,
+    }) = ops.last_mut()
+    {
+        if *last_color == color
+            && last.y == rect.y
+            && last.height == rect.height
+            && last.right() == rect.x
+        {
             last.width += rect.width;
             return;
         }
@@ -443,7 +551,12 @@ fn store_screen(screen: &mut Screen) {
 }
 
 /// The whole mirror as fills, copies of identical earlier tiles, and coded tiles.
-fn build_checkpoint(screen: &mut Screen, cursor: &CursorState, scratch: &mut Scratch, entropy: Entropy) -> Packet {
+fn build_checkpoint(
+    screen: &mut Screen,
+    cursor: &CursorState,
+    scratch: &mut Scratch,
+    entropy: Entropy,
+) -> Packet {
     let rows = SourceRows::from_image(&screen.mirror);
     let mut ops = Vec::new();
     let mut payload = Vec::new();
@@ -457,16 +570,37 @@ fn build_checkpoint(screen: &mut Screen, cursor: &CursorState, scratch: &mut Scr
         let key = TileKey::of(&rows, &rect);
         if let Some(&earlier) = seen.get(&key) {
             let src = screen.grid.tile_rect(earlier);
-            ops.push(Op::Copy { src_x: src.x, src_y: src.y, dst: rect });
+            ops.push(Op::Copy {
+                src_x: src.x,
+                src_y: src.y,
+                dst: rect,
+            });
             continue;
         }
         seen.insert(key, index);
-        match codec::encode_rect(&rows, &rect, &mut payload, scratch) {
+        match codec::encode_rect(
+            &rows,
+            &rect,
+            &mut payload,
+            scratch,
+            codec::Strategy::for_entropy(entropy),
+        ) {
             Coded::Fill(color) => push_fill(&mut ops, rect, color),
-            Coded::Tile(mode) => {
-                ops.push(Op::Tile { tile: index, rect: relative(&rect, &rect), mode, store: false })
-            }
+            Coded::Tile(mode) => ops.push(Op::Tile {
+                tile: index,
+                rect: relative(&rect, &rect),
+                mode,
+                store: false,
+            }),
         }
     }
-    protocol::checkpoint_packet(&screen.session, screen.seq, screen.cache.next_id(), cursor, &ops, &payload, entropy)
+    protocol::checkpoint_packet(
+        &screen.session,
+        screen.seq,
+        screen.cache.next_id(),
+        cursor,
+        &ops,
+        &payload,
+        entropy,
+    )
 }

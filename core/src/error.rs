@@ -8,6 +8,7 @@ use thiserror::Error;
 /// Everything that can go wrong in Glimpse. Variants carry the expected and the received values.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
+#[allow(missing_docs)] // variant fields are the expected and received values the variant names
 pub enum Error {
     /// Width or height is zero or above [`crate::MAX_DIMENSION`].
     #[error("invalid dimensions {width}x{height}: each side must be 1..={max}")]
@@ -27,7 +28,14 @@ pub enum Error {
 
     /// A rectangle that is empty or lies (partly) outside the screen.
     #[error("rectangle {x},{y} {width}x{height} is empty or outside the {screen_width}x{screen_height} screen")]
-    InvalidRect { x: u32, y: u32, width: u32, height: u32, screen_width: u32, screen_height: u32 },
+    InvalidRect {
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+        screen_width: u32,
+        screen_height: u32,
+    },
 
     /// A packet ended before a field it announced.
     #[error("packet truncated while reading {0}")]
@@ -43,7 +51,11 @@ pub enum Error {
 
     /// A packet whose declared sizes exceed what the decoder accepts.
     #[error("{what} is {value}, above the limit of {limit}")]
-    LimitExceeded { what: &'static str, value: u64, limit: u64 },
+    LimitExceeded {
+        what: &'static str,
+        value: u64,
+        limit: u64,
+    },
 
     /// A cached-tile reference to an entry the decoder does not hold.
     #[error("tile cache has no entry {id}")]

@@ -29,16 +29,25 @@ impl PixelFormat {
 /// An axis-aligned rectangle in screen pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Rect {
+    /// Left column.
     pub x: u32,
+    /// Top row.
     pub y: u32,
+    /// Columns covered.
     pub width: u32,
+    /// Rows covered.
     pub height: u32,
 }
 
 impl Rect {
     /// A rectangle from its top-left corner and size.
     pub const fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
-        Rect { x, y, width, height }
+        Rect {
+            x,
+            y,
+            width,
+            height,
+        }
     }
 
     /// One past the right-most column.
@@ -87,7 +96,10 @@ impl Rect {
 
     /// True when `other` lies wholly inside `self`.
     pub fn contains(&self, other: &Rect) -> bool {
-        other.x >= self.x && other.y >= self.y && other.right() <= self.right() && other.bottom() <= self.bottom()
+        other.x >= self.x
+            && other.y >= self.y
+            && other.right() <= self.right()
+            && other.bottom() <= self.bottom()
     }
 
     /// Checks that the rectangle is non-empty and inside a `width` x `height` screen.
@@ -113,7 +125,11 @@ impl Rect {
 /// Checks a width and height against `1..=MAX_DIMENSION`.
 pub fn check_dimensions(width: u32, height: u32) -> Result<()> {
     if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
-        return Err(Error::InvalidDimensions { width, height, max: MAX_DIMENSION });
+        return Err(Error::InvalidDimensions {
+            width,
+            height,
+            max: MAX_DIMENSION,
+        });
     }
     Ok(())
 }
@@ -140,20 +156,41 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// Validates the geometry once: size in `1..=8192`, `stride >= width * 4`, and a buffer that holds
     /// every row (the last row needs only `width * 4` bytes, not a whole stride).
-    pub fn new(data: &'a [u8], width: u32, height: u32, stride: usize, format: PixelFormat) -> Result<Self> {
+    pub fn new(
+        data: &'a [u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        format: PixelFormat,
+    ) -> Result<Self> {
         check_dimensions(width, height)?;
         let row_bytes = width as usize * 4;
         if stride < row_bytes {
-            return Err(Error::InvalidStride { stride, min: row_bytes });
+            return Err(Error::InvalidStride {
+                stride,
+                min: row_bytes,
+            });
         }
         let needed = stride
             .checked_mul(height as usize - 1)
             .and_then(|n| n.checked_add(row_bytes))
-            .ok_or(Error::BufferTooSmall { needed: usize::MAX, actual: data.len() })?;
+            .ok_or(Error::BufferTooSmall {
+                needed: usize::MAX,
+                actual: data.len(),
+            })?;
         if data.len() < needed {
-            return Err(Error::BufferTooSmall { needed, actual: data.len() });
+            return Err(Error::BufferTooSmall {
+                needed,
+                actual: data.len(),
+            });
         }
-        Ok(Frame { data, width, height, stride, format })
+        Ok(Frame {
+            data,
+            width,
+            height,
+            stride,
+            format,
+        })
     }
 
     /// Width in pixels.
@@ -215,7 +252,11 @@ impl PackedImage {
         for px in pixels.chunks_exact_mut(4) {
             px.copy_from_slice(&bytes);
         }
-        PackedImage { width, height, pixels }
+        PackedImage {
+            width,
+            height,
+            pixels,
+        }
     }
 
     pub fn stride(&self) -> usize {
@@ -250,8 +291,11 @@ impl PackedImage {
     pub fn copy_within(&mut self, src: &Rect, dst_x: u32, dst_y: u32) {
         let stride = self.stride();
         let row_len = src.width as usize * 4;
-        let rows: Box<dyn Iterator<Item = u32>> =
-            if dst_y > src.y { Box::new((0..src.height).rev()) } else { Box::new(0..src.height) };
+        let rows: Box<dyn Iterator<Item = u32>> = if dst_y > src.y {
+            Box::new((0..src.height).rev())
+        } else {
+            Box::new(0..src.height)
+        };
         for r in rows {
             let from = (src.y + r) as usize * stride + src.x as usize * 4;
             let to = (dst_y + r) as usize * stride + dst_x as usize * 4;
@@ -282,11 +326,21 @@ impl<'a> SourceRows<'a> {
 
     pub fn pixel(&self, x: u32, y: u32) -> u32 {
         let i = y as usize * self.stride + x as usize * 4;
-        u32::from_le_bytes([self.data[i], self.data[i + 1], self.data[i + 2], self.data[i + 3]])
+        u32::from_le_bytes([
+            self.data[i],
+            self.data[i + 1],
+            self.data[i + 2],
+            self.data[i + 3],
+        ])
     }
 
     pub fn from_image(image: &'a PackedImage) -> Self {
-        SourceRows { data: &image.pixels, stride: image.stride(), width: image.width, height: image.height }
+        SourceRows {
+            data: &image.pixels,
+            stride: image.stride(),
+            width: image.width,
+            height: image.height,
+        }
     }
 }
 
@@ -297,12 +351,27 @@ mod tests {
     #[test]
     fn frame_rejects_bad_geometry() {
         let buf = vec![0u8; 100];
-        assert!(matches!(Frame::new(&buf, 0, 1, 4, PixelFormat::Bgra8), Err(Error::InvalidDimensions { .. })));
-        assert!(matches!(Frame::new(&buf, 8193, 1, 40000, PixelFormat::Bgra8), Err(Error::InvalidDimensions { .. })));
-        assert!(matches!(Frame::new(&buf, 5, 1, 19, PixelFormat::Bgra8), Err(Error::InvalidStride { min: 20, .. })));
-        assert!(matches!(Frame::new(&buf, 5, 5, 24, PixelFormat::Bgra8), Err(Error::BufferTooSmall { needed: 116, .. })));
-        assert!(matches!(Frame::new(&buf, 5, 1, usize::MAX, PixelFormat::Bgra8), Ok(_)));
-        assert!(matches!(Frame::new(&buf, 5, 2, usize::MAX, PixelFormat::Bgra8), Err(Error::BufferTooSmall { .. })));
+        assert!(matches!(
+            Frame::new(&buf, 0, 1, 4, PixelFormat::Bgra8),
+            Err(Error::InvalidDimensions { .. })
+        ));
+        assert!(matches!(
+            Frame::new(&buf, 8193, 1, 40000, PixelFormat::Bgra8),
+            Err(Error::InvalidDimensions { .. })
+        ));
+        assert!(matches!(
+            Frame::new(&buf, 5, 1, 19, PixelFormat::Bgra8),
+            Err(Error::InvalidStride { min: 20, .. })
+        ));
+        assert!(matches!(
+            Frame::new(&buf, 5, 5, 24, PixelFormat::Bgra8),
+            Err(Error::BufferTooSmall { needed: 116, .. })
+        ));
+        assert!(Frame::new(&buf, 5, 1, usize::MAX, PixelFormat::Bgra8).is_ok());
+        assert!(matches!(
+            Frame::new(&buf, 5, 2, usize::MAX, PixelFormat::Bgra8),
+            Err(Error::BufferTooSmall { .. })
+        ));
         // The last row needs no padding.
         assert!(Frame::new(&buf, 5, 4, 24, PixelFormat::Bgra8).is_ok());
     }
@@ -310,7 +379,10 @@ mod tests {
     #[test]
     fn rect_intersection_and_bounds() {
         let a = Rect::new(0, 0, 10, 10);
-        assert_eq!(a.intersect(&Rect::new(5, 5, 10, 10)), Some(Rect::new(5, 5, 5, 5)));
+        assert_eq!(
+            a.intersect(&Rect::new(5, 5, 10, 10)),
+            Some(Rect::new(5, 5, 5, 5))
+        );
         assert_eq!(a.intersect(&Rect::new(10, 0, 1, 1)), None);
         assert!(Rect::new(u32::MAX, 0, 2, 1).check_inside(100, 100).is_err());
         assert!(Rect::new(99, 99, 1, 1).check_inside(100, 100).is_ok());

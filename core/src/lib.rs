@@ -49,4 +49,6 @@ pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update};
 pub use encoder::{Encoder, EncoderConfig, EncoderStats, MASK_COLOR};
 pub use error::{Error, Result};
 pub use frame::{Frame, PixelFormat, Rect, MAX_DIMENSION};
-pub use protocol::{CursorImage, CursorPosition, Packet, PacketKind, SessionInfo, PROTOCOL_VERSION};
+pub use protocol::{
+    CursorImage, CursorPosition, Packet, PacketKind, SessionInfo, PROTOCOL_VERSION,
+};

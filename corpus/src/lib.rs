@@ -27,7 +27,11 @@ impl Scenario {
     pub fn frames(&self) -> std::io::Result<FrameReader> {
         let mut decoder = zstd::Decoder::new(BufReader::new(File::open(&self.path)?))?;
         decoder.window_log_max(27)?;
-        Ok(FrameReader { decoder, frame_bytes: self.frame_bytes(), left: self.frame_count })
+        Ok(FrameReader {
+            decoder,
+            frame_bytes: self.frame_bytes(),
+            left: self.frame_count,
+        })
     }
 
     /// All frames in memory.
@@ -76,12 +80,19 @@ impl Corpus {
             dir = dir.join("out");
         }
         let text = std::fs::read_to_string(dir.join("manifest.json"))?;
-        let manifest: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("manifest: {what}"));
+        let manifest: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let bad = |what: &str| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("manifest: {what}"))
+        };
         let mut scenarios = Vec::new();
-        for s in manifest["scenarios"].as_array().ok_or_else(|| bad("no scenarios array"))? {
-            let file = s["file"].as_str().ok_or_else(|| bad("scenario without file"))?;
+        for s in manifest["scenarios"]
+            .as_array()
+            .ok_or_else(|| bad("no scenarios array"))?
+        {
+            let file = s["file"]
+                .as_str()
+                .ok_or_else(|| bad("scenario without file"))?;
             let path = dir.join(file);
             if !path.exists() {
                 continue; // a trimmed copy of the corpus lists files it does not ship
@@ -90,10 +101,15 @@ impl Corpus {
                 return Err(bad("only BGRA corpora are supported"));
             }
             scenarios.push(Scenario {
-                name: s["name"].as_str().ok_or_else(|| bad("scenario without name"))?.to_string(),
+                name: s["name"]
+                    .as_str()
+                    .ok_or_else(|| bad("scenario without name"))?
+                    .to_string(),
                 width: s["width"].as_u64().ok_or_else(|| bad("no width"))? as u32,
                 height: s["height"].as_u64().ok_or_else(|| bad("no height"))? as u32,
-                frame_count: s["frame_count"].as_u64().ok_or_else(|| bad("no frame_count"))? as usize,
+                frame_count: s["frame_count"]
+                    .as_u64()
+                    .ok_or_else(|| bad("no frame_count"))? as usize,
                 path,
             });
         }
@@ -102,7 +118,9 @@ impl Corpus {
 
     /// Scenarios at one resolution.
     pub fn at(&self, width: u32, height: u32) -> impl Iterator<Item = &Scenario> {
-        self.scenarios.iter().filter(move |s| s.width == width && s.height == height)
+        self.scenarios
+            .iter()
+            .filter(move |s| s.width == width && s.height == height)
     }
 
     /// The full shared corpus beside the project (`../shared/corpus`), if present.

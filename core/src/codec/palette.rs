@@ -63,12 +63,25 @@ impl ColorTable {
 
 pub(crate) enum Analysis {
     Solid(u32),
-    Palette { opaque: bool },
-    TooManyColors { opaque: bool },
+    Palette {
+        opaque: bool,
+    },
+    /// More than `max_colors`; `photo` when more than 256.
+    TooManyColors {
+        opaque: bool,
+        photo: bool,
+    },
 }
 
 /// Counts colours of `rect`, filling `table` and one index per pixel into `indices`.
-pub(crate) fn analyse(src: &SourceRows<'_>, rect: &Rect, table: &mut ColorTable, indices: &mut Vec<u8>) -> Analysis {
+/// `max_colors` (at most 256) bounds the palette: more colours give `TooManyColors`.
+pub(crate) fn analyse(
+    src: &SourceRows<'_>,
+    rect: &Rect,
+    table: &mut ColorTable,
+    indices: &mut Vec<u8>,
+    max_colors: usize,
+) -> Analysis {
     table.reset();
     indices.clear();
     let mut opaque = true;
@@ -81,7 +94,12 @@ pub(crate) fn analyse(src: &SourceRows<'_>, rect: &Rect, table: &mut ColorTable,
                 opaque &= px[3] == 255;
                 match table.index_of(color) {
                     Some(i) => last_index = i,
-                    None => return Analysis::TooManyColors { opaque: opaque && rest_opaque(src, rect) },
+                    None => {
+                        return Analysis::TooManyColors {
+                            opaque: opaque && rest_opaque(src, rect),
+                            photo: true,
+                        }
+                    }
                 }
                 last_color = color;
             }
@@ -90,6 +108,10 @@ pub(crate) fn analyse(src: &SourceRows<'_>, rect: &Rect, table: &mut ColorTable,
     }
     match table.colors.len() {
         1 => Analysis::Solid(table.colors[0]),
+        n if n > max_colors => Analysis::TooManyColors {
+            opaque,
+            photo: false,
+        },
         _ => Analysis::Palette { opaque },
     }
 }
@@ -134,8 +156,9 @@ pub(crate) fn read(data: &mut &[u8], alpha: bool, out: &mut [u8]) -> Result<()> 
     let (&count_minus_one, rest) = data.split_first().ok_or(Error::Truncated("palette size"))?;
     let count = count_minus_one as usize + 1;
     let color_bytes = if alpha { 4 } else { 3 };
-    let (raw_colors, rest) =
-        rest.split_at_checked(count * color_bytes).ok_or(Error::Truncated("palette colours"))?;
+    let (raw_colors, rest) = rest
+        .split_at_checked(count * color_bytes)
+        .ok_or(Error::Truncated("palette colours"))?;
     let mut colors = [[0u8; 4]; 256];
     for (c, raw) in colors.iter_mut().zip(raw_colors.chunks_exact(color_bytes)) {
         c[..color_bytes].copy_from_slice(raw);
@@ -147,7 +170,9 @@ pub(crate) fn read(data: &mut &[u8], alpha: bool, out: &mut [u8]) -> Result<()> 
     let bits = bits_for(count) as usize;
     let per_byte = 8 / bits;
     let index_bytes = pixels.div_ceil(per_byte);
-    let (packed, rest) = rest.split_at_checked(index_bytes).ok_or(Error::Truncated("palette indices"))?;
+    let (packed, rest) = rest
+        .split_at_checked(index_bytes)
+        .ok_or(Error::Truncated("palette indices"))?;
     let mask = ((1u16 << bits) - 1) as u8;
     let mut invalid = false;
     for (p, px) in out.chunks_exact_mut(4).enumerate() {

@@ -27,12 +27,17 @@ pub(crate) fn encode(src: &SourceRows<'_>, rect: &Rect, opaque: bool, out: &mut 
 pub(crate) fn decode(data: &mut &[u8], width: u32, alpha: bool, out: &mut [u8]) -> Result<()> {
     let channels = if alpha { 4 } else { 3 };
     let pixels = out.len() / 4;
-    let (residuals, rest) =
-        data.split_at_checked(pixels * channels).ok_or(Error::Truncated("predicted pixels"))?;
+    let (residuals, rest) = data
+        .split_at_checked(pixels * channels)
+        .ok_or(Error::Truncated("predicted pixels"))?;
     let width = width as usize;
     let mut above = [0u8; 4];
     let mut prev = [0u8; 4];
-    for (p, (px, res)) in out.chunks_exact_mut(4).zip(residuals.chunks_exact(channels)).enumerate() {
+    for (p, (px, res)) in out
+        .chunks_exact_mut(4)
+        .zip(residuals.chunks_exact(channels))
+        .enumerate()
+    {
         let mut r = [0u8; 4];
         r[..channels].copy_from_slice(res);
         let predictor = if p % width == 0 { above } else { prev };
@@ -52,7 +57,12 @@ pub(crate) fn decode(data: &mut &[u8], width: u32, alpha: bool, out: &mut [u8]) 
 
 #[inline]
 fn decorrelate(px: &[u8]) -> [u8; 4] {
-    [px[0].wrapping_sub(px[1]), px[1], px[2].wrapping_sub(px[1]), px[3]]
+    [
+        px[0].wrapping_sub(px[1]),
+        px[1],
+        px[2].wrapping_sub(px[1]),
+        px[3],
+    ]
 }
 
 #[inline]
@@ -62,10 +72,20 @@ fn correlate(v: [u8; 4]) -> [u8; 4] {
 
 #[inline]
 fn sub(a: [u8; 4], b: [u8; 4]) -> [u8; 4] {
-    [a[0].wrapping_sub(b[0]), a[1].wrapping_sub(b[1]), a[2].wrapping_sub(b[2]), a[3].wrapping_sub(b[3])]
+    [
+        a[0].wrapping_sub(b[0]),
+        a[1].wrapping_sub(b[1]),
+        a[2].wrapping_sub(b[2]),
+        a[3].wrapping_sub(b[3]),
+    ]
 }
 
 #[inline]
 fn add(a: [u8; 4], b: [u8; 4]) -> [u8; 4] {
-    [a[0].wrapping_add(b[0]), a[1].wrapping_add(b[1]), a[2].wrapping_add(b[2]), a[3].wrapping_add(b[3])]
+    [
+        a[0].wrapping_add(b[0]),
+        a[1].wrapping_add(b[1]),
+        a[2].wrapping_add(b[2]),
+        a[3].wrapping_add(b[3]),
+    ]
 }

@@ -86,7 +86,10 @@ pub struct Packet {
 
 impl Packet {
     fn new(kind: PacketKind, body: Vec<u8>) -> Self {
-        Packet { kind, bytes: Bytes::from(body) }
+        Packet {
+            kind,
+            bytes: Bytes::from(body),
+        }
     }
 
     /// What this packet carries.
@@ -127,7 +130,10 @@ fn read_header(r: &mut Reader<'_>) -> Result<PacketKind> {
     }
     let version = r.u8("protocol version")?;
     if version != PROTOCOL_VERSION {
-        return Err(Error::UnsupportedVersion { found: version, supported: PROTOCOL_VERSION });
+        return Err(Error::UnsupportedVersion {
+            found: version,
+            supported: PROTOCOL_VERSION,
+        });
     }
     PacketKind::from_u8(r.u8("packet kind")?)
 }
@@ -156,9 +162,13 @@ pub struct SessionInfo {
 pub struct CursorImage {
     /// Identifier the position messages refer to.
     pub id: u32,
+    /// Width in pixels (at most 256).
     pub width: u32,
+    /// Height in pixels (at most 256).
     pub height: u32,
+    /// Column of the pointer's tip inside the image.
     pub hotspot_x: u32,
+    /// Row of the pointer's tip inside the image.
     pub hotspot_y: u32,
     /// Pixels, BGRA (or the decoder's output format once decoded).
     pub pixels: Vec<u8>,
@@ -167,9 +177,11 @@ pub struct CursorImage {
 /// Where the pointer is on the shared screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CursorPosition {
-    /// Hotspot position in screen pixels (may be off-screen).
+    /// Hotspot column in screen pixels (may be off-screen).
     pub x: i32,
+    /// Hotspot row in screen pixels (may be off-screen).
     pub y: i32,
+    /// False when the cursor is hidden.
     pub visible: bool,
     /// The [`CursorImage::id`] shown.
     pub shape_id: u32,
@@ -179,10 +191,26 @@ pub struct CursorPosition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     StoreScreen,
-    Copy { src_x: u32, src_y: u32, dst: Rect },
-    Fill { rect: Rect, color: u32 },
-    Tile { tile: u32, rect: Rect, mode: TileMode, store: bool },
-    Cached { tile: u32, id: u64, store: bool },
+    Copy {
+        src_x: u32,
+        src_y: u32,
+        dst: Rect,
+    },
+    Fill {
+        rect: Rect,
+        color: u32,
+    },
+    Tile {
+        tile: u32,
+        rect: Rect,
+        mode: TileMode,
+        store: bool,
+    },
+    Cached {
+        tile: u32,
+        id: u64,
+        store: bool,
+    },
 }
 
 const OP_STORE_SCREEN: u8 = 0;
@@ -219,8 +247,17 @@ pub(crate) struct OpList {
 /// A parsed packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Message {
-    Checkpoint { session: SessionInfo, seq: u64, next_cache_id: u64, cursor: CursorState, ops: OpList },
-    FrameUpdate { seq: u64, ops: OpList },
+    Checkpoint {
+        session: SessionInfo,
+        seq: u64,
+        next_cache_id: u64,
+        cursor: CursorState,
+        ops: OpList,
+    },
+    FrameUpdate {
+        seq: u64,
+        ops: OpList,
+    },
     CursorShape(CursorImage),
     CursorPosition(CursorPosition),
 }
@@ -241,7 +278,11 @@ pub(crate) struct SessionLimits {
 }
 
 /// Parses a packet. `screen` limits updates (from the session the decoder is in).
-pub(crate) fn parse(packet: &[u8], session_limits: &SessionLimits, screen: Option<Limits>) -> Result<Message> {
+pub(crate) fn parse(
+    packet: &[u8],
+    session_limits: &SessionLimits,
+    screen: Option<Limits>,
+) -> Result<Message> {
     let mut r = Reader::new(packet);
     let msg = match read_header(&mut r)? {
         PacketKind::Checkpoint => {
@@ -251,7 +292,13 @@ pub(crate) fn parse(packet: &[u8], session_limits: &SessionLimits, screen: Optio
             let cursor = read_cursor_state(&mut r)?;
             let limits = Limits::for_screen(session.width, session.height, session.tile_size);
             let ops = read_ops(&mut r, &limits)?;
-            Message::Checkpoint { session, seq, next_cache_id, cursor, ops }
+            Message::Checkpoint {
+                session,
+                seq,
+                next_cache_id,
+                cursor,
+                ops,
+            }
         }
         PacketKind::FrameUpdate => {
             let limits = screen.ok_or(Error::NoCheckpoint)?;
@@ -283,7 +330,13 @@ fn read_session(r: &mut Reader<'_>, limits: &SessionLimits) -> Result<SessionInf
         return Err(Error::Malformed("tile size below 16"));
     }
     let cache_tiles = r.varint_u32("cache size", limits.max_cache_tiles)?;
-    Ok(SessionInfo { width, height, scale_percent, tile_size, cache_tiles })
+    Ok(SessionInfo {
+        width,
+        height,
+        scale_percent,
+        tile_size,
+        cache_tiles,
+    })
 }
 
 fn write_session(out: &mut Vec<u8>, s: &SessionInfo) {
@@ -319,22 +372,43 @@ fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
             OP_COPY if !store => {
                 let src_x = r.varint_u32("copy src x", MAX_DIMENSION)?;
                 let src_y = r.varint_u32("copy src y", MAX_DIMENSION)?;
-                Op::Copy { src_x, src_y, dst: read_rect(r)? }
+                Op::Copy {
+                    src_x,
+                    src_y,
+                    dst: read_rect(r)?,
+                }
             }
             OP_FILL if !store => {
                 let rect = read_rect(r)?;
-                Op::Fill { rect, color: r.u32_le("fill colour")? }
+                Op::Fill {
+                    rect,
+                    color: r.u32_le("fill colour")?,
+                }
             }
             OP_TILE => {
                 let tile = r.varint_u32("tile index", u32::MAX)?;
                 let mode = TileMode::from_u8(r.u8("tile mode")?)?;
                 let b = r.bytes(4, "tile rect")?;
-                let rect = Rect::new(u32::from(b[0]), u32::from(b[1]), u32::from(b[2]) + 1, u32::from(b[3]) + 1);
-                Op::Tile { tile, rect, mode, store }
+                let rect = Rect::new(
+                    u32::from(b[0]),
+                    u32::from(b[1]),
+                    u32::from(b[2]) + 1,
+                    u32::from(b[3]) + 1,
+                );
+                Op::Tile {
+                    tile,
+                    rect,
+                    mode,
+                    store,
+                }
             }
             OP_CACHED => {
                 let tile = r.varint_u32("tile index", u32::MAX)?;
-                Op::Cached { tile, id: r.varint("cache id")?, store }
+                Op::Cached {
+                    tile,
+                    id: r.varint("cache id")?,
+                    store,
+                }
             }
             _ => return Err(Error::Malformed("unknown op code")),
         };
@@ -361,11 +435,21 @@ pub(crate) fn write_ops(out: &mut Vec<u8>, ops: &[Op], payload: &[u8], entropy: 
                 write_rect(out, &rect);
                 out.extend_from_slice(&color.to_le_bytes());
             }
-            Op::Tile { tile, rect, mode, store } => {
+            Op::Tile {
+                tile,
+                rect,
+                mode,
+                store,
+            } => {
                 out.push(OP_TILE | if store { STORE_BIT } else { 0 });
                 put_varint(out, u64::from(tile));
                 out.push(mode as u8);
-                out.extend_from_slice(&[rect.x as u8, rect.y as u8, (rect.width - 1) as u8, (rect.height - 1) as u8]);
+                out.extend_from_slice(&[
+                    rect.x as u8,
+                    rect.y as u8,
+                    (rect.width - 1) as u8,
+                    (rect.height - 1) as u8,
+                ]);
             }
             Op::Cached { tile, id, store } => {
                 out.push(OP_CACHED | if store { STORE_BIT } else { 0 });
@@ -392,11 +476,24 @@ fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
     let (&mode, rest) = data.split_first().ok_or(Error::Truncated("cursor mode"))?;
     data = rest;
     let mut pixels = vec![0u8; width as usize * height as usize * 4];
-    codec::decode_rect(TileMode::from_u8(mode)?, width, height, &mut data, &mut pixels)?;
+    codec::decode_rect(
+        TileMode::from_u8(mode)?,
+        width,
+        height,
+        &mut data,
+        &mut pixels,
+    )?;
     if !data.is_empty() {
         return Err(Error::Malformed("trailing bytes in cursor image"));
     }
-    Ok(CursorImage { id, width, height, hotspot_x, hotspot_y, pixels })
+    Ok(CursorImage {
+        id,
+        width,
+        height,
+        hotspot_x,
+        hotspot_y,
+        pixels,
+    })
 }
 
 fn write_cursor_image(out: &mut Vec<u8>, image: &CursorImage, entropy: codec::Entropy) {
@@ -414,7 +511,13 @@ fn write_cursor_image(out: &mut Vec<u8>, image: &CursorImage, entropy: codec::En
     let rect = Rect::new(0, 0, image.width, image.height);
     let mut payload = vec![0u8];
     let mut scratch = codec::Scratch::default();
-    payload[0] = match codec::encode_rect(&rows, &rect, &mut payload, &mut scratch) {
+    payload[0] = match codec::encode_rect(
+        &rows,
+        &rect,
+        &mut payload,
+        &mut scratch,
+        codec::Strategy::for_entropy(entropy),
+    ) {
         codec::Coded::Tile(mode) => mode as u8,
         codec::Coded::Fill(_) => {
             // One colour: code it as a one-entry palette so the reader has a single path.
@@ -440,11 +543,17 @@ fn read_cursor_position(r: &mut Reader<'_>) -> Result<CursorPosition> {
     let y = r.signed("cursor y")?;
     let visible = r.u8("cursor visible")?;
     let shape_id = r.varint_u32("cursor shape", u32::MAX)?;
-    let coord = |v: i64| i32::try_from(v).map_err(|_| Error::Malformed("cursor position out of range"));
+    let coord =
+        |v: i64| i32::try_from(v).map_err(|_| Error::Malformed("cursor position out of range"));
     if visible > 1 {
         return Err(Error::Malformed("cursor visibility is not 0 or 1"));
     }
-    Ok(CursorPosition { x: coord(x)?, y: coord(y)?, visible: visible == 1, shape_id })
+    Ok(CursorPosition {
+        x: coord(x)?,
+        y: coord(y)?,
+        visible: visible == 1,
+        shape_id,
+    })
 }
 
 fn write_cursor_position(out: &mut Vec<u8>, p: &CursorPosition) {
@@ -459,8 +568,16 @@ fn read_cursor_state(r: &mut Reader<'_>) -> Result<CursorState> {
     if flags > 3 {
         return Err(Error::Malformed("unknown cursor flags"));
     }
-    let image = if flags & 1 != 0 { Some(read_cursor_image(r)?) } else { None };
-    let position = if flags & 2 != 0 { Some(read_cursor_position(r)?) } else { None };
+    let image = if flags & 1 != 0 {
+        Some(read_cursor_image(r)?)
+    } else {
+        None
+    };
+    let position = if flags & 2 != 0 {
+        Some(read_cursor_position(r)?)
+    } else {
+        None
+    };
     Ok(CursorState { image, position })
 }
 
@@ -490,7 +607,12 @@ pub(crate) fn checkpoint_packet(
 }
 
 /// Builds a frame update packet.
-pub(crate) fn update_packet(seq: u64, ops: &[Op], payload: &[u8], entropy: codec::Entropy) -> Packet {
+pub(crate) fn update_packet(
+    seq: u64,
+    ops: &[Op],
+    payload: &[u8],
+    entropy: codec::Entropy,
+) -> Packet {
     let mut out = header(PacketKind::FrameUpdate);
     put_varint(&mut out, seq);
     write_ops(&mut out, ops, payload, entropy);
@@ -525,7 +647,9 @@ pub fn read_framed(mut data: &[u8]) -> impl Iterator<Item = Result<&[u8]>> {
             return None;
         }
         let mut r = Reader::new(data);
-        let item = r.u32_le("frame length").and_then(|n| r.bytes(n as usize, "framed packet"));
+        let item = r
+            .u32_le("frame length")
+            .and_then(|n| r.bytes(n as usize, "framed packet"));
         match item {
             Ok(p) => {
                 data = &data[4 + p.len()..];

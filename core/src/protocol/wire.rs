@@ -26,10 +26,6 @@ impl<'a> Reader<'a> {
         Reader { data }
     }
 
-    pub fn remaining(&self) -> usize {
-        self.data.len()
-    }
-
     pub fn u8(&mut self, what: &'static str) -> Result<u8> {
         let (&b, rest) = self.data.split_first().ok_or(Error::Truncated(what))?;
         self.data = rest;
@@ -42,7 +38,10 @@ impl<'a> Reader<'a> {
     }
 
     pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
-        let (head, rest) = self.data.split_at_checked(n).ok_or(Error::Truncated(what))?;
+        let (head, rest) = self
+            .data
+            .split_at_checked(n)
+            .ok_or(Error::Truncated(what))?;
         self.data = rest;
         Ok(head)
     }
@@ -71,7 +70,11 @@ impl<'a> Reader<'a> {
     pub fn varint_max(&mut self, what: &'static str, limit: u64) -> Result<u64> {
         let v = self.varint(what)?;
         if v > limit {
-            return Err(Error::LimitExceeded { what, value: v, limit });
+            return Err(Error::LimitExceeded {
+                what,
+                value: v,
+                limit,
+            });
         }
         Ok(v)
     }
@@ -119,7 +122,11 @@ mod tests {
         }
         assert!(Reader::new(&[0x80, 0x00]).varint("v").is_err());
         assert!(Reader::new(&[0xff; 11]).varint("v").is_err());
-        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).varint("v").is_err());
+        assert!(
+            Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
+                .varint("v")
+                .is_err()
+        );
         assert!(Reader::new(&[0x80]).varint("v").is_err());
         assert!(Reader::new(&[5]).varint_max("v", 4).is_err());
     }

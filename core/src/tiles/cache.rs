@@ -20,7 +20,12 @@ pub(crate) struct EncoderCache {
 
 impl EncoderCache {
     pub fn new(capacity: u32) -> Self {
-        EncoderCache { capacity, next_id: 0, by_key: HashMap::new(), slots: vec![None; capacity as usize] }
+        EncoderCache {
+            capacity,
+            next_id: 0,
+            by_key: HashMap::new(),
+            slots: vec![None; capacity as usize],
+        }
     }
 
     pub fn set_next_id(&mut self, next_id: u64) {
@@ -89,7 +94,11 @@ impl DecoderCache {
     pub fn new(capacity: u32, next_id: u64) -> Self {
         let mut slots = Vec::new();
         slots.resize_with(capacity as usize, || None);
-        DecoderCache { capacity, next_id, slots }
+        DecoderCache {
+            capacity,
+            next_id,
+            slots,
+        }
     }
 
     pub fn next_id(&self) -> u64 {

@@ -23,7 +23,11 @@ impl TileKey {
         for y in rect.y..rect.bottom() {
             hasher.update(src.span(rect, y));
         }
-        TileKey { hash: hasher.digest128(), width: rect.width as u16, height: rect.height as u16 }
+        TileKey {
+            hash: hasher.digest128(),
+            width: rect.width as u16,
+            height: rect.height as u16,
+        }
     }
 }
 

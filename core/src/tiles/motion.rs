@@ -59,7 +59,8 @@ pub(crate) fn detect_moves(prev: &PackedImage, cur: &SourceRows<'_>, area: &Rect
             }
         }
     });
-    let mut candidates: Vec<((i32, i32), u32)> = votes.into_iter().filter(|&(_, v)| v >= MIN_VOTES).collect();
+    let mut candidates: Vec<((i32, i32), u32)> =
+        votes.into_iter().filter(|&(_, v)| v >= MIN_VOTES).collect();
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     candidates.truncate(MAX_CANDIDATES);
 
@@ -88,7 +89,11 @@ fn for_each_anchor(rows: &SourceRows<'_>, area: &Rect, mut f: impl FnMut(u64, u3
     let mut px = Vec::with_capacity(n);
     for y in area.y..area.bottom() {
         px.clear();
-        px.extend(rows.span(area, y).chunks_exact(4).map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]])));
+        px.extend(
+            rows.span(area, y)
+                .chunks_exact(4)
+                .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
+        );
         let mut hash = 0u64;
         let mut edges = 0u32;
         for i in 0..n {
@@ -118,7 +123,13 @@ fn for_each_anchor(rows: &SourceRows<'_>, area: &Rect, mut f: impl FnMut(u64, u3
 /// pixels is the row's candidate (blank margins match at any displacement, so the run that explains the
 /// change wins, not the widest). Runs that line up over consecutive rows grow one rectangle; unchanged
 /// rows only extend a rectangle already open, so a copy never starts in content that did not move.
-fn copy_rects(prev: &SourceRows<'_>, cur: &SourceRows<'_>, area: &Rect, dx: i32, dy: i32) -> Vec<Move> {
+fn copy_rects(
+    prev: &SourceRows<'_>,
+    cur: &SourceRows<'_>,
+    area: &Rect,
+    dx: i32,
+    dy: i32,
+) -> Vec<Move> {
     // Destination rows/columns whose source lies on screen.
     let x0 = (area.x as i64).max(i64::from(dx)) as u32;
     let x1 = (area.right() as i64).min(i64::from(prev.width) + i64::from(dx)) as u32;
@@ -133,7 +144,11 @@ fn copy_rects(prev: &SourceRows<'_>, cur: &SourceRows<'_>, area: &Rect, dx: i32,
         if let Some((a, b, top)) = open.take() {
             let dst = Rect::new(a, top, b - a, end_y - top);
             if dst.height >= MIN_HEIGHT && dst.area() >= MIN_AREA {
-                out.push(Move { src_x: (a as i64 - i64::from(dx)) as u32, src_y: (top as i64 - i64::from(dy)) as u32, dst });
+                out.push(Move {
+                    src_x: (a as i64 - i64::from(dx)) as u32,
+                    src_y: (top as i64 - i64::from(dy)) as u32,
+                    dst,
+                });
             }
         }
     };
@@ -180,7 +195,7 @@ fn best_run(cur: &[u8], src: &[u8], same: &[u8]) -> Option<(u32, u32)> {
     let mut start = 0u32;
     let mut changed = 0u32;
     let n = (cur.len() / 4) as u32;
-    let mut finish = |start: u32, end: u32, changed: u32, best: &mut Option<(u32, u32, u32)>| {
+    let finish = |start: u32, end: u32, changed: u32, best: &mut Option<(u32, u32, u32)>| {
         if end - start >= MIN_RUN && changed > 0 && best.is_none_or(|(_, _, c)| c < changed) {
             *best = Some((start, end, changed));
         }
@@ -239,12 +254,27 @@ mod tests {
         let fresh = busy(320, 240, 99);
         for (dx, dy) in [(0, 1), (0, -37), (0, 200), (5, 0), (-60, 0), (23, -41)] {
             let cur = shifted(&prev, dx, dy, &fresh);
-            let moves = detect_moves(&prev, &SourceRows::from_image(&cur), &Rect::new(0, 0, 320, 240));
-            let best = moves.first().unwrap_or_else(|| panic!("no move for {dx},{dy}"));
-            assert_eq!((best.dst.x as i32 - best.src_x as i32, best.dst.y as i32 - best.src_y as i32), (dx, dy));
+            let moves = detect_moves(
+                &prev,
+                &SourceRows::from_image(&cur),
+                &Rect::new(0, 0, 320, 240),
+            );
+            let best = moves
+                .first()
+                .unwrap_or_else(|| panic!("no move for {dx},{dy}"));
+            assert_eq!(
+                (
+                    best.dst.x as i32 - best.src_x as i32,
+                    best.dst.y as i32 - best.src_y as i32
+                ),
+                (dx, dy)
+            );
             let covered: u64 = moves.iter().map(|m| m.dst.area()).sum();
             let expected = (320 - dx.unsigned_abs()) as u64 * (240 - dy.unsigned_abs()) as u64;
-            assert!(covered * 10 >= expected * 9, "{dx},{dy}: {covered} of {expected}");
+            assert!(
+                covered * 10 >= expected * 9,
+                "{dx},{dy}: {covered} of {expected}"
+            );
         }
     }
 
@@ -252,6 +282,11 @@ mod tests {
     fn no_moves_in_unrelated_content() {
         let prev = busy(256, 128, 1);
         let cur = busy(256, 128, 2);
-        assert!(detect_moves(&prev, &SourceRows::from_image(&cur), &Rect::new(0, 0, 256, 128)).is_empty());
+        assert!(detect_moves(
+            &prev,
+            &SourceRows::from_image(&cur),
+            &Rect::new(0, 0, 256, 128)
+        )
+        .is_empty());
     }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: Rust unit, integration and doc tests (the full-corpus checks too when
+# ../shared/corpus exists), the C library's suite (ASan + valgrind) and a short fuzzing pass.
+# Installs what it needs; safe to run twice. Usage: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+missing=()
+for pkg in pkg-config valgrind zstd; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+fi
+
+if [ -d ../shared/corpus ]; then
+  echo "== corpus: ../shared/corpus (full checks)"
+else
+  echo "== corpus: testdata/corpus only (../shared/corpus absent)"
+fi
+
+echo "== Rust tests"
+cargo test --workspace --all-targets
+cargo test --workspace --doc
+
+if [ -f ffi/ci.sh ]; then
+  echo "== C library"
+  bash ffi/ci.sh
+fi
+
+if [ -f fuzz/run.sh ]; then
+  echo "== fuzzing (short)"
+  bash fuzz/run.sh
+fi
