@@ -127,6 +127,6 @@ gcc "${CFLAGS[@]}" -I"$PREFIX/include" ffi/tests-c/test_glimpse.c "$PREFIX/lib/l
 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --log-file="$OUT/valgrind.log" "$OUT/test_plain" | tee "$OUT/test_valgrind.log"
 tail -n 1 "$OUT/test_valgrind.log" | grep -Eq '^[0-9]+ passed, 0 failed$'
-grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$OUT/valgrind.log" | sed 's/^==[0-9]*== //'
+grep -E 'ERROR SUMMARY|All heap blocks|definitely lost|indirectly lost' "$OUT/valgrind.log" | sed 's/^==[0-9]*== //'
 
 printf '\n== ffi: all C library checks passed\n'
