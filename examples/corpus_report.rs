@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example corpus_report -- --res 1920x1080 [--json] [--corpus DIR] [--only a,b]
 //! ```
-//! Prints one line per scenario (JSON with `--json`, a table otherwise).
+//! Prints one line per scenario (JSON with `--json`, a table otherwise). The corpus defaults to
+//! `../shared/corpus`, or the recordings bundled in `testdata/corpus` when that is absent.
 
 use std::time::Instant;
 

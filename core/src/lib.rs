@@ -44,6 +44,11 @@ pub mod frame;
 pub mod protocol;
 pub mod tiles;
 
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use codec::Entropy;
 pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update};
 pub use encoder::{Encoder, EncoderConfig, EncoderStats, MASK_COLOR};
