@@ -232,7 +232,8 @@ enum glimpse_entropy
 #endif // __cplusplus
  {
   /**
-   * DEFLATE level 6 for small payloads, LZ4 or DEFLATE level 1 for large ones (the default).
+   * The engine's choice per payload (the default): currently zstd, strong for small payloads and
+   * fast for large ones.
    */
   GLIMPSE_ENTROPY_ADAPTIVE = 0,
   /**
@@ -244,9 +245,13 @@ enum glimpse_entropy
    */
   GLIMPSE_ENTROPY_LZ4 = 2,
   /**
-   * DEFLATE at `deflate_level` (1..9): smaller, slower.
+   * DEFLATE at `level` (1..9): pure Rust everywhere.
    */
   GLIMPSE_ENTROPY_DEFLATE = 3,
+  /**
+   * Zstandard at `level` (1..19); viewers decode it in pure Rust (WebAssembly too).
+   */
+  GLIMPSE_ENTROPY_ZSTD = 4,
 };
 #ifndef __cplusplus
 typedef uint32_t glimpse_entropy;
@@ -436,9 +441,10 @@ typedef struct glimpse_encoder_settings {
    */
   uint32_t entropy;
   /**
-   * DEFLATE level 1..9, used when `entropy` is `GLIMPSE_ENTROPY_DEFLATE`. Default 6.
+   * Compression level: 1..9 for `GLIMPSE_ENTROPY_DEFLATE`, 1..19 for `GLIMPSE_ENTROPY_ZSTD`;
+   * ignored by the other modes. Default 6.
    */
-  uint32_t deflate_level;
+  uint32_t level;
   /**
    * Display scale announced to viewers, 1..65535 (100 = 96 DPI). Default 100.
    */

@@ -26,14 +26,17 @@ pub const GLIMPSE_MAX_CACHE_TILES: u32 = 65536;
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types, dead_code)]
 pub enum glimpse_entropy {
-    /// DEFLATE level 6 for small payloads, LZ4 or DEFLATE level 1 for large ones (the default).
+    /// The engine's choice per payload (the default): currently zstd, strong for small payloads and
+    /// fast for large ones.
     Adaptive = 0,
     /// No entropy stage.
     Stored = 1,
     /// LZ4: fastest.
     Lz4 = 2,
-    /// DEFLATE at `deflate_level` (1..9): smaller, slower.
+    /// DEFLATE at `level` (1..9): pure Rust everywhere.
     Deflate = 3,
+    /// Zstandard at `level` (1..19); viewers decode it in pure Rust (WebAssembly too).
+    Zstd = 4,
 }
 
 /// Settings of an encoder. Versioned by size: fill it with `glimpse_encoder_settings_init` (which
@@ -52,8 +55,9 @@ pub struct glimpse_encoder_settings {
     pub motion_detection: u32,
     /// A `glimpse_entropy` value. Default `GLIMPSE_ENTROPY_ADAPTIVE`.
     pub entropy: u32,
-    /// DEFLATE level 1..9, used when `entropy` is `GLIMPSE_ENTROPY_DEFLATE`. Default 6.
-    pub deflate_level: u32,
+    /// Compression level: 1..9 for `GLIMPSE_ENTROPY_DEFLATE`, 1..19 for `GLIMPSE_ENTROPY_ZSTD`;
+    /// ignored by the other modes. Default 6.
+    pub level: u32,
     /// Display scale announced to viewers, 1..65535 (100 = 96 DPI). Default 100.
     pub scale_percent: u32,
 }
@@ -64,10 +68,11 @@ const SETTINGS_V1_SIZE: usize = size_of::<glimpse_encoder_settings>();
 impl glimpse_encoder_settings {
     fn defaults() -> Self {
         let config = EncoderConfig::default();
-        let (entropy, deflate_level) = match config.entropy {
+        let (entropy, level) = match config.entropy {
             Entropy::Stored => (glimpse_entropy::Stored, 6),
             Entropy::Lz4 => (glimpse_entropy::Lz4, 6),
             Entropy::Deflate(level) => (glimpse_entropy::Deflate, u32::from(level)),
+            Entropy::Zstd(level) => (glimpse_entropy::Zstd, level.unsigned_abs()),
             _ => (glimpse_entropy::Adaptive, 6),
         };
         glimpse_encoder_settings {
@@ -75,7 +80,7 @@ impl glimpse_encoder_settings {
             cache_tiles: config.cache_tiles,
             motion_detection: u32::from(config.motion_detection),
             entropy: entropy as u32,
-            deflate_level,
+            level,
             scale_percent: u32::from(config.scale_percent),
         }
     }
@@ -94,12 +99,21 @@ impl glimpse_encoder_settings {
             0 => Entropy::Adaptive,
             1 => Entropy::Stored,
             2 => Entropy::Lz4,
-            3 => match u8::try_from(self.deflate_level) {
+            3 => match u8::try_from(self.level) {
                 Ok(level @ 1..=9) => Entropy::Deflate(level),
                 _ => {
                     return Err(Failure::invalid(format!(
-                        "deflate_level must be 1..9, got {}",
-                        self.deflate_level
+                        "DEFLATE level must be 1..9, got {}",
+                        self.level
+                    )))
+                }
+            },
+            4 => match i32::try_from(self.level) {
+                Ok(level @ 1..=19) => Entropy::Zstd(level),
+                _ => {
+                    return Err(Failure::invalid(format!(
+                        "zstd level must be 1..19, got {}",
+                        self.level
                     )))
                 }
             },

@@ -148,16 +148,21 @@ static void test_encoder_settings(void) {
     s.motion_detection = 2;
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
     OK(glimpse_encoder_settings_init(&s));
-    s.entropy = 4;
+    s.entropy = 5;
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
     s.entropy = 0xffffffffu;
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
     s.entropy = GLIMPSE_ENTROPY_DEFLATE;
-    s.deflate_level = 0;
+    s.level = 0;
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
-    s.deflate_level = 10;
+    s.level = 10;
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
-    s.deflate_level = 256 + 5; /* must not wrap to 5 */
+    s.level = 256 + 5; /* must not wrap to 5 */
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    s.entropy = GLIMPSE_ENTROPY_ZSTD;
+    s.level = 20;
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    s.level = 0x80000001u; /* must not become negative */
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
     OK(glimpse_encoder_settings_init(&s));
     s.scale_percent = 0;
@@ -185,7 +190,7 @@ static void test_encoder_settings(void) {
     /* Every entropy mode works. */
     {
         uint32_t e;
-        for (e = 0; e < 4; e++) {
+        for (e = 0; e <= GLIMPSE_ENTROPY_ZSTD; e++) {
             OK(glimpse_encoder_settings_init(&s));
             s.entropy = e;
             s.cache_tiles = 0;
