@@ -155,3 +155,64 @@ pub(crate) unsafe fn read_settings<T: Copy>(
     unsafe { std::ptr::copy_nonoverlapping(bytes, (&mut value as *mut T).cast::<u8>(), take) };
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_code_and_a_detail() {
+        let code = ffi_call(|| panic!("boom {}", 42));
+        assert_eq!(code, glimpse_result::Panic);
+        // SAFETY: the last error is a valid NUL-terminated string.
+        let detail = unsafe { std::ffi::CStr::from_ptr(crate::error::last_error_ptr()) };
+        assert!(detail.to_str().unwrap().contains("boom 42"));
+        ffi_void(|| panic!("in free"));
+    }
+
+    #[test]
+    fn settings_sizes() {
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[repr(C)]
+        struct S {
+            size: u32,
+            a: u32,
+            b: u32,
+        }
+        let defaults = S {
+            size: 12,
+            a: 1,
+            b: 2,
+        };
+        let old = S {
+            size: 8,
+            a: 5,
+            b: 9,
+        }; // an older caller: `b` keeps its default
+        assert_eq!(
+            unsafe { read_settings(&old, defaults, 8, "s") }.unwrap(),
+            S {
+                size: 8,
+                a: 5,
+                b: 2
+            }
+        );
+        let tiny = S {
+            size: 4,
+            a: 5,
+            b: 9,
+        };
+        assert_eq!(
+            unsafe { read_settings(&tiny, defaults, 8, "s") }
+                .unwrap_err()
+                .code,
+            glimpse_result::SettingsSize
+        );
+        assert_eq!(
+            unsafe { read_settings(std::ptr::null(), defaults, 8, "s") }
+                .unwrap_err()
+                .code,
+            glimpse_result::NullParameter
+        );
+    }
+}
