@@ -459,6 +459,36 @@ typedef struct glimpse_encoder_settings {
  */
 typedef void (*glimpse_packet_callback)(void *userdata, const uint8_t *data, size_t len, uint32_t kind);
 
+/**
+ * Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`.
+ */
+typedef struct glimpse_encoder_stats {
+  /**
+   * Frames pushed (successfully validated).
+   */
+  uint64_t frames;
+  /**
+   * Frames that produced no packet (nothing changed).
+   */
+  uint64_t unchanged_frames;
+  /**
+   * Checkpoints produced.
+   */
+  uint64_t checkpoints;
+  /**
+   * Bytes of all packets produced.
+   */
+  uint64_t bytes;
+  /**
+   * Copy operations (scroll/move) emitted.
+   */
+  uint64_t copies;
+  /**
+   * Tiles sent as cache references.
+   */
+  uint64_t cache_hits;
+} glimpse_encoder_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -745,6 +775,16 @@ glimpse_result glimpse_encoder_queued_packets(const struct glimpse_encoder *enco
  * `encoder` is NULL or a live encoder; `out_session` is NULL or writable.
  */
 glimpse_result glimpse_encoder_session(const struct glimpse_encoder *encoder, struct glimpse_session *out_session);
+
+/**
+ * Writes the encoder's counters to `*out_stats`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_stats` NULL), `GLIMPSE_RESULT_BUSY`.
+ *
+ * # Safety
+ * `encoder` is NULL or a live encoder; `out_stats` is NULL or writable.
+ */
+glimpse_result glimpse_encoder_get_stats(const struct glimpse_encoder *encoder, struct glimpse_encoder_stats *out_stats);
 
 #ifdef __cplusplus
 }  // extern "C"

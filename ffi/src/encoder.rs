@@ -595,3 +595,56 @@ pub unsafe extern "C" fn glimpse_encoder_session(
         Ok(())
     })
 }
+
+/// Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(non_camel_case_types)]
+pub struct glimpse_encoder_stats {
+    /// Frames pushed (successfully validated).
+    pub frames: u64,
+    /// Frames that produced no packet (nothing changed).
+    pub unchanged_frames: u64,
+    /// Checkpoints produced.
+    pub checkpoints: u64,
+    /// Bytes of all packets produced.
+    pub bytes: u64,
+    /// Copy operations (scroll/move) emitted.
+    pub copies: u64,
+    /// Tiles sent as cache references.
+    pub cache_hits: u64,
+}
+
+/// Writes the encoder's counters to `*out_stats`.
+///
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_stats` NULL), `GLIMPSE_RESULT_BUSY`.
+///
+/// # Safety
+/// `encoder` is NULL or a live encoder; `out_stats` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn glimpse_encoder_get_stats(
+    encoder: *const glimpse_encoder,
+    out_stats: *mut glimpse_encoder_stats,
+) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
+        // SAFETY: forwarded from the caller.
+        let out_stats = unsafe { out(out_stats, "out_stats") }?;
+        let s = encoder
+            .state
+            .try_borrow()
+            .map_err(|_| busy())?
+            .encoder
+            .stats();
+        *out_stats = glimpse_encoder_stats {
+            frames: s.frames,
+            unchanged_frames: s.unchanged_frames,
+            checkpoints: s.checkpoints,
+            bytes: s.bytes,
+            copies: s.copies,
+            cache_hits: s.cache_hits,
+        };
+        Ok(())
+    })
+}

@@ -482,6 +482,13 @@ static void test_checkpoint_and_session(void) {
     OK(glimpse_encoder_push_frame(enc, px, FRAME_LEN, W, H, STRIDE, 0, NULL, 0));
     OK(glimpse_encoder_session(enc, &s));
     EXPECT(s.width == W && s.height == H && s.scale_percent == 100);
+    {
+        glimpse_encoder_stats st;
+        EXPECT_CODE(glimpse_encoder_get_stats(NULL, &st), GLIMPSE_RESULT_NULL_PARAMETER);
+        EXPECT_CODE(glimpse_encoder_get_stats(enc, NULL), GLIMPSE_RESULT_NULL_PARAMETER);
+        OK(glimpse_encoder_get_stats(enc, &st));
+        EXPECT(st.frames == 1 && st.checkpoints == 1 && st.bytes > 0);
+    }
     free(take_packet(enc, &len, &kind));
     OK(glimpse_encoder_request_checkpoint(enc));
     p = take_packet(enc, &len, &kind);

@@ -48,6 +48,10 @@ use wire::{put_signed, put_varint, Reader};
 pub const PROTOCOL_VERSION: u8 = 1;
 const MAGIC: u8 = b'G';
 
+/// Largest `next_cache_id` a checkpoint may announce. Far above any id a real stream reaches, far enough
+/// below `u64::MAX` that cache id arithmetic (`id + capacity`, one id per stored tile) cannot overflow.
+const MAX_CACHE_ID: u64 = 1 << 62;
+
 /// Largest cursor image, in pixels per side.
 pub const MAX_CURSOR_SIZE: u32 = 256;
 
@@ -288,7 +292,7 @@ pub(crate) fn parse(
         PacketKind::Checkpoint => {
             let session = read_session(&mut r, session_limits)?;
             let seq = r.varint("checkpoint seq")?;
-            let next_cache_id = r.varint("next cache id")?;
+            let next_cache_id = r.varint_max("next cache id", MAX_CACHE_ID)?;
             let cursor = read_cursor_state(&mut r)?;
             let limits = Limits::for_screen(session.width, session.height, session.tile_size);
             let ops = read_ops(&mut r, &limits)?;
