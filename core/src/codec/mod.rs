@@ -66,9 +66,10 @@ pub(crate) enum Coded {
 /// Which per-rectangle coding suits the entropy stage that follows (measured on the corpus with the
 /// corpus report): Zstandard finds repeated glyphs across tiles in plain pixels, which per-tile palettes
 /// renumber and hide, so with it only tiles of up to 16 colours get a palette and tiles of up to 256
-/// go raw (30% fewer bytes than palettes of 256); LZ4 and DEFLATE gain from palettes up to 256
-/// colours and from prediction. Photos (over 256 colours) are predicted either way (35% fewer bytes
-/// than raw on `video_region`).
+/// go raw (30% fewer bytes than palettes of 256), and so do photos (left prediction would save 35% on
+/// `video_region`, but costs a full colour count per tile, halving throughput; video-like regions
+/// are for a video codec anyway). LZ4 and DEFLATE gain from palettes up to 256 colours and from
+/// prediction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Strategy {
     pub max_palette: usize,
@@ -111,6 +112,7 @@ pub(crate) fn encode_rect(
         &mut scratch.palette,
         &mut scratch.indices,
         strategy.max_palette,
+        strategy.predict,
     ) {
         palette::Analysis::Solid(color) => Coded::Fill(color),
         palette::Analysis::Palette { opaque } => {

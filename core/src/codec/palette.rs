@@ -37,13 +37,13 @@ impl ColorTable {
         }
     }
 
-    /// The index of `color`, adding it if new; `None` once a 257th colour shows up.
+    /// The index of `color`, adding it if new; `None` when a new colour would exceed `limit` (<= 256).
     #[inline]
-    fn index_of(&mut self, color: u32) -> Option<u8> {
+    fn index_of(&mut self, color: u32, limit: usize) -> Option<u8> {
         let mut slot = (color.wrapping_mul(0x9E37_79B1) >> 22) as usize;
         loop {
             if self.stamps[slot] != self.generation {
-                if self.colors.len() == 256 {
+                if self.colors.len() >= limit {
                     return None;
                 }
                 let index = self.colors.len() as u8;
@@ -74,14 +74,18 @@ pub(crate) enum Analysis {
 }
 
 /// Counts colours of `rect`, filling `table` and one index per pixel into `indices`.
-/// `max_colors` (at most 256) bounds the palette: more colours give `TooManyColors`.
+/// `max_colors` (at most 256) bounds the palette: more colours give `TooManyColors`, which tells
+/// whether there are over 256 (`photo`) only when `tell_photos`.
 pub(crate) fn analyse(
     src: &SourceRows<'_>,
     rect: &Rect,
     table: &mut ColorTable,
     indices: &mut Vec<u8>,
     max_colors: usize,
+    tell_photos: bool,
 ) -> Analysis {
+    // Without the photo split, counting can stop at the first colour past the palette.
+    let stop_after = if tell_photos { 256 } else { max_colors };
     table.reset();
     indices.clear();
     let mut opaque = true;
@@ -92,13 +96,14 @@ pub(crate) fn analyse(
             let color = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
             if color != last_color {
                 opaque &= px[3] == 255;
-                match table.index_of(color) {
+                match table.index_of(color, stop_after) {
                     Some(i) => last_index = i,
                     None => {
+                        let photo = tell_photos && table.colors.len() == 256;
                         return Analysis::TooManyColors {
                             opaque: opaque && rest_opaque(src, rect),
-                            photo: true,
-                        }
+                            photo,
+                        };
                     }
                 }
                 last_color = color;
