@@ -76,6 +76,8 @@ struct Screen {
     mirror: PackedImage,
     /// Canonical copy of the incoming frame when it cannot be read in place (RGBA input, masks).
     staging: Vec<u8>,
+    /// True when `staging` holds the whole previous frame (so hints may limit what is re-staged).
+    staging_valid: bool,
     cache: EncoderCache,
     seq: u64,
     store_screen_pending: bool,
@@ -286,8 +288,16 @@ impl Encoder {
         let needs_staging = frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty();
         let mut staging = std::mem::take(&mut screen.staging);
         if needs_staging {
-            stage(&mut staging, frame, &regions, &self.masks);
+            // Staging that missed frames (it was not needed for them) is refreshed whole.
+            let whole = [frame.bounds()];
+            let stage_regions = if screen.staging_valid {
+                &regions[..]
+            } else {
+                &whole[..]
+            };
+            stage(&mut staging, frame, stage_regions, &self.masks);
         }
+        screen.staging_valid = needs_staging;
         let src = if needs_staging {
             SourceRows {
                 data: &staging,
@@ -342,6 +352,7 @@ impl Encoder {
             session,
             grid: TileGrid::new(width, height, TILE_SIZE),
             mirror,
+            staging_valid: frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty(),
             staging: if frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty() {
                 staging
             } else {

@@ -270,7 +270,6 @@ fn moving_masks_mid_stream() {
 /// Masks added to a running BGRA stream while the capture reports damage (hints): the encoder stages
 /// only the hinted areas, and must not take the rest of its staging buffer for screen content.
 #[test]
-#[ignore = "encoder bug: masks added to a running BGRA stream + hints encode stale (zeroed) staging pixels"]
 fn mask_added_mid_stream_with_hints_keeps_viewers_exact() {
     let (w, h) = (128, 64); // two 64x64 tiles
     let mut screen = Screen::new(w, h, 0xff00_0000);
