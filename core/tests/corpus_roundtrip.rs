@@ -1,7 +1,7 @@
 //! Real recordings (the shared corpus when present, else the bundled one) round-trip pixel-exact at
 //! every frame, in every input layout the SDK accepts.
 //!
-//! Run time, measured on 2 cores at the dev profile's opt-level 1 with the shared corpus: ~19 s for
+//! Run time, measured on 2 cores at the dev profile's opt-level 1 with the shared corpus: 18-35 s for
 //! the whole file, `video_region` (a large photo area changing every frame) ~4.5 s of it per layout. So
 //! every frame of every scenario is checked; no subsampling was needed.
 
