@@ -8,11 +8,14 @@ use crate::protocol::{
     self, CursorImage, CursorPosition, CursorState, Op, Packet, SessionInfo, MAX_CURSOR_SIZE,
 };
 use crate::tiles::cache::EncoderCache;
-use crate::tiles::motion::detect_moves;
+use crate::tiles::motion::{detect_moves, rect_matches_displaced};
 use crate::tiles::{solid_color, TileKey};
 
 /// Colour of privacy-masked pixels (opaque dark grey), canonical BGRA.
 pub const MASK_COLOR: u32 = 0xff20_2020;
+
+/// Changed pixels below which a frame is not searched for moved content.
+const MIN_MOTION_PIXELS: u64 = 4096;
 
 /// Settings of an [`Encoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,49 +431,10 @@ fn encode_update(
         ops.push(Op::StoreScreen);
         store_screen(screen);
     }
-    if config.motion_detection && dirty.len() >= 2 {
-        let area = dirty
-            .iter()
-            .fold(Rect::default(), |acc, d| acc.union(&d.rect));
-        let moves = detect_moves(&screen.mirror, src, &area);
-        if !moves.is_empty() {
-            let mut recheck: Vec<Rect> = dirty
-                .iter()
-                .map(|d| screen.grid.tile_rect(d.index))
-                .collect();
-            for m in &moves {
-                screen.mirror.copy_within(
-                    &Rect::new(m.src_x, m.src_y, m.dst.width, m.dst.height),
-                    m.dst.x,
-                    m.dst.y,
-                );
-                ops.push(Op::Copy {
-                    src_x: m.src_x,
-                    src_y: m.src_y,
-                    dst: m.dst,
-                });
-                recheck.push(m.dst);
-            }
-            stats.copies += moves.len() as u64;
-            dirty.clear();
-            let mirror = &screen.mirror;
-            detect_with(
-                &screen.grid,
-                |y| mirror.row(y),
-                |y| src.row(y),
-                &recheck,
-                &mut dirty,
-            );
-            dirty.sort_by_key(|d| d.index);
-            dirty.dedup_by(|b, a| {
-                if a.index == b.index {
-                    a.rect = a.rect.union(&b.rect);
-                    true
-                } else {
-                    false
-                }
-            });
-        }
+    // Moves need enough changed pixels to be worth the search (a caret and a status bar are not).
+    let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
+    if config.motion_detection && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
+        stats.copies += apply_motion(screen, src, &mut dirty, &mut ops);
     }
     let mut payload = Vec::new();
     let strategy = codec::Strategy::for_entropy(config.entropy);
@@ -525,6 +489,84 @@ fn encode_update(
         &payload,
         config.entropy,
     ))
+}
+
+/// Finds moved content, applies it to the mirror as copies, and re-diffs what the copies touched.
+/// Tiles the copy rectangles missed are tried one by one at the voted displacements. Returns the
+/// number of copies.
+fn apply_motion(
+    screen: &mut Screen,
+    src: &SourceRows<'_>,
+    dirty: &mut Vec<DirtyTile>,
+    ops: &mut Vec<Op>,
+) -> u64 {
+    let area = dirty
+        .iter()
+        .fold(Rect::default(), |acc, d| acc.union(&d.rect));
+    let motion = detect_moves(&screen.mirror, src, &area);
+    if motion.vectors.is_empty() {
+        return 0;
+    }
+    let mut copies = 0;
+    let mut copy =
+        |mirror: &mut PackedImage, ops: &mut Vec<Op>, src_x: u32, src_y: u32, dst: Rect| {
+            mirror.copy_within(
+                &Rect::new(src_x, src_y, dst.width, dst.height),
+                dst.x,
+                dst.y,
+            );
+            ops.push(Op::Copy { src_x, src_y, dst });
+            copies += 1;
+        };
+    let mut recheck: Vec<Rect> = dirty
+        .iter()
+        .map(|d| screen.grid.tile_rect(d.index))
+        .collect();
+    for m in &motion.moves {
+        copy(&mut screen.mirror, ops, m.src_x, m.src_y, m.dst);
+        recheck.push(m.dst);
+    }
+    if !motion.moves.is_empty() {
+        dirty.clear();
+        let mirror = &screen.mirror;
+        detect_with(
+            &screen.grid,
+            |y| mirror.row(y),
+            |y| src.row(y),
+            &recheck,
+            dirty,
+        );
+        dirty.sort_by_key(|d| d.index);
+        dirty.dedup_by(|b, a| {
+            if a.index == b.index {
+                a.rect = a.rect.union(&b.rect);
+                true
+            } else {
+                false
+            }
+        });
+    }
+    dirty.retain(|d| {
+        if d.rect.area() < 64 {
+            return true;
+        }
+        let found = motion
+            .vectors
+            .iter()
+            .find(|&&(dx, dy)| rect_matches_displaced(&screen.mirror, src, &d.rect, dx, dy));
+        match found {
+            Some(&(dx, dy)) => {
+                let (sx, sy) = (
+                    (i64::from(d.rect.x) - i64::from(dx)) as u32,
+                    (i64::from(d.rect.y) - i64::from(dy)) as u32,
+                );
+                copy(&mut screen.mirror, ops, sx, sy, d.rect);
+                false
+            }
+            None => true,
+        }
+    });
+    copies
 }
 
 /// A `Tile` op's rectangle is relative to its tile.

@@ -43,6 +43,8 @@ mod error;
 pub mod frame;
 pub mod protocol;
 pub mod tiles;
+#[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
+pub mod video;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

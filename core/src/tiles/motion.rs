@@ -33,9 +33,10 @@ pub(crate) struct Move {
 
 /// Finds moved content inside `area` (changed pixels' bounding box) between `prev` and `cur`.
 /// Moves come in an order safe to apply one after the other (like `memmove`).
-pub(crate) fn detect_moves(prev: &PackedImage, cur: &SourceRows<'_>, area: &Rect) -> Vec<Move> {
+pub(crate) fn detect_moves(prev: &PackedImage, cur: &SourceRows<'_>, area: &Rect) -> Motion {
+    let mut motion = Motion::default();
     if area.width < MIN_RUN || area.height < MIN_HEIGHT || area.area() < MIN_AREA {
-        return Vec::new();
+        return motion;
     }
     let prev_rows = SourceRows::from_image(prev);
     let mut prev_anchors: HashMap<u64, (u32, u32)> = HashMap::new();
@@ -64,16 +65,46 @@ pub(crate) fn detect_moves(prev: &PackedImage, cur: &SourceRows<'_>, area: &Rect
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     candidates.truncate(MAX_CANDIDATES);
 
-    let mut moves = Vec::new();
     for ((dx, dy), _) in candidates {
         let mut found = copy_rects(&prev_rows, cur, area, dx, dy);
         // Apply order: read sources before they are overwritten.
         if dy > 0 || (dy == 0 && dx > 0) {
             found.reverse();
         }
-        moves.extend(found);
+        motion.moves.extend(found);
+        motion.vectors.push((dx, dy));
     }
-    moves
+    motion
+}
+
+/// What [`detect_moves`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Motion {
+    /// Copy rectangles, in a safe order.
+    pub moves: Vec<Move>,
+    /// The displacements voted for, best first: worth trying on single tiles the rectangles missed.
+    pub vectors: Vec<(i32, i32)>,
+}
+
+/// True when `rect` of `cur` equals `image` displaced by `(dx, dy)` (source inside the image).
+pub(crate) fn rect_matches_displaced(
+    image: &PackedImage,
+    cur: &SourceRows<'_>,
+    rect: &Rect,
+    dx: i32,
+    dy: i32,
+) -> bool {
+    let sx = i64::from(rect.x) - i64::from(dx);
+    let sy = i64::from(rect.y) - i64::from(dy);
+    if sx < 0
+        || sy < 0
+        || sx + i64::from(rect.width) > i64::from(image.width)
+        || sy + i64::from(rect.height) > i64::from(image.height)
+    {
+        return false;
+    }
+    let src = Rect::new(sx as u32, sy as u32, rect.width, rect.height);
+    (0..rect.height).all(|r| image.span(&src, src.y + r) == cur.span(rect, rect.y + r))
 }
 
 /// Calls `f(hash, x, y)` for every anchor window inside `area`.

@@ -1,0 +1,139 @@
+//! BGRA <-> I420 (BT.709, limited range) over one region, with the padding H.264 needs.
+
+use super::VideoError;
+use openh264::formats::YUVSource;
+use ::yuv::{
+    BufferStoreMut, YuvConversionMode, YuvPlanarImage, YuvPlanarImageMut, YuvRange,
+    YuvStandardMatrix,
+};
+
+/// The colour matrix used both ways; the encoder's VUI announces the same.
+const MATRIX: YuvStandardMatrix = YuvStandardMatrix::Bt709;
+/// Limited ("TV", 16..235) range, as the VUI announces.
+const RANGE: YuvRange = YuvRange::Limited;
+
+/// An I420 picture of even size, reused from picture to picture.
+pub(crate) struct I420 {
+    y: Vec<u8>,
+    u: Vec<u8>,
+    v: Vec<u8>,
+    /// Coded (even) width.
+    width: usize,
+    /// Coded (even) height.
+    height: usize,
+}
+
+impl I420 {
+    /// A grey picture of an even `width` x `height`.
+    pub(crate) fn new(width: u32, height: u32) -> Self {
+        debug_assert!(width % 2 == 0 && height % 2 == 0);
+        let (width, height) = (width as usize, height as usize);
+        let chroma = (width / 2) * (height / 2);
+        Self {
+            y: vec![16; width * height],
+            u: vec![128; chroma],
+            v: vec![128; chroma],
+            width,
+            height,
+        }
+    }
+
+    /// Converts `visible_width` x `visible_height` BGRA pixels (at most the coded size, and at least
+    /// the coded size minus one) and fills the padding column and row by replicating the last ones.
+    pub(crate) fn fill_from_bgra(
+        &mut self,
+        bgra: &[u8],
+        stride: usize,
+        visible_width: u32,
+        visible_height: u32,
+    ) -> Result<(), VideoError> {
+        let (w, h) = (visible_width as usize, visible_height as usize);
+        debug_assert!(w <= self.width && h <= self.height);
+        let stride_u32 = u32::try_from(stride).map_err(|_| VideoError::StrideTooSmall {
+            expected: w * 4,
+            received: stride,
+        })?;
+        let chroma_stride = (self.width / 2) as u32;
+        let mut image = YuvPlanarImageMut {
+            y_plane: BufferStoreMut::Borrowed(&mut self.y),
+            y_stride: self.width as u32,
+            u_plane: BufferStoreMut::Borrowed(&mut self.u),
+            u_stride: chroma_stride,
+            v_plane: BufferStoreMut::Borrowed(&mut self.v),
+            v_stride: chroma_stride,
+            width: visible_width,
+            height: visible_height,
+        };
+        ::yuv::bgra_to_yuv420(
+            &mut image,
+            bgra,
+            stride_u32,
+            RANGE,
+            MATRIX,
+            YuvConversionMode::Balanced,
+        )
+        .map_err(|e| VideoError::Colour(e.to_string()))?;
+        // Odd sizes: the converter already wrote the half-covered chroma samples; repeat the last luma
+        // column and row so the padding blends with the picture instead of making a grey edge.
+        if w < self.width {
+            for row in self.y.chunks_exact_mut(self.width).take(h) {
+                row[w] = row[w - 1];
+            }
+        }
+        if h < self.height {
+            let (top, bottom) = self.y.split_at_mut(h * self.width);
+            bottom[..self.width].copy_from_slice(&top[(h - 1) * self.width..]);
+        }
+        Ok(())
+    }
+}
+
+impl YUVSource for I420 {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        (self.width, self.width / 2, self.width / 2)
+    }
+
+    fn y(&self) -> &[u8] {
+        &self.y
+    }
+
+    fn u(&self) -> &[u8] {
+        &self.u
+    }
+
+    fn v(&self) -> &[u8] {
+        &self.v
+    }
+}
+
+/// Converts the top-left `width` x `height` of a decoded I420 picture into BGRA (alpha 255).
+pub(crate) fn write_bgra(
+    source: &impl YUVSource,
+    width: u32,
+    height: u32,
+    out: &mut [u8],
+    out_stride: usize,
+) -> Result<(), VideoError> {
+    let (y_stride, u_stride, v_stride) = source.strides();
+    let to_u32 = |n: usize| u32::try_from(n).map_err(|_| VideoError::Malformed("stride overflow"));
+    let image = YuvPlanarImage {
+        y_plane: source.y(),
+        y_stride: to_u32(y_stride)?,
+        u_plane: source.u(),
+        u_stride: to_u32(u_stride)?,
+        v_plane: source.v(),
+        v_stride: to_u32(v_stride)?,
+        width,
+        height,
+    };
+    let out_stride = u32::try_from(out_stride).map_err(|_| VideoError::StrideTooSmall {
+        expected: width as usize * 4,
+        received: out_stride,
+    })?;
+    ::yuv::yuv420_to_bgra(&image, out, out_stride, RANGE, MATRIX)
+        .map_err(|e| VideoError::Colour(e.to_string()))
+}

@@ -1,0 +1,204 @@
+//! H.264 for video-like regions: one [`RegionEncoder`] per moving rectangle, one [`RegionDecoder`] per
+//! region on the viewer.
+//!
+//! Text and UI stay lossless; a region whose pixels move like video (a player, an animation) is sent as
+//! an H.264 Annex-B stream instead. This module is the codec building block only: it turns BGRA rows into
+//! one H.264 picture per call and back, and knows nothing about packets or the screen.
+//!
+//! - Colour: BGRA is converted to I420 with **BT.709, limited range** (the `yuv` crate), and the stream's
+//!   VUI says so (primaries, transfer and matrix BT.709, `video_full_range_flag` 0), so `ffmpeg` and
+//!   WebCodecs decoders reproduce the same colours as [`RegionDecoder`].
+//! - Geometry: any size from 1x1 up to [`MAX_ENCODE_WIDTH`] x [`MAX_ENCODE_HEIGHT`] (or the transpose).
+//!   H.264 4:2:0 can only describe even sizes, so odd widths and heights are padded by one replicated
+//!   column or row; the stream's SPS carries the even size (cropped from whole macroblocks), and the
+//!   decoder is told the visible size and writes exactly that.
+//! - Pictures: every [`RegionEncoder::encode`] call yields exactly one picture (frame skipping is off).
+//!   Keyframes (IDR, with SPS and PPS in front) come on the first call, on request, after
+//!   [`RegionEncoder::set_bitrate`], and every [`VideoEncoderConfig::keyframe_interval`] pictures.
+//!
+//! ```
+//! use glimpse::video::{psnr_bgra, RegionDecoder, RegionEncoder, VideoEncoderConfig};
+//!
+//! let (width, height) = (97u32, 61u32); // odd sizes are fine
+//! let stride = width as usize * 4;
+//! let mut pixels = vec![0u8; stride * height as usize];
+//! for (i, px) in pixels.chunks_exact_mut(4).enumerate() {
+//!     let (x, y) = (i % width as usize, i / width as usize);
+//!     px.copy_from_slice(&[(x * 2) as u8, (y * 4) as u8, (x + y) as u8, 255]); // B, G, R, A
+//! }
+//! let mut encoder = RegionEncoder::new(width, height, &VideoEncoderConfig::default())?;
+//! let picture = encoder.encode(&pixels, stride, false)?;
+//! assert!(picture.keyframe);
+//!
+//! let mut decoder = RegionDecoder::new()?;
+//! let mut out = vec![0u8; pixels.len()];
+//! assert!(decoder.decode(&picture.annexb, width, height, &mut out, stride)?);
+//! assert!(psnr_bgra(&pixels, &out, width, height, stride) > 32.0);
+//! # Ok::<(), glimpse::video::VideoError>(())
+//! ```
+
+mod bitstream;
+mod h264;
+mod colour;
+
+pub use bitstream::codec_string;
+pub use h264::{RegionDecoder, RegionEncoder};
+
+/// Widest region [`RegionEncoder`] accepts (OpenH264's limit: 3840x2160, or 2160x3840 portrait).
+pub const MAX_ENCODE_WIDTH: u32 = 3840;
+/// Tallest region [`RegionEncoder`] accepts in landscape (see [`MAX_ENCODE_WIDTH`]).
+pub const MAX_ENCODE_HEIGHT: u32 = 2160;
+/// Largest picture side [`RegionDecoder`] accepts, whatever a stream's SPS announces.
+pub const MAX_DECODE_DIMENSION: u32 = 8192;
+
+/// Settings of one [`RegionEncoder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoEncoderConfig {
+    /// Target bit rate in bits per second (OpenH264's rate control, frame skipping off).
+    pub bitrate_bps: u32,
+    /// Highest picture rate expected, in pictures per second; the rate control spreads the bit rate
+    /// over this many pictures. Clamped to 1..=120.
+    pub max_fps: f32,
+    /// Lowest quantiser the rate control may use (0..=51, lower is better quality and more bytes).
+    pub min_qp: u8,
+    /// Highest quantiser the rate control may use (0..=51). Capping it keeps the picture from falling
+    /// apart when the bit rate is too low for the content, at the cost of overshooting the bit rate.
+    pub max_qp: u8,
+    /// An IDR picture every this many pictures; 0 sends keyframes only on the first picture, on request
+    /// and after a bit rate change.
+    pub keyframe_interval: u32,
+}
+
+impl Default for VideoEncoderConfig {
+    /// 2.5 Mbit/s at up to 30 pictures per second, quantiser 10..=42, keyframes only on request.
+    fn default() -> Self {
+        Self {
+            bitrate_bps: 2_500_000,
+            max_fps: 30.0,
+            min_qp: 10,
+            max_qp: 42,
+            keyframe_interval: 0,
+        }
+    }
+}
+
+/// One encoded picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPicture {
+    /// Annex-B bytes (start codes and NAL units) for exactly one picture; never empty.
+    pub annexb: Vec<u8>,
+    /// True for an IDR picture: it starts with SPS and PPS and a fresh [`RegionDecoder`] can decode it.
+    pub keyframe: bool,
+}
+
+/// What went wrong in [`RegionEncoder`] or [`RegionDecoder`].
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VideoError {
+    /// The region size is zero or larger than the encoder or decoder supports.
+    #[error("unsupported region size {width}x{height}")]
+    InvalidDimensions {
+        /// Requested width in pixels.
+        width: u32,
+        /// Requested height in pixels.
+        height: u32,
+    },
+    /// A row stride is shorter than one row of pixels.
+    #[error("stride of {received} bytes is shorter than a row of {expected} bytes")]
+    StrideTooSmall {
+        /// Bytes in one row of visible pixels.
+        expected: usize,
+        /// The stride given.
+        received: usize,
+    },
+    /// A pixel buffer is too short for the size and stride.
+    #[error("pixel buffer of {received} bytes, {expected} needed")]
+    BufferTooSmall {
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes given.
+        received: usize,
+    },
+    /// The H.264 data is not something this decoder accepts (bad Annex-B framing, an unsupported NAL
+    /// unit type, a broken SPS, a format other than 8-bit 4:2:0).
+    #[error("malformed H.264 data: {0}")]
+    Malformed(&'static str),
+    /// The stream's picture size is not the region's size.
+    #[error("H.264 picture is {stream_width}x{stream_height}, the region needs {expected_width}x{expected_height}")]
+    SizeMismatch {
+        /// Coded (even) width the region needs.
+        expected_width: u32,
+        /// Coded (even) height the region needs.
+        expected_height: u32,
+        /// Width the stream announces or produced.
+        stream_width: u32,
+        /// Height the stream announces or produced.
+        stream_height: u32,
+    },
+    /// OpenH264's encoder failed.
+    #[error("H.264 encoder: {0}")]
+    Encoder(String),
+    /// OpenH264's decoder rejected the data.
+    #[error("H.264 decoder: {0}")]
+    Decoder(String),
+    /// The colour conversion failed (a size or stride the converter refused).
+    #[error("colour conversion: {0}")]
+    Colour(String),
+}
+
+/// Peak signal-to-noise ratio in dB between two BGRA images of `width` x `height` at `stride`, over
+/// the R, G and B channels (alpha ignored). Identical images give `f64::INFINITY`; buffers too short for
+/// the geometry give `f64::NAN`.
+#[must_use]
+pub fn psnr_bgra(a: &[u8], b: &[u8], width: u32, height: u32, stride: usize) -> f64 {
+    let (w, h) = (width as usize, height as usize);
+    let needed = match h.checked_sub(1).and_then(|rows| {
+        rows.checked_mul(stride)?
+            .checked_add(w.checked_mul(4)?)
+    }) {
+        Some(n) if w > 0 && stride >= w * 4 => n,
+        _ => return f64::NAN,
+    };
+    if a.len() < needed || b.len() < needed {
+        return f64::NAN;
+    }
+    let mut sum: u64 = 0;
+    for y in 0..h {
+        let row_a = &a[y * stride..y * stride + w * 4];
+        let row_b = &b[y * stride..y * stride + w * 4];
+        for (pa, pb) in row_a.chunks_exact(4).zip(row_b.chunks_exact(4)) {
+            for c in 0..3 {
+                let d = i64::from(pa[c]) - i64::from(pb[c]);
+                sum += (d * d) as u64;
+            }
+        }
+    }
+    if sum == 0 {
+        return f64::INFINITY;
+    }
+    let mse = sum as f64 / (w * h * 3) as f64;
+    10.0 * (255.0 * 255.0 / mse).log10()
+}
+
+/// Bytes a BGRA buffer of `width` x `height` at `stride` needs (the last row may be short).
+fn bgra_len(width: u32, height: u32, stride: usize) -> Result<usize, VideoError> {
+    let row = width as usize * 4;
+    if stride < row {
+        return Err(VideoError::StrideTooSmall {
+            expected: row,
+            received: stride,
+        });
+    }
+    (height as usize - 1)
+        .checked_mul(stride)
+        .and_then(|n| n.checked_add(row))
+        .ok_or(VideoError::BufferTooSmall {
+            expected: usize::MAX,
+            received: 0,
+        })
+}
+
+/// The even size H.264 codes for a visible size (4:2:0 chroma cannot describe odd sizes).
+fn coded_size(width: u32, height: u32) -> (u32, u32) {
+    (width + (width & 1), height + (height & 1))
+}
