@@ -289,7 +289,8 @@ mod tests {
                 &prev,
                 &SourceRows::from_image(&cur),
                 &Rect::new(0, 0, 320, 240),
-            );
+            )
+            .moves;
             let best = moves
                 .first()
                 .unwrap_or_else(|| panic!("no move for {dx},{dy}"));
@@ -318,6 +319,7 @@ mod tests {
             &SourceRows::from_image(&cur),
             &Rect::new(0, 0, 256, 128)
         )
+        .moves
         .is_empty());
     }
 }
