@@ -1,11 +1,11 @@
 //! BGRA <-> I420 (BT.709, limited range) over one region, with the padding H.264 needs.
 
 use super::VideoError;
-use openh264::formats::YUVSource;
 use ::yuv::{
     BufferStoreMut, YuvConversionMode, YuvPlanarImage, YuvPlanarImageMut, YuvRange,
     YuvStandardMatrix,
 };
+use openh264::formats::YUVSource;
 
 /// The colour matrix used both ways; the encoder's VUI announces the same.
 const MATRIX: YuvStandardMatrix = YuvStandardMatrix::Bt709;
@@ -21,6 +21,8 @@ pub(crate) struct I420 {
     width: usize,
     /// Coded (even) height.
     height: usize,
+    /// Tightly packed copy of the input when its last row is short (see `fill_from_bgra`).
+    scratch: Vec<u8>,
 }
 
 impl I420 {
@@ -35,6 +37,7 @@ impl I420 {
             v: vec![128; chroma],
             width,
             height,
+            scratch: Vec::new(),
         }
     }
 
@@ -48,19 +51,33 @@ impl I420 {
         visible_height: u32,
     ) -> Result<(), VideoError> {
         let (w, h) = (visible_width as usize, visible_height as usize);
-        debug_assert!(w <= self.width && h <= self.height);
+        debug_assert!(w <= self.width && h <= self.height && w * 4 <= stride);
+        // The converter walks rows in exact pairs (`chunks_exact`) and takes an odd last row from the
+        // remainder, so every buffer must end exactly after the visible rows, and the source must hold
+        // `stride * h` bytes. A source whose last row is short is packed tightly first.
+        let (bgra, stride) = match stride.checked_mul(h) {
+            Some(full) if bgra.len() >= full => (&bgra[..full], stride),
+            _ => {
+                self.scratch.clear();
+                for row in bgra.chunks(stride).take(h) {
+                    self.scratch.extend_from_slice(&row[..w * 4]);
+                }
+                (&self.scratch[..], w * 4)
+            }
+        };
         let stride_u32 = u32::try_from(stride).map_err(|_| VideoError::StrideTooSmall {
             expected: w * 4,
             received: stride,
         })?;
-        let chroma_stride = (self.width / 2) as u32;
+        let chroma_stride = self.width / 2;
+        let chroma_len = chroma_stride * h.div_ceil(2);
         let mut image = YuvPlanarImageMut {
-            y_plane: BufferStoreMut::Borrowed(&mut self.y),
+            y_plane: BufferStoreMut::Borrowed(&mut self.y[..self.width * h]),
             y_stride: self.width as u32,
-            u_plane: BufferStoreMut::Borrowed(&mut self.u),
-            u_stride: chroma_stride,
-            v_plane: BufferStoreMut::Borrowed(&mut self.v),
-            v_stride: chroma_stride,
+            u_plane: BufferStoreMut::Borrowed(&mut self.u[..chroma_len]),
+            u_stride: chroma_stride as u32,
+            v_plane: BufferStoreMut::Borrowed(&mut self.v[..chroma_len]),
+            v_stride: chroma_stride as u32,
             width: visible_width,
             height: visible_height,
         };
@@ -119,13 +136,32 @@ pub(crate) fn write_bgra(
     out_stride: usize,
 ) -> Result<(), VideoError> {
     let (y_stride, u_stride, v_stride) = source.strides();
+    let (w, h) = (width as usize, height as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    // The converter takes an odd last row as the *last* chunk of each buffer, so every buffer must end
+    // right after the visible rows (the decoder's planes may hold one more row, `out` many more).
+    let exact =
+        |plane: &[u8], stride: usize, rows: usize, row: usize| -> Result<usize, VideoError> {
+            let len = (rows - 1)
+                .checked_mul(stride)
+                .and_then(|n| n.checked_add(row))
+                .filter(|&n| n <= plane.len() && row <= stride)
+                .ok_or(VideoError::Malformed(
+                    "decoded picture smaller than the region",
+                ))?;
+            Ok(len)
+        };
+    let y_len = exact(source.y(), y_stride, h, w)?;
+    let u_len = exact(source.u(), u_stride, ch, cw)?;
+    let v_len = exact(source.v(), v_stride, ch, cw)?;
+    let out_len = exact(out, out_stride, h, w * 4)?;
     let to_u32 = |n: usize| u32::try_from(n).map_err(|_| VideoError::Malformed("stride overflow"));
     let image = YuvPlanarImage {
-        y_plane: source.y(),
+        y_plane: &source.y()[..y_len],
         y_stride: to_u32(y_stride)?,
-        u_plane: source.u(),
+        u_plane: &source.u()[..u_len],
         u_stride: to_u32(u_stride)?,
-        v_plane: source.v(),
+        v_plane: &source.v()[..v_len],
         v_stride: to_u32(v_stride)?,
         width,
         height,
@@ -134,6 +170,6 @@ pub(crate) fn write_bgra(
         expected: width as usize * 4,
         received: out_stride,
     })?;
-    ::yuv::yuv420_to_bgra(&image, out, out_stride, RANGE, MATRIX)
+    ::yuv::yuv420_to_bgra(&image, &mut out[..out_len], out_stride, RANGE, MATRIX)
         .map_err(|e| VideoError::Colour(e.to_string()))
 }

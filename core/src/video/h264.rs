@@ -244,14 +244,18 @@ fn check_stream(annexb: &[u8], coded_width: u32, coded_height: u32) -> Result<()
             NAL_SLICE | NAL_IDR | NAL_SEI | NAL_PPS | NAL_AUD | NAL_FILLER => {}
             NAL_SPS => {
                 let sps = parse_sps(unit)?;
-                if sps.chroma_format_idc != 1 || sps.bit_depth_luma != 8 || sps.bit_depth_chroma != 8
+                if sps.chroma_format_idc != 1
+                    || sps.bit_depth_luma != 8
+                    || sps.bit_depth_chroma != 8
                 {
                     return Err(VideoError::Malformed("not 8-bit 4:2:0"));
                 }
                 // Whole macroblocks around the region, no more: this bounds what OpenH264 allocates.
                 let align = |n: u32| u64::from(n).div_ceil(16) * 16;
                 if sps.coded_width > align(coded_width) || sps.coded_height > align(coded_height) {
-                    return Err(VideoError::Malformed("SPS macroblock size larger than the region"));
+                    return Err(VideoError::Malformed(
+                        "SPS macroblock size larger than the region",
+                    ));
                 }
                 if (sps.width, sps.height) != (u64::from(coded_width), u64::from(coded_height)) {
                     return Err(VideoError::SizeMismatch {

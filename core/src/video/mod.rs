@@ -38,8 +38,8 @@
 //! ```
 
 mod bitstream;
-mod h264;
 mod colour;
+mod h264;
 
 pub use bitstream::codec_string;
 pub use h264::{RegionDecoder, RegionEncoder};
@@ -152,10 +152,10 @@ pub enum VideoError {
 #[must_use]
 pub fn psnr_bgra(a: &[u8], b: &[u8], width: u32, height: u32, stride: usize) -> f64 {
     let (w, h) = (width as usize, height as usize);
-    let needed = match h.checked_sub(1).and_then(|rows| {
-        rows.checked_mul(stride)?
-            .checked_add(w.checked_mul(4)?)
-    }) {
+    let needed = match h
+        .checked_sub(1)
+        .and_then(|rows| rows.checked_mul(stride)?.checked_add(w.checked_mul(4)?))
+    {
         Some(n) if w > 0 && stride >= w * 4 => n,
         _ => return f64::NAN,
     };
