@@ -52,8 +52,8 @@ pub mod video;
 pub struct ReadmeDoctests;
 
 pub use codec::Entropy;
-pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update};
-pub use encoder::{Encoder, EncoderConfig, EncoderStats, MASK_COLOR};
+pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update, VideoChunk};
+pub use encoder::{Encoder, EncoderConfig, EncoderStats, VideoSettings, MASK_COLOR};
 pub use error::{Error, Result};
 pub use frame::{Frame, PixelFormat, Rect, MAX_DIMENSION};
 pub use protocol::{

@@ -46,6 +46,8 @@ struct Layout {
 fn roundtrip(s: &Scenario, layout: Layout) -> usize {
     let mut config = EncoderConfig::default();
     config.motion_detection = layout.motion;
+    // Lossless everywhere: video regions (lossy until they settle) are tested in video_regions.rs.
+    config.video.enabled = false;
     let mut encoder = Encoder::new(config);
     let mut decoder = Decoder::new(DecoderConfig::with_output_format(layout.format));
     let stride = s.width as usize * 4 + layout.padding;

@@ -142,6 +142,17 @@ pub(crate) fn encode_rect(
     }
 }
 
+/// True when `rect` holds more than 256 colours (photographs, video), counted until the 257th.
+#[cfg_attr(not(feature = "h264"), allow(dead_code))]
+pub(crate) fn is_photographic(src: &SourceRows<'_>, rect: &Rect) -> bool {
+    let mut table = palette::ColorTable::default();
+    let mut indices = Vec::new();
+    matches!(
+        palette::analyse(src, rect, &mut table, &mut indices, 256, true),
+        palette::Analysis::TooManyColors { photo: true, .. }
+    )
+}
+
 /// Decodes one coded rectangle of `width` x `height` from the front of `data` into `out` (canonical
 /// BGRA, packed, `width * height * 4` bytes), and advances `data` past it.
 pub(crate) fn decode_rect(

@@ -23,6 +23,13 @@
 //! | 2 `Fill` | `x`, `y`, `w`, `h`, colour | one-colour rectangle |
 //! | 3 `Tile` | `tile`, mode u8, `dx` u8, `dy` u8, `w-1` u8, `h-1` u8 | coded pixels inside one tile |
 //! | 4 `Cached` | `tile`, `cache id` | a tile seen before |
+//! | 5 `Video` | `region`, `x`, `y`, `w`, `h`, flags u8 (1 = keyframe), `len`, bytes | one H.264 picture (Annex-B) of a video region |
+//! | 6 `VideoEnd` | `region` | the region ended; its pixels follow losslessly |
+//!
+//! **Video regions.** Where pixels move like video, the encoder sends an H.264 stream per region
+//! instead of lossless tiles, and re-sends the region losslessly once it settles. Checkpoints never
+//! carry video: they hold exact pixels, and the encoder makes the next picture of every region a
+//! keyframe, so a late joiner decodes from there.
 //!
 //! **Checkpoints and fan-out.** A checkpoint holds the whole screen and the cursor, needs nothing before
 //! it, and leaves the decoder's tile cache empty with the cache id counter at `next_cache_id`. The
@@ -215,6 +222,19 @@ pub(crate) enum Op {
         id: u64,
         store: bool,
     },
+    /// One H.264 picture for video region `region`, covering `rect`; its Annex-B bytes are
+    /// `video[start..start + len]` of the op list.
+    Video {
+        region: u32,
+        rect: Rect,
+        keyframe: bool,
+        start: u32,
+        len: u32,
+    },
+    /// Video region `region` ended (its pixels follow losslessly).
+    VideoEnd {
+        region: u32,
+    },
 }
 
 const OP_STORE_SCREEN: u8 = 0;
@@ -222,6 +242,8 @@ const OP_COPY: u8 = 1;
 const OP_FILL: u8 = 2;
 const OP_TILE: u8 = 3;
 const OP_CACHED: u8 = 4;
+const OP_VIDEO: u8 = 5;
+const OP_VIDEO_END: u8 = 6;
 const STORE_BIT: u8 = 0x80;
 
 /// Bounds a decoder puts on what one packet may make it do.
@@ -246,6 +268,8 @@ impl Limits {
 pub(crate) struct OpList {
     pub ops: Vec<Op>,
     pub payload: Vec<u8>,
+    /// Annex-B bytes of the `Video` ops, back to back.
+    pub video: Vec<u8>,
 }
 
 /// A parsed packet.
@@ -368,6 +392,7 @@ fn write_rect(out: &mut Vec<u8>, rect: &Rect) {
 fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
     let count = r.varint_usize("op count", limits.max_ops)?;
     let mut ops = Vec::with_capacity(count.min(4096));
+    let mut video = Vec::new();
     for _ in 0..count {
         let code = r.u8("op code")?;
         let store = code & STORE_BIT != 0;
@@ -414,16 +439,48 @@ fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
                     store,
                 }
             }
+            OP_VIDEO if !store => {
+                let region = r.varint_u32("video region", u32::MAX)?;
+                let rect = read_rect(r)?;
+                let flags = r.u8("video flags")?;
+                if flags > 1 {
+                    return Err(Error::Malformed("unknown video flags"));
+                }
+                let left = limits.max_payload - video.len();
+                let len = r.varint_usize("video picture size", left)?;
+                let start = video.len() as u32;
+                video.extend_from_slice(r.bytes(len, "video picture")?);
+                Op::Video {
+                    region,
+                    rect,
+                    keyframe: flags == 1,
+                    start,
+                    len: len as u32,
+                }
+            }
+            OP_VIDEO_END if !store => Op::VideoEnd {
+                region: r.varint_u32("video region", u32::MAX)?,
+            },
             _ => return Err(Error::Malformed("unknown op code")),
         };
         ops.push(op);
     }
     let payload = codec::decompress(r, limits.max_payload)?;
-    Ok(OpList { ops, payload })
+    Ok(OpList {
+        ops,
+        payload,
+        video,
+    })
 }
 
 /// Writes ops whose `Tile` rects are relative to their tile (as produced by the encoder).
-pub(crate) fn write_ops(out: &mut Vec<u8>, ops: &[Op], payload: &[u8], entropy: codec::Entropy) {
+pub(crate) fn write_ops(
+    out: &mut Vec<u8>,
+    ops: &[Op],
+    payload: &[u8],
+    video: &[u8],
+    entropy: codec::Entropy,
+) {
     put_varint(out, ops.len() as u64);
     for op in ops {
         match *op {
@@ -459,6 +516,24 @@ pub(crate) fn write_ops(out: &mut Vec<u8>, ops: &[Op], payload: &[u8], entropy: 
                 out.push(OP_CACHED | if store { STORE_BIT } else { 0 });
                 put_varint(out, u64::from(tile));
                 put_varint(out, id);
+            }
+            Op::Video {
+                region,
+                rect,
+                keyframe,
+                start,
+                len,
+            } => {
+                out.push(OP_VIDEO);
+                put_varint(out, u64::from(region));
+                write_rect(out, &rect);
+                out.push(u8::from(keyframe));
+                put_varint(out, u64::from(len));
+                out.extend_from_slice(&video[start as usize..(start + len) as usize]);
+            }
+            Op::VideoEnd { region } => {
+                out.push(OP_VIDEO_END);
+                put_varint(out, u64::from(region));
             }
         }
     }
@@ -606,7 +681,7 @@ pub(crate) fn checkpoint_packet(
     if let Some(p) = &cursor.position {
         write_cursor_position(&mut out, p);
     }
-    write_ops(&mut out, ops, payload, entropy);
+    write_ops(&mut out, ops, payload, &[], entropy);
     Packet::new(PacketKind::Checkpoint, out)
 }
 
@@ -615,11 +690,12 @@ pub(crate) fn update_packet(
     seq: u64,
     ops: &[Op],
     payload: &[u8],
+    video: &[u8],
     entropy: codec::Entropy,
 ) -> Packet {
     let mut out = header(PacketKind::FrameUpdate);
     put_varint(&mut out, seq);
-    write_ops(&mut out, ops, payload, entropy);
+    write_ops(&mut out, ops, payload, video, entropy);
     Packet::new(PacketKind::FrameUpdate, out)
 }
 

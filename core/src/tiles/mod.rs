@@ -31,6 +31,17 @@ impl TileKey {
     }
 }
 
+impl TileKey {
+    /// A key no tile content has (zero size): for cache entries whose pixels differ between viewers.
+    pub fn never_matching(n: u32) -> Self {
+        TileKey {
+            hash: u128::from(n),
+            width: 0,
+            height: 0,
+        }
+    }
+}
+
 /// The single colour of `rect`, if it has one.
 pub(crate) fn solid_color(src: &SourceRows<'_>, rect: &Rect) -> Option<u32> {
     let first = src.pixel(rect.x, rect.y).to_le_bytes();

@@ -11,6 +11,12 @@ use crate::tiles::cache::EncoderCache;
 use crate::tiles::motion::{detect_moves, rect_matches_displaced};
 use crate::tiles::{solid_color, TileKey};
 
+#[cfg(not(feature = "h264"))]
+#[path = "no_video.rs"]
+mod video;
+#[cfg(feature = "h264")]
+mod video;
+
 /// Colour of privacy-masked pixels (opaque dark grey), canonical BGRA.
 pub const MASK_COLOR: u32 = 0xff20_2020;
 
@@ -29,6 +35,36 @@ pub struct EncoderConfig {
     pub entropy: Entropy,
     /// Display scale announced to viewers (100 = 96 DPI).
     pub scale_percent: u16,
+    /// Video regions: H.264 where pixels move like video (needs the `h264` feature).
+    pub video: VideoSettings,
+}
+
+/// Settings of video regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VideoSettings {
+    /// Send video-like regions as H.264. Off: everything lossless. On by default with the `h264`
+    /// feature; without it regions never start.
+    pub enabled: bool,
+    /// Target bit rate of each region in bits per second; 0 picks one from the region's size
+    /// (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s).
+    pub bitrate_bps: u32,
+    /// Frames per second the host captures at (the rate control spreads the bit rate over them).
+    pub fps: u32,
+    /// A region that saw no change for this many frames ends and is re-sent losslessly: every pixel
+    /// is exact again at most `settle_frames + 1` frames after the screen settles.
+    pub settle_frames: u32,
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        VideoSettings {
+            enabled: cfg!(feature = "h264"),
+            bitrate_bps: 0,
+            fps: 10,
+            settle_frames: 3,
+        }
+    }
 }
 
 impl Default for EncoderConfig {
@@ -38,6 +74,7 @@ impl Default for EncoderConfig {
             motion_detection: true,
             entropy: Entropy::default(),
             scale_percent: 100,
+            video: VideoSettings::default(),
         }
     }
 }
@@ -84,6 +121,7 @@ struct Screen {
     cache: EncoderCache,
     seq: u64,
     store_screen_pending: bool,
+    video: video::VideoState,
 }
 
 /// Counters of what an encoder produced.
@@ -101,6 +139,14 @@ pub struct EncoderStats {
     pub copies: u64,
     /// Tiles sent as cache references.
     pub cache_hits: u64,
+    /// H.264 pictures sent for video regions.
+    pub video_pictures: u64,
+    /// Bytes of those pictures.
+    pub video_bytes: u64,
+    /// Pixels covered by those pictures (a region's area once per picture).
+    pub video_pixels: u64,
+    /// Pixels viewers show lossy right now (video regions not yet topped off).
+    pub lossy_pixels: u64,
 }
 
 impl Encoder {
@@ -131,7 +177,28 @@ impl Encoder {
 
     /// Counters so far.
     pub fn stats(&self) -> EncoderStats {
-        self.stats
+        let mut stats = self.stats;
+        if let Some(screen) = &self.screen {
+            stats.video_pictures = screen.video.pictures;
+            stats.video_bytes = screen.video.picture_bytes;
+            stats.video_pixels = screen.video.picture_pixels;
+            stats.lossy_pixels = screen.video.lossy_pixels(&screen.grid);
+        }
+        stats
+    }
+
+    /// The screen rectangles viewers show lossy right now (tiles of video regions not yet topped off);
+    /// every other pixel is exact.
+    pub fn lossy_rects(&self) -> Vec<Rect> {
+        self.screen
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.video.lossy_rects(&s.grid))
+    }
+
+    /// The sharp-text guarantee: after the screen stops changing, every pixel viewers show is exact
+    /// within this many frames (`settle_frames + 1`; 400 ms at 10 frames per second by default).
+    pub fn top_off_bound_frames(&self) -> u32 {
+        self.config.video.settle_frames.max(1) + 1
     }
 
     /// Encodes a frame. Returns a checkpoint for the first frame or after a size change, a frame update
@@ -169,6 +236,8 @@ impl Encoder {
         // A late joiner's cache is empty: forget ours; the next update rebuilds it with StoreScreen.
         screen.cache.forget_all();
         screen.store_screen_pending = screen.cache.enabled();
+        // A late joiner's video decoders start at a keyframe.
+        screen.video.request_keyframes();
         self.cursor_shapes
             .retain(|&(_, id)| Some(id) == self.cursor.image.as_ref().map(|i| i.id));
         Some(packet)
@@ -351,9 +420,11 @@ impl Encoder {
         // Ids keep growing across a resize, so no viewer ever confuses old and new entries.
         cache.set_next_id(next_id);
         self.mask_changes.clear();
+        let grid = TileGrid::new(width, height, TILE_SIZE);
         self.screen = Some(Screen {
             session,
-            grid: TileGrid::new(width, height, TILE_SIZE),
+            grid,
+            video: video::VideoState::new(self.config.video, &grid),
             mirror,
             staging_valid: frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty(),
             staging: if frame.format() == PixelFormat::Rgba8 || !self.masks.is_empty() {
@@ -423,10 +494,11 @@ fn encode_update(
             &mut dirty,
         );
     }
-    if dirty.is_empty() {
+    if dirty.is_empty() && !screen.video.active() {
         return None;
     }
     let mut ops: Vec<Op> = Vec::new();
+    // StoreScreen reads the screen as it was before this update's ops: it goes first.
     if screen.store_screen_pending {
         ops.push(Op::StoreScreen);
         store_screen(screen);
@@ -435,6 +507,31 @@ fn encode_update(
     let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
     if config.motion_detection && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
         stats.copies += apply_motion(screen, src, &mut dirty, &mut ops);
+    }
+    // Video regions take their tiles; lossy tiles of ended regions come back losslessly.
+    let plan = screen.video.plan(&screen.grid, src, &dirty, &mut ops);
+    let mut video = Vec::new();
+    for rect in screen
+        .video
+        .encode_pictures(&screen.grid, src, &dirty, &mut ops, &mut video)
+    {
+        screen.mirror.copy_rect_from(src, &rect);
+    }
+    let video_state = &screen.video;
+    let grid = screen.grid;
+    dirty.retain(|d| !video_state.in_region(&grid, d.index));
+    if !plan.top_off.is_empty() {
+        for &t in &plan.top_off {
+            let rect = grid.tile_rect(t);
+            match dirty.iter_mut().find(|d| d.index == t) {
+                Some(d) => d.rect = rect,
+                None => dirty.push(DirtyTile { index: t, rect }),
+            }
+        }
+        dirty.sort_by_key(|d| d.index);
+    }
+    if ops.is_empty() && dirty.is_empty() {
+        return None;
     }
     let mut payload = Vec::new();
     let strategy = codec::Strategy::for_entropy(config.entropy);
@@ -454,6 +551,7 @@ fn encode_update(
                     store,
                 });
                 screen.mirror.copy_rect_from(src, &tile_rect);
+                screen.video.mark_exact(d.index);
                 stats.cache_hits += 1;
                 continue;
             }
@@ -481,12 +579,16 @@ fn encode_update(
             }
         }
         screen.mirror.copy_rect_from(src, &d.rect);
+        if d.rect == tile_rect {
+            screen.video.mark_exact(d.index);
+        }
     }
     screen.seq += 1;
     Some(protocol::update_packet(
         screen.seq,
         &ops,
         &payload,
+        &video,
         config.entropy,
     ))
 }
@@ -522,11 +624,22 @@ fn apply_motion(
         .iter()
         .map(|d| screen.grid.tile_rect(d.index))
         .collect();
-    for m in &motion.moves {
+    // Pixels viewers show lossy differ between viewers: never copy from them.
+    let video = &screen.video;
+    let grid = screen.grid;
+    let exact_source = |x: u32, y: u32, dst: &Rect| {
+        !video.touches_lossy(&grid, &Rect::new(x, y, dst.width, dst.height))
+    };
+    let moves: Vec<_> = motion
+        .moves
+        .iter()
+        .filter(|m| exact_source(m.src_x, m.src_y, &m.dst))
+        .collect();
+    for m in &moves {
         copy(&mut screen.mirror, ops, m.src_x, m.src_y, m.dst);
         recheck.push(m.dst);
     }
-    if !motion.moves.is_empty() {
+    if !moves.is_empty() {
         dirty.clear();
         let mirror = &screen.mirror;
         detect_with(
@@ -550,10 +663,18 @@ fn apply_motion(
         if d.rect.area() < 64 {
             return true;
         }
-        let found = motion
-            .vectors
-            .iter()
-            .find(|&&(dx, dy)| rect_matches_displaced(&screen.mirror, src, &d.rect, dx, dy));
+        let found = motion.vectors.iter().find(|&&(dx, dy)| {
+            rect_matches_displaced(&screen.mirror, src, &d.rect, dx, dy)
+                && !screen.video.touches_lossy(
+                    &screen.grid,
+                    &Rect::new(
+                        (i64::from(d.rect.x) - i64::from(dx)) as u32,
+                        (i64::from(d.rect.y) - i64::from(dy)) as u32,
+                        d.rect.width,
+                        d.rect.height,
+                    ),
+                )
+        });
         match found {
             Some(&(dx, dy)) => {
                 let (sx, sy) = (
@@ -598,7 +719,12 @@ fn store_screen(screen: &mut Screen) {
     screen.store_screen_pending = false;
     let rows = SourceRows::from_image(&screen.mirror);
     for index in 0..screen.grid.len() {
-        let key = TileKey::of(&rows, &screen.grid.tile_rect(index));
+        // Viewers hold different (lossy) pixels there: such an entry must never be referenced.
+        let key = if screen.video.is_lossy(index) {
+            TileKey::never_matching(index)
+        } else {
+            TileKey::of(&rows, &screen.grid.tile_rect(index))
+        };
         screen.cache.store(key);
     }
 }

@@ -15,6 +15,11 @@ use crate::protocol::{
 };
 use crate::tiles::cache::DecoderCache;
 
+mod video;
+
+pub use video::VideoChunk;
+use video::VideoDecoders;
+
 /// Settings of a [`Decoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -27,6 +32,9 @@ pub struct DecoderConfig {
     pub max_height: u32,
     /// Largest tile cache accepted, in tiles (each up to 16 KiB at the default tile size).
     pub max_cache_tiles: u32,
+    /// Decode video regions into the framebuffer (needs the `h264` feature). When false, or without
+    /// the feature, pictures are returned in [`Update::video`] for the host to decode and draw.
+    pub decode_video: bool,
 }
 
 impl Default for DecoderConfig {
@@ -36,6 +44,7 @@ impl Default for DecoderConfig {
             max_width: MAX_DIMENSION,
             max_height: MAX_DIMENSION,
             max_cache_tiles: 8192,
+            decode_video: cfg!(feature = "h264"),
         }
     }
 }
@@ -59,6 +68,11 @@ pub struct Update {
     pub damage: Vec<Rect>,
     /// True when a checkpoint changed the screen size.
     pub resized: bool,
+    /// Video pictures of this update, in order (see [`VideoChunk::drawn`]).
+    pub video: Vec<VideoChunk>,
+    /// Video pictures that failed to decode. Contained: the rest of the update was applied, and the
+    /// region recovers at its next keyframe.
+    pub video_errors: u32,
 }
 
 /// The cursor as last announced.
@@ -118,6 +132,7 @@ pub struct Decoder {
     cursor_images: Vec<CursorImage>,
     cursor_position: Option<CursorPosition>,
     damage: Vec<Rect>,
+    video: VideoDecoders,
 }
 
 /// Cursor images kept at once.
@@ -132,6 +147,7 @@ impl Decoder {
             cursor_images: Vec::new(),
             cursor_position: None,
             damage: Vec::new(),
+            video: VideoDecoders::default(),
         }
     }
 
@@ -201,7 +217,15 @@ impl Decoder {
                     seq,
                 };
                 let staged = stage_ops(&state, &ops, true, self.config.output_format)?;
-                apply_ops(&mut state, &ops.ops, &staged, self.config.output_format);
+                let mut sink = VideoSink::new(&mut self.video, false, &ops.video);
+                apply_ops(
+                    &mut state,
+                    &ops.ops,
+                    &staged,
+                    self.config.output_format,
+                    &mut sink,
+                );
+                self.video = VideoDecoders::default();
                 let resized = self.state.as_ref().is_none_or(|s| {
                     (s.session.width, s.session.height) != (session.width, session.height)
                 });
@@ -216,6 +240,8 @@ impl Decoder {
                     kind: PacketKind::Checkpoint,
                     damage: self.damage.clone(),
                     resized,
+                    video: Vec::new(),
+                    video_errors: 0,
                 })
             }
             Message::FrameUpdate { seq, ops } => {
@@ -227,12 +253,22 @@ impl Decoder {
                     });
                 }
                 let staged = stage_ops(state, &ops, false, self.config.output_format)?;
-                self.damage = apply_ops(state, &ops.ops, &staged, self.config.output_format);
+                let mut sink =
+                    VideoSink::new(&mut self.video, self.config.decode_video, &ops.video);
+                self.damage = apply_ops(
+                    state,
+                    &ops.ops,
+                    &staged,
+                    self.config.output_format,
+                    &mut sink,
+                );
                 state.seq = seq;
                 Ok(Update {
                     kind: PacketKind::FrameUpdate,
                     damage: self.damage.clone(),
                     resized: false,
+                    video: sink.chunks,
+                    video_errors: sink.errors,
                 })
             }
             Message::CursorShape(image) => {
@@ -241,6 +277,8 @@ impl Decoder {
                     kind: PacketKind::CursorShape,
                     damage: Vec::new(),
                     resized: false,
+                    video: Vec::new(),
+                    video_errors: 0,
                 })
             }
             Message::CursorPosition(p) => {
@@ -249,6 +287,8 @@ impl Decoder {
                     kind: PacketKind::CursorPosition,
                     damage: Vec::new(),
                     resized: false,
+                    video: Vec::new(),
+                    video_errors: 0,
                 })
             }
         }
@@ -350,6 +390,18 @@ fn stage_ops(
                     store(&mut next_id, &mut new_sizes, tile_rect);
                 }
             }
+            Op::Video { rect, .. } => {
+                if checkpoint {
+                    return Err(Error::Malformed("video inside a checkpoint"));
+                }
+                rect.check_inside(screen.width, screen.height)?;
+                copy_fill_area += rect.area();
+            }
+            Op::VideoEnd { .. } => {
+                if checkpoint {
+                    return Err(Error::Malformed("video inside a checkpoint"));
+                }
+            }
             Op::Cached {
                 tile,
                 id,
@@ -398,7 +450,71 @@ fn stage_ops(
 }
 
 /// Applies checked ops; returns the damaged rectangles, merged where they line up.
-fn apply_ops(state: &mut State, ops: &[Op], staged: &[u8], format: PixelFormat) -> Vec<Rect> {
+/// Where the video ops of one update go.
+struct VideoSink<'a> {
+    decoders: &'a mut VideoDecoders,
+    decode: bool,
+    data: &'a [u8],
+    chunks: Vec<VideoChunk>,
+    errors: u32,
+}
+
+impl<'a> VideoSink<'a> {
+    fn new(decoders: &'a mut VideoDecoders, decode: bool, data: &'a [u8]) -> Self {
+        VideoSink {
+            decoders,
+            decode,
+            data,
+            chunks: Vec::new(),
+            errors: 0,
+        }
+    }
+
+    /// Decodes (or hands over) one picture; returns whether the framebuffer changed.
+    fn picture(&mut self, op: &Op, framebuffer: &mut PackedImage, format: PixelFormat) -> bool {
+        let Op::Video {
+            region,
+            rect,
+            keyframe,
+            start,
+            len,
+        } = *op
+        else {
+            return false;
+        };
+        let data = &self.data[start as usize..(start + len) as usize];
+        let mut drawn = false;
+        if self.decode {
+            match self.decoders.decode(
+                region,
+                rect,
+                keyframe,
+                data,
+                framebuffer,
+                format == PixelFormat::Rgba8,
+            ) {
+                Ok(d) => drawn = d,
+                Err(_) => self.errors += 1,
+            }
+        }
+        self.chunks.push(VideoChunk {
+            region,
+            rect,
+            keyframe,
+            data: data.to_vec(),
+            drawn,
+        });
+        drawn
+    }
+}
+
+fn apply_ops(
+    state: &mut State,
+    ops: &[Op],
+    staged: &[u8],
+    format: PixelFormat,
+    video: &mut VideoSink<'_>,
+) -> Vec<Rect> {
     let mut damage = Vec::new();
     let mut staged = staged;
     for op in ops {
@@ -449,6 +565,12 @@ fn apply_ops(state: &mut State, ops: &[Op], staged: &[u8], format: PixelFormat) 
                 }
                 damage.push(abs);
             }
+            Op::Video { rect, .. } => {
+                if video.picture(op, &mut state.framebuffer, format) {
+                    damage.push(rect);
+                }
+            }
+            Op::VideoEnd { region } => video.decoders.end(region),
             Op::Cached { tile, id, store } => {
                 let tile_rect = state.grid.tile_rect(tile);
                 if let Ok(pixels) = state.cache.get(id) {
