@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use glimpse::{damage, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat};
+use glimpse::{damage, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect};
 use glimpse_corpus::{Corpus, Scenario};
 
 struct Options {
@@ -77,6 +77,13 @@ struct Run {
     pixel_exact: bool,
     encode_ms: Vec<f64>,
     decode_ms: Vec<f64>,
+    /// Every pixel outside the lossy (video) tiles exact at every frame.
+    exact_outside_video: bool,
+    /// PSNR of the lossy tiles, per frame that had any.
+    video_psnr_db: Vec<f64>,
+    video_pixels: u64,
+    /// Frames of repeating the last frame until the viewer was pixel-exact (None: never within 50).
+    settle_frames: Option<u32>,
 }
 
 /// Encodes every frame, decodes every packet, and checks the viewer's screen after each frame.
@@ -85,6 +92,7 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut r = Run {
         pixel_exact: true,
+        exact_outside_video: true,
         ..Run::default()
     };
     for (i, pixels) in frames.iter().enumerate() {
@@ -113,11 +121,111 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
         } else {
             r.changed_frames += 1;
         }
-        r.pixel_exact &= decoder
+        let fb = decoder.framebuffer().expect("a checkpoint came first");
+        let exact = fb.pixels == &pixels[..];
+        r.pixel_exact &= exact;
+        let lossy = encoder.lossy_rects();
+        if lossy.is_empty() {
+            r.exact_outside_video &= exact;
+        } else {
+            r.exact_outside_video &= equal_outside(fb.pixels, pixels, s.width, &lossy);
+            r.video_psnr_db
+                .push(psnr_inside(fb.pixels, pixels, s.width, &lossy));
+        }
+    }
+    r.video_pixels = encoder.stats().video_pixels;
+    // The screen settles: repeat the last frame until the viewer shows it exactly.
+    let last = frames.last().expect("frames");
+    let frame = Frame::new(
+        last,
+        s.width,
+        s.height,
+        s.width as usize * 4,
+        PixelFormat::Bgra8,
+    )?;
+    for repeat in 0..=50u32 {
+        if decoder
             .framebuffer()
-            .is_some_and(|fb| fb.pixels == &pixels[..]);
+            .is_some_and(|fb| fb.pixels == &last[..])
+        {
+            r.settle_frames = Some(repeat);
+            break;
+        }
+        if let Some(p) = encoder.encode(&frame)? {
+            decoder.apply(p.as_bytes())?;
+        }
     }
     Ok(r)
+}
+
+fn rows_of<'a>(pixels: &'a [u8], width: u32, rect: &Rect) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let rect = *rect;
+    (rect.y..rect.bottom()).map(move |y| {
+        let start = (y * width + rect.x) as usize * 4;
+        &pixels[start..start + rect.width as usize * 4]
+    })
+}
+
+/// True when `a` and `b` agree on every pixel outside `lossy` (tile rectangles).
+fn equal_outside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> bool {
+    let mut masked_a = a.to_vec();
+    for r in lossy {
+        for y in r.y..r.bottom() {
+            let start = (y * width + r.x) as usize * 4;
+            let end = start + r.width as usize * 4;
+            masked_a[start..end].copy_from_slice(&b[start..end]);
+        }
+    }
+    masked_a == b
+}
+
+/// PSNR over R, G, B of the pixels inside `lossy`.
+fn psnr_inside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> f64 {
+    let (mut sum, mut n) = (0f64, 0u64);
+    for r in lossy {
+        for (ra, rb) in rows_of(a, width, r).zip(rows_of(b, width, r)) {
+            for (pa, pb) in ra.chunks_exact(4).zip(rb.chunks_exact(4)) {
+                for c in 0..3 {
+                    let d = f64::from(pa[c]) - f64::from(pb[c]);
+                    sum += d * d;
+                }
+                n += 3;
+            }
+        }
+    }
+    if sum == 0.0 {
+        return 99.0;
+    }
+    10.0 * (255.0f64 * 255.0 / (sum / n as f64)).log10()
+}
+
+/// The whole screen through one H.264 encoder at the settings video regions use (RustDesk's and
+/// Chrome Remote Desktop's approach): bytes per frame.
+#[cfg(feature = "h264")]
+fn whole_frame_h264_bytes(frames: &[Vec<u8>], s: &Scenario) -> u64 {
+    use glimpse::video::{RegionEncoder, VideoEncoderConfig};
+    let config = VideoEncoderConfig {
+        bitrate_bps: ((u64::from(s.width) * u64::from(s.height) * 5).clamp(250_000, 8_000_000))
+            as u32,
+        max_fps: 10.0,
+        ..VideoEncoderConfig::default()
+    };
+    let Ok(mut encoder) = RegionEncoder::new(s.width, s.height, &config) else {
+        return 0;
+    };
+    frames
+        .iter()
+        .map(|f| {
+            encoder
+                .encode(f, s.width as usize * 4, false)
+                .map_or(0, |p| p.annexb.len() as u64)
+        })
+        .sum()
+}
+
+#[cfg(not(feature = "h264"))]
+fn whole_frame_h264_bytes(_frames: &[Vec<u8>], _s: &Scenario) -> u64 {
+    0
 }
 
 /// zstd -1 of each frame's changed 64x64 tiles (all tiles for the first frame).
@@ -249,11 +357,13 @@ fn main() {
             }
         };
         let result = run(&frames, s, EncoderConfig::default()).and_then(|main| {
-            let mut off = EncoderConfig::default();
+            let mut lossless = EncoderConfig::default();
+            lossless.video.enabled = false;
+            let mut off = lossless;
             off.motion_detection = false;
-            Ok((main, run(&frames, s, off)?))
+            Ok((main, run(&frames, s, lossless)?, run(&frames, s, off)?))
         });
-        let (mut main, no_scroll) = match result {
+        let (mut main, lossless, no_scroll) = match result {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("corpus_report: {}: {e}", s.name);
@@ -269,13 +379,33 @@ fn main() {
             (main.bytes_total - main.first_frame_bytes) as f64 / main.changed_frames.max(1) as f64;
         let encode_ms = median(&mut main.encode_ms);
         let decode_ms = median(&mut main.decode_ms);
-        failed |= !main.pixel_exact || !no_scroll.pixel_exact;
+        // Lossless runs must be exact everywhere; with video, outside the video and once settled.
+        failed |= !lossless.pixel_exact || !no_scroll.pixel_exact;
+        failed |= !main.exact_outside_video || main.settle_frames.is_none();
+        let whole_h264 = whole_frame_h264_bytes(&frames, s);
+        let screen_pixels = frames.len() as f64 * f64::from(s.width) * f64::from(s.height);
+        let video_fraction = main.video_pixels as f64 / screen_pixels;
+        let psnr = if main.video_psnr_db.is_empty() {
+            None
+        } else {
+            Some(main.video_psnr_db.iter().sum::<f64>() / main.video_psnr_db.len() as f64)
+        };
+        let settled_ms = main.settle_frames.map(|f| f * 100);
+        let kbps_of = |bytes: u64| (bytes as f64 * 8.0 / 1000.0 / seconds * 10.0).round() / 10.0;
         if o.json {
             println!(
                 "{}",
                 serde_json::json!({
                     "scenario": s.name, "width": s.width, "height": s.height, "frames": frames.len(),
-                    "pixel_exact": main.pixel_exact && no_scroll.pixel_exact,
+                    "pixel_exact": lossless.pixel_exact && no_scroll.pixel_exact,
+                    "pixel_exact_with_video": main.pixel_exact,
+                    "exact_outside_video": main.exact_outside_video,
+                    "lossless_only_kbps": kbps_of(lossless.bytes_total),
+                    "lossless_only_bytes": lossless.bytes_total,
+                    "whole_frame_h264_kbps": kbps_of(whole_h264),
+                    "video_pixels_fraction": (video_fraction * 10000.0).round() / 10000.0,
+                    "video_psnr_db": psnr.map(|p| (p * 100.0).round() / 100.0),
+                    "settled_exact_ms": settled_ms,
                     "bytes_total": main.bytes_total, "first_frame_bytes": main.first_frame_bytes,
                     "kbps_at_10fps": (kbps * 10.0).round() / 10.0,
                     "changed_frames": main.changed_frames,

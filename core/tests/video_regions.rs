@@ -1,0 +1,466 @@
+//! Video regions end to end: detection, H.264 pictures, exactness outside them, the lossless top-off,
+//! restarts, keyframes for late joiners, malformed pictures, and no false detection on screen content.
+#![cfg(feature = "h264")]
+
+use std::process::Command;
+
+use glimpse::{
+    Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect, VideoChunk,
+};
+use glimpse_corpus::Corpus;
+
+/// A desktop: static text-like background plus a "video" rectangle whose pixels change every frame.
+struct Desk {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+impl Desk {
+    fn new(width: u32, height: u32) -> Self {
+        let mut pixels = vec![0u8; width as usize * height as usize * 4];
+        for (i, px) in pixels.chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            // Text-like rows: a few colours in small glyph-sized blocks.
+            let ink = (x / 3 + y / 5 * 7) % 11 == 0 && y % 16 < 12;
+            px.copy_from_slice(if ink {
+                &[30, 30, 30, 255]
+            } else {
+                &[250, 248, 245, 255]
+            });
+        }
+        Desk {
+            width,
+            height,
+            pixels,
+        }
+    }
+
+    /// Draws frame `t` of a smooth, photographic moving pattern into `rect`.
+    fn play(&mut self, rect: Rect, t: u32) {
+        for y in rect.y..rect.bottom() {
+            for x in rect.x..rect.right() {
+                let (fx, fy) = ((x - rect.x) as f32, (y - rect.y) as f32);
+                let tt = t as f32;
+                let r = 128.0 + 100.0 * ((fx + 3.0 * tt) / 37.0).sin() * ((fy - tt) / 53.0).cos();
+                let g = 128.0 + 90.0 * ((fx * 0.7 + fy * 0.4 + 5.0 * tt) / 29.0).sin();
+                let b = 128.0 + 110.0 * (((fx - 60.0).hypot(fy - 40.0) - 4.0 * tt) / 23.0).cos();
+                let i = (y * self.width + x) as usize * 4;
+                self.pixels[i..i + 4].copy_from_slice(&[b as u8, g as u8, r as u8, 255]);
+            }
+        }
+    }
+
+    fn frame(&self) -> Frame<'_> {
+        Frame::new(
+            &self.pixels,
+            self.width,
+            self.height,
+            self.width as usize * 4,
+            PixelFormat::Bgra8,
+        )
+        .unwrap()
+    }
+}
+
+fn equal_outside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> bool {
+    let mut a = a.to_vec();
+    for r in lossy {
+        for y in r.y..r.bottom() {
+            let s = (y * width + r.x) as usize * 4;
+            let e = s + r.width as usize * 4;
+            a[s..e].copy_from_slice(&b[s..e]);
+        }
+    }
+    a == b
+}
+
+fn psnr_inside(a: &[u8], b: &[u8], width: u32, rects: &[Rect]) -> f64 {
+    let (mut sum, mut n) = (0f64, 0f64);
+    for r in rects {
+        for y in r.y..r.bottom() {
+            let s = (y * width + r.x) as usize * 4;
+            for (pa, pb) in a[s..s + r.width as usize * 4]
+                .chunks_exact(4)
+                .zip(b[s..s + r.width as usize * 4].chunks_exact(4))
+            {
+                for c in 0..3 {
+                    let d = f64::from(pa[c]) - f64::from(pb[c]);
+                    sum += d * d;
+                    n += 1.0;
+                }
+            }
+        }
+    }
+    if sum == 0.0 {
+        99.0
+    } else {
+        10.0 * (255.0f64 * 255.0 / (sum / n)).log10()
+    }
+}
+
+/// What a viewer saw of one run.
+#[derive(Default)]
+struct Seen {
+    chunks: Vec<VideoChunk>,
+    min_psnr: f64,
+    frames_with_video: u32,
+    settled_after: Option<u32>,
+}
+
+/// Plays `frames_playing` frames of video in `rect(t)`, then holds the last frame; checks exactness
+/// outside the lossy tiles at every frame and returns what the viewer saw.
+fn run(
+    desk: &mut Desk,
+    rect: impl Fn(u32) -> Rect,
+    frames_playing: u32,
+    config: EncoderConfig,
+) -> Seen {
+    let mut encoder = Encoder::new(config);
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let mut seen = Seen {
+        min_psnr: 99.0,
+        ..Seen::default()
+    };
+    let bound = encoder.top_off_bound_frames();
+    for t in 0..frames_playing + bound + 2 {
+        if t < frames_playing {
+            desk.play(rect(t), t);
+        }
+        if let Some(p) = encoder.encode(&desk.frame()).unwrap() {
+            let update = decoder.apply(p.as_bytes()).unwrap();
+            assert_eq!(update.video_errors, 0);
+            seen.chunks.extend(update.video);
+        }
+        let fb = decoder.framebuffer().unwrap().pixels;
+        let lossy = encoder.lossy_rects();
+        assert!(
+            equal_outside(fb, &desk.pixels, desk.width, &lossy),
+            "frame {t}: a pixel outside the video differs"
+        );
+        if !lossy.is_empty() {
+            seen.frames_with_video += 1;
+            seen.min_psnr = seen
+                .min_psnr
+                .min(psnr_inside(fb, &desk.pixels, desk.width, &lossy));
+            assert_eq!(
+                encoder.stats().lossy_pixels,
+                lossy.iter().map(|r| r.area()).sum::<u64>()
+            );
+        }
+        if t >= frames_playing && seen.settled_after.is_none() && fb == &desk.pixels[..] {
+            seen.settled_after = Some(t + 1 - frames_playing);
+        }
+    }
+    seen
+}
+
+#[test]
+fn video_at_the_screen_edge_goes_h264_and_settles_exact() {
+    let mut desk = Desk::new(1000, 563);
+    // Odd size, touching the right and bottom edges.
+    let video = Rect::new(613, 377, 387, 186);
+    let seen = run(&mut desk, |_| video, 30, EncoderConfig::default());
+    assert!(
+        seen.frames_with_video >= 20,
+        "video detected in {} frames",
+        seen.frames_with_video
+    );
+    assert!(seen.chunks[0].keyframe && seen.chunks.iter().all(|c| c.drawn));
+    println!(
+        "synthetic video: min PSNR {:.2} dB over {} frames",
+        seen.min_psnr, seen.frames_with_video
+    );
+    assert!(seen.min_psnr > 32.0, "PSNR {:.2}", seen.min_psnr);
+    let bound = EncoderConfig::default().video.settle_frames + 1;
+    let settled = seen
+        .settled_after
+        .expect("the viewer became exact after the video stopped");
+    assert!(
+        settled <= bound,
+        "exact {settled} frames after the last change, bound {bound}"
+    );
+    // The region covers the video (tile-aligned) and nothing far from it.
+    let r = seen.chunks[0].rect;
+    assert!(r.contains(&Rect::new(640, 384, 360, 179)), "{r:?}");
+    assert!(r.x >= 576 && r.y >= 320, "{r:?}");
+    ffmpeg_decodes_every_picture(&seen.chunks);
+}
+
+/// Writes one region's pictures to a file and asks ffmpeg to decode every frame.
+fn ffmpeg_decodes_every_picture(chunks: &[VideoChunk]) {
+    let region = chunks[0].region;
+    let stream: Vec<u8> = chunks
+        .iter()
+        .filter(|c| c.region == region)
+        .flat_map(|c| c.data.clone())
+        .collect();
+    let pictures = chunks.iter().filter(|c| c.region == region).count();
+    let path = std::env::temp_dir().join(format!("glimpse-region-{}.h264", std::process::id()));
+    std::fs::write(&path, &stream).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output();
+    let Ok(probe) = probe else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have ffmpeg installed"
+        );
+        println!("ffmpeg not installed: skipped the ffmpeg check");
+        return;
+    };
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+    let frames: usize = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .expect("ffprobe frame count");
+    assert_eq!(
+        frames, pictures,
+        "ffmpeg decoded {frames} of {pictures} pictures"
+    );
+}
+
+#[test]
+fn a_region_that_grows_restarts_and_stays_exact_outside() {
+    let mut desk = Desk::new(960, 540);
+    let rect = |t: u32| {
+        if t < 15 {
+            Rect::new(130, 70, 256, 192)
+        } else {
+            Rect::new(130, 70, 400, 300)
+        }
+    };
+    let seen = run(&mut desk, rect, 30, EncoderConfig::default());
+    let regions: Vec<(u32, Rect)> = seen.chunks.iter().map(|c| (c.region, c.rect)).collect();
+    let first = regions[0];
+    let last = *regions.last().unwrap();
+    assert_ne!(first.0, last.0, "a resized region restarts under a new id");
+    assert!(last.1.area() > first.1.area());
+    let restart = seen.chunks.iter().find(|c| c.region == last.0).unwrap();
+    assert!(
+        restart.keyframe,
+        "a restarted region begins with a keyframe"
+    );
+    assert!(seen.settled_after.is_some());
+}
+
+#[test]
+fn video_off_sends_everything_lossless() {
+    let mut desk = Desk::new(640, 360);
+    let mut config = EncoderConfig::default();
+    config.video.enabled = false;
+    let seen = run(&mut desk, |_| Rect::new(64, 64, 320, 200), 12, config);
+    assert!(seen.chunks.is_empty());
+    assert_eq!(seen.frames_with_video, 0);
+    assert_eq!(seen.settled_after, Some(1), "exact at every frame");
+}
+
+#[test]
+fn a_late_joiner_gets_a_keyframe_and_converges() {
+    let mut desk = Desk::new(640, 360);
+    let video = Rect::new(128, 64, 256, 192);
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let mut early = Decoder::new(DecoderConfig::default());
+    let mut late: Option<Decoder> = None;
+    let mut late_chunks = Vec::new();
+    for t in 0..40 {
+        if t < 30 {
+            desk.play(video, t);
+        }
+        if let Some(p) = encoder.encode(&desk.frame()).unwrap() {
+            early.apply(p.as_bytes()).unwrap();
+            if let Some(d) = late.as_mut() {
+                late_chunks.extend(d.apply(p.as_bytes()).unwrap().video);
+            }
+        }
+        if t == 15 {
+            assert!(
+                !encoder.lossy_rects().is_empty(),
+                "video is playing at the join"
+            );
+            let mut d = Decoder::new(DecoderConfig::default());
+            d.apply(encoder.checkpoint().unwrap().as_bytes()).unwrap();
+            // The checkpoint itself is exact.
+            assert_eq!(d.framebuffer().unwrap().pixels, &desk.pixels[..]);
+            late = Some(d);
+        }
+    }
+    assert!(late_chunks[0].keyframe && late_chunks.iter().all(|c| c.drawn));
+    let late = late.unwrap();
+    assert_eq!(late.framebuffer().unwrap().pixels, &desk.pixels[..]);
+    assert_eq!(early.framebuffer().unwrap().pixels, &desk.pixels[..]);
+}
+
+#[test]
+fn malformed_pictures_are_contained() {
+    let mut desk = Desk::new(640, 360);
+    let video = Rect::new(64, 64, 320, 192);
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let mut probe = Decoder::new(DecoderConfig::default());
+    let mut corrupted = 0;
+    for t in 0..40u32 {
+        if t < 30 {
+            desk.play(video, t);
+            // Something outside the video changes too: it must keep updating.
+            let i = ((20 * desk.width + t * 7) * 4) as usize;
+            desk.pixels[i..i + 4].copy_from_slice(&[0, 0, 255, 255]);
+        }
+        let Some(p) = encoder.encode(&desk.frame()).unwrap() else {
+            continue;
+        };
+        let update = probe.apply(p.as_bytes()).unwrap();
+        let mut bytes = p.as_bytes().to_vec();
+        if let Some(chunk) = update.video.first().filter(|_| t % 3 == 0) {
+            // Overwrite the picture's slice data (after its first NAL headers) with garbage.
+            let at = bytes
+                .windows(chunk.data.len())
+                .position(|w| w == &chunk.data[..])
+                .unwrap();
+            let garbage_from = at + chunk.data.len().min(40);
+            for (k, b) in bytes[garbage_from..at + chunk.data.len()]
+                .iter_mut()
+                .enumerate()
+            {
+                *b = (k as u8).wrapping_mul(37) ^ 0x5a;
+            }
+            corrupted += 1;
+        }
+        let update = decoder
+            .apply(&bytes)
+            .expect("a bad picture does not reject the update");
+        let fb = decoder.framebuffer().unwrap().pixels;
+        assert!(
+            equal_outside(fb, &desk.pixels, desk.width, &encoder.lossy_rects()),
+            "frame {t}"
+        );
+        let _ = update.video_errors;
+    }
+    assert!(corrupted > 3);
+    // Once settled, the top-off repairs the region whatever the bad pictures did.
+    assert_eq!(decoder.framebuffer().unwrap().pixels, &desk.pixels[..]);
+}
+
+#[test]
+fn recordings_without_video_never_start_a_region() {
+    let corpus = Corpus::shared_or_bundled().unwrap();
+    let mut checked = 0;
+    for s in corpus.at(1280, 720).filter(|s| s.name != "video_region") {
+        let mut encoder = Encoder::new(EncoderConfig::default());
+        let mut reader = s.frames().unwrap();
+        while let Some(f) = reader.next_frame().unwrap() {
+            encoder
+                .encode(
+                    &Frame::new(
+                        &f,
+                        s.width,
+                        s.height,
+                        s.width as usize * 4,
+                        PixelFormat::Bgra8,
+                    )
+                    .unwrap(),
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            encoder.stats().video_pictures,
+            0,
+            "{}: false video detection",
+            s.name
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5);
+}
+
+#[test]
+fn the_video_region_recording_goes_h264_with_exact_surroundings() {
+    let Some(corpus) = Corpus::shared() else {
+        println!("../shared/corpus absent: the video_region recording is not bundled; skipped");
+        return;
+    };
+    let s = corpus
+        .at(1280, 720)
+        .find(|s| s.name == "video_region")
+        .expect("video_region in the corpus");
+    let frames = s.load_all().unwrap();
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let (mut psnr_sum, mut psnr_n) = (0.0, 0);
+    let mut chunks = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let frame = Frame::new(
+            f,
+            s.width,
+            s.height,
+            s.width as usize * 4,
+            PixelFormat::Bgra8,
+        )
+        .unwrap();
+        if let Some(p) = encoder.encode(&frame).unwrap() {
+            chunks.extend(decoder.apply(p.as_bytes()).unwrap().video);
+        }
+        let fb = decoder.framebuffer().unwrap().pixels;
+        let lossy = encoder.lossy_rects();
+        assert!(
+            equal_outside(fb, f, s.width, &lossy),
+            "frame {i}: a pixel outside the video differs"
+        );
+        if !lossy.is_empty() {
+            psnr_sum += psnr_inside(fb, f, s.width, &lossy);
+            psnr_n += 1;
+        }
+    }
+    let psnr = psnr_sum / f64::from(psnr_n);
+    println!(
+        "video_region 1280x720: {} pictures, {} frames lossy, mean PSNR {psnr:.2} dB",
+        chunks.len(),
+        psnr_n
+    );
+    assert!(psnr_n > 50 && psnr > 32.0);
+    // The recording ends: repeat the last frame; exact within the bound.
+    let last = frames.last().unwrap();
+    let frame = Frame::new(
+        last,
+        s.width,
+        s.height,
+        s.width as usize * 4,
+        PixelFormat::Bgra8,
+    )
+    .unwrap();
+    let bound = encoder.top_off_bound_frames();
+    for _ in 0..bound {
+        if let Some(p) = encoder.encode(&frame).unwrap() {
+            decoder.apply(p.as_bytes()).unwrap();
+        }
+    }
+    assert_eq!(
+        decoder.framebuffer().unwrap().pixels,
+        &last[..],
+        "not exact {bound} frames after the end"
+    );
+    assert_eq!(encoder.stats().lossy_pixels, 0);
+    ffmpeg_decodes_every_picture(&chunks);
+}
