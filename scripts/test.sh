@@ -6,17 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-missing=()
-for pkg in pkg-config valgrind zstd; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  fi
-fi
+bash scripts/setup.sh
 
 if [ -d ../shared/corpus ]; then
   echo "== corpus: ../shared/corpus (full checks)"
@@ -31,6 +21,11 @@ cargo test --workspace --doc
 if [ -f ffi/ci.sh ]; then
   echo "== C library"
   bash ffi/ci.sh
+fi
+
+if [ -f wasm/ci.sh ]; then
+  echo "== Web SDK (wasm, npm package, headless Chromium)"
+  bash wasm/ci.sh
 fi
 
 if [ -f fuzz/run.sh ]; then

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages the workspace needs, before anything is built (OpenH264 picks up nasm at
+# build time: without it encoding is 2.5x slower). Safe to run twice; skips what is installed.
+set -euo pipefail
+packages=(nasm pkg-config valgrind zstd ffmpeg)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
