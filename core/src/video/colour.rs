@@ -26,7 +26,7 @@ pub(crate) struct I420 {
 }
 
 impl I420 {
-    /// A grey picture of an even `width` x `height`.
+    /// A black picture of an even `width` x `height`.
     pub(crate) fn new(width: u32, height: u32) -> Self {
         debug_assert!(width % 2 == 0 && height % 2 == 0);
         let (width, height) = (width as usize, height as usize);
@@ -41,8 +41,8 @@ impl I420 {
         }
     }
 
-    /// Converts `visible_width` x `visible_height` BGRA pixels (at most the coded size, and at least
-    /// the coded size minus one) and fills the padding column and row by replicating the last ones.
+    /// Converts `visible_width` x `visible_height` BGRA pixels (at most the coded size) and fills the
+    /// padding by replicating the last visible column and row.
     pub(crate) fn fill_from_bgra(
         &mut self,
         bgra: &[u8],
@@ -90,18 +90,28 @@ impl I420 {
             YuvConversionMode::Balanced,
         )
         .map_err(|e| VideoError::Colour(e.to_string()))?;
-        // Odd sizes: the converter already wrote the half-covered chroma samples; repeat the last luma
-        // column and row so the padding blends with the picture instead of making a grey edge.
-        if w < self.width {
-            for row in self.y.chunks_exact_mut(self.width).take(h) {
-                row[w] = row[w - 1];
-            }
-        }
-        if h < self.height {
-            let (top, bottom) = self.y.split_at_mut(h * self.width);
-            bottom[..self.width].copy_from_slice(&top[(h - 1) * self.width..]);
-        }
+        // Padding: repeat the last visible column and row, so the edge blends with the picture instead
+        // of costing bits as a sharp border.
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        replicate_edges(&mut self.y, self.width, w, h);
+        replicate_edges(&mut self.u, self.width / 2, cw, ch);
+        replicate_edges(&mut self.v, self.width / 2, cw, ch);
         Ok(())
+    }
+}
+
+/// Fills a plane `stride` wide beyond its visible `w` x `h` with copies of the last column and row.
+fn replicate_edges(plane: &mut [u8], stride: usize, w: usize, h: usize) {
+    if w < stride {
+        for row in plane.chunks_exact_mut(stride).take(h) {
+            let edge = row[w - 1];
+            row[w..].fill(edge);
+        }
+    }
+    let (top, bottom) = plane.split_at_mut(h * stride);
+    let last = &top[(h - 1) * stride..];
+    for row in bottom.chunks_exact_mut(stride) {
+        row.copy_from_slice(last);
     }
 }
 

@@ -9,9 +9,11 @@
 //!   VUI says so (primaries, transfer and matrix BT.709, `video_full_range_flag` 0), so `ffmpeg` and
 //!   WebCodecs decoders reproduce the same colours as [`RegionDecoder`].
 //! - Geometry: any size from 1x1 up to [`MAX_ENCODE_WIDTH`] x [`MAX_ENCODE_HEIGHT`] (or the transpose).
-//!   H.264 4:2:0 can only describe even sizes, so odd widths and heights are padded by one replicated
-//!   column or row; the stream's SPS carries the even size (cropped from whole macroblocks), and the
-//!   decoder is told the visible size and writes exactly that.
+//!   H.264 4:2:0 can only describe even sizes and OpenH264 encodes nothing under 16x16, so the picture
+//!   is padded (last column and row replicated) to [`coded_size`]: even, at least 16 each way. The
+//!   stream's SPS carries that size (cropped from whole macroblocks); the decoder is told the visible
+//!   size and writes exactly that. A browser decoding the stream shows the coded size: crop it to the
+//!   visible size (WebCodecs `visibleRect`, or drawing only that part).
 //! - Pictures: every [`RegionEncoder::encode`] call yields exactly one picture (frame skipping is off).
 //!   Keyframes (IDR, with SPS and PPS in front) come on the first call, on request, after
 //!   [`RegionEncoder::set_bitrate`], and every [`VideoEncoderConfig::keyframe_interval`] pictures.
@@ -198,7 +200,11 @@ fn bgra_len(width: u32, height: u32, stride: usize) -> Result<usize, VideoError>
         })
 }
 
-/// The even size H.264 codes for a visible size (4:2:0 chroma cannot describe odd sizes).
-fn coded_size(width: u32, height: u32) -> (u32, u32) {
-    (width + (width & 1), height + (height & 1))
+/// The size the H.264 stream codes for a visible size: even (4:2:0 chroma cannot describe odd sizes)
+/// and at least 16x16 (OpenH264's encoder refuses anything smaller than one macroblock each way).
+/// The SPS announces this size; the visible part is its top-left corner.
+#[must_use]
+pub fn coded_size(width: u32, height: u32) -> (u32, u32) {
+    let fit = |n: u32| (n + (n & 1)).max(16);
+    (fit(width), fit(height))
 }
