@@ -72,6 +72,35 @@ pub enum Error {
     /// Compressed tile data that does not decompress to its declared size.
     #[error("corrupt compressed payload: {0}")]
     CorruptPayload(&'static str),
+
+    /// Input from a viewer that does not hold remote control.
+    #[error("viewer {viewer} does not hold remote control")]
+    ControlNotGranted { viewer: u64 },
+
+    /// A pointer event outside the shared screen.
+    #[error("pointer at {x},{y} is outside the {width}x{height} screen")]
+    PointerOutsideScreen {
+        x: i32,
+        y: i32,
+        width: u32,
+        height: u32,
+    },
+
+    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
+    #[error("invalid session key: {0}")]
+    InvalidSessionKey(&'static str),
+
+    /// A session key that names no session.
+    #[error("unknown session key")]
+    UnknownSessionKey,
+
+    /// A session key whose session was unused for too long.
+    #[error("session key expired")]
+    SessionKeyExpired,
+
+    /// Too many wrong keys from this client: try again later.
+    #[error("too many failed attempts: retry after {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
 }
 
 impl Error {
@@ -92,6 +121,12 @@ impl Error {
             Error::OutOfSync { .. } => 25,
             Error::NoCheckpoint => 26,
             Error::CorruptPayload(_) => 27,
+            Error::ControlNotGranted { .. } => 30,
+            Error::PointerOutsideScreen { .. } => 31,
+            Error::InvalidSessionKey(_) => 32,
+            Error::UnknownSessionKey => 33,
+            Error::SessionKeyExpired => 34,
+            Error::RateLimited { .. } => 35,
         }
     }
 }

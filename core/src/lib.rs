@@ -42,6 +42,7 @@ pub mod encoder;
 mod error;
 pub mod frame;
 pub mod protocol;
+pub mod session;
 pub mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 pub mod video;
