@@ -11,7 +11,7 @@ use super::{
 };
 use openh264::decoder::Decoder;
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
     RateControlMode, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSource;
@@ -154,7 +154,11 @@ fn new_encoder(config: &VideoEncoderConfig) -> Result<Encoder, VideoError> {
         .skip_frames(false)
         .qp(QpRange::new(min_qp, max_qp))
         .intra_frame_period(IntraFramePeriod::from_num_frames(config.keyframe_interval))
+        // One thread: size-limited slices on two threads measured no faster (the only multi-slice
+        // mode the safe API offers), and the host runs one encoder per region anyway.
         .num_threads(1)
+        // Low complexity: about 10% faster at 1080p than Medium for the same size and PSNR.
+        .complexity(Complexity::Low)
         .vui(VuiConfig::bt709());
     Encoder::with_api_config(OpenH264API::from_source(), settings)
         .map_err(|e| VideoError::Encoder(e.to_string()))
