@@ -18,6 +18,8 @@ use crate::frame::{PackedImage, Rect, SourceRows};
 const WINDOW: usize = 16;
 const BASE: u64 = 0x100_0000_01b3;
 const MIN_RUN: u32 = 32;
+/// A row run this much wider than the open copy rectangle (either side) starts a new one.
+const WIDEN: u32 = 64;
 const MIN_HEIGHT: u32 = 4;
 const MIN_AREA: u64 = 2048;
 const MIN_VOTES: u32 = 3;
@@ -203,7 +205,10 @@ fn copy_rects(
         match (run, open) {
             (Some((a, b)), Some((oa, ob, top))) => {
                 let (ia, ib) = (a.max(oa), b.min(ob));
-                if ib > ia && ib - ia >= MIN_RUN.max((ob - oa) * 3 / 4) {
+                // A run reaching well past the open rectangle starts a wider one instead of being
+                // cut down to it (a narrow first row must not narrow everything below).
+                let widens = oa.saturating_sub(a) >= WIDEN || b.saturating_sub(ob) >= WIDEN;
+                if !widens && ib > ia && ib - ia >= MIN_RUN.max((ob - oa) * 3 / 4) {
                     open = Some((ia, ib, top));
                 } else {
                     close(&mut open, y, &mut out);
