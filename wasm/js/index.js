@@ -354,7 +354,7 @@ export class GlimpseViewer extends EventTarget {
   #maybeStats(now) {
     const w = this.#window;
     const seconds = (now - w.start) / 1000;
-    if (seconds * 1000 < this.#statsInterval) return;
+    if (seconds <= 0 || seconds * 1000 < this.#statsInterval) return;
     const stats = {
       fps: w.frames / seconds,
       kbps: (w.bytes * 8) / 1000 / seconds,

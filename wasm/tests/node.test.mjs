@@ -1,0 +1,148 @@
+// Node tests of the packed package (no DOM): the headless Decoder and the Encoder.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  init, Decoder, Encoder, GlimpseError, ErrorCode, engineErrorCodes, packetKind, protocolVersion,
+} from 'glimpse-web';
+import { manifest, loadStream, loadRgba, firstDiff, framed } from './common.mjs';
+
+before(async () => {
+  await init();
+});
+
+test('ErrorCode equals the engine table', () => {
+  assert.deepEqual({ ...ErrorCode }, engineErrorCodes());
+  assert.equal(protocolVersion(), 1);
+});
+
+test('objects before init() would need it; init() is idempotent', async () => {
+  await init();
+  await init();
+  assert.ok(new Decoder());
+});
+
+for (const stream of manifest.streams) {
+  test(`decode ${stream.name} (${stream.width}x${stream.height}, native packets) pixel-exact`, () => {
+    const packets = loadStream(stream);
+    const decoder = new Decoder();
+    let checked = 0;
+    packets.forEach((p, i) => {
+      const update = decoder.push(p);
+      assert.equal(update.kind, packetKind(p));
+      if (update.kind === 'checkpoint') {
+        assert.deepEqual(update.damage, [{ x: 0, y: 0, width: stream.width, height: stream.height }]);
+      }
+      for (const r of update.damage) assert.ok(r.x + r.width <= decoder.width && r.y + r.height <= decoder.height);
+      for (const check of stream.checks.filter((c) => c.afterPacket === i + 1)) {
+        const expected = loadRgba(check.file);
+        const fb = decoder.framebuffer();
+        assert.equal(firstDiff(fb, expected), -1, `frame ${check.frame} differs`);
+        assert.equal(firstDiff(decoder.framebufferView(), expected), -1);
+        const cursor = decoder.cursor();
+        assert.deepEqual([cursor.x, cursor.y, cursor.visible], [...check.cursor, true]);
+        assert.deepEqual(cursor.shape, { id: 1, width: 12, height: 18, hotspotX: 0, hotspotY: 0 });
+        checked++;
+      }
+    });
+    assert.equal(checked, stream.checks.length);
+    assert.deepEqual([decoder.width, decoder.height, decoder.scalePercent], [stream.width, stream.height, 100]);
+    const img = decoder.cursorImage();
+    assert.equal(img.data.length, 12 * 18 * 4);
+    assert.deepEqual([...img.data.subarray(0, 4)], [0, 0, 0, 255]); // the arrow's black tip, RGBA
+  });
+}
+
+test('errors are GlimpseErrors with stable codes; a failed push changes nothing', () => {
+  const [stream] = manifest.streams;
+  const packets = loadStream(stream);
+  const decoder = new Decoder();
+  const expectCode = (f, code) => {
+    assert.throws(f, (e) => e instanceof GlimpseError && e instanceof Error && e.name === 'GlimpseError' && e.code === code && e.message.length > 0);
+  };
+  expectCode(() => decoder.framebuffer(), ErrorCode.NOT_AVAILABLE);
+  assert.equal(decoder.framebufferView(), undefined);
+  const updateIndex = stream.kinds.indexOf(2);
+  expectCode(() => decoder.push(packets[updateIndex]), ErrorCode.NO_CHECKPOINT);
+  expectCode(() => decoder.push(new Uint8Array([1, 2, 3])), ErrorCode.MALFORMED);
+  expectCode(() => packetKind(new Uint8Array([0x47, 99, 1])), ErrorCode.UNSUPPORTED_VERSION);
+  decoder.push(packets[0]);
+  const before = decoder.framebuffer();
+  const seq = decoder.seq;
+  expectCode(() => decoder.push(packets[updateIndex].subarray(0, packets[updateIndex].length - 7)), ErrorCode.TRUNCATED);
+  const nextUpdate = stream.kinds.indexOf(2, updateIndex + 1);
+  expectCode(() => decoder.push(packets[nextUpdate]), ErrorCode.OUT_OF_SYNC);
+  assert.equal(decoder.seq, seq);
+  assert.equal(firstDiff(decoder.framebuffer(), before), -1);
+  expectCode(() => new Decoder({ maxWidth: 0 }), ErrorCode.INVALID_ARGUMENT);
+  expectCode(() => new Encoder({ entropy: 'brotli' }), ErrorCode.INVALID_ARGUMENT);
+  expectCode(() => new Encoder({ motionDetection: 'yes' }), ErrorCode.INVALID_ARGUMENT);
+  const encoder = new Encoder();
+  expectCode(() => encoder.encode({ data: new Uint8Array(10), width: 4, height: 4 }), ErrorCode.FRAME_DATA_TOO_SHORT);
+  expectCode(() => encoder.encode({ data: new Uint8Array(64), width: 0, height: 4 }), ErrorCode.INVALID_DIMENSIONS);
+  expectCode(() => encoder.encode({ data: new Uint8Array(64), width: 4, height: 4, stride: 8 }), ErrorCode.INVALID_STRIDE);
+  expectCode(() => encoder.encode({ data: new Uint8Array(64), width: 4, height: 4, format: 'argb' }), ErrorCode.UNKNOWN_PIXEL_FORMAT);
+  const small = { data: new Uint8Array(16 * 16 * 4), width: 16, height: 16 };
+  expectCode(() => encoder.setCursorShape(small, 16, 0), ErrorCode.INVALID_RECT);
+  expectCode(() => decoder.push(new Uint8Array(0)), ErrorCode.TRUNCATED);
+});
+
+test('wasm Encoder round trip: its packets decode pixel-exact in wasm and in the native decoder', () => {
+  const stream = manifest.streams[0];
+  const frames = stream.checks.map((c) => loadRgba(c.file));
+  const encoder = new Encoder();
+  const decoder = new Decoder();
+  const packets = [];
+  for (const data of frames) {
+    const packet = encoder.encode({ data, width: stream.width, height: stream.height });
+    assert.ok(packet instanceof Uint8Array);
+    packets.push(packet);
+    decoder.push(packet);
+    assert.equal(firstDiff(decoder.framebuffer(), data), -1);
+  }
+  assert.equal(encoder.encode({ data: frames.at(-1), width: stream.width, height: stream.height }), undefined);
+  const cp = encoder.checkpoint();
+  assert.equal(packetKind(cp), 'checkpoint');
+  assert.equal(new Decoder().push(cp).kind, 'checkpoint');
+  const stats = encoder.stats();
+  assert.equal(stats.frames, frames.length + 1);
+  assert.equal(stats.checkpoints >= 1, true);
+  // BGRA input with a stride gives the same screen.
+  const w = 8, h = 3, stride = 40;
+  const bgra = new Uint8Array(stride * h);
+  for (let i = 0; i < bgra.length; i++) bgra[i] = (i * 37) & 0xff;
+  const d2 = new Decoder();
+  d2.push(new Encoder().encode({ data: bgra, width: w, height: h, stride, format: 'bgra' }));
+  const fb = d2.framebuffer();
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const s = y * stride + x * 4, d = (y * w + x) * 4;
+    assert.deepEqual([...fb.subarray(d, d + 4)], [bgra[s + 2], bgra[s + 1], bgra[s], bgra[s + 3]]);
+  }
+  // The same packets through the native Rust decoder.
+  const dir = mkdtempSync(join(tmpdir(), 'glimpse-node-'));
+  writeFileSync(join(dir, 'p.glp'), framed(packets));
+  writeFileSync(join(dir, 'f.rgba'), Buffer.concat(frames));
+  const out = execFileSync(process.env.GLIMPSE_PACKETS_TOOL, ['check', join(dir, 'p.glp'), join(dir, 'f.rgba'), String(stream.width), String(stream.height)], { encoding: 'utf8' });
+  assert.match(out, /pixel-exact/);
+});
+
+test('privacy masks and cursor packets from the wasm Encoder', () => {
+  const w = 64, h = 64;
+  const data = new Uint8Array(w * h * 4).fill(255);
+  const encoder = new Encoder({ cacheTiles: 0 });
+  encoder.setPrivacyMasks([{ x: 0, y: 0, width: 8, height: 8 }]);
+  const decoder = new Decoder();
+  decoder.push(encoder.encode({ data, width: w, height: h }));
+  assert.deepEqual([...decoder.framebuffer().subarray(0, 4)], [0x20, 0x20, 0x20, 0xff]);
+  const arrow = { data: new Uint8Array(4 * 4 * 4).fill(9), width: 4, height: 4 };
+  decoder.push(encoder.setCursorShape(arrow, 1, 2));
+  assert.equal(encoder.setCursorShape(arrow, 1, 2), undefined);
+  decoder.push(encoder.moveCursor(10, 20));
+  assert.equal(encoder.moveCursor(10, 20), undefined);
+  assert.deepEqual(decoder.cursor(), { x: 10, y: 20, visible: true, shape: { id: 1, width: 4, height: 4, hotspotX: 1, hotspotY: 2 } });
+  decoder.free();
+  encoder.free();
+});
