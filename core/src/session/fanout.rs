@@ -2,9 +2,11 @@
 //!
 //! The log holds packets from the oldest one a viewer still needs to the newest. Every viewer is a
 //! cursor into it, so memory does not grow with the number of viewers. The latest checkpoint and what
-//! followed it (the catch-up log) stay while they are at most `max_log_bytes`, so joiners start
-//! without bothering the host; past that bound, a fresh checkpoint is requested. A viewer further
-//! than `max_lag_bytes` behind lets go of its cursor and waits for the next checkpoint.
+//! followed it (the catch-up log) stay while what followed is at most `max_log_bytes`, so joiners
+//! start without bothering the host; past that bound, a fresh checkpoint is requested. A viewer with
+//! more than `max_lag_bytes` to go (not counting the checkpoint it starts from) lets go of its
+//! cursor and waits for the next checkpoint. So the log holds at most about
+//! `max(max_log_bytes, max_lag_bytes)` plus a checkpoint, however many viewers and however slow.
 //!
 //! Two kinds of checkpoints reach the relay. A *join* checkpoint (same screen, same `seq` as the last
 //! update: what [`crate::Encoder::checkpoint`] makes) continues the stream for viewers in step, so
@@ -26,10 +28,11 @@ pub type ViewerId = u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FanOutConfig {
-    /// Bound of the catch-up log (latest checkpoint plus everything after it), 32 MiB; past it a
-    /// fresh checkpoint is requested and joiners wait for it.
+    /// Bound of the catch-up log (the packets after the latest checkpoint), 32 MiB; past it a fresh
+    /// checkpoint is requested and joiners wait for it.
     pub max_log_bytes: usize,
-    /// A viewer with more than this many bytes left to send skips to the next checkpoint (8 MiB).
+    /// A viewer with more than this many bytes left to send (after the checkpoint it starts from, if
+    /// any) skips to the next checkpoint (8 MiB).
     pub max_lag_bytes: usize,
     /// Unacknowledged bytes in flight per viewer (4 MiB); 0 turns ack pacing off.
     pub window_bytes: usize,
@@ -198,7 +201,7 @@ impl FanOut {
             None => Pos::Waiting,
         };
         if self
-            .lag(pos)
+            .lag(pos, false)
             .is_none_or(|lag| lag > self.config.max_lag_bytes)
         {
             pos = Pos::Waiting;
@@ -281,7 +284,7 @@ impl FanOut {
             sent_bytes: v.sent_bytes,
             acked_seq: v.acked_seq,
             skips: v.skips,
-            lag_bytes: self.lag(v.pos).unwrap_or(0),
+            lag_bytes: self.lag(v.pos, true).unwrap_or(0),
             in_sync: matches!(v.pos, Pos::At { synced: true, .. }),
         })
     }
@@ -306,17 +309,22 @@ impl FanOut {
             .get(usize::try_from(index.checked_sub(self.base)?).ok()?)
     }
 
-    /// Bytes left to send to a viewer at `pos`; `None` while it waits.
-    fn lag(&self, pos: Pos) -> Option<usize> {
+    /// Bytes left to send to a viewer at `pos`; `None` while it waits. Without `checkpoint`, a viewer
+    /// sitting on a checkpoint counts only what follows it (the bound decisions: a checkpoint larger
+    /// than a bound must not make viewers skip or request checkpoints forever).
+    fn lag(&self, pos: Pos, checkpoint: bool) -> Option<usize> {
         let Pos::At { next, synced } = pos else {
             return None;
         };
         let Some(entry) = self.entry(next) else {
             return Some(0);
         };
+        let len = entry.bytes.len() as u64;
         let mut lag = self.stream_end - entry.stream_at;
-        if !synced && entry.kind == (Kind::Checkpoint { join: true }) {
-            lag += entry.bytes.len() as u64;
+        match entry.kind {
+            Kind::Checkpoint { join: true } if !synced && checkpoint => lag += len,
+            Kind::Checkpoint { join: false } if !synced && !checkpoint => lag -= len,
+            _ => {}
         }
         Some(usize::try_from(lag).unwrap_or(usize::MAX))
     }
@@ -360,10 +368,13 @@ impl FanOut {
     /// Drops the catch-up log past `max_log_bytes`, lets viewers past `max_lag_bytes` go, trims.
     fn enforce_bounds(&mut self) {
         if let Some(cp) = self.catch_up {
-            let catch_up = self.lag(Pos::At {
-                next: cp,
-                synced: false,
-            });
+            let catch_up = self.lag(
+                Pos::At {
+                    next: cp,
+                    synced: false,
+                },
+                false,
+            );
             if catch_up.unwrap_or(0) > self.config.max_log_bytes {
                 self.catch_up = None;
                 self.request_checkpoint();
@@ -383,7 +394,7 @@ impl FanOut {
         let lags: Vec<(ViewerId, Option<usize>)> = self
             .viewers
             .iter()
-            .map(|(&id, v)| (id, self.lag(v.pos)))
+            .map(|(&id, v)| (id, self.lag(v.pos, false)))
             .collect();
         for (id, lag) in lags {
             if lag.is_some_and(|lag| lag > self.config.max_lag_bytes) {
