@@ -240,7 +240,9 @@ impl FanOut {
             let Pos::At { next, synced } = viewer.pos else {
                 return None;
             };
-            let entry = self.log.get(usize::try_from(next - self.base).ok()?)?;
+            let entry = self
+                .log
+                .get(usize::try_from(next.checked_sub(self.base)?).ok()?)?;
             viewer.pos = Pos::At {
                 next: next + 1,
                 synced: true,
