@@ -302,9 +302,11 @@ impl InputInjector {
         let spare = self
             .keymap
             .chunks(per)
-            .position(|syms| syms.iter().all(|&s| s == 0))
-            .map(|i| self.min_keycode + i as u8)
-            .filter(|&code| code > self.min_keycode);
+            .enumerate()
+            // Keycode 8 (the lowest) is skipped: some toolkits treat it specially.
+            .skip(1)
+            .find(|(_, syms)| syms.iter().all(|&s| s == 0))
+            .map(|(i, _)| self.min_keycode + i as u8);
         let keycode = match spare {
             Some(code) => code,
             None => match self
@@ -403,16 +405,23 @@ impl LocalInputWatch {
                 .reply()
                 .is_ok_and(|v| v.major_version >= 2);
         let mode = if xi2 {
-            let mask = xinput::XIEventMask::RAW_MOTION
+            let raw = xinput::XIEventMask::RAW_MOTION
                 | xinput::XIEventMask::RAW_BUTTON_PRESS
-                | xinput::XIEventMask::RAW_KEY_PRESS
-                | xinput::XIEventMask::HIERARCHY;
+                | xinput::XIEventMask::RAW_KEY_PRESS;
             conn.xinput_xi_select_events(
                 root,
-                &[xinput::EventMask {
-                    deviceid: xinput::Device::ALL_MASTER.into(),
-                    mask: vec![mask],
-                }],
+                &[
+                    // Raw events through the master devices: `sourceid` names the slave (XTEST?).
+                    xinput::EventMask {
+                        deviceid: xinput::Device::ALL_MASTER.into(),
+                        mask: vec![raw],
+                    },
+                    // Device hot-plug, to keep the XTEST device list current (XIAllDevices only).
+                    xinput::EventMask {
+                        deviceid: xinput::Device::ALL.into(),
+                        mask: vec![xinput::XIEventMask::HIERARCHY],
+                    },
+                ],
             )
             .map_err(protocol_error)?
             .check()
