@@ -32,6 +32,18 @@ impl Drop for Xvfb {
     }
 }
 
+/// Prints a skip reason past the test harness's output capture, so it shows in a normal run.
+fn skip(reason: &str) {
+    use std::io::Write;
+    let message = format!("SKIPPED: {reason}");
+    match std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+        Ok(mut tty) => {
+            let _ = writeln!(tty, "{message}");
+        }
+        Err(_) => eprintln!("{message}"),
+    }
+}
+
 /// Starts Xvfb on a free display, or returns `None` (test skipped) when it is not installed and
 /// `CI` is unset.
 fn xvfb() -> Option<Xvfb> {
@@ -391,7 +403,7 @@ fn xtest_input_reaches_windows_and_local_input_is_noticed() {
             assert!(!watch.local_activity().unwrap(), "reported once");
         }
         Err(_) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED local-activity check: xdotool is not installed");
+            skip("local-activity check: xdotool is not installed");
         }
         Err(e) => panic!("xdotool is needed with CI set: {e}"),
     }
