@@ -15,6 +15,7 @@ mod entropy;
 mod palette;
 mod predicted;
 mod raw;
+pub(crate) mod recolor;
 
 pub use entropy::Entropy;
 pub(crate) use entropy::{compress, decompress};
@@ -38,9 +39,18 @@ pub(crate) enum TileMode {
     Raw = 4,
     /// Pixels with alpha as they are, 4 bytes each.
     RawAlpha = 5,
+    /// The rectangle's colours replaced pairwise (opaque colours, 3 bytes each); see [`recolor`].
+    Recolor = 6,
+    /// The same with 4-byte colours.
+    RecolorAlpha = 7,
 }
 
 impl TileMode {
+    /// True for the modes that transform the pixels already on screen.
+    pub fn is_recolor(self) -> bool {
+        matches!(self, TileMode::Recolor | TileMode::RecolorAlpha)
+    }
+
     pub fn from_u8(v: u8) -> Result<Self> {
         Ok(match v {
             0 => TileMode::Palette,
@@ -49,6 +59,8 @@ impl TileMode {
             3 => TileMode::PredictedAlpha,
             4 => TileMode::Raw,
             5 => TileMode::RawAlpha,
+            6 => TileMode::Recolor,
+            7 => TileMode::RecolorAlpha,
             _ => return Err(Error::Malformed("unknown tile mode")),
         })
     }
@@ -143,7 +155,10 @@ pub(crate) fn encode_rect(
 }
 
 /// True when `rect` holds more than 256 colours (photographs, video), counted until the 257th.
-#[cfg_attr(not(feature = "h264"), allow(dead_code))]
+#[cfg_attr(
+    not(all(feature = "h264", not(target_arch = "wasm32"))),
+    allow(dead_code)
+)]
 pub(crate) fn is_photographic(src: &SourceRows<'_>, rect: &Rect) -> bool {
     let mut table = palette::ColorTable::default();
     let mut indices = Vec::new();
@@ -170,6 +185,10 @@ pub(crate) fn decode_rect(
         TileMode::PredictedAlpha => predicted::decode(data, width, true, out),
         TileMode::Raw => raw::decode(data, false, out),
         TileMode::RawAlpha => raw::decode(data, true, out),
+        // Recolouring reads the framebuffer: the decoder applies it in place (see `recolor`).
+        TileMode::Recolor | TileMode::RecolorAlpha => {
+            Err(Error::Malformed("recolour is not a standalone tile"))
+        }
     }
 }
 

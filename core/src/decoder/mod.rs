@@ -44,7 +44,7 @@ impl Default for DecoderConfig {
             max_width: MAX_DIMENSION,
             max_height: MAX_DIMENSION,
             max_cache_tiles: 8192,
-            decode_video: cfg!(feature = "h264"),
+            decode_video: cfg!(all(feature = "h264", not(target_arch = "wasm32"))),
         }
     }
 }
@@ -375,6 +375,28 @@ fn stage_ops(
                     });
                 }
                 let start = staged.len();
+                if mode.is_recolor() {
+                    if checkpoint {
+                        return Err(Error::Malformed("recolour inside a checkpoint"));
+                    }
+                    // Staged as [count u32][from u32, to u32]..., in the output byte order.
+                    let pairs =
+                        codec::recolor::read(&mut payload, mode == codec::TileMode::RecolorAlpha)?;
+                    staged.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+                    for (f, t) in pairs {
+                        for c in [f, t] {
+                            let mut b = c.to_le_bytes();
+                            if format == PixelFormat::Rgba8 {
+                                b.swap(0, 2);
+                            }
+                            staged.extend_from_slice(&b);
+                        }
+                    }
+                    if keep {
+                        store(&mut next_id, &mut new_sizes, tile_rect);
+                    }
+                    continue;
+                }
                 staged.resize(start + rect.area() as usize * 4, 0);
                 codec::decode_rect(
                     mode,
@@ -543,6 +565,36 @@ fn apply_ops(
                     }
                 }
                 damage.push(rect);
+            }
+            Op::Tile {
+                tile,
+                rect,
+                store,
+                mode,
+            } if mode.is_recolor() => {
+                let tile_rect = state.grid.tile_rect(tile);
+                let abs = Rect::new(
+                    tile_rect.x + rect.x,
+                    tile_rect.y + rect.y,
+                    rect.width,
+                    rect.height,
+                );
+                let (count, rest) = staged.split_at(4);
+                let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
+                let (raw, rest) = rest.split_at(count * 8);
+                staged = rest;
+                let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let pairs: Vec<(u32, u32)> = raw
+                    .chunks_exact(8)
+                    .map(|p| (word(&p[..4]), word(&p[4..])))
+                    .collect();
+                for y in abs.y..abs.bottom() {
+                    codec::recolor::apply(state.framebuffer.span_mut(&abs, y), &pairs);
+                }
+                if store {
+                    store_tile(state, tile);
+                }
+                damage.push(abs);
             }
             Op::Tile {
                 tile, rect, store, ..

@@ -20,13 +20,16 @@ pub struct VideoChunk {
 }
 
 /// Regions decoded at once; the least recently used is dropped beyond this.
-#[cfg_attr(not(feature = "h264"), allow(dead_code))]
+#[cfg_attr(
+    not(all(feature = "h264", not(target_arch = "wasm32"))),
+    allow(dead_code)
+)]
 const MAX_REGIONS: usize = 4;
 
 /// The per-region H.264 decoders of one viewer.
 #[derive(Default)]
 pub(crate) struct VideoDecoders {
-    #[cfg(feature = "h264")]
+    #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
     regions: Vec<(u32, Rect, crate::video::RegionDecoder)>,
 }
 
@@ -34,7 +37,7 @@ impl VideoDecoders {
     /// Decodes one picture into `framebuffer` at `rect`. `Ok(true)` when pixels were drawn, `Ok(false)`
     /// when the stream is waiting for a keyframe, `Err` for a malformed picture (that region's decoder
     /// is dropped, so it restarts at the next keyframe).
-    #[cfg(feature = "h264")]
+    #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
     pub fn decode(
         &mut self,
         region: u32,
@@ -94,7 +97,7 @@ impl VideoDecoders {
     }
 
     /// Without H.264 support nothing is drawn: the host decodes [`VideoChunk`]s itself.
-    #[cfg(not(feature = "h264"))]
+    #[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
     pub fn decode(
         &mut self,
         _region: u32,
@@ -110,7 +113,7 @@ impl VideoDecoders {
 
     /// Forgets a region that ended.
     pub fn end(&mut self, region: u32) {
-        #[cfg(feature = "h264")]
+        #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
         self.regions.retain(|(id, _, _)| *id != region);
         let _ = region;
     }

@@ -1,6 +1,6 @@
 //! The encoder: frames in, packets out.
 
-use crate::codec::{self, Coded, Entropy, Scratch};
+use crate::codec::{self, recolor, Coded, Entropy, Scratch, TileMode};
 use crate::damage::{detect_with, DirtyTile, TileGrid, TILE_SIZE};
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, Frame, PackedImage, PixelFormat, Rect, SourceRows};
@@ -11,14 +11,17 @@ use crate::tiles::cache::EncoderCache;
 use crate::tiles::motion::{detect_moves, rect_matches_displaced};
 use crate::tiles::{solid_color, TileKey};
 
-#[cfg(not(feature = "h264"))]
+#[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
 #[path = "no_video.rs"]
 mod video;
-#[cfg(feature = "h264")]
+#[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 mod video;
 
 /// Colour of privacy-masked pixels (opaque dark grey), canonical BGRA.
 pub const MASK_COLOR: u32 = 0xff20_2020;
+
+/// Smallest changed rectangle worth checking for a recolouring.
+const MIN_RECOLOR_PIXELS: u64 = 256;
 
 /// Changed pixels below which a frame is not searched for moved content.
 const MIN_MOTION_PIXELS: u64 = 4096;
@@ -59,7 +62,7 @@ pub struct VideoSettings {
 impl Default for VideoSettings {
     fn default() -> Self {
         VideoSettings {
-            enabled: cfg!(feature = "h264"),
+            enabled: cfg!(all(feature = "h264", not(target_arch = "wasm32"))),
             bitrate_bps: 0,
             fps: 10,
             settle_frames: 3,
@@ -555,27 +558,36 @@ fn encode_update(
                 stats.cache_hits += 1;
                 continue;
             }
-            match codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy) {
-                Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
-                Coded::Tile(mode) => {
-                    cache.store(key);
-                    ops.push(Op::Tile {
-                        tile: d.index,
-                        rect: relative(&d.rect, &tile_rect),
-                        mode,
-                        store: true,
-                    });
-                }
+        }
+        let recolorable = !screen.video.is_lossy(d.index) && d.rect.area() >= MIN_RECOLOR_PIXELS;
+        let coded = match recolorable
+            .then(|| recolor::find(&screen.mirror, src, &d.rect))
+            .flatten()
+        {
+            Some(pairs) if pairs.len() * 8 < d.rect.area() as usize => {
+                let opaque = recolor::opaque(&pairs);
+                recolor::write(&pairs, opaque, &mut payload);
+                Coded::Tile(if opaque {
+                    TileMode::Recolor
+                } else {
+                    TileMode::RecolorAlpha
+                })
             }
-        } else {
-            match codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy) {
-                Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
-                Coded::Tile(mode) => ops.push(Op::Tile {
+            _ => codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy),
+        };
+        match coded {
+            Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
+            Coded::Tile(mode) => {
+                let store = screen.cache.enabled();
+                if store {
+                    screen.cache.store(TileKey::of(src, &tile_rect));
+                }
+                ops.push(Op::Tile {
                     tile: d.index,
                     rect: relative(&d.rect, &tile_rect),
                     mode,
-                    store: false,
-                }),
+                    store,
+                });
             }
         }
         screen.mirror.copy_rect_from(src, &d.rect);

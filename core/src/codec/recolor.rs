@@ -1,0 +1,189 @@
+//! Recolouring: a rectangle whose new pixels are a function of its old ones (syntax highlighting that
+//! changes, a selection, a hover or focus colour) is sent as the colour pairs that changed.
+
+use crate::error::{Error, Result};
+use crate::frame::{PackedImage, Rect, SourceRows};
+
+/// Most colour pairs a recolouring may list (identity pairs included while checking).
+pub(crate) const MAX_PAIRS: usize = 256;
+
+const SLOTS: usize = 1024;
+
+/// The colours that changed if `cur` is `prev` with some colours replaced consistently over `rect`,
+/// with at most [`MAX_PAIRS`] distinct old colours. `None` when some old colour became two new ones,
+/// or nothing changed.
+pub(crate) fn find(
+    prev: &PackedImage,
+    cur: &SourceRows<'_>,
+    rect: &Rect,
+) -> Option<Vec<(u32, u32)>> {
+    // Open addressing over old colours; `order` keeps first-seen order for a deterministic output.
+    let mut keys = [0u32; SLOTS];
+    let mut values = [0u32; SLOTS];
+    let mut used = [false; SLOTS];
+    let mut order: Vec<u32> = Vec::with_capacity(64);
+    let mut last: Option<(u32, u32)> = None;
+    for y in rect.y..rect.bottom() {
+        for (p, c) in prev
+            .span(rect, y)
+            .chunks_exact(4)
+            .zip(cur.span(rect, y).chunks_exact(4))
+        {
+            let from = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+            let to = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            if let Some((f, t)) = last {
+                if f == from {
+                    if t != to {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            let mut slot = (from.wrapping_mul(0x9E37_79B1) >> 22) as usize;
+            loop {
+                if !used[slot] {
+                    if order.len() == MAX_PAIRS {
+                        return None;
+                    }
+                    used[slot] = true;
+                    keys[slot] = from;
+                    values[slot] = to;
+                    order.push(slot as u32);
+                    break;
+                }
+                if keys[slot] == from {
+                    if values[slot] != to {
+                        return None;
+                    }
+                    break;
+                }
+                slot = (slot + 1) & (SLOTS - 1);
+            }
+            last = Some((from, to));
+        }
+    }
+    let pairs: Vec<(u32, u32)> = order
+        .iter()
+        .map(|&s| (keys[s as usize], values[s as usize]))
+        .filter(|(f, t)| f != t)
+        .collect();
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+/// True when every colour of `pairs` is opaque (3 bytes each on the wire).
+pub(crate) fn opaque(pairs: &[(u32, u32)]) -> bool {
+    pairs
+        .iter()
+        .all(|&(f, t)| f >> 24 == 0xff && t >> 24 == 0xff)
+}
+
+/// Appends `[count - 1][from, to]...`, colours 3 or 4 bytes each.
+pub(crate) fn write(pairs: &[(u32, u32)], opaque: bool, out: &mut Vec<u8>) {
+    out.push((pairs.len() - 1) as u8);
+    let n = if opaque { 3 } else { 4 };
+    for &(f, t) in pairs {
+        out.extend_from_slice(&f.to_le_bytes()[..n]);
+        out.extend_from_slice(&t.to_le_bytes()[..n]);
+    }
+}
+
+/// Reads what [`write`] wrote.
+pub(crate) fn read(data: &mut &[u8], alpha: bool) -> Result<Vec<(u32, u32)>> {
+    let (&count, rest) = data
+        .split_first()
+        .ok_or(Error::Truncated("recolour size"))?;
+    let count = usize::from(count) + 1;
+    if count > MAX_PAIRS {
+        return Err(Error::Malformed("recolour with too many pairs"));
+    }
+    let n = if alpha { 4 } else { 3 };
+    let (raw, rest) = rest
+        .split_at_checked(count * 2 * n)
+        .ok_or(Error::Truncated("recolour pairs"))?;
+    let color = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], if alpha { b[3] } else { 0xff }]);
+    let pairs = raw
+        .chunks_exact(2 * n)
+        .map(|p| (color(&p[..n]), color(&p[n..])))
+        .collect();
+    *data = rest;
+    Ok(pairs)
+}
+
+/// Replaces the listed colours in `pixels` (packed 32-bit pixels in the framebuffer's byte order).
+pub(crate) fn apply(pixels: &mut [u8], pairs: &[(u32, u32)]) {
+    let mut sorted = pairs.to_vec();
+    sorted.sort_unstable_by_key(|p| p.0);
+    let mut last: Option<(u32, Option<u32>)> = None;
+    for px in pixels.chunks_exact_mut(4) {
+        let v = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
+        let to = match last {
+            Some((f, t)) if f == v => t,
+            _ => sorted
+                .binary_search_by_key(&v, |p| p.0)
+                .ok()
+                .map(|i| sorted[i].1),
+        };
+        last = Some((v, to));
+        if let Some(t) = to {
+            px.copy_from_slice(&t.to_le_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(width: u32, height: u32, f: impl Fn(u32, u32) -> u32) -> PackedImage {
+        let mut img = PackedImage::new(width, height, 0);
+        for (i, px) in img.pixels.chunks_exact_mut(4).enumerate() {
+            px.copy_from_slice(&f(i as u32 % width, i as u32 / width).to_le_bytes());
+        }
+        img
+    }
+
+    #[test]
+    fn finds_consistent_recolourings_only() {
+        let glyphs = |x: u32, y: u32| {
+            [0xffff_ffff, 0xff00_0000, 0xff80_8080][((x * 7 + y * 3) % 5 % 3) as usize]
+        };
+        let prev = image(64, 64, glyphs);
+        // Black text turns magenta, grey anti-aliasing turns pink, white stays.
+        let recoloured = image(64, 64, |x, y| match glyphs(x, y) {
+            0xff00_0000 => 0xffc0_00c0,
+            0xff80_8080 => 0xffe0_80e0,
+            other => other,
+        });
+        let rect = Rect::new(3, 5, 50, 40);
+        let pairs = find(&prev, &SourceRows::from_image(&recoloured), &rect).unwrap();
+        assert_eq!(pairs.len(), 2);
+        let mut out = Vec::new();
+        write(&pairs, opaque(&pairs), &mut out);
+        let mut data = &out[..];
+        let read_back = read(&mut data, false).unwrap();
+        assert!(data.is_empty());
+        let mut applied = prev.clone();
+        for y in rect.y..rect.bottom() {
+            apply(applied.span_mut(&rect, y), &read_back);
+        }
+        for y in rect.y..rect.bottom() {
+            assert_eq!(applied.span(&rect, y), recoloured.span(&rect, y));
+        }
+        // One old colour becoming two new ones is not a recolouring; nor is no change.
+        let mut split = recoloured.clone();
+        split.span_mut(&rect, rect.y)[..4].copy_from_slice(&0xff12_3456u32.to_le_bytes());
+        let first_old = u32::from_le_bytes(prev.span(&rect, rect.y)[..4].try_into().unwrap());
+        assert!(
+            prev.pixels
+                .chunks_exact(4)
+                .filter(|p| p == &first_old.to_le_bytes())
+                .count()
+                > 1
+        );
+        assert_eq!(find(&prev, &SourceRows::from_image(&split), &rect), None);
+        assert_eq!(find(&prev, &SourceRows::from_image(&prev), &rect), None);
+        for cut in 0..out.len() {
+            assert!(read(&mut &out[..cut], false).is_err());
+        }
+    }
+}
