@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: Rust unit, integration and doc tests (the full-corpus checks too when
-# ../shared/corpus exists), the C library's suite (ASan + valgrind) and a short fuzzing pass.
+# ../shared/corpus exists), the C library's suite (ASan + valgrind), screen capture under Xvfb, the Web
+# SDK in Node and headless Chromium, quick connect end to end, and a short fuzzing pass.
 # Installs what it needs; safe to run twice. Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +24,19 @@ if [ -f ffi/ci.sh ]; then
   bash ffi/ci.sh
 fi
 
+if [ -f capture/ci.sh ]; then
+  echo "== screen capture and input injection (Xvfb)"
+  bash capture/ci.sh
+fi
+
 if [ -f wasm/ci.sh ]; then
   echo "== Web SDK (wasm, npm package, headless Chromium)"
   bash wasm/ci.sh
+fi
+
+if [ -f quick/ci.sh ]; then
+  echo "== quick connect (relay, share command, browsers, load test)"
+  bash quick/ci.sh
 fi
 
 if [ -f fuzz/run.sh ]; then
