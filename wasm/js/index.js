@@ -262,8 +262,23 @@ export class GlimpseViewer extends EventTarget {
     if (typeof window !== 'undefined') {
       this.#onWindowResize = () => this.#layout();
       window.addEventListener('resize', this.#onWindowResize);
+      this.#watchPixelRatio();
     }
   }
+
+  /** Re-lays out when devicePixelRatio changes (zoom, or the window moved to another screen). */
+  #watchPixelRatio() {
+    if (typeof matchMedia !== 'function') return;
+    const query = matchMedia(`(resolution: ${globalThis.devicePixelRatio || 1}dppx)`);
+    const onChange = () => {
+      this.#layout();
+      this.#watchPixelRatio();
+    };
+    query.addEventListener('change', onChange, { once: true });
+    this.#unwatchPixelRatio = () => query.removeEventListener('change', onChange);
+  }
+
+  #unwatchPixelRatio = null;
 
   /** The canvas the screen is drawn into. */
   get canvas() { return this.#canvas; }
@@ -343,6 +358,7 @@ export class GlimpseViewer extends EventTarget {
   destroy() {
     this.#cursor?.remove();
     if (this.#onWindowResize) window.removeEventListener('resize', this.#onWindowResize);
+    this.#unwatchPixelRatio?.();
     this.#decoder.free();
     this.#image = null;
   }
@@ -485,6 +501,7 @@ export class GlimpseSharer extends EventTarget {
     this.#fps = fps;
     this.#onPacket = onPacket;
     this.#encoder = new Encoder(encoderOptions);
+    track.addEventListener('ended', () => this.stop());
   }
 
   /** The encoder, e.g. for privacy masks or the cursor. */
@@ -505,7 +522,6 @@ export class GlimpseSharer extends EventTarget {
       if (this.#running) this.#timer = setTimeout(tick, 1000 / this.#fps);
     };
     this.#timer = setTimeout(tick, 1000 / this.#fps);
-    this.#track.addEventListener('ended', () => this.stop(), { once: true });
   }
 
   /** Stops reading frames (and the track, if fromDisplayMedia() opened it); ends packets(). */
