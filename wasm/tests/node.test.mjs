@@ -146,3 +146,10 @@ test('privacy masks and cursor packets from the wasm Encoder', () => {
   decoder.free();
   encoder.free();
 });
+
+test('before init(): NOT_AVAILABLE, not a crash', () => {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e',
+    "import { Decoder, GlimpseError } from 'glimpse-web'; try { new Decoder(); console.log('created'); } catch (e) { console.log(e instanceof GlimpseError, e.code); }"],
+  { encoding: 'utf8' });
+  assert.equal(out.trim(), 'true 8');
+});
