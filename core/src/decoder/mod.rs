@@ -70,6 +70,9 @@ pub struct Update {
     pub resized: bool,
     /// Video pictures of this update, in order (see [`VideoChunk::drawn`]).
     pub video: Vec<VideoChunk>,
+    /// Video regions that ended in this update (their pixels follow losslessly): a host decoding
+    /// [`VideoChunk`]s itself should drop those decoders and any picture still in flight.
+    pub video_ended: Vec<u32>,
     /// Video pictures that failed to decode. Contained: the rest of the update was applied, and the
     /// region recovers at its next keyframe.
     pub video_errors: u32,
@@ -241,6 +244,7 @@ impl Decoder {
                     damage: self.damage.clone(),
                     resized,
                     video: Vec::new(),
+                    video_ended: Vec::new(),
                     video_errors: 0,
                 })
             }
@@ -268,6 +272,7 @@ impl Decoder {
                     damage: self.damage.clone(),
                     resized: false,
                     video: sink.chunks,
+                    video_ended: sink.ended,
                     video_errors: sink.errors,
                 })
             }
@@ -278,6 +283,7 @@ impl Decoder {
                     damage: Vec::new(),
                     resized: false,
                     video: Vec::new(),
+                    video_ended: Vec::new(),
                     video_errors: 0,
                 })
             }
@@ -288,6 +294,7 @@ impl Decoder {
                     damage: Vec::new(),
                     resized: false,
                     video: Vec::new(),
+                    video_ended: Vec::new(),
                     video_errors: 0,
                 })
             }
@@ -478,6 +485,7 @@ struct VideoSink<'a> {
     decode: bool,
     data: &'a [u8],
     chunks: Vec<VideoChunk>,
+    ended: Vec<u32>,
     errors: u32,
 }
 
@@ -488,6 +496,7 @@ impl<'a> VideoSink<'a> {
             decode,
             data,
             chunks: Vec::new(),
+            ended: Vec::new(),
             errors: 0,
         }
     }
@@ -622,7 +631,10 @@ fn apply_ops(
                     damage.push(rect);
                 }
             }
-            Op::VideoEnd { region } => video.decoders.end(region),
+            Op::VideoEnd { region } => {
+                video.decoders.end(region);
+                video.ended.push(region);
+            }
             Op::Cached { tile, id, store } => {
                 let tile_rect = state.grid.tile_rect(tile);
                 if let Ok(pixels) = state.cache.get(id) {
