@@ -1,11 +1,11 @@
 //! The viewer's engine: packets in, an RGBA framebuffer and its damaged rectangles out.
 
 use glimpse::{DecoderConfig, PixelFormat, MAX_DIMENSION};
-use js_sys::{Object, Reflect, Uint32Array};
+use js_sys::{Array, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::{DecoderOptions, MaybeCursor};
+use crate::{DecoderOptions, MaybeCursor, RawVideoChunkArray};
 
 use crate::error::{self, from_core, invalid};
 
@@ -18,6 +18,8 @@ pub struct Decoder {
     inner: glimpse::Decoder,
     damage: Vec<u32>,
     resized: bool,
+    video: Vec<glimpse::VideoChunk>,
+    video_ended: Vec<u32>,
 }
 
 #[wasm_bindgen]
@@ -57,6 +59,8 @@ impl Decoder {
             inner: glimpse::Decoder::new(config),
             damage: Vec::new(),
             resized: false,
+            video: Vec::new(),
+            video_ended: Vec::new(),
         })
     }
 
@@ -71,7 +75,41 @@ impl Decoder {
                 .extend_from_slice(&[r.x, r.y, r.width, r.height]);
         }
         self.resized = update.resized;
+        self.video = update.video;
+        self.video_ended = update.video_ended;
         Ok(update.kind as u32)
+    }
+
+    /// The H.264 pictures of the last successful push, in order, for the host to decode (WebCodecs)
+    /// and draw: `[{ region, x, y, width, height, keyframe, data }]`. `data` is one Annex-B picture
+    /// (SPS and PPS in front of keyframes); its coded size is the rectangle padded to even and at
+    /// least 16x16: show only the top-left `width` x `height`. Empty for other packets.
+    #[wasm_bindgen(js_name = videoChunks)]
+    pub fn video_chunks(&self) -> RawVideoChunkArray {
+        let out = Array::new();
+        for c in &self.video {
+            let o = Object::new();
+            let set = |k: &str, v: JsValue| {
+                // Setting a property on a fresh plain object cannot fail.
+                let _ = Reflect::set(&o, &k.into(), &v);
+            };
+            set("region", c.region.into());
+            set("x", c.rect.x.into());
+            set("y", c.rect.y.into());
+            set("width", c.rect.width.into());
+            set("height", c.rect.height.into());
+            set("keyframe", c.keyframe.into());
+            set("data", Uint8Array::from(&c.data[..]).into());
+            out.push(&o);
+        }
+        out.unchecked_into()
+    }
+
+    /// Video regions that ended in the last successful push (their pixels follow losslessly): drop
+    /// their decoders and any picture still in flight.
+    #[wasm_bindgen(js_name = videoEnded)]
+    pub fn video_ended(&self) -> Uint32Array {
+        Uint32Array::from(&self.video_ended[..])
     }
 
     /// Damaged rectangles of the last successful push, flattened `[x, y, width, height, ...]`.

@@ -71,6 +71,20 @@ export interface RawCursor {
   hotspotX: number;
   hotspotY: number;
 }
+/** One H.264 picture of a video region, for the host to decode (`Decoder.videoChunks()`). */
+export interface RawVideoChunk {
+  /** Region id: the pictures of one region form one H.264 stream. */
+  region: number;
+  /** Screen rectangle the picture covers (its visible size; the coded size is padded). */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** An IDR picture with SPS and PPS in front: a fresh decoder starts here. */
+  keyframe: boolean;
+  /** Annex-B bytes of exactly one picture. */
+  data: Uint8Array;
+}
 /** Encoder counters. */
 export interface EncoderStats {
   frames: number;
@@ -93,6 +107,9 @@ extern "C" {
     /// `RawCursor | undefined` in TypeScript.
     #[wasm_bindgen(typescript_type = "RawCursor | undefined")]
     pub type MaybeCursor;
+    /// `RawVideoChunk[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RawVideoChunk[]")]
+    pub type RawVideoChunkArray;
     /// `EncoderStats` in TypeScript.
     #[wasm_bindgen(typescript_type = "EncoderStats")]
     pub type EncoderStatsObject;
