@@ -51,6 +51,16 @@
 #define GLIMPSE_MAX_CACHE_TILES 65536
 
 /**
+ * Largest `glimpse_encoder_settings.video_fps`.
+ */
+#define GLIMPSE_MAX_VIDEO_FPS 120
+
+/**
+ * Largest `glimpse_encoder_settings.video_settle_frames`.
+ */
+#define GLIMPSE_MAX_VIDEO_SETTLE_FRAMES 65535
+
+/**
  * What a Glimpse call did. `GLIMPSE_RESULT_OK` (0) is success; every other value is a failure and
  * nothing was written to the call's outputs (except the needed size on `GLIMPSE_RESULT_BUFFER_TOO_SMALL`).
  *
@@ -163,6 +173,31 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_CORRUPT_PAYLOAD = 27,
   /**
+   * Input from a viewer that does not hold remote control.
+   */
+  GLIMPSE_RESULT_CONTROL_NOT_GRANTED = 30,
+  /**
+   * A pointer event outside the shared screen.
+   */
+  GLIMPSE_RESULT_POINTER_OUTSIDE_SCREEN = 31,
+  /**
+   * Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
+   */
+  GLIMPSE_RESULT_INVALID_SESSION_KEY = 32,
+  /**
+   * A session key that names no session.
+   */
+  GLIMPSE_RESULT_UNKNOWN_SESSION_KEY = 33,
+  /**
+   * A session key whose session was unused for too long.
+   */
+  GLIMPSE_RESULT_SESSION_KEY_EXPIRED = 34,
+  /**
+   * Too many wrong session keys from this client: try again later (the last-error detail says
+   * when).
+   */
+  GLIMPSE_RESULT_RATE_LIMITED = 35,
+  /**
    * An engine error this version of the C library has no code for (the core is newer than the
    * binding). The last-error detail says what it was.
    */
@@ -272,7 +307,8 @@ typedef struct glimpse_encoder glimpse_encoder;
 
 /**
  * Settings of a decoder. Versioned by size like `glimpse_encoder_settings`: fill it with
- * `glimpse_decoder_settings_init`, then change fields.
+ * `glimpse_decoder_settings_init`, then change fields (fields past an older caller's `struct_size`
+ * keep their defaults).
  */
 typedef struct glimpse_decoder_settings {
   /**
@@ -295,6 +331,13 @@ typedef struct glimpse_decoder_settings {
    * Largest tile cache accepted, in tiles, 0..`GLIMPSE_MAX_CACHE_TILES`. Default 8192.
    */
   uint32_t max_cache_tiles;
+  /**
+   * 1: decode the H.264 pictures of video regions into the framebuffer (default, when the library
+   * was built with H.264). 0: skip them: the framebuffer keeps its previous pixels there until the
+   * sharer re-sends the region losslessly (the C interface does not hand the pictures out).
+   * Version 2.
+   */
+  uint32_t decode_video;
 } glimpse_decoder_settings;
 
 /**
@@ -420,7 +463,15 @@ typedef struct glimpse_session {
 /**
  * Settings of an encoder. Versioned by size: fill it with `glimpse_encoder_settings_init` (which
  * sets `struct_size` to the size this header knows and every field to its default), then change
- * fields. Later versions only append fields, so programs built against an older header keep working.
+ * fields. Later versions only append fields, so programs built against an older header keep working
+ * (fields past their `struct_size` keep their defaults).
+ *
+ * Video regions (the `video_*` fields, added in the second version): where pixels move like video
+ * (at least 2x2 tiles of photographic content changing every frame), the encoder sends H.264
+ * pictures instead of lossless tiles. Viewers show those pixels lossy
+ * (`glimpse_encoder_lossy_rects` says where) until the region has been still for
+ * `video_settle_frames` frames: then every lossy tile is re-sent losslessly, so the whole screen is
+ * exact again at most `glimpse_encoder_top_off_bound_frames` frames after it stops changing.
  */
 typedef struct glimpse_encoder_settings {
   /**
@@ -449,6 +500,26 @@ typedef struct glimpse_encoder_settings {
    * Display scale announced to viewers, 1..65535 (100 = 96 DPI). Default 100.
    */
   uint32_t scale_percent;
+  /**
+   * 1: send video-like regions as H.264 (default, when the library was built with H.264); 0:
+   * everything lossless, every pixel exact at every frame. Version 2.
+   */
+  uint32_t video_enabled;
+  /**
+   * Target bit rate of each video region in bits per second; 0 (default) picks one from the
+   * region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Version 2.
+   */
+  uint32_t video_bitrate_bps;
+  /**
+   * Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the rate control spreads
+   * the bit rate over them). Default 10. Version 2.
+   */
+  uint32_t video_fps;
+  /**
+   * A video region still for this many frames ends and is re-sent losslessly,
+   * 0..`GLIMPSE_MAX_VIDEO_SETTLE_FRAMES` (0 acts as 1). Default 3. Version 2.
+   */
+  uint32_t video_settle_frames;
 } glimpse_encoder_settings;
 
 /**
@@ -460,9 +531,16 @@ typedef struct glimpse_encoder_settings {
 typedef void (*glimpse_packet_callback)(void *userdata, const uint8_t *data, size_t len, uint32_t kind);
 
 /**
- * Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`.
+ * Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`. Versioned by size
+ * like the settings structs: set `struct_size` to `sizeof(glimpse_encoder_stats)` before the call.
+ * Later versions only append fields.
  */
 typedef struct glimpse_encoder_stats {
+  /**
+   * `sizeof(glimpse_encoder_stats)` as the caller knows it, set by the caller. On success the
+   * library sets it to the number of bytes it filled (the smaller of the caller's size and its own).
+   */
+  uint32_t struct_size;
   /**
    * Frames pushed (successfully validated).
    */
@@ -487,6 +565,23 @@ typedef struct glimpse_encoder_stats {
    * Tiles sent as cache references.
    */
   uint64_t cache_hits;
+  /**
+   * H.264 pictures sent for video regions.
+   */
+  uint64_t video_pictures;
+  /**
+   * Bytes of those pictures (included in `bytes`).
+   */
+  uint64_t video_bytes;
+  /**
+   * Pixels covered by those pictures (a region's area once per picture).
+   */
+  uint64_t video_pixels;
+  /**
+   * Pixels viewers show lossy right now (video regions not yet re-sent losslessly); the total area
+   * of `glimpse_encoder_lossy_rects`.
+   */
+  uint64_t lossy_pixels;
 } glimpse_encoder_stats;
 
 #ifdef __cplusplus
@@ -562,6 +657,8 @@ void glimpse_decoder_free(struct glimpse_decoder *decoder);
  * Applies one packet (`len` bytes, read during the call only). On success the framebuffer, damage
  * and cursor reflect it. On failure nothing changed: the decoder keeps its last good state and
  * can be used again; after `GLIMPSE_RESULT_OUT_OF_SYNC` (or a lost packet) it needs a checkpoint.
+ * A video picture that fails to decode does not fail the call (the rest of the packet is applied):
+ * `glimpse_decoder_last_video_errors` counts them.
  *
  * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`decoder` NULL, or `data` NULL with a non-zero `len`),
  * the packet errors 20..27, `GLIMPSE_RESULT_INVALID_DIMENSIONS` and `GLIMPSE_RESULT_INVALID_RECT`
@@ -614,6 +711,20 @@ glimpse_result glimpse_decoder_cursor(const struct glimpse_decoder *decoder, str
  * `decoder` is NULL or a live decoder; `out_session` is NULL or writable.
  */
 glimpse_result glimpse_decoder_session(const struct glimpse_decoder *decoder, struct glimpse_session *out_session);
+
+/**
+ * Writes to `*out_count` how many video pictures of the last successfully applied packet failed to
+ * decode (0 before the first packet, after a checkpoint or cursor packet, and with `decode_video`
+ * 0). Such failures are contained: `glimpse_decoder_apply` still succeeded and applied the rest of
+ * the packet; the affected region shows its previous pixels and recovers at its next keyframe or
+ * when the sharer re-sends it losslessly.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`decoder` or `out_count` NULL).
+ *
+ * # Safety
+ * `decoder` is NULL or a live decoder; `out_count` is NULL or writable.
+ */
+glimpse_result glimpse_decoder_last_video_errors(const struct glimpse_decoder *decoder, uint32_t *out_count);
 
 /**
  * Fills `settings` with the defaults of this library version and sets `settings->struct_size`.
@@ -777,14 +888,48 @@ glimpse_result glimpse_encoder_queued_packets(const struct glimpse_encoder *enco
 glimpse_result glimpse_encoder_session(const struct glimpse_encoder *encoder, struct glimpse_session *out_session);
 
 /**
- * Writes the encoder's counters to `*out_stats`.
+ * Writes the encoder's counters to `*out_stats`: the fields that fit in `out_stats->struct_size`
+ * bytes (which must be at least the first version's size); bytes past the fields this library knows
+ * are set to zero. Sets `out_stats->struct_size` to the number of bytes filled.
  *
- * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_stats` NULL), `GLIMPSE_RESULT_BUSY`.
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_stats` NULL),
+ * `GLIMPSE_RESULT_SETTINGS_SIZE` (`struct_size` smaller than the first version), `GLIMPSE_RESULT_BUSY`.
+ * On failure nothing is written.
  *
  * # Safety
- * `encoder` is NULL or a live encoder; `out_stats` is NULL or writable.
+ * `encoder` is NULL or a live encoder; `out_stats` is NULL or points to `out_stats->struct_size`
+ * writable bytes, aligned for `glimpse_encoder_stats`.
  */
 glimpse_result glimpse_encoder_get_stats(const struct glimpse_encoder *encoder, struct glimpse_encoder_stats *out_stats);
+
+/**
+ * The sharp-text guarantee: after the screen stops changing, every pixel viewers show is exact
+ * again within this many pushed frames (`video_settle_frames + 1`, at least 2). Writes it to
+ * `*out_frames`. A host that stops pushing frames when nothing changes should push the last frame
+ * this many more times (at its capture rate) so viewers end exact.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_frames` NULL), `GLIMPSE_RESULT_BUSY`.
+ *
+ * # Safety
+ * `encoder` is NULL or a live encoder; `out_frames` is NULL or writable.
+ */
+glimpse_result glimpse_encoder_top_off_bound_frames(const struct glimpse_encoder *encoder, uint32_t *out_frames);
+
+/**
+ * Copies the screen rectangles viewers show lossy right now (tiles of video regions not yet re-sent
+ * losslessly; none before the first frame or with video off) to `rects` (room for `cap`) and sets
+ * `*out_count`. Every pixel outside them is exact. If they do not fit, returns
+ * `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and sets `*out_count` to the number needed (so `rects` NULL
+ * with `cap` 0 asks for the count).
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_count` NULL, or `rects` NULL with a
+ * non-zero `cap`), `GLIMPSE_RESULT_BUFFER_TOO_SMALL`, `GLIMPSE_RESULT_BUSY`.
+ *
+ * # Safety
+ * `encoder` is NULL or a live encoder; `rects` is NULL or points to `cap` writable rectangles;
+ * `out_count` is NULL or writable.
+ */
+glimpse_result glimpse_encoder_lossy_rects(const struct glimpse_encoder *encoder, struct glimpse_rect *rects, size_t cap, size_t *out_count);
 
 #ifdef __cplusplus
 }  // extern "C"

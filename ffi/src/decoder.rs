@@ -1,16 +1,18 @@
 //! Viewing: `glimpse_decoder`, packets in, framebuffer, damage and cursor out.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::mem::offset_of;
 
 use engine::{Decoder, DecoderConfig, MAX_DIMENSION};
 
-use crate::boundary::{ffi_call, ffi_void, out, read_settings, slice, BoxHandle};
+use crate::boundary::{bool_arg, ffi_call, ffi_void, out, read_settings, slice, BoxHandle};
 use crate::encoder::GLIMPSE_MAX_CACHE_TILES;
 use crate::error::{glimpse_result, Failure};
-use crate::types::{glimpse_rect, glimpse_session, pixel_format};
+use crate::types::{glimpse_rect, glimpse_session, pixel_format, write_rects};
 
 /// Settings of a decoder. Versioned by size like `glimpse_encoder_settings`: fill it with
-/// `glimpse_decoder_settings_init`, then change fields.
+/// `glimpse_decoder_settings_init`, then change fields (fields past an older caller's `struct_size`
+/// keep their defaults).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types)]
@@ -25,9 +27,15 @@ pub struct glimpse_decoder_settings {
     pub max_height: u32,
     /// Largest tile cache accepted, in tiles, 0..`GLIMPSE_MAX_CACHE_TILES`. Default 8192.
     pub max_cache_tiles: u32,
+    /// 1: decode the H.264 pictures of video regions into the framebuffer (default, when the library
+    /// was built with H.264). 0: skip them: the framebuffer keeps its previous pixels there until the
+    /// sharer re-sends the region losslessly (the C interface does not hand the pictures out).
+    /// Version 2.
+    pub decode_video: u32,
 }
 
-const SETTINGS_V1_SIZE: usize = size_of::<glimpse_decoder_settings>();
+/// The first (smallest) version of the settings struct: up to `max_cache_tiles`.
+const SETTINGS_V1_SIZE: usize = offset_of!(glimpse_decoder_settings, decode_video);
 
 impl glimpse_decoder_settings {
     fn defaults() -> Self {
@@ -38,6 +46,7 @@ impl glimpse_decoder_settings {
             max_width: c.max_width,
             max_height: c.max_height,
             max_cache_tiles: c.max_cache_tiles,
+            decode_video: u32::from(c.decode_video),
         }
     }
 
@@ -62,6 +71,7 @@ impl glimpse_decoder_settings {
         c.max_width = self.max_width;
         c.max_height = self.max_height;
         c.max_cache_tiles = self.max_cache_tiles;
+        c.decode_video = bool_arg(self.decode_video, "decode_video")?;
         Ok(c)
     }
 }
@@ -117,6 +127,8 @@ pub struct glimpse_cursor {
 #[allow(non_camel_case_types)]
 pub struct glimpse_decoder {
     decoder: RefCell<Decoder>,
+    /// `video_errors` of the last successfully applied packet.
+    video_errors: Cell<u32>,
 }
 
 impl BoxHandle for glimpse_decoder {}
@@ -175,6 +187,7 @@ pub unsafe extern "C" fn glimpse_decoder_new(
         let config = settings.to_config()?;
         *out_decoder = glimpse_decoder::into_raw(glimpse_decoder {
             decoder: RefCell::new(Decoder::new(config)),
+            video_errors: Cell::new(0),
         });
         Ok(())
     })
@@ -193,6 +206,8 @@ pub unsafe extern "C" fn glimpse_decoder_free(decoder: *mut glimpse_decoder) {
 /// Applies one packet (`len` bytes, read during the call only). On success the framebuffer, damage
 /// and cursor reflect it. On failure nothing changed: the decoder keeps its last good state and
 /// can be used again; after `GLIMPSE_RESULT_OUT_OF_SYNC` (or a lost packet) it needs a checkpoint.
+/// A video picture that fails to decode does not fail the call (the rest of the packet is applied):
+/// `glimpse_decoder_last_video_errors` counts them.
 ///
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`decoder` NULL, or `data` NULL with a non-zero `len`),
 /// the packet errors 20..27, `GLIMPSE_RESULT_INVALID_DIMENSIONS` and `GLIMPSE_RESULT_INVALID_RECT`
@@ -212,11 +227,12 @@ pub unsafe extern "C" fn glimpse_decoder_apply(
         let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
         // SAFETY: forwarded from the caller.
         let data = unsafe { slice(data, len, "data") }?;
-        decoder
+        let update = decoder
             .decoder
             .try_borrow_mut()
             .map_err(|_| busy())?
             .apply(data)?;
+        decoder.video_errors.set(update.video_errors);
         Ok(())
     })
 }
@@ -279,20 +295,8 @@ pub unsafe extern "C" fn glimpse_decoder_damage(
             return Err(Failure::null("rects"));
         }
         let inner = decoder.decoder.try_borrow().map_err(|_| busy())?;
-        let damage = inner.damage();
-        if damage.len() > cap {
-            *out_count = damage.len();
-            return Err(Failure::new(
-                glimpse_result::BufferTooSmall,
-                format!("{} rectangles, room for {cap}", damage.len()),
-            ));
-        }
-        for (i, r) in damage.iter().enumerate() {
-            // SAFETY: i < damage.len() <= cap, and `rects` holds `cap` writable rectangles.
-            unsafe { rects.add(i).write(glimpse_rect::from(*r)) };
-        }
-        *out_count = damage.len();
-        Ok(())
+        // SAFETY: forwarded from the caller.
+        unsafe { write_rects(inner.damage(), rects, cap, out_count) }
     })
 }
 
@@ -351,6 +355,31 @@ pub unsafe extern "C" fn glimpse_decoder_session(
                 Failure::new(glimpse_result::NotAvailable, "no checkpoint received yet")
             })?
             .into();
+        Ok(())
+    })
+}
+
+/// Writes to `*out_count` how many video pictures of the last successfully applied packet failed to
+/// decode (0 before the first packet, after a checkpoint or cursor packet, and with `decode_video`
+/// 0). Such failures are contained: `glimpse_decoder_apply` still succeeded and applied the rest of
+/// the packet; the affected region shows its previous pixels and recovers at its next keyframe or
+/// when the sharer re-sends it losslessly.
+///
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`decoder` or `out_count` NULL).
+///
+/// # Safety
+/// `decoder` is NULL or a live decoder; `out_count` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn glimpse_decoder_last_video_errors(
+    decoder: *const glimpse_decoder,
+    out_count: *mut u32,
+) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
+        // SAFETY: forwarded from the caller.
+        let out_count = unsafe { out(out_count, "out_count") }?;
+        *out_count = decoder.video_errors.get();
         Ok(())
     })
 }

@@ -4,11 +4,15 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
-use engine::{Encoder, EncoderConfig, Entropy, Packet};
+use std::mem::offset_of;
+
+use engine::{Encoder, EncoderConfig, Entropy, Packet, VideoSettings};
 
 use crate::boundary::{bool_arg, ffi_call, ffi_void, out, read_settings, BoxHandle};
 use crate::error::{glimpse_result, Failure};
-use crate::types::{check_inside, frame, glimpse_rect, glimpse_session, kind_number, rects};
+use crate::types::{
+    check_inside, frame, glimpse_rect, glimpse_session, kind_number, rects, write_rects,
+};
 
 /// Packets an encoder queues (when no callback is set) before calls that produce packets fail with
 /// `GLIMPSE_RESULT_QUEUE_FULL`.
@@ -20,6 +24,12 @@ pub const GLIMPSE_MAX_QUEUED_BYTES: u32 = 64 * 1024 * 1024;
 
 /// Largest tile cache accepted in settings, in tiles (each costs a viewer up to 16 KiB).
 pub const GLIMPSE_MAX_CACHE_TILES: u32 = 65536;
+
+/// Largest `glimpse_encoder_settings.video_fps`.
+pub const GLIMPSE_MAX_VIDEO_FPS: u32 = 120;
+
+/// Largest `glimpse_encoder_settings.video_settle_frames`.
+pub const GLIMPSE_MAX_VIDEO_SETTLE_FRAMES: u32 = 65535;
 
 /// Entropy stage of an encoder's payload (`glimpse_encoder_settings.entropy`).
 #[repr(u32)]
@@ -41,7 +51,15 @@ pub enum glimpse_entropy {
 
 /// Settings of an encoder. Versioned by size: fill it with `glimpse_encoder_settings_init` (which
 /// sets `struct_size` to the size this header knows and every field to its default), then change
-/// fields. Later versions only append fields, so programs built against an older header keep working.
+/// fields. Later versions only append fields, so programs built against an older header keep working
+/// (fields past their `struct_size` keep their defaults).
+///
+/// Video regions (the `video_*` fields, added in the second version): where pixels move like video
+/// (at least 2x2 tiles of photographic content changing every frame), the encoder sends H.264
+/// pictures instead of lossless tiles. Viewers show those pixels lossy
+/// (`glimpse_encoder_lossy_rects` says where) until the region has been still for
+/// `video_settle_frames` frames: then every lossy tile is re-sent losslessly, so the whole screen is
+/// exact again at most `glimpse_encoder_top_off_bound_frames` frames after it stops changing.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types)]
@@ -60,10 +78,22 @@ pub struct glimpse_encoder_settings {
     pub level: u32,
     /// Display scale announced to viewers, 1..65535 (100 = 96 DPI). Default 100.
     pub scale_percent: u32,
+    /// 1: send video-like regions as H.264 (default, when the library was built with H.264); 0:
+    /// everything lossless, every pixel exact at every frame. Version 2.
+    pub video_enabled: u32,
+    /// Target bit rate of each video region in bits per second; 0 (default) picks one from the
+    /// region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Version 2.
+    pub video_bitrate_bps: u32,
+    /// Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the rate control spreads
+    /// the bit rate over them). Default 10. Version 2.
+    pub video_fps: u32,
+    /// A video region still for this many frames ends and is re-sent losslessly,
+    /// 0..`GLIMPSE_MAX_VIDEO_SETTLE_FRAMES` (0 acts as 1). Default 3. Version 2.
+    pub video_settle_frames: u32,
 }
 
-/// The first (smallest) version of the settings struct.
-const SETTINGS_V1_SIZE: usize = size_of::<glimpse_encoder_settings>();
+/// The first (smallest) version of the settings struct: up to `scale_percent`.
+const SETTINGS_V1_SIZE: usize = offset_of!(glimpse_encoder_settings, video_enabled);
 
 impl glimpse_encoder_settings {
     fn defaults() -> Self {
@@ -82,6 +112,10 @@ impl glimpse_encoder_settings {
             entropy: entropy as u32,
             level,
             scale_percent: u32::from(config.scale_percent),
+            video_enabled: u32::from(config.video.enabled),
+            video_bitrate_bps: config.video.bitrate_bps,
+            video_fps: config.video.fps,
+            video_settle_frames: config.video.settle_frames,
         }
     }
 
@@ -128,6 +162,24 @@ impl glimpse_encoder_settings {
                 )))
             }
         };
+        let mut video = VideoSettings::default();
+        video.enabled = bool_arg(self.video_enabled, "video_enabled")?;
+        video.bitrate_bps = self.video_bitrate_bps;
+        if self.video_fps == 0 || self.video_fps > GLIMPSE_MAX_VIDEO_FPS {
+            return Err(Failure::invalid(format!(
+                "video_fps must be 1..{GLIMPSE_MAX_VIDEO_FPS}, got {}",
+                self.video_fps
+            )));
+        }
+        video.fps = self.video_fps;
+        if self.video_settle_frames > GLIMPSE_MAX_VIDEO_SETTLE_FRAMES {
+            return Err(Failure::invalid(format!(
+                "video_settle_frames is {}, the limit is {GLIMPSE_MAX_VIDEO_SETTLE_FRAMES}",
+                self.video_settle_frames
+            )));
+        }
+        video.settle_frames = self.video_settle_frames;
+        config.video = video;
         Ok(config)
     }
 }
@@ -596,11 +648,16 @@ pub unsafe extern "C" fn glimpse_encoder_session(
     })
 }
 
-/// Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`.
+/// Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`. Versioned by size
+/// like the settings structs: set `struct_size` to `sizeof(glimpse_encoder_stats)` before the call.
+/// Later versions only append fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 #[allow(non_camel_case_types)]
 pub struct glimpse_encoder_stats {
+    /// `sizeof(glimpse_encoder_stats)` as the caller knows it, set by the caller. On success the
+    /// library sets it to the number of bytes it filled (the smaller of the caller's size and its own).
+    pub struct_size: u32,
     /// Frames pushed (successfully validated).
     pub frames: u64,
     /// Frames that produced no packet (nothing changed).
@@ -613,14 +670,31 @@ pub struct glimpse_encoder_stats {
     pub copies: u64,
     /// Tiles sent as cache references.
     pub cache_hits: u64,
+    /// H.264 pictures sent for video regions.
+    pub video_pictures: u64,
+    /// Bytes of those pictures (included in `bytes`).
+    pub video_bytes: u64,
+    /// Pixels covered by those pictures (a region's area once per picture).
+    pub video_pixels: u64,
+    /// Pixels viewers show lossy right now (video regions not yet re-sent losslessly); the total area
+    /// of `glimpse_encoder_lossy_rects`.
+    pub lossy_pixels: u64,
 }
 
-/// Writes the encoder's counters to `*out_stats`.
+/// The first (smallest) version of the stats struct: up to `cache_hits`.
+const STATS_V1_SIZE: usize = offset_of!(glimpse_encoder_stats, video_pictures);
+
+/// Writes the encoder's counters to `*out_stats`: the fields that fit in `out_stats->struct_size`
+/// bytes (which must be at least the first version's size); bytes past the fields this library knows
+/// are set to zero. Sets `out_stats->struct_size` to the number of bytes filled.
 ///
-/// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_stats` NULL), `GLIMPSE_RESULT_BUSY`.
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_stats` NULL),
+/// `GLIMPSE_RESULT_SETTINGS_SIZE` (`struct_size` smaller than the first version), `GLIMPSE_RESULT_BUSY`.
+/// On failure nothing is written.
 ///
 /// # Safety
-/// `encoder` is NULL or a live encoder; `out_stats` is NULL or writable.
+/// `encoder` is NULL or a live encoder; `out_stats` is NULL or points to `out_stats->struct_size`
+/// writable bytes, aligned for `glimpse_encoder_stats`.
 #[no_mangle]
 pub unsafe extern "C" fn glimpse_encoder_get_stats(
     encoder: *const glimpse_encoder,
@@ -629,22 +703,120 @@ pub unsafe extern "C" fn glimpse_encoder_get_stats(
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_stats = unsafe { out(out_stats, "out_stats") }?;
+        if out_stats.is_null() {
+            return Err(Failure::null("out_stats"));
+        }
+        // SAFETY: non-NULL; the caller promises at least the 4 bytes of `struct_size`.
+        let size = unsafe { out_stats.cast::<u32>().read() } as usize;
+        if size < STATS_V1_SIZE {
+            return Err(Failure::new(
+                glimpse_result::SettingsSize,
+                format!("out_stats->struct_size is {size}, the smallest version is {STATS_V1_SIZE} bytes"),
+            ));
+        }
         let s = encoder
             .state
             .try_borrow()
             .map_err(|_| busy())?
             .encoder
             .stats();
-        *out_stats = glimpse_encoder_stats {
-            frames: s.frames,
-            unchanged_frames: s.unchanged_frames,
-            checkpoints: s.checkpoints,
-            bytes: s.bytes,
-            copies: s.copies,
-            cache_hits: s.cache_hits,
-        };
+        type S = glimpse_encoder_stats;
+        let fields = [
+            (offset_of!(S, frames), s.frames),
+            (offset_of!(S, unchanged_frames), s.unchanged_frames),
+            (offset_of!(S, checkpoints), s.checkpoints),
+            (offset_of!(S, bytes), s.bytes),
+            (offset_of!(S, copies), s.copies),
+            (offset_of!(S, cache_hits), s.cache_hits),
+            (offset_of!(S, video_pictures), s.video_pictures),
+            (offset_of!(S, video_bytes), s.video_bytes),
+            (offset_of!(S, video_pixels), s.video_pixels),
+            (offset_of!(S, lossy_pixels), s.lossy_pixels),
+        ];
+        let known = size_of::<S>();
+        let base = out_stats.cast::<u8>();
+        let mut filled = 0;
+        for (offset, value) in fields {
+            if offset + size_of::<u64>() <= size {
+                // SAFETY: inside the caller's `size` writable bytes; the field is aligned (the
+                // pointer is aligned for the struct).
+                unsafe { base.add(offset).cast::<u64>().write(value) };
+                filled = offset + size_of::<u64>();
+            }
+        }
+        if size > known {
+            // SAFETY: bytes known..size are inside the caller's `size` writable bytes.
+            unsafe { base.add(known).write_bytes(0, size - known) };
+        }
+        // SAFETY: non-NULL and writable, as above. `filled` <= size <= u32::MAX.
+        unsafe { out_stats.cast::<u32>().write(filled as u32) };
         Ok(())
+    })
+}
+
+/// The sharp-text guarantee: after the screen stops changing, every pixel viewers show is exact
+/// again within this many pushed frames (`video_settle_frames + 1`, at least 2). Writes it to
+/// `*out_frames`. A host that stops pushing frames when nothing changes should push the last frame
+/// this many more times (at its capture rate) so viewers end exact.
+///
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_frames` NULL), `GLIMPSE_RESULT_BUSY`.
+///
+/// # Safety
+/// `encoder` is NULL or a live encoder; `out_frames` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn glimpse_encoder_top_off_bound_frames(
+    encoder: *const glimpse_encoder,
+    out_frames: *mut u32,
+) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
+        // SAFETY: forwarded from the caller.
+        let out_frames = unsafe { out(out_frames, "out_frames") }?;
+        *out_frames = encoder
+            .state
+            .try_borrow()
+            .map_err(|_| busy())?
+            .encoder
+            .top_off_bound_frames();
+        Ok(())
+    })
+}
+
+/// Copies the screen rectangles viewers show lossy right now (tiles of video regions not yet re-sent
+/// losslessly; none before the first frame or with video off) to `rects` (room for `cap`) and sets
+/// `*out_count`. Every pixel outside them is exact. If they do not fit, returns
+/// `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and sets `*out_count` to the number needed (so `rects` NULL
+/// with `cap` 0 asks for the count).
+///
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`encoder` or `out_count` NULL, or `rects` NULL with a
+/// non-zero `cap`), `GLIMPSE_RESULT_BUFFER_TOO_SMALL`, `GLIMPSE_RESULT_BUSY`.
+///
+/// # Safety
+/// `encoder` is NULL or a live encoder; `rects` is NULL or points to `cap` writable rectangles;
+/// `out_count` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn glimpse_encoder_lossy_rects(
+    encoder: *const glimpse_encoder,
+    rects: *mut glimpse_rect,
+    cap: usize,
+    out_count: *mut usize,
+) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
+        // SAFETY: forwarded from the caller.
+        let out_count = unsafe { out(out_count, "out_count") }?;
+        if rects.is_null() && cap != 0 {
+            return Err(Failure::null("rects"));
+        }
+        let lossy = encoder
+            .state
+            .try_borrow()
+            .map_err(|_| busy())?
+            .encoder
+            .lossy_rects();
+        // SAFETY: forwarded from the caller.
+        unsafe { write_rects(&lossy, rects, cap, out_count) }
     })
 }

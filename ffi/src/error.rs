@@ -66,6 +66,19 @@ pub enum glimpse_result {
     NoCheckpoint = 26,
     /// Compressed data that does not decompress to its declared size.
     CorruptPayload = 27,
+    /// Input from a viewer that does not hold remote control.
+    ControlNotGranted = 30,
+    /// A pointer event outside the shared screen.
+    PointerOutsideScreen = 31,
+    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
+    InvalidSessionKey = 32,
+    /// A session key that names no session.
+    UnknownSessionKey = 33,
+    /// A session key whose session was unused for too long.
+    SessionKeyExpired = 34,
+    /// Too many wrong session keys from this client: try again later (the last-error detail says
+    /// when).
+    RateLimited = 35,
     /// An engine error this version of the C library has no code for (the core is newer than the
     /// binding). The last-error detail says what it was.
     Unknown = 99,
@@ -73,7 +86,7 @@ pub enum glimpse_result {
 
 impl glimpse_result {
     /// Every code, for tests and for `glimpse_result_message`.
-    pub(crate) const ALL: [glimpse_result; 24] = [
+    pub(crate) const ALL: [glimpse_result; 30] = [
         Self::Ok,
         Self::NullParameter,
         Self::Panic,
@@ -97,6 +110,12 @@ impl glimpse_result {
         Self::OutOfSync,
         Self::NoCheckpoint,
         Self::CorruptPayload,
+        Self::ControlNotGranted,
+        Self::PointerOutsideScreen,
+        Self::InvalidSessionKey,
+        Self::UnknownSessionKey,
+        Self::SessionKeyExpired,
+        Self::RateLimited,
         Self::Unknown,
     ];
 
@@ -141,6 +160,12 @@ impl glimpse_result {
             Self::OutOfSync => "frame update out of sequence: a checkpoint is needed\0",
             Self::NoCheckpoint => "no checkpoint received yet\0",
             Self::CorruptPayload => "corrupt compressed payload\0",
+            Self::ControlNotGranted => "the viewer does not hold remote control\0",
+            Self::PointerOutsideScreen => "pointer position outside the shared screen\0",
+            Self::InvalidSessionKey => "not a session key (9 digits)\0",
+            Self::UnknownSessionKey => "unknown session key\0",
+            Self::SessionKeyExpired => "session key expired\0",
+            Self::RateLimited => "too many failed attempts: retry later\0",
             Self::Unknown => "unknown engine error (see glimpse_last_error)\0",
         }
     }
@@ -249,6 +274,17 @@ mod tests {
             },
             engine::Error::NoCheckpoint,
             engine::Error::CorruptPayload("x"),
+            engine::Error::ControlNotGranted { viewer: 1 },
+            engine::Error::PointerOutsideScreen {
+                x: -1,
+                y: 0,
+                width: 1,
+                height: 1,
+            },
+            engine::Error::InvalidSessionKey("x"),
+            engine::Error::UnknownSessionKey,
+            engine::Error::SessionKeyExpired,
+            engine::Error::RateLimited { retry_after_ms: 1 },
         ];
         for e in &errors {
             let c = glimpse_result::from_core(e);
@@ -261,6 +297,25 @@ mod tests {
             let n = c as u32;
             assert_eq!((10..99).contains(&n), core.contains(&n), "code {n}");
         }
+        // The core's enum is non_exhaustive, so no match here can notice a new variant: read the
+        // numbers of `Error::code` from its source instead. A core code without a C code (or a list
+        // above missing a variant) fails here.
+        let source = include_str!("../../core/src/error.rs");
+        let body = &source[source
+            .find("pub fn code(&self)")
+            .expect("Error::code in core")..];
+        let body = &body[..body.find("\n    }\n").expect("end of Error::code")];
+        let mut in_source: Vec<u32> = body
+            .lines()
+            .filter_map(|l| l.split_once("=> ")?.1.trim_end_matches(',').parse().ok())
+            .collect();
+        in_source.sort_unstable();
+        let mut listed = core.clone();
+        listed.sort_unstable();
+        assert_eq!(
+            in_source, listed,
+            "core Error::code numbers vs the variants listed here"
+        );
     }
 
     #[test]

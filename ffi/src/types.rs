@@ -3,7 +3,7 @@
 use engine::{Frame, PixelFormat, Rect};
 
 use crate::boundary::slice;
-use crate::error::Failure;
+use crate::error::{glimpse_result, Failure};
 
 /// An axis-aligned rectangle in screen pixels.
 #[repr(C)]
@@ -139,6 +139,33 @@ pub(crate) fn check_inside(rects: &[Rect], width: u32, height: u32) -> Result<()
     for r in rects {
         r.check_inside(width, height)?;
     }
+    Ok(())
+}
+
+/// The output half of the rectangle-list protocol (`rects`, `cap`, `out_count`): copies `list` when
+/// it fits, else fails with `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and writes only the count needed. The
+/// caller has checked `out_count` and that `rects` is non-NULL when `cap` is non-zero.
+///
+/// # Safety
+/// `rects` is NULL (with `cap` 0) or points to `cap` writable rectangles.
+pub(crate) unsafe fn write_rects(
+    list: &[Rect],
+    rects: *mut glimpse_rect,
+    cap: usize,
+    out_count: &mut usize,
+) -> Result<(), Failure> {
+    if list.len() > cap {
+        *out_count = list.len();
+        return Err(Failure::new(
+            glimpse_result::BufferTooSmall,
+            format!("{} rectangles, room for {cap}", list.len()),
+        ));
+    }
+    for (i, r) in list.iter().enumerate() {
+        // SAFETY: i < list.len() <= cap, and `rects` holds `cap` writable rectangles.
+        unsafe { rects.add(i).write(glimpse_rect::from(*r)) };
+    }
+    *out_count = list.len();
     Ok(())
 }
 

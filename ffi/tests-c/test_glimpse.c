@@ -5,6 +5,8 @@
  */
 #include <glimpse.h>
 
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +120,14 @@ static void test_result_messages(void) {
     /* The engine's numbers (glimpse::Error::code) are part of the ABI. */
     EXPECT(GLIMPSE_RESULT_INVALID_DIMENSIONS == 10 && GLIMPSE_RESULT_INVALID_RECT == 14);
     EXPECT(GLIMPSE_RESULT_TRUNCATED == 20 && GLIMPSE_RESULT_CORRUPT_PAYLOAD == 27);
+    EXPECT(GLIMPSE_RESULT_CONTROL_NOT_GRANTED == 30 && GLIMPSE_RESULT_POINTER_OUTSIDE_SCREEN == 31);
+    EXPECT(GLIMPSE_RESULT_INVALID_SESSION_KEY == 32 && GLIMPSE_RESULT_UNKNOWN_SESSION_KEY == 33);
+    EXPECT(GLIMPSE_RESULT_SESSION_KEY_EXPIRED == 34 && GLIMPSE_RESULT_RATE_LIMITED == 35);
+    for (c = 30; c <= 35; c++) {
+        EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
+    }
+    EXPECT(strcmp(glimpse_result_message(29), "unknown result code") == 0);
+    EXPECT(strcmp(glimpse_result_message(36), "unknown result code") == 0);
 }
 
 static void test_free_null(void) {
@@ -172,8 +182,62 @@ static void test_encoder_settings(void) {
     OK(glimpse_encoder_settings_init(&s));
     s.cache_tiles = 0xffffffffu;
     EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    OK(glimpse_encoder_settings_init(&s));
+    s.video_enabled = 2;
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    OK(glimpse_encoder_settings_init(&s));
+    s.video_fps = 0;
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    s.video_fps = GLIMPSE_MAX_VIDEO_FPS + 1;
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    OK(glimpse_encoder_settings_init(&s));
+    s.video_settle_frames = GLIMPSE_MAX_VIDEO_SETTLE_FRAMES + 1;
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
+    s.video_settle_frames = 0xffffffffu; /* must not overflow the top-off bound */
+    EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_INVALID_ARGUMENT);
     EXPECT(enc == sentinel);
     EXPECT(strlen(glimpse_last_error()) > 0);
+
+    /* Defaults: video on (native builds have H.264), auto bit rate, 10 fps, settle after 3 frames. */
+    OK(glimpse_encoder_settings_init(&s));
+    EXPECT(s.video_enabled == 1 && s.video_bitrate_bps == 0 && s.video_fps == 10 && s.video_settle_frames == 3);
+    {
+        uint32_t bound = 0;
+        s.video_settle_frames = 7;
+        s.video_bitrate_bps = 1; /* any bit rate is accepted */
+        enc = NULL;
+        OK(glimpse_encoder_new(&s, &enc));
+        EXPECT_CODE(glimpse_encoder_top_off_bound_frames(NULL, &bound), GLIMPSE_RESULT_NULL_PARAMETER);
+        EXPECT_CODE(glimpse_encoder_top_off_bound_frames(enc, NULL), GLIMPSE_RESULT_NULL_PARAMETER);
+        EXPECT(bound == 0);
+        OK(glimpse_encoder_top_off_bound_frames(enc, &bound));
+        EXPECT(bound == 8);
+        glimpse_encoder_free(enc);
+        s.video_settle_frames = 0; /* acts as 1 */
+        enc = NULL;
+        OK(glimpse_encoder_new(&s, &enc));
+        OK(glimpse_encoder_top_off_bound_frames(enc, &bound));
+        EXPECT(bound == 2);
+        glimpse_encoder_free(enc);
+
+        /* A caller built against the first header: the video fields are not read (garbage here) and
+         * keep their defaults. */
+        OK(glimpse_encoder_settings_init(&s));
+        s.struct_size = (uint32_t)offsetof(glimpse_encoder_settings, video_enabled);
+        s.video_enabled = 7;
+        s.video_fps = 0;
+        s.video_settle_frames = 0xffffffffu;
+        enc = NULL;
+        OK(glimpse_encoder_new(&s, &enc));
+        OK(glimpse_encoder_top_off_bound_frames(enc, &bound));
+        EXPECT(bound == 4);
+        glimpse_encoder_free(enc);
+        /* One byte less than the first version is too small. */
+        s.struct_size -= 1;
+        enc = sentinel;
+        EXPECT_CODE(glimpse_encoder_new(&s, &enc), GLIMPSE_RESULT_SETTINGS_SIZE);
+        EXPECT(enc == sentinel);
+    }
 
     /* A caller built against a newer header: unknown fields must be zero. */
     memset(&big, 0, sizeof big);
@@ -226,7 +290,24 @@ static void test_decoder_settings(void) {
     OK(glimpse_decoder_settings_init(&s));
     s.struct_size = 3;
     EXPECT_CODE(glimpse_decoder_new(&s, &dec), GLIMPSE_RESULT_SETTINGS_SIZE);
+    OK(glimpse_decoder_settings_init(&s));
+    EXPECT(s.struct_size == sizeof s && s.decode_video == 1);
+    s.decode_video = 2;
+    EXPECT_CODE(glimpse_decoder_new(&s, &dec), GLIMPSE_RESULT_INVALID_ARGUMENT);
     EXPECT(dec == sentinel);
+    /* The first version of the struct ends before decode_video: garbage there is not read. */
+    s.struct_size = (uint32_t)offsetof(glimpse_decoder_settings, decode_video);
+    dec = NULL;
+    OK(glimpse_decoder_new(&s, &dec));
+    {
+        uint32_t errors = 99;
+        EXPECT_CODE(glimpse_decoder_last_video_errors(NULL, &errors), GLIMPSE_RESULT_NULL_PARAMETER);
+        EXPECT_CODE(glimpse_decoder_last_video_errors(dec, NULL), GLIMPSE_RESULT_NULL_PARAMETER);
+        EXPECT(errors == 99);
+        OK(glimpse_decoder_last_video_errors(dec, &errors));
+        EXPECT(errors == 0);
+    }
+    glimpse_decoder_free(dec);
 }
 
 static void test_push_frame_bad_input(void) {
@@ -484,10 +565,38 @@ static void test_checkpoint_and_session(void) {
     EXPECT(s.width == W && s.height == H && s.scale_percent == 100);
     {
         glimpse_encoder_stats st;
+        struct {
+            glimpse_encoder_stats st;
+            uint64_t newer[2];
+        } big;
+        const uint32_t v1 = (uint32_t)offsetof(glimpse_encoder_stats, video_pictures);
+        memset(&st, 0xab, sizeof st);
+        st.struct_size = sizeof st;
         EXPECT_CODE(glimpse_encoder_get_stats(NULL, &st), GLIMPSE_RESULT_NULL_PARAMETER);
         EXPECT_CODE(glimpse_encoder_get_stats(enc, NULL), GLIMPSE_RESULT_NULL_PARAMETER);
+        /* Smaller than the first version: nothing written. */
+        st.struct_size = v1 - 1;
+        EXPECT_CODE(glimpse_encoder_get_stats(enc, &st), GLIMPSE_RESULT_SETTINGS_SIZE);
+        EXPECT(st.struct_size == v1 - 1 && st.frames == 0xababababababababull);
+        st.struct_size = 0;
+        EXPECT_CODE(glimpse_encoder_get_stats(enc, &st), GLIMPSE_RESULT_SETTINGS_SIZE);
+        st.struct_size = sizeof st;
         OK(glimpse_encoder_get_stats(enc, &st));
+        EXPECT(st.struct_size == sizeof st);
         EXPECT(st.frames == 1 && st.checkpoints == 1 && st.bytes > 0);
+        EXPECT(st.video_pictures == 0 && st.video_bytes == 0 && st.video_pixels == 0 && st.lossy_pixels == 0);
+        /* A caller built against the first header: the fields past its struct are not touched. */
+        memset(&st, 0xab, sizeof st);
+        st.struct_size = v1;
+        OK(glimpse_encoder_get_stats(enc, &st));
+        EXPECT(st.struct_size == v1 && st.frames == 1 && st.cache_hits == 0);
+        EXPECT(st.video_pictures == 0xababababababababull && st.lossy_pixels == 0xababababababababull);
+        /* A caller built against a newer header: the fields this library does not know read 0. */
+        memset(&big, 0xab, sizeof big);
+        big.st.struct_size = sizeof big;
+        OK(glimpse_encoder_get_stats(enc, &big.st));
+        EXPECT(big.st.struct_size == sizeof big.st && big.st.frames == 1);
+        EXPECT(big.newer[0] == 0 && big.newer[1] == 0);
     }
     free(take_packet(enc, &len, &kind));
     OK(glimpse_encoder_request_checkpoint(enc));
@@ -735,6 +844,200 @@ static void test_last_error(void) {
     glimpse_encoder_free(enc);
 }
 
+/* ---- video regions ---- */
+
+#define VW 640
+#define VH 480
+#define VSTRIDE (VW * 4)
+#define VLEN ((size_t)VSTRIDE * VH)
+#define VIDEO_X 160 /* the photographic region: 320x240, not aligned to the 64-pixel tiles */
+#define VIDEO_Y 112
+#define VIDEO_W 320
+#define VIDEO_H 240
+#define PLAYING_FRAMES 20
+#define STATIC_FRAMES 6
+
+/* Frame t of the video sequence: a static text-like page with smooth colour waves that move every
+ * frame in the middle (frames after the playing ones repeat the last playing frame). */
+static void video_frame(uint8_t *px, unsigned t) {
+    uint32_t x, y;
+    double phase;
+    if (t >= PLAYING_FRAMES) {
+        t = PLAYING_FRAMES - 1;
+    }
+    phase = 0.35 * t;
+    for (y = 0; y < VH; y++) {
+        for (x = 0; x < VW; x++) {
+            uint8_t *p = px + (size_t)y * VSTRIDE + (size_t)x * 4;
+            if (x >= VIDEO_X && x < VIDEO_X + VIDEO_W && y >= VIDEO_Y && y < VIDEO_Y + VIDEO_H) {
+                double u = (x - VIDEO_X) / 23.0, v = (y - VIDEO_Y) / 19.0;
+                p[0] = (uint8_t)(128 + 100 * sin(u + phase) * cos(v * 0.7 - phase * 0.5));
+                p[1] = (uint8_t)(128 + 100 * cos(u * 0.6 - v + phase * 1.3));
+                p[2] = (uint8_t)(128 + 100 * sin(v * 1.1 + u * 0.3 + phase * 0.8));
+            } else {
+                /* Lines of "glyphs": dark strokes on white, 16-pixel line pitch. */
+                int ink = (y % 16) >= 3 && (y % 16) < 12 && ((x / 7 + y / 16) % 5 != 0) && ((x * 3 + (y % 16) * 5) % 7 < 3);
+                p[0] = p[1] = p[2] = ink ? 0x20 : 0xf4;
+            }
+            p[3] = 0xff;
+        }
+    }
+}
+
+static int inside_any(uint32_t x, uint32_t y, const glimpse_rect *rects, size_t count) {
+    size_t i;
+    for (i = 0; i < count; i++) {
+        if (x >= rects[i].x && x - rects[i].x < rects[i].width && y >= rects[i].y && y - rects[i].y < rects[i].height) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Pixels of the decoder's framebuffer that differ from `px` outside `lossy` (all pixels with count 0). */
+static unsigned long differing_outside(glimpse_decoder *dec, const uint8_t *px, const glimpse_rect *lossy, size_t count) {
+    glimpse_framebuffer fb;
+    unsigned long bad = 0;
+    uint32_t x, y;
+    if (glimpse_decoder_framebuffer(dec, &fb) != GLIMPSE_RESULT_OK || fb.width != VW || fb.height != VH) {
+        return VW * VH;
+    }
+    for (y = 0; y < VH; y++) {
+        const uint8_t *got = fb.pixels + (size_t)y * fb.stride, *want = px + (size_t)y * VSTRIDE;
+        if (memcmp(got, want, VSTRIDE) == 0) {
+            continue;
+        }
+        for (x = 0; x < VW; x++) {
+            if (memcmp(got + x * 4, want + x * 4, 4) != 0 && !inside_any(x, y, lossy, count)) {
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+/* Encodes the sequence with video on or off and decodes it with a decoder that draws the H.264
+ * pictures and one that skips them. Every frame: pixels outside the encoder's lossy rectangles are
+ * exact in both. Once the screen is still for top_off_bound_frames frames: every pixel is exact. */
+static void run_video(uint32_t video_enabled) {
+    uint8_t *px = (uint8_t *)malloc(VLEN);
+    glimpse_encoder_settings es;
+    glimpse_decoder_settings ds;
+    glimpse_encoder *enc = NULL;
+    glimpse_decoder *dec = NULL, *skip = NULL;
+    glimpse_encoder_stats st;
+    glimpse_rect lossy[128];
+    uint32_t bound = 0, errors = 99;
+    unsigned t, lossy_frames = 0, max_lossy = 0, inexact_frames = 0;
+
+    OK(glimpse_encoder_settings_init(&es));
+    es.video_enabled = video_enabled;
+    OK(glimpse_encoder_new(&es, &enc));
+    OK(glimpse_decoder_settings_init(&ds));
+    OK(glimpse_decoder_new(&ds, &dec));
+    ds.decode_video = 0;
+    OK(glimpse_decoder_new(&ds, &skip));
+    OK(glimpse_encoder_top_off_bound_frames(enc, &bound));
+    EXPECT(bound == 4 && bound <= STATIC_FRAMES);
+    if (px == NULL || enc == NULL || dec == NULL || skip == NULL) {
+        test_failed = 1;
+        goto done;
+    }
+    for (t = 0; t < PLAYING_FRAMES + STATIC_FRAMES; t++) {
+        uint8_t *p;
+        size_t len, count = 0, i;
+        uint32_t kind;
+        uint64_t area = 0;
+        video_frame(px, t);
+        OK(glimpse_encoder_push_frame(enc, px, VLEN, VW, VH, VSTRIDE, GLIMPSE_PIXEL_FORMAT_BGRA8, NULL, 0));
+        while ((p = take_packet(enc, &len, &kind)) != NULL) {
+            OK(glimpse_decoder_apply(dec, p, len));
+            OK(glimpse_decoder_last_video_errors(dec, &errors));
+            EXPECT(errors == 0);
+            OK(glimpse_decoder_apply(skip, p, len));
+            OK(glimpse_decoder_last_video_errors(skip, &errors));
+            EXPECT(errors == 0);
+            free(p);
+        }
+        OK(glimpse_encoder_lossy_rects(enc, lossy, sizeof lossy / sizeof lossy[0], &count));
+        st.struct_size = sizeof st;
+        OK(glimpse_encoder_get_stats(enc, &st));
+        for (i = 0; i < count; i++) {
+            area += (uint64_t)lossy[i].width * lossy[i].height;
+            EXPECT(lossy[i].width > 0 && lossy[i].height > 0 && lossy[i].x + lossy[i].width <= VW &&
+                   lossy[i].y + lossy[i].height <= VH);
+        }
+        EXPECT(area == st.lossy_pixels);
+        if (count > 0) {
+            /* The rectangle-list protocol: too small a buffer gets the count and nothing else. */
+            size_t need = 0;
+            glimpse_rect one = {1, 2, 3, 4};
+            EXPECT_CODE(glimpse_encoder_lossy_rects(enc, NULL, 0, &need), GLIMPSE_RESULT_BUFFER_TOO_SMALL);
+            EXPECT(need == count);
+            if (count > 1) {
+                EXPECT_CODE(glimpse_encoder_lossy_rects(enc, &one, 1, &need), GLIMPSE_RESULT_BUFFER_TOO_SMALL);
+                EXPECT(one.x == 1 && one.y == 2 && one.width == 3 && one.height == 4);
+            }
+            lossy_frames++;
+        }
+        if (count > max_lossy) {
+            max_lossy = (unsigned)count;
+        }
+        EXPECT(differing_outside(dec, px, lossy, count) == 0);
+        EXPECT(differing_outside(skip, px, lossy, count) == 0);
+        if (differing_outside(dec, px, NULL, 0) > 0) {
+            inexact_frames++;
+        }
+        if (t + 1 >= PLAYING_FRAMES + bound) {
+            /* Still for `bound` frames: the sharp-text guarantee. */
+            EXPECT(count == 0 && st.lossy_pixels == 0);
+            EXPECT(differing_outside(dec, px, NULL, 0) == 0);
+            EXPECT(differing_outside(skip, px, NULL, 0) == 0);
+        }
+        if (!video_enabled) {
+            EXPECT(count == 0);
+            EXPECT(differing_outside(dec, px, NULL, 0) == 0);
+        }
+    }
+    st.struct_size = sizeof st;
+    OK(glimpse_encoder_get_stats(enc, &st));
+    if (video_enabled) {
+        /* The region was found and sent as H.264 (the test would prove nothing otherwise). */
+        EXPECT(lossy_frames > 0 && inexact_frames > 0 && st.video_pictures > 0 && st.video_bytes > 0 && st.video_bytes < st.bytes);
+        EXPECT(st.video_pixels >= st.video_pictures * 4 * 64 * 64);
+        printf("  video: %u frames with lossy tiles (up to %u; %u frames inexact), %llu pictures, %llu of %llu bytes\n",
+               lossy_frames, max_lossy, inexact_frames, (unsigned long long)st.video_pictures, (unsigned long long)st.video_bytes,
+               (unsigned long long)st.bytes);
+    } else {
+        EXPECT(lossy_frames == 0 && st.video_pictures == 0 && st.video_bytes == 0 && st.video_pixels == 0);
+    }
+    EXPECT(st.frames == PLAYING_FRAMES + STATIC_FRAMES && st.lossy_pixels == 0);
+done:
+    glimpse_encoder_free(enc);
+    glimpse_decoder_free(dec);
+    glimpse_decoder_free(skip);
+    free(px);
+}
+
+static void test_video(void) {
+    size_t count = 7;
+    glimpse_rect r;
+    glimpse_encoder *enc = new_encoder();
+    /* Argument checks; before the first frame nothing is lossy. */
+    EXPECT_CODE(glimpse_encoder_lossy_rects(NULL, &r, 1, &count), GLIMPSE_RESULT_NULL_PARAMETER);
+    EXPECT_CODE(glimpse_encoder_lossy_rects(enc, &r, 1, NULL), GLIMPSE_RESULT_NULL_PARAMETER);
+    EXPECT_CODE(glimpse_encoder_lossy_rects(enc, NULL, 1, &count), GLIMPSE_RESULT_NULL_PARAMETER);
+    EXPECT(count == 7);
+    OK(glimpse_encoder_lossy_rects(enc, NULL, 0, &count));
+    EXPECT(count == 0);
+    glimpse_encoder_free(enc);
+    run_video(1);
+}
+
+static void test_video_disabled(void) {
+    run_video(0);
+}
+
 /* ---- runner ---- */
 
 struct test {
@@ -759,6 +1062,8 @@ int main(void) {
         {"formats_stride_hints", test_formats_stride_hints},
         {"decoder_bad_packets", test_decoder_bad_packets},
         {"last_error", test_last_error},
+        {"video", test_video},
+        {"video_disabled", test_video_disabled},
     };
     unsigned passed = 0, failed = 0, i;
     for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
