@@ -60,14 +60,39 @@ export interface Rect {
   height: number;
 }
 
+/**
+ * One H.264 picture of a video region, for the caller to decode (the headless Decoder never decodes
+ * video; GlimpseViewer does it with WebCodecs).
+ */
+export interface VideoChunk {
+  /** Region id: the pictures of one region form one H.264 stream (a moved region gets a new id). */
+  region: number;
+  /** Screen rectangle the picture covers. The coded size is this padded to even and at least 16x16: show only its top-left width x height. */
+  rect: Rect;
+  /** An IDR picture with SPS and PPS in front (BT.709 limited range): a fresh decoder starts here. */
+  keyframe: boolean;
+  /** Annex-B bytes of exactly one picture. */
+  data: Uint8Array;
+}
+
 /** What one applied packet did. */
 export interface Update {
   kind: PacketKind;
   /** True when a checkpoint changed the screen size. */
   resized: boolean;
-  /** Rectangles that changed (the whole screen after a checkpoint). */
+  /** Rectangles that changed (the whole screen after a checkpoint). Video pictures are not in it. */
   damage: Rect[];
+  /** Video pictures of this update, in order: decode and draw them yourself (see VideoChunk). */
+  video: VideoChunk[];
+  /**
+   * Video regions that ended in this update: drop their decoders and never draw their pictures still
+   * in flight. Their exact pixels are in the framebuffer (in this update's damage or a following one).
+   */
+  videoEnded: number[];
 }
+
+/** The WebCodecs codec string (`avc1.PPCCLL`) from the SPS of an H.264 keyframe; undefined without an SPS. */
+export declare function h264CodecString(annexB: Uint8Array): string | undefined;
 
 /** Decoder limits: sessions announcing more are rejected. */
 export interface DecoderOptions {
@@ -202,6 +227,30 @@ export interface ErrorDetail {
   error: GlimpseError;
   /** True when the stream is only usable again from the next checkpoint (ask the host for one). */
   needsCheckpoint: boolean;
+  /**
+   * For a video region's error (viewer only; needsCheckpoint false): its id. NOT_AVAILABLE: this
+   * browser cannot decode it (reported once; the region shows once it settles); CORRUPT_PAYLOAD: a
+   * picture failed (the region recovers at its next keyframe).
+   */
+  region?: number;
+}
+
+/** Detail of a viewer's 'videoframe' event: a decoded video picture was drawn. */
+export interface VideoFrameDetail {
+  region: number;
+  rect: Rect;
+}
+
+/** A viewer's video counters. */
+export interface VideoStats {
+  /** Pictures decoded and drawn. */
+  frames: number;
+  /** Pictures dropped because their region ended (or a checkpoint came) before they were decoded. */
+  dropped: number;
+  /** Video errors reported. */
+  errors: number;
+  /** Regions being decoded now. */
+  regions: number;
 }
 
 /** Detail of a viewer's 'stats' event: rates over the last interval, counts since the start. */
@@ -229,6 +278,7 @@ export interface GlimpseViewerEventMap {
   resize: CustomEvent<ResizeDetail>;
   error: CustomEvent<ErrorDetail>;
   stats: CustomEvent<ViewerStats>;
+  videoframe: CustomEvent<VideoFrameDetail>;
 }
 
 /** Shows a shared screen in a <canvas>, repainting only damaged rectangles, with a cursor overlay. */
@@ -250,13 +300,17 @@ export declare class GlimpseViewer extends EventTarget {
    */
   push(packet: Uint8Array, sentAtMs?: number): boolean;
   /**
-   * Draws a decoded video frame into a screen rectangle. The hook for H.264 video regions decoded with
-   * WebCodecs; the viewer does not feed it yet.
+   * Draws the top-left rect.width x rect.height of a decoded video frame at rect, unscaled. The viewer
+   * calls it for every H.264 picture its WebCodecs VideoDecoders output; override it to post-process.
    */
   paintVideoFrame(frame: CanvasImageSource, rect: Rect): void;
+  /** Resolves once every video picture pushed so far was drawn or dropped. */
+  videoIdle(): Promise<void>;
+  /** Video counters. */
+  readonly videoStats: VideoStats;
   /** Repaints the whole screen and the cursor. */
   repaint(): void;
-  /** Removes the overlay and listeners and frees the engine memory. */
+  /** Removes the overlay and listeners, closes the video decoders and frees the engine memory. */
   destroy(): void;
   addEventListener<K extends keyof GlimpseViewerEventMap>(
     type: K,

@@ -103,6 +103,31 @@ function flatRects(rects) {
   return flat;
 }
 
+/** The video chunks of the raw decoder's last push, in the public shape. */
+function videoChunks(rawDecoder) {
+  return rawDecoder.videoChunks().map((c) => ({
+    region: c.region, rect: { x: c.x, y: c.y, width: c.width, height: c.height }, keyframe: c.keyframe, data: c.data,
+  }));
+}
+
+/**
+ * The WebCodecs codec string of an H.264 keyframe, from its SPS: `avc1.PPCCLL` (profile_idc, constraint
+ * flags, level_idc). Undefined when the picture has no SPS.
+ */
+export function h264CodecString(annexB) {
+  for (let i = 0; i + 4 < annexB.length; i++) {
+    if (annexB[i] === 0 && annexB[i + 1] === 0 && annexB[i + 2] === 1) {
+      const header = i + 3;
+      if ((annexB[header] & 0x1f) === 7 && header + 3 < annexB.length) {
+        const hex = (b) => b.toString(16).toUpperCase().padStart(2, '0');
+        return `avc1.${hex(annexB[header + 1])}${hex(annexB[header + 2])}${hex(annexB[header + 3])}`;
+      }
+      i = header - 1;
+    }
+  }
+  return undefined;
+}
+
 function cursorState(rawDecoder) {
   const c = rawDecoder.cursor();
   if (!c) return undefined;
@@ -121,7 +146,13 @@ export class Decoder {
   /** Applies one packet. Throws a GlimpseError for a bad packet; then nothing changed. */
   push(packet) {
     const kind = call(() => this.#raw.push(packet));
-    return { kind: KINDS[kind], resized: this.#raw.resized, damage: rectList(this.#raw.damage()) };
+    return {
+      kind: KINDS[kind],
+      resized: this.#raw.resized,
+      damage: rectList(this.#raw.damage()),
+      video: videoChunks(this.#raw),
+      videoEnded: [...this.#raw.videoEnded()],
+    };
   }
   get width() { return this.#raw.width; }
   get height() { return this.#raw.height; }
@@ -231,6 +262,13 @@ export class GlimpseViewer extends EventTarget {
   #totals = { packets: 0, bytes: 0, frames: 0, errors: 0, dropped: 0 };
   #lastStats = null;
   #onWindowResize;
+  /** Video regions being decoded: region id -> { decoder, rect, pending, timestamp }. */
+  #video = new Map();
+  /** Codec strings this browser cannot decode (reported once each). */
+  #videoUnsupported = new Set();
+  #videoIdleWaiters = [];
+  #videoStats = { frames: 0, dropped: 0, errors: 0 };
+  #destroyed = false;
 
   /**
    * @param canvas the <canvas> to draw into (its backing store becomes the shared screen's size).
@@ -321,17 +359,24 @@ export class GlimpseViewer extends EventTarget {
       this.#maybeStats(t0);
       return false;
     }
-    if (kind === 1) this.#waiting = false;
+    if (kind === 1) {
+      this.#waiting = false;
+      // A checkpoint holds exact pixels everywhere: pictures still in flight must not paint over them,
+      // and every region restarts at its next keyframe.
+      this.#endAllVideo();
+    }
     if (kind === 1 || kind === 2) {
       if (this.#decoder.resized) this.#resize();
       this.#paint(this.#decoder.damage());
       this.#window.frames++;
       this.#totals.frames++;
     }
+    if (kind === 2) {
+      for (const chunk of this.#decoder.videoChunks()) this.#decodeVideo(chunk);
+      // Ended regions: their pixels come (or came, above) losslessly from the framebuffer.
+      for (const region of this.#decoder.videoEnded()) this.#endVideo(region);
+    }
     this.#drawCursor();
-    // TODO(issue 3, H.264 video regions): when the core's Update lists video regions, feed their access
-    // units to a WebCodecs VideoDecoder (one per region, configured from the region's codec string) and,
-    // in its output callback, draw each VideoFrame in place with paintVideoFrame() below. Not done yet.
     const t1 = performance.now();
     this.#window.applyMs += t1 - t0;
     this.#window.latencyMs += sentAtMs === undefined ? t1 - t0 : Date.now() - sentAtMs;
@@ -341,11 +386,141 @@ export class GlimpseViewer extends EventTarget {
   }
 
   /**
-   * The one place video regions reach the canvas: draws a decoded frame (e.g. a WebCodecs VideoFrame)
-   * into a screen rectangle. Nothing calls it yet: see the TODO in push().
+   * The one place video regions reach the canvas: draws the top-left `rect.width` x `rect.height` of a
+   * decoded frame (a WebCodecs VideoFrame, whose coded size may be padded) at `rect`, unscaled.
    */
   paintVideoFrame(frame, rect) {
-    this.#ctx.drawImage(frame, rect.x, rect.y, rect.width, rect.height);
+    this.#ctx.drawImage(frame, 0, 0, rect.width, rect.height, rect.x, rect.y, rect.width, rect.height);
+  }
+
+  /** Video counters: pictures drawn, pictures dropped (their region ended first), decode errors. */
+  get videoStats() { return { ...this.#videoStats, regions: this.#video.size }; }
+
+  /**
+   * Resolves once every video picture pushed so far was drawn (or dropped): the canvas then shows
+   * everything push() was given. Immediately when no picture is in flight.
+   */
+  videoIdle() {
+    if (this.#videoPending() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#videoIdleWaiters.push(resolve));
+  }
+
+  #videoPending() {
+    let n = 0;
+    for (const r of this.#video.values()) n += r.pending;
+    return n;
+  }
+
+  #checkVideoIdle() {
+    if (this.#videoIdleWaiters.length && this.#videoPending() === 0) {
+      for (const resolve of this.#videoIdleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Reports a video region's failure: not fatal (lossless parts go on; the region recovers). */
+  #videoError(region, code, message, cause) {
+    this.#videoStats.errors++;
+    this.#totals.errors++;
+    const error = new GlimpseError(code, message, cause === undefined ? undefined : { cause });
+    this.dispatchEvent(new CustomEvent('error', { detail: { error, needsCheckpoint: false, region } }));
+  }
+
+  /** Feeds one picture to its region's VideoDecoder (made at the region's first keyframe). */
+  #decodeVideo(c) {
+    let entry = this.#video.get(c.region);
+    if (entry && (entry.rect.x !== c.x || entry.rect.y !== c.y || entry.rect.width !== c.width || entry.rect.height !== c.height)) {
+      this.#endVideo(c.region);
+      entry = undefined;
+    }
+    if (!entry) {
+      // A new region (or one restarting after an error or a checkpoint) starts at a keyframe.
+      if (!c.keyframe) return;
+      entry = this.#openVideo(c);
+      if (!entry) return;
+    }
+    try {
+      entry.decoder.decode(new EncodedVideoChunk({ type: c.keyframe ? 'key' : 'delta', timestamp: entry.timestamp, data: c.data }));
+      entry.timestamp += 1000;
+      entry.pending++;
+    } catch (e) {
+      this.#endVideo(c.region);
+      this.#videoError(c.region, ErrorCode.CORRUPT_PAYLOAD, `video region ${c.region}: ${e.message}`, e);
+    }
+  }
+
+  #openVideo(c) {
+    const codec = h264CodecString(c.data);
+    if (typeof VideoDecoder === 'undefined' || typeof EncodedVideoChunk === 'undefined') {
+      if (!this.#videoUnsupported.has('*')) {
+        this.#videoUnsupported.add('*');
+        this.#videoError(c.region, ErrorCode.NOT_AVAILABLE, 'this browser has no WebCodecs VideoDecoder: video regions show once they settle');
+      }
+      return undefined;
+    }
+    if (!codec) {
+      this.#videoError(c.region, ErrorCode.CORRUPT_PAYLOAD, `video region ${c.region}: keyframe without an SPS`);
+      return undefined;
+    }
+    if (this.#videoUnsupported.has(codec)) return undefined;
+    const rect = { x: c.x, y: c.y, width: c.width, height: c.height };
+    const entry = { decoder: null, rect, pending: 0, timestamp: 0, codec };
+    const region = c.region;
+    const decoder = new VideoDecoder({
+      output: (frame) => {
+        try {
+          // Frames of a region that ended, restarted or was reset by a checkpoint are dropped.
+          if (this.#destroyed || this.#video.get(region) !== entry) return; // counted by #endVideo
+          entry.pending = Math.max(0, entry.pending - 1);
+          this.paintVideoFrame(frame, rect);
+          this.#videoStats.frames++;
+          this.dispatchEvent(new CustomEvent('videoframe', { detail: { region, rect: { ...rect } } }));
+        } finally {
+          frame.close();
+          this.#checkVideoIdle();
+        }
+      },
+      error: (e) => {
+        if (this.#video.get(region) !== entry) return; // closed by us
+        this.#endVideo(region);
+        if (e && e.name === 'NotSupportedError') {
+          if (this.#videoUnsupported.has(codec)) return;
+          this.#videoUnsupported.add(codec);
+          this.#videoError(region, ErrorCode.NOT_AVAILABLE, `this browser cannot decode H.264 ${codec}: video regions show once they settle`, e);
+        } else {
+          this.#videoError(region, ErrorCode.CORRUPT_PAYLOAD, `video region ${region}: ${e && e.message} (recovers at its next keyframe)`, e);
+        }
+      },
+    });
+    entry.decoder = decoder;
+    try {
+      decoder.configure({
+        codec,
+        codedWidth: Math.max(16, c.width + (c.width & 1)),
+        codedHeight: Math.max(16, c.height + (c.height & 1)),
+        optimizeForLatency: true,
+      });
+    } catch (e) {
+      decoder.close();
+      this.#videoUnsupported.add(codec);
+      this.#videoError(c.region, ErrorCode.NOT_AVAILABLE, `this browser cannot decode H.264 ${codec}: ${e.message}`, e);
+      return undefined;
+    }
+    this.#video.set(region, entry);
+    return entry;
+  }
+
+  /** Drops a region's decoder; its pictures still in flight are never drawn. */
+  #endVideo(region) {
+    const entry = this.#video.get(region);
+    if (!entry) return;
+    this.#video.delete(region);
+    this.#videoStats.dropped += entry.pending;
+    if (entry.decoder.state !== 'closed') entry.decoder.close();
+    this.#checkVideoIdle();
+  }
+
+  #endAllVideo() {
+    for (const region of [...this.#video.keys()]) this.#endVideo(region);
   }
 
   /** Repaints the whole screen (e.g. after the canvas was cleared by someone else). */
@@ -354,8 +529,10 @@ export class GlimpseViewer extends EventTarget {
     this.#drawCursor(true);
   }
 
-  /** Removes the overlay and listeners and frees the engine's memory. */
+  /** Removes the overlay and listeners, closes the video decoders and frees the engine's memory. */
   destroy() {
+    this.#destroyed = true;
+    this.#endAllVideo();
     this.#cursor?.remove();
     if (this.#onWindowResize) window.removeEventListener('resize', this.#onWindowResize);
     this.#unwatchPixelRatio?.();

@@ -270,6 +270,113 @@ test('browser share: a canvas captureStream() encoded in wasm, decoded by the na
   await context.close();
 });
 
+/**
+ * Runs a video stream through a viewer in the page. At each check (after awaiting the VideoDecoders'
+ * output): bytes outside the encoder's lossy rectangles that differ from the source, and the PSNR (dB,
+ * RGB) inside them; after the last packet, bytes of the whole canvas that differ from the last frame.
+ */
+async function runVideoStream(page, stream, { noWebCodecs = false } = {}) {
+  return page.evaluate(async ({ stream, noWebCodecs }) => {
+    if (noWebCodecs) delete window.VideoDecoder;
+    const canvas = document.getElementById('screen');
+    const viewer = new window.glimpse.GlimpseViewer(canvas);
+    const errors = [];
+    let videoFrames = 0;
+    viewer.addEventListener('error', (e) => errors.push({ code: e.detail.error.code, region: e.detail.region, needsCheckpoint: e.detail.needsCheckpoint, message: e.detail.error.message }));
+    viewer.addEventListener('videoframe', () => { videoFrames++; });
+    const idle = () => Promise.race([
+      viewer.videoIdle().then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 10000)),
+    ]);
+    const packets = window.parseFramed(await window.fetchBytes(stream.packets));
+    const checks = [];
+    const ctx = canvas.getContext('2d');
+    for (let i = 0; i < packets.length; i++) {
+      if (!viewer.push(packets[i])) throw new Error(`packet ${i} rejected`);
+      for (const check of stream.checks.filter((c) => c.afterPacket === i + 1)) {
+        const settled = await idle();
+        const source = await window.fetchBytes(check.file);
+        const got = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        const w = canvas.width;
+        const lossy = new Uint8Array(canvas.width * canvas.height);
+        for (const [x, y, rw, rh] of check.lossy) {
+          for (let yy = y; yy < y + rh; yy++) lossy.fill(1, yy * w + x, yy * w + x + rw);
+        }
+        let outside = 0;
+        let se = 0;
+        let n = 0;
+        for (let p = 0; p < lossy.length; p++) {
+          const o = p * 4;
+          if (lossy[p]) {
+            for (let k = 0; k < 3; k++) { const d = got[o + k] - source[o + k]; se += d * d; }
+            n += 3;
+          } else if (got[o] !== source[o] || got[o + 1] !== source[o + 1] || got[o + 2] !== source[o + 2] || got[o + 3] !== source[o + 3]) {
+            outside++;
+          }
+        }
+        const psnr = n === 0 ? null : se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / n));
+        checks.push({ frame: check.frame, settled, outside, psnr, lossyPixels: n / 3, nativePsnr: check.nativePsnr, drawnSoFar: videoFrames });
+      }
+    }
+    const settled = await idle();
+    const last = await window.compareCanvas(canvas, stream.last);
+    const stats = viewer.videoStats;
+    viewer.destroy();
+    return { checks, settled, last, errors, videoFrames, stats };
+  }, { stream, noWebCodecs });
+}
+
+for (const stream of manifest.videoStreams ?? []) {
+  test(`video region (${stream.name}): H.264 decoded through WebCodecs and drawn in place, exact elsewhere, exact after it settles`, async () => {
+    const { context, page, logs } = await openPage();
+    const support = await page.evaluate(async () => {
+      if (typeof VideoDecoder === 'undefined') return { webcodecs: false };
+      const r = await VideoDecoder.isConfigSupported({ codec: 'avc1.42E01F', codedWidth: 480, codedHeight: 352 });
+      return { webcodecs: true, h264: r.supported };
+    });
+    // No skipping: this Chromium must decode H.264 with WebCodecs.
+    assert.deepEqual(support, { webcodecs: true, h264: true }, 'headless Chromium lacks WebCodecs H.264');
+    const r = await runVideoStream(page, stream);
+    assert.deepEqual(r.errors, []);
+    assert.ok(r.videoFrames > 0, 'no video picture was drawn');
+    const lines = [`video ${stream.name} (${stream.scenario}, ${stream.width}x${stream.height}, ${stream.frames} frames, ${stream.pictures} H.264 pictures, ${stream.keyframes} keyframes; ${r.videoFrames} drawn in Chromium, ${r.stats.dropped} dropped):`];
+    let lossyChecks = 0;
+    for (const c of r.checks) {
+      assert.ok(c.settled, `frame ${c.frame}: the VideoDecoder did not output in time`);
+      assert.equal(c.outside, 0, `${stream.name} frame ${c.frame}: ${c.outside} pixels outside the lossy rects differ from the source`);
+      if (c.psnr !== null && c.lossyPixels > 0 && c.psnr !== Infinity) {
+        lossyChecks++;
+        assert.ok(c.psnr > 30, `${stream.name} frame ${c.frame}: PSNR ${c.psnr.toFixed(2)} dB <= 30 dB`);
+      }
+      const psnr = c.psnr === null ? 'no lossy pixels (all exact)' : c.psnr === Infinity ? 'exact (after a checkpoint)' : `PSNR ${c.psnr.toFixed(2)} dB over ${c.lossyPixels} lossy px (native OpenH264 decode: ${c.nativePsnr} dB)`;
+      lines.push(`  frame ${c.frame}: exact outside the lossy rects; ${psnr}`);
+    }
+    assert.ok(lossyChecks >= 3, `only ${lossyChecks} checks while the video played`);
+    assert.ok(r.settled);
+    assert.equal(r.last.differing, 0, `${stream.name}: after the region settled, ${r.last.differing} bytes differ from the last frame (first at ${r.last.first})`);
+    lines.push(`  settled: whole canvas equals the last frame exactly`);
+    console.log(lines.join('\n'));
+    writeFileSync(join(DATA, '..', `${stream.name}.txt`), `${lines.join('\n')}\n`);
+    assert.deepEqual(logs, []);
+    await context.close();
+  });
+}
+
+test('video region without WebCodecs: one NOT_AVAILABLE error, lossless parts exact, exact after it settles', async () => {
+  const stream = manifest.videoStreams[0];
+  const { context, page, logs } = await openPage();
+  const r = await runVideoStream(page, stream, { noWebCodecs: true });
+  assert.equal(r.errors.length, 1, JSON.stringify(r.errors));
+  assert.equal(r.errors[0].code, 8);
+  assert.equal(r.errors[0].needsCheckpoint, false);
+  assert.equal(typeof r.errors[0].region, 'number');
+  assert.equal(r.videoFrames, 0);
+  for (const c of r.checks) assert.equal(c.outside, 0, `frame ${c.frame}`);
+  assert.equal(r.last.differing, 0);
+  assert.deepEqual(logs, []);
+  await context.close();
+});
+
 test('bench: typing update, full checkpoint, wasm size', async () => {
   const { context, page, logs } = await openPage();
   const stream = manifest.bench;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  init, Decoder, Encoder, GlimpseError, ErrorCode, engineErrorCodes, packetKind, protocolVersion,
+  init, Decoder, Encoder, GlimpseError, ErrorCode, engineErrorCodes, packetKind, protocolVersion, h264CodecString,
 } from 'glimpse-web';
 import { manifest, loadStream, loadRgba, firstDiff, framed } from './common.mjs';
 
@@ -53,6 +53,50 @@ for (const stream of manifest.streams) {
     const img = decoder.cursorImage();
     assert.equal(img.data.length, 12 * 18 * 4);
     assert.deepEqual([...img.data.subarray(0, 4)], [0, 0, 0, 255]); // the arrow's black tip, RGBA
+  });
+}
+
+for (const stream of manifest.videoStreams ?? []) {
+  test(`headless Decoder hands over the H.264 pictures of ${stream.name}; exact outside the lossy rects`, () => {
+    const packets = loadStream(stream);
+    const decoder = new Decoder();
+    const chunks = [];
+    const ended = [];
+    let checked = 0;
+    packets.forEach((p, i) => {
+      const u = decoder.push(p);
+      for (const c of u.video) chunks.push({ ...c, packet: i });
+      ended.push(...u.videoEnded);
+      if (u.kind !== 'frame-update') assert.deepEqual([u.video, u.videoEnded], [[], []]);
+      for (const check of stream.checks.filter((c) => c.afterPacket === i + 1)) {
+        const expected = loadRgba(check.file);
+        const fb = decoder.framebufferView();
+        const inLossy = (x, y) => check.lossy.some(([rx, ry, rw, rh]) => x >= rx && x < rx + rw && y >= ry && y < ry + rh);
+        let outside = 0;
+        for (let p = 0; p < fb.length / 4; p++) {
+          if (inLossy(p % stream.width, Math.floor(p / stream.width))) continue;
+          for (let k = 0; k < 4; k++) if (fb[p * 4 + k] !== expected[p * 4 + k]) { outside++; break; }
+        }
+        assert.equal(outside, 0, `frame ${check.frame}`);
+        checked++;
+      }
+    });
+    assert.equal(checked, stream.checks.length);
+    assert.equal(chunks.length, stream.pictures);
+    assert.equal(chunks.filter((c) => c.keyframe).length, stream.keyframes);
+    assert.deepEqual([...new Set(chunks.map((c) => c.region))], stream.regions);
+    assert.equal(ended.length, stream.ended);
+    const first = chunks[0];
+    assert.ok(first.keyframe);
+    assert.ok(first.data instanceof Uint8Array);
+    const startCode = [...first.data.subarray(0, 4)].join();
+    assert.ok(startCode === '0,0,0,1' || startCode.startsWith('0,0,1,'), `Annex-B start code, got ${startCode}`);
+    assert.match(h264CodecString(first.data), /^avc1\.[0-9A-F]{6}$/);
+    assert.equal(h264CodecString(chunks.find((c) => !c.keyframe).data), undefined);
+    for (const c of chunks) {
+      assert.ok(c.rect.x + c.rect.width <= stream.width && c.rect.y + c.rect.height <= stream.height);
+    }
+    assert.equal(firstDiff(decoder.framebuffer(), loadRgba(stream.last)), -1, 'exact after the region settled');
   });
 }
 

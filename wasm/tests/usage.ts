@@ -1,7 +1,8 @@
 // A typed usage of the package: tsc --noEmit must accept it (and reject the marked misuse).
 import {
   init, Decoder, Encoder, GlimpseViewer, GlimpseSharer, GlimpseError, ErrorCode,
-  type Update, type ViewerStats, type CursorState, type PacketKind,
+  h264CodecString, type Update, type ViewerStats, type CursorState, type PacketKind, type VideoChunk,
+  type VideoStats,
 } from 'glimpse-web';
 
 export async function view(canvas: HTMLCanvasElement, socket: WebSocket): Promise<GlimpseViewer> {
@@ -12,6 +13,9 @@ export async function view(canvas: HTMLCanvasElement, socket: WebSocket): Promis
     const code: number = e.detail.error.code;
     if (code === ErrorCode.OUT_OF_SYNC || e.detail.needsCheckpoint) socket.send('need-checkpoint');
   });
+  viewer.addEventListener('videoframe', (e) => console.log(e.detail.region, e.detail.rect.width));
+  viewer.addEventListener('error', (e) => { if (e.detail.region !== undefined && e.detail.error.code === ErrorCode.NOT_AVAILABLE) console.log('no H.264 here'); });
+  void viewer.videoIdle().then(() => { const v: VideoStats = viewer.videoStats; console.log(v.frames, v.dropped); });
   viewer.addEventListener('stats', (e) => {
     const s: ViewerStats = e.detail;
     console.log(s.fps.toFixed(1), s.kbps, s.latencyMs);
@@ -37,6 +41,12 @@ export function headless(packets: Uint8Array[]): Uint8Array {
     try {
       const u: Update = decoder.push(p);
       for (const r of u.damage) void (r.x + r.y + r.width + r.height);
+      for (const c of u.video) {
+        const chunk: VideoChunk = c;
+        const codec: string | undefined = c.keyframe ? h264CodecString(chunk.data) : undefined;
+        void [codec, chunk.region, chunk.rect.x];
+      }
+      for (const region of u.videoEnded) void (region + 1);
     } catch (e) {
       if (e instanceof GlimpseError && e.code === ErrorCode.NO_CHECKPOINT) continue;
       throw e;
