@@ -8,7 +8,8 @@
 #   4. The header compiles as C99 and as C++ (g++ -Wall -Wextra -Werror).
 #   5. examples/c (share, view) built with -std=c99 -Wall -Wextra -Werror against the static and
 #      the shared library; share -> view round trips must be pixel-exact (synthesized frames, callback
-#      and poll; a corpus recording).
+#      and poll; a corpus recording; share ends with glimpse_encoder_top_off_bound_frames still
+#      frames, so video regions are re-sent losslessly).
 #   6. The C test suite (ffi/tests-c) under AddressSanitizer+UBSan and under valgrind.
 set -euo pipefail
 

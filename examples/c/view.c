@@ -4,7 +4,9 @@
  *   view IN.glim SCREEN.ppm
  *
  * Reads the length-prefixed packets written by `share`, applies each to a decoder, and writes
- * the final screen to SCREEN.ppm. Prints how many rectangles the updates damaged.
+ * the final screen to SCREEN.ppm. Prints how many rectangles the updates damaged. Video regions
+ * (H.264) are drawn by the decoder; a picture that fails to decode does not fail the packet, and
+ * glimpse_decoder_last_video_errors counts such pictures.
  */
 #include <glimpse.h>
 
@@ -53,7 +55,7 @@ static uint8_t *read_file(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
     size_t len = 0, pos = 0, damage_total = 0, count = 0;
-    unsigned long packets = 0;
+    unsigned long packets = 0, video_errors = 0;
     uint8_t *data;
     int ok;
     glimpse_decoder_settings settings;
@@ -92,6 +94,11 @@ int main(int argc, char **argv) {
         ok = check(glimpse_decoder_apply(dec, data + pos, n), "glimpse_decoder_apply");
         pos += n;
         packets++;
+        if (ok) {
+            uint32_t errors = 0;
+            ok = check(glimpse_decoder_last_video_errors(dec, &errors), "glimpse_decoder_last_video_errors");
+            video_errors += errors;
+        }
         /* The damaged rectangles of this update: ask for the count, then fetch them. */
         while (ok) {
             r = glimpse_decoder_damage(dec, rects, rect_cap, &count);
@@ -132,8 +139,8 @@ int main(int argc, char **argv) {
             }
             ok = fclose(f) == 0;
         }
-        printf("view: %lu packets, %lu damaged rectangles, screen %ux%u", packets, (unsigned long)damage_total,
-               (unsigned)fb.width, (unsigned)fb.height);
+        printf("view: %lu packets, %lu damaged rectangles, %lu video decode errors, screen %ux%u", packets,
+               (unsigned long)damage_total, video_errors, (unsigned)fb.width, (unsigned)fb.height);
         if (glimpse_decoder_cursor(dec, &cursor) == GLIMPSE_RESULT_OK) {
             printf(", cursor at %d,%d (%ux%u image)", (int)cursor.x, (int)cursor.y, (unsigned)cursor.image_width,
                    (unsigned)cursor.image_height);
