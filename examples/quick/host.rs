@@ -69,6 +69,10 @@ impl CorpusSource {
         })
     }
 
+    pub fn frame_count(&self) -> usize {
+        self.scenario.frame_count
+    }
+
     pub fn size(&self) -> (u32, u32) {
         (self.scenario.width, self.scenario.height)
     }
