@@ -20,7 +20,8 @@ const opt = (name, dflt) => {
 };
 const corpus = opt('--corpus', 'typing_editor@1920x1080');
 const pkg = opt('--pkg', undefined);
-const FPS = 20;
+// The recordings are 100 frames at 10 fps: 10 s of typing, long enough to join halfway.
+const FPS = 10;
 const HARD_LIMIT_MS = 120_000;
 const hardLimit = setTimeout(() => { console.error('e2e: time limit reached'); process.exit(3); }, HARD_LIMIT_MS);
 
@@ -36,7 +37,7 @@ function percentile(values, p) {
 }
 
 // 1. The host with its built-in relay.
-const shareArgs = ['--corpus', corpus, '--listen', '127.0.0.1:0', '--fps', String(FPS), '--seconds', '14',
+const shareArgs = ['--corpus', corpus, '--listen', '127.0.0.1:0', '--fps', String(FPS), '--seconds', '22',
   '--view-only', '--timing', timingFile, '--last-frame', lastFrameFile];
 if (pkg) shareArgs.push('--pkg', pkg);
 const share = spawn(shareBin, shareArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -68,6 +69,26 @@ async function openViewer(name, throttle) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`e2e: ${name}: page error: ${e.message}`));
   if (throttle) {
+    // A slow link for the WebSocket too (CDP throttling covers HTTP; Chromium does not apply it to
+    // WebSocket frames): messages reach the page one after another at about 300 KB/s plus 30 ms each.
+    await page.addInitScript(() => {
+      const Native = WebSocket;
+      window.WebSocket = class SlowWebSocket extends Native {
+        #handler = null;
+        #queue = Promise.resolve();
+        constructor(...a) {
+          super(...a);
+          super.onmessage = (event) => {
+            const bytes = event.data.byteLength || 0;
+            this.#queue = this.#queue
+              .then(() => new Promise((r) => setTimeout(r, 30 + bytes / 300)))
+              .then(() => this.#handler?.(event));
+          };
+        }
+        set onmessage(f) { this.#handler = f; }
+        get onmessage() { return this.#handler; }
+      };
+    });
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
     await cdp.send('Network.emulateNetworkConditions', {
@@ -83,7 +104,7 @@ async function openViewer(name, throttle) {
 await openViewer('from the start', false);
 await openViewer('throttled', true);
 const streamMs = (100 / FPS) * 1000;
-await sleep(streamMs / 2);
+await sleep(Math.max(0, shareStarted + streamMs / 2 - Date.now()));
 await openViewer('late joiner', false);
 
 // 3. Wait for the recording to end (the host writes its last frame), then for every canvas to settle.
@@ -173,6 +194,7 @@ const summary = {
     errors: r.errors.slice(0, 5), closes: r.closes,
   }])),
 };
+if (process.env.E2E_DUMP) for (const [n, r] of Object.entries(results)) console.log(n, r.started, JSON.stringify(r.paintsLog.map(([s, t]) => [s, t - shareStarted, Math.round(captured.get(s) - shareStarted)])));
 console.log(JSON.stringify(summary));
 clearTimeout(hardLimit);
 if (failed) {

@@ -12,6 +12,7 @@ mod relay;
 mod viewer;
 #[path = "../../examples/quick/wire.rs"]
 mod wire;
+mod xvfb;
 
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
