@@ -403,3 +403,40 @@ async fn keys_messages_and_control_are_safe() {
     relay.shutdown().await;
     let _ = host.encoder.join();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_keys_expire_and_the_host_is_told() {
+    let mut config = relay::RelayConfig::default();
+    config.listen.set_port(0);
+    config.keys.unused_ttl_ms = 1000;
+    let relay = relay::start(config).await.expect("relay");
+    let base = format!("ws://{}", relay.addr);
+    let host = start_host(
+        &base,
+        "idle_clock@1280x720",
+        10.0,
+        None,
+        ControlPolicy::Refuse,
+    )
+    .await;
+    let key = host.key.to_string();
+    // Nobody joins: after the TTL the relay ends the session with a reason the host can act on.
+    let end = tokio::time::timeout(Duration::from_secs(10), host.link)
+        .await
+        .expect("the session ends by itself")
+        .expect("link task");
+    match end {
+        host::LinkEnd::Closed { code, reason } => {
+            assert_eq!(code, relay::close::EXPIRED, "{reason}");
+        }
+        other => panic!("expected an expiry close, got {other:?}"),
+    }
+    let err = ViewerClient::join(&base, Join::Key(key), ViewerOptions::default())
+        .await
+        .err()
+        .expect("an expired key is refused");
+    assert!(err.contains("4004") || err.contains("4010"), "{err}");
+    drop(host.commands);
+    relay.shutdown().await;
+    let _ = host.encoder.join();
+}
