@@ -74,6 +74,12 @@ pub struct RelayConfig {
     pub max_host_queue: usize,
     /// How long one send may block before the connection counts as stalled.
     pub send_timeout: Duration,
+    /// A viewer whose oldest unacknowledged update arrived longer ago than this skips to a fresh
+    /// checkpoint (the fan-out's own bound counts bytes; small updates can lag a long time in few).
+    pub max_lag_ms: u64,
+    /// Updates (and checkpoints) sent to a viewer and not acknowledged yet, at most: with the
+    /// fan-out's byte window this paces viewers that are slow per message, not only per byte.
+    pub max_updates_in_flight: usize,
 }
 
 impl Default for RelayConfig {
@@ -90,6 +96,8 @@ impl Default for RelayConfig {
             max_viewers_per_session: 1000,
             max_host_queue: 4096,
             send_timeout: Duration::from_secs(30),
+            max_lag_ms: 3000,
+            max_updates_in_flight: 32,
         }
     }
 }
@@ -225,6 +233,7 @@ async fn expiry_loop(relay: Arc<Relay>) {
                 (!inner.viewers.is_empty(), inner.idle_since)
             };
             if watched {
+                s.check_lag(now, relay.config.max_lag_ms);
                 relay.keys.lock().unwrap().touch(s.key, now);
             } else if now.saturating_sub(idle_since) > ttl {
                 s.end_with(close::EXPIRED, "session key expired unused");
@@ -257,20 +266,72 @@ struct SessionInner {
     ended: Option<(u16, String)>,
     /// When the last viewer left (or the session started).
     idle_since: u64,
+    /// `(seq, arrival ms)` of recent updates and checkpoints, to tell how far behind a viewer is.
+    arrivals: VecDeque<(u64, u64)>,
+    /// A checkpoint was asked for viewers that lag too far behind.
+    resync_requested: bool,
 }
 
 struct ViewerSlot {
+    /// This viewer's id inside the fan-out (a new one after each skip to a fresh checkpoint).
+    fan_id: ViewerId,
+    /// Waiting for the next checkpoint to skip to.
+    resync: bool,
+    /// Not checked for lag again until it acknowledged this seq (the checkpoint it skipped to).
+    resync_floor: u64,
+    /// Sequence numbers sent and not acknowledged, oldest first.
+    unacked: VecDeque<u64>,
     notify: Arc<Notify>,
     /// Session messages for this viewer (control answers); bounded, small.
     outbox: VecDeque<Bytes>,
     /// Viewer count changed since last sent.
     count_dirty: bool,
+    /// When the count was last sent: at most one count per second (a crowd joining must not
+    /// flood a slow viewer with counts).
+    count_sent_at: Option<u64>,
     /// Close this viewer with this reason.
     kick: Option<(u16, String)>,
     token: [u8; 16],
 }
 
 impl Session {
+    /// Marks viewers whose oldest unacknowledged update is older than `max_lag_ms` for a skip to
+    /// the next checkpoint, and asks the host for one (at most one outstanding).
+    fn check_lag(&self, now: u64, max_lag_ms: u64) {
+        let mut guard = self.inner.lock().unwrap();
+        let inner = &mut *guard;
+        let mut any = false;
+        for slot in inner.viewers.values().filter(|s| s.count_dirty) {
+            slot.notify.notify_one(); // a viewer count held back by the rate limit
+        }
+        for slot in inner.viewers.values_mut().filter(|s| !s.resync) {
+            let Some(acked) = inner
+                .fanout
+                .viewer_stats(slot.fan_id)
+                .and_then(|s| s.acked_seq)
+            else {
+                continue; // not started yet: the fan-out handles joiners
+            };
+            if acked < slot.resync_floor {
+                continue; // still reading its way to the checkpoint it skipped to
+            }
+            let oldest = inner.arrivals.iter().find(|(seq, _)| *seq > acked);
+            if oldest.is_some_and(|(_, at)| now.saturating_sub(*at) > max_lag_ms) {
+                slot.resync = true;
+                any = true;
+            }
+        }
+        let request = any && !inner.resync_requested;
+        if request {
+            inner.resync_requested = true;
+            inner.push_host(&SessionMessage::CheckpointRequest, usize::MAX);
+        }
+        drop(guard);
+        if request {
+            self.host_notify.notify_one();
+        }
+    }
+
     fn end(&self, reason: &str) {
         self.end_with(close::SESSION_ENDED, reason);
     }
@@ -445,6 +506,8 @@ async fn host_connection(relay: Arc<Relay>, mut socket: WebSocket) {
                 to_host: VecDeque::new(),
                 ended: None,
                 idle_since: now,
+                arrivals: VecDeque::new(),
+                resync_requested: false,
             }),
             host_notify: Notify::new(),
         });
@@ -539,13 +602,35 @@ async fn host_reader(
             }
             continue;
         }
-        if let Some((w, h, _)) = crate::wire::checkpoint_header(&bytes) {
+        let checkpoint = crate::wire::checkpoint_header(&bytes);
+        if let Some((w, h, _)) = checkpoint {
             inner.screen = (w, h);
         }
+        let seq = crate::wire::packet_seq(&bytes);
         inner
             .fanout
             .host_packet(bytes, now)
             .map_err(|e| (close::POLICY, format!("bad packet: {e}")))?;
+        if let Some(seq) = seq {
+            if inner.arrivals.back().is_none_or(|(last, _)| *last != seq) {
+                inner.arrivals.push_back((seq, now));
+                if inner.arrivals.len() > 8192 {
+                    inner.arrivals.pop_front();
+                }
+            }
+        }
+        if checkpoint.is_some() {
+            // Viewers too far behind restart from this checkpoint.
+            let inner = &mut *inner;
+            inner.resync_requested = false;
+            let floor = checkpoint.map_or(0, |(_, _, seq)| seq);
+            for slot in inner.viewers.values_mut().filter(|s| s.resync) {
+                inner.fanout.remove_viewer(slot.fan_id);
+                slot.fan_id = inner.fanout.add_viewer(now);
+                slot.resync = false;
+                slot.resync_floor = floor;
+            }
+        }
         if inner.drain_events() {
             session.host_notify.notify_one();
         }
@@ -747,9 +832,14 @@ async fn viewer_connection(
         inner.viewers.insert(
             viewer,
             ViewerSlot {
+                fan_id: viewer,
+                resync: false,
+                resync_floor: 0,
+                unacked: VecDeque::new(),
                 notify: notify.clone(),
                 outbox,
                 count_dirty: true,
+                count_sent_at: None,
                 kick: None,
                 token,
             },
@@ -780,7 +870,9 @@ async fn viewer_connection(
     let resumable = {
         let mut inner = session.inner.lock().unwrap();
         let slot = inner.viewers.remove(&viewer);
-        inner.fanout.remove_viewer(viewer);
+        if let Some(slot) = &slot {
+            inner.fanout.remove_viewer(slot.fan_id);
+        }
         inner.drain_events();
         let _ = inner.control.viewer_left(viewer);
         inner.push_host(&SessionMessage::ViewerLeft { viewer }, usize::MAX);
@@ -836,7 +928,13 @@ async fn viewer_reader(
         let mut inner = session.inner.lock().unwrap();
         match message {
             SessionMessage::Ack { seq } => {
-                inner.fanout.ack(viewer, seq, now);
+                if let Some(slot) = inner.viewers.get_mut(&viewer) {
+                    while slot.unacked.front().is_some_and(|s| *s <= seq) {
+                        slot.unacked.pop_front();
+                    }
+                    let fan_id = slot.fan_id;
+                    inner.fanout.ack(fan_id, seq, now);
+                }
                 if inner.drain_events() {
                     session.host_notify.notify_one();
                 }
@@ -893,6 +991,7 @@ async fn viewer_writer(
                 return Err(reason.clone());
             }
             let count = inner.viewers.len() as u32;
+            let inner = &mut *inner;
             let Some(slot) = inner.viewers.get_mut(&viewer) else {
                 return Ok(());
             };
@@ -900,14 +999,22 @@ async fn viewer_writer(
                 return Err(reason.clone());
             }
             batch.extend(slot.outbox.drain(..));
-            if std::mem::take(&mut slot.count_dirty) {
+            let count_due = slot
+                .count_sent_at
+                .is_none_or(|t| now.saturating_sub(t) >= 1000);
+            if slot.count_dirty && count_due {
+                slot.count_dirty = false;
+                slot.count_sent_at = Some(now);
                 batch.push(Bytes::from(SessionMessage::ViewerCount(count).encode()));
             }
             // Pull what the transport may take now; the fan-out's window bounds it.
             let mut bytes = 0;
-            while bytes < 1 << 20 {
-                match inner.fanout.poll_send(viewer, now) {
+            while bytes < 1 << 20 && slot.unacked.len() < relay.config.max_updates_in_flight {
+                match inner.fanout.poll_send(slot.fan_id, now) {
                     Some(p) => {
+                        if let Some(seq) = crate::wire::packet_seq(&p) {
+                            slot.unacked.push_back(seq);
+                        }
                         bytes += p.len();
                         batch.push(p);
                     }

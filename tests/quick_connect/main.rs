@@ -115,6 +115,7 @@ async fn start_relay(fanout: glimpse::session::FanOutConfig) -> (relay::RelayHan
     let mut config = relay::RelayConfig::default();
     config.listen.set_port(0);
     config.fanout = fanout;
+    config.max_lag_ms = 600;
     let handle = relay::start(config).await.expect("relay");
     let base = format!("ws://{}", handle.addr);
     (handle, base)
@@ -174,7 +175,7 @@ async fn late_slow_and_resumed_viewers_end_pixel_exact() {
     let fast = ViewerOptions::default();
     let slow = ViewerOptions {
         decode: true,
-        read_delay: Duration::from_millis(40),
+        read_delay: Duration::from_millis(100),
     };
     let mut a = ViewerClient::join(&base, Join::Key(key.clone()), fast)
         .await
@@ -242,6 +243,10 @@ async fn late_slow_and_resumed_viewers_end_pixel_exact() {
     assert_eq!(
         a.checkpoints, 1,
         "a viewer in step gets no extra checkpoint"
+    );
+    assert!(
+        b.checkpoints >= 2,
+        "the slow viewer skipped to a newer checkpoint"
     );
     assert_eq!(
         a.decode_errors + b.decode_errors + c.decode_errors + d.decode_errors,
