@@ -29,17 +29,8 @@ echo "== quick: Web SDK files for the viewer page"
 PKG="$ROOT/wasm"
 if [ ! -f wasm/dist/glimpse_wasm_bg.wasm ] || [ ! -f wasm/js/index.js ]; then
   # Not built by wasm/ci.sh yet: build the same files into quick/build/pkg.
+  bash quick/build_web.sh
   PKG="$BUILD/pkg"
-  version=$(sed -n 's/^WASM_BINDGEN_VERSION=//p' wasm/ci.sh)
-  rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-  if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $version" ]; then
-    cargo install -q wasm-bindgen-cli --version "$version"
-  fi
-  cargo build -q --manifest-path wasm/Cargo.toml --lib --release --target wasm32-unknown-unknown
-  rm -rf "$PKG" && mkdir -p "$PKG/js"
-  wasm-bindgen --target web --out-dir "$PKG/dist" --out-name glimpse_wasm \
-    "${CARGO_TARGET_DIR:-$ROOT/target}/wasm32-unknown-unknown/release/glimpse_wasm.wasm"
-  cp wasm/js/index.js "$PKG/js/"
 fi
 echo "Web SDK: $PKG"
 

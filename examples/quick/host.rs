@@ -576,11 +576,6 @@ pub async fn run_link(
     }
 }
 
-/// Where the repository's built Web SDK is (served by an embedded relay).
-pub fn default_pkg_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/wasm"))
-}
-
 /// `123 456 789` style keys in URLs: digits only.
 pub fn key_digits(key: &SessionKey) -> String {
     format!("{:09}", key.value())

@@ -86,7 +86,7 @@ impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            pkg_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/wasm")),
+            pkg_dir: default_pkg_dir(),
             web_dir: None,
             keys: KeyPolicy::default(),
             fanout: FanOutConfig::default(),
@@ -100,6 +100,16 @@ impl Default for RelayConfig {
             max_updates_in_flight: 32,
         }
     }
+}
+
+/// The repository's `wasm/` when its Web SDK is built (wasm/ci.sh), else `quick/build/pkg`
+/// (quick/build_web.sh), else `wasm/` (the relay then tells how to build it).
+pub fn default_pkg_dir() -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    [root.join("wasm"), root.join("quick/build/pkg")]
+        .into_iter()
+        .find(|d| d.join("dist/glimpse_wasm_bg.wasm").exists() && d.join("js/index.js").exists())
+        .unwrap_or_else(|| root.join("wasm"))
 }
 
 /// Counters for logs and the load test.
@@ -469,7 +479,7 @@ async fn pkg_file(State(relay): State<Arc<Relay>>, Path(path): Path<String>) -> 
         Ok(body) => ([(header::CONTENT_TYPE, mime)], body).into_response(),
         Err(_) => (
             StatusCode::NOT_FOUND,
-            "the Web SDK is not built: run `bash wasm/ci.sh` (or pass --pkg DIR)",
+            "the Web SDK is not built: run `bash quick/build_web.sh` (or pass --pkg DIR)",
         )
             .into_response(),
     }

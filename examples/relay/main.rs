@@ -68,7 +68,7 @@ fn main() {
         };
         println!("relay listening on http://{}", handle.addr);
         if !handle.pkg_ready() {
-            eprintln!("relay: warning: the Web SDK is not built (run `bash wasm/ci.sh`): the viewer page cannot load");
+            eprintln!("relay: warning: the Web SDK is not built (run `bash quick/build_web.sh`): the viewer page cannot load");
         }
         let limit = async {
             match seconds {

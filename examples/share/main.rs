@@ -249,7 +249,7 @@ async fn run(options: Options) -> i32 {
             };
             if !handle.pkg_ready() {
                 eprintln!(
-                    "share: warning: the Web SDK is not built (run `bash wasm/ci.sh`): browsers cannot view yet"
+                    "share: warning: the Web SDK is not built (run `bash quick/build_web.sh`): browsers cannot view yet"
                 );
             }
             let addr = handle.addr;

@@ -168,6 +168,16 @@ for (const v of viewers) {
   };
   console.log(`e2e: ${v.name}: ${exact ? 'canvas equals the host\'s last frame' : `MISMATCH (${wrongPixels} wrong pixels, ${got.width}x${got.height})`}`);
 }
+// The control button: the host runs with --view-only, so the request is refused, and the page says so.
+const first = viewers[0].page;
+await first.click('#control');
+let controlRefused = false;
+for (let i = 0; i < 40 && !controlRefused; i++) {
+  controlRefused = await first.evaluate(() => window.glimpseDebug.errors.some((e) => e.includes('refused')));
+  if (!controlRefused) await sleep(100);
+}
+console.log(`e2e: control request ${controlRefused ? 'refused by the view-only host, shown on the page' : 'NOT ANSWERED'}`);
+if (!controlRefused) failed = true;
 await browser.close();
 
 // 4. Latency: the host's capture time of each seq vs the page's paint time (same machine clock).
@@ -187,7 +197,7 @@ function latency(name) {
 }
 const summary = {
   corpus, fps: FPS, share_exit: code,
-  all_exact: !failed,
+  all_exact: Object.values(results).every((r) => r.exact), control_refused_shown: controlRefused,
   viewers: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, {
     exact: r.exact, wrong_pixels: r.wrongPixels, paints: r.paints,
     join_to_first_paint_ms: r.joinToFirstPaintMs, latency_ms: latency(name),
@@ -198,7 +208,7 @@ if (process.env.E2E_DUMP) for (const [n, r] of Object.entries(results)) console.
 console.log(JSON.stringify(summary));
 clearTimeout(hardLimit);
 if (failed) {
-  console.error('e2e: FAILED: a canvas differs from the host\'s last frame');
+  console.error('e2e: FAILED (see above)');
   process.exit(1);
 }
-console.log('e2e: 3 passed, 0 failed');
+console.log('e2e: 4 passed, 0 failed');
