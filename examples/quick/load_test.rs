@@ -26,6 +26,9 @@ use host::{ControlPolicy, EncodeConfig, EncodeStats, HostEvent, Source};
 use tokio::sync::mpsc;
 use viewer::{Join, ViewerClient, ViewerOptions};
 
+/// Set once the measurements are done (the relay is about to be stopped).
+static FINISHING: AtomicBool = AtomicBool::new(false);
+
 struct Options {
     viewers: usize,
     slow: usize,
@@ -204,8 +207,11 @@ fn main() {
                 ControlPolicy::Refuse,
             )
             .await;
+            // The relay is killed at the end: only an earlier end is news.
             if let host::LinkEnd::Error(e) = end {
-                eprintln!("quick_load: host link ended: {e}");
+                if !FINISHING.load(Ordering::Relaxed) {
+                    eprintln!("quick_load: host link ended early: {e}");
+                }
             }
         });
     });
@@ -337,6 +343,7 @@ fn main() {
         }
         out
     });
+    FINISHING.store(true, Ordering::Relaxed);
     let _ = relay.kill();
     let _ = relay.wait();
 
