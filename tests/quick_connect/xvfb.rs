@@ -190,6 +190,35 @@ async fn share_captures_xvfb_and_injects_granted_input() {
         (321, 123),
         "the viewer's pointer move reached the X server"
     );
-    println!("xvfb: share captured the X screen; a granted viewer moved the X pointer to 321,123");
+
+    // The person at the host moves the mouse (another XTest client counts as local input): the host
+    // takes control back at once and the viewer is told.
+    x11rb::protocol::xtest::fake_input(
+        &conn,
+        x11rb::protocol::xproto::MOTION_NOTIFY_EVENT,
+        0,
+        0,
+        root,
+        700,
+        500,
+        0,
+    )
+    .unwrap();
+    conn.sync().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !v.revoked && Instant::now() < deadline {
+        v.run_for(Duration::from_millis(50)).await.unwrap();
+    }
+    assert!(v.revoked, "local input took control back");
+    v.input(InputEvent::PointerMove { x: 10, y: 10 })
+        .await
+        .unwrap();
+    v.run_for(Duration::from_millis(500)).await.unwrap();
+    assert_eq!(
+        pointer(),
+        (700, 500),
+        "no viewer input after the host took control back"
+    );
+    println!("xvfb: share captured the X screen; a granted viewer moved the X pointer; local input took control back");
     v.close().await;
 }
