@@ -229,6 +229,55 @@ fn whole_frame_h264_bytes(_frames: &[Vec<u8>], _s: &Scenario) -> u64 {
 }
 
 /// zstd -1 of each frame's changed 64x64 tiles (all tiles for the first frame).
+/// Pure scrolls of a real frame: the frame shifted by `d` pixels (down or right), the exposed strip
+/// new content (the frame turned upside down there). For each shift: update bytes with scroll/move
+/// detection on and off.
+fn pure_scrolls(frame: &[u8], s: &Scenario) -> Result<Vec<(String, usize, usize)>, glimpse::Error> {
+    let (w, h) = (s.width as usize, s.height as usize);
+    let px = |x: usize, y: usize| &frame[(y * w + x) * 4..(y * w + x) * 4 + 4];
+    let mut out = Vec::new();
+    for d in [1usize, 3, 17, 64, 127, 200] {
+        for vertical in [true, false] {
+            let mut shifted = vec![0u8; frame.len()];
+            for y in 0..h {
+                for x in 0..w {
+                    let src = match (vertical, y >= d, x >= d) {
+                        (true, true, _) => px(x, y - d),
+                        (false, _, true) => px(x - d, y),
+                        _ => px(w - 1 - x, h - 1 - y),
+                    };
+                    shifted[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(src);
+                }
+            }
+            let mut bytes = [0usize; 2];
+            for (k, motion) in [true, false].into_iter().enumerate() {
+                let mut config = EncoderConfig::default();
+                config.motion_detection = motion;
+                config.video.enabled = false;
+                let mut e = Encoder::new(config);
+                e.encode(&Frame::new(
+                    frame,
+                    s.width,
+                    s.height,
+                    w * 4,
+                    PixelFormat::Bgra8,
+                )?)?;
+                let p = e.encode(&Frame::new(
+                    &shifted,
+                    s.width,
+                    s.height,
+                    w * 4,
+                    PixelFormat::Bgra8,
+                )?)?;
+                bytes[k] = p.map_or(0, |p| p.len());
+            }
+            let name = format!("{} {d}px", if vertical { "down" } else { "right" });
+            out.push((name, bytes[0], bytes[1]));
+        }
+    }
+    Ok(out)
+}
+
 fn zstd1_baseline(frames: &[Vec<u8>], s: &Scenario) -> u64 {
     let grid = damage::TileGrid::new(s.width, s.height, 64);
     let mut total = 0u64;
@@ -372,6 +421,11 @@ fn main() {
             }
         };
         let zstd1 = zstd1_baseline(&frames, s);
+        let pure_scroll = pure_scrolls(&frames[frames.len() / 2], s).unwrap_or_default();
+        let pure_scroll_json: Vec<_> = pure_scroll
+            .iter()
+            .map(|(shift, on, off)| serde_json::json!({"shift": shift, "bytes": on, "no_scroll_bytes": off}))
+            .collect();
         let (damage_ms, memcmp_ms) = timings(&frames, s);
         let seconds = frames.len() as f64 / 10.0;
         let kbps = main.bytes_total as f64 * 8.0 / 1000.0 / seconds;
@@ -415,6 +469,7 @@ fn main() {
                     "encode_ms_median": encode_ms, "decode_ms_median": decode_ms,
                     "damage_ms_median": damage_ms, "memcmp_ms_median": memcmp_ms,
                     "zstd1_bytes": zstd1,
+                    "pure_scroll": pure_scroll_json,
                 })
             );
         } else {
