@@ -564,7 +564,7 @@ fn encode_update(
             .then(|| recolor::find(&screen.mirror, src, &d.rect))
             .flatten()
         {
-            Some(pairs) if pairs.len() * 8 < d.rect.area() as usize => {
+            Some(pairs) if pairs.len() * 16 <= d.rect.area() as usize => {
                 let opaque = recolor::opaque(&pairs);
                 recolor::write(&pairs, opaque, &mut payload);
                 Coded::Tile(if opaque {
