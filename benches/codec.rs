@@ -4,7 +4,7 @@
 //! (typing, terminals, scrolling, slides), so the mix is what a screen share actually encodes.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glimpse::codec::encode_rects;
+use glimpse::codec::TileCoder;
 use glimpse::{damage, Entropy, Frame, PixelFormat, Rect};
 use glimpse_corpus::Corpus;
 
@@ -82,14 +82,15 @@ fn bench(c: &mut Criterion) {
         ("glimpse_adaptive", Entropy::Adaptive),
         ("glimpse_deflate1", Entropy::Deflate(1)),
     ] {
-        let size = encode_rects(&frame, &rects, entropy).unwrap().len();
+        let mut coder = TileCoder::new(entropy);
+        let size = coder.encode(&frame, &rects).unwrap().len();
         eprintln!(
             "{name}: {size} bytes for {} bytes of tiles ({:.2}%)",
             image.len(),
             size as f64 * 100.0 / image.len() as f64
         );
         g.bench_function(name, |b| {
-            b.iter(|| encode_rects(&frame, &rects, entropy).unwrap())
+            b.iter(|| coder.encode(&frame, &rects).unwrap().len())
         });
     }
     // The baselines get the same tiles, each tile's rows contiguous.

@@ -31,53 +31,83 @@ const LZ4: u8 = 1;
 const DEFLATE: u8 = 2;
 const ZSTD: u8 = 3;
 
-/// Appends `[method u8][raw_len varint][packed_len varint][packed bytes]` (stored: no packed_len).
+/// Appends `[method u8][raw_len varint][packed_len varint][packed bytes]` (stored: no packed_len),
+/// with a one-off [`Compressor`] (cursor shapes; frames go through the encoder's own).
 pub(crate) fn compress(entropy: Entropy, raw: &[u8], out: &mut Vec<u8>) {
-    let (method, packed) = match entropy {
-        Entropy::Stored => (STORED, None),
-        Entropy::Lz4 => (LZ4, Some(lz4_flex::block::compress(raw))),
-        Entropy::Deflate(level) => (
-            DEFLATE,
-            Some(miniz_oxide::deflate::compress_to_vec(
-                raw,
-                level.clamp(1, 9),
-            )),
-        ),
-        Entropy::Zstd(level) => zstd_or_deflate(raw, level),
-        Entropy::Adaptive => zstd_or_deflate(raw, if raw.len() <= SMALL_PAYLOAD { 9 } else { 1 }),
-    };
-    match packed {
-        Some(p) if p.len() < raw.len() => {
+    Compressor::default().compress(entropy, raw, out);
+}
+
+/// The entropy stage with its state kept between frames: a zstd context (a fresh one allocates its
+/// tables each time) and the output buffer (a fresh one page-faults per 4 KiB written).
+#[derive(Default)]
+pub(crate) struct Compressor {
+    #[cfg(not(target_arch = "wasm32"))]
+    zstd: Option<(zstd::bulk::Compressor<'static>, i32)>,
+    packed: Vec<u8>,
+}
+
+impl Compressor {
+    /// Appends `raw` compressed with `entropy` to `out`, as [`compress`] does.
+    pub(crate) fn compress(&mut self, entropy: Entropy, raw: &[u8], out: &mut Vec<u8>) {
+        let method = match entropy {
+            Entropy::Stored => STORED,
+            Entropy::Lz4 => {
+                self.packed = lz4_flex::block::compress(raw);
+                LZ4
+            }
+            Entropy::Deflate(level) => self.deflate(raw, level),
+            Entropy::Zstd(level) => self.zstd_or_deflate(raw, level),
+            Entropy::Adaptive => {
+                self.zstd_or_deflate(raw, if raw.len() <= SMALL_PAYLOAD { 9 } else { 1 })
+            }
+        };
+        if method != STORED && self.packed.len() < raw.len() {
             out.push(method);
             crate::protocol::wire::put_varint(out, raw.len() as u64);
-            crate::protocol::wire::put_varint(out, p.len() as u64);
-            out.extend_from_slice(&p);
-        }
-        _ => {
+            crate::protocol::wire::put_varint(out, self.packed.len() as u64);
+            out.extend_from_slice(&self.packed);
+        } else {
             out.push(STORED);
             crate::protocol::wire::put_varint(out, raw.len() as u64);
             out.extend_from_slice(raw);
         }
     }
-}
 
-#[cfg(not(target_arch = "wasm32"))]
-fn zstd_or_deflate(raw: &[u8], level: i32) -> (u8, Option<Vec<u8>>) {
-    match zstd::bulk::compress(raw, level.clamp(1, 19)) {
-        Ok(packed) => (ZSTD, Some(packed)),
-        Err(_) => (DEFLATE, Some(miniz_oxide::deflate::compress_to_vec(raw, 6))),
+    fn deflate(&mut self, raw: &[u8], level: u8) -> u8 {
+        self.packed = miniz_oxide::deflate::compress_to_vec(raw, level.clamp(1, 9));
+        DEFLATE
     }
-}
 
-#[cfg(target_arch = "wasm32")]
-fn zstd_or_deflate(raw: &[u8], level: i32) -> (u8, Option<Vec<u8>>) {
-    (
-        DEFLATE,
-        Some(miniz_oxide::deflate::compress_to_vec(
-            raw,
-            if level > 3 { 6 } else { 1 },
-        )),
-    )
+    #[cfg(not(target_arch = "wasm32"))]
+    fn zstd_or_deflate(&mut self, raw: &[u8], level: i32) -> u8 {
+        let level = level.clamp(1, 19);
+        if self.zstd.is_none() {
+            self.zstd = zstd::bulk::Compressor::new(level)
+                .ok()
+                .map(|context| (context, level));
+        }
+        let Some((context, context_level)) = self.zstd.as_mut() else {
+            return self.deflate(raw, 6);
+        };
+        if *context_level != level {
+            if context.set_compression_level(level).is_err() {
+                return self.deflate(raw, 6);
+            }
+            *context_level = level;
+        }
+        self.packed.clear();
+        self.packed
+            .reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        match context.compress_to_buffer(raw, &mut self.packed) {
+            Ok(_) => ZSTD,
+            Err(_) => self.deflate(raw, 6),
+        }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn zstd_or_deflate(&mut self, raw: &[u8], level: i32) -> u8 {
+        self.deflate(raw, if level > 3 { 6 } else { 1 })
+    }
 }
 
 /// Reads what [`compress`] wrote; `max_raw` bounds the memory a hostile packet can make us allocate.

@@ -18,7 +18,7 @@ mod raw;
 pub(crate) mod recolor;
 
 pub use entropy::Entropy;
-pub(crate) use entropy::{compress, decompress};
+pub(crate) use entropy::{compress, decompress, Compressor};
 
 use crate::error::{Error, Result};
 use crate::frame::{Rect, SourceRows};
@@ -108,6 +108,9 @@ impl Strategy {
 pub(crate) struct Scratch {
     palette: palette::ColorTable,
     indices: Vec<u8>,
+    /// The coded rectangles of the frame being encoded, before the entropy stage.
+    pub payload: Vec<u8>,
+    pub compressor: Compressor,
 }
 
 /// Codes the pixels of `rect` (at most 256x256) from `src` and appends them to `out`.
@@ -135,7 +138,8 @@ pub(crate) fn encode_rect(
                 TileMode::PaletteAlpha
             })
         }
-        palette::Analysis::TooManyColors { opaque, photo } if photo || strategy.predict => {
+        palette::Analysis::TooManyColors { photo } if photo || strategy.predict => {
+            let opaque = palette::is_opaque(src, rect);
             predicted::encode(src, rect, opaque, out);
             Coded::Tile(if opaque {
                 TileMode::Predicted
@@ -143,14 +147,11 @@ pub(crate) fn encode_rect(
                 TileMode::PredictedAlpha
             })
         }
-        palette::Analysis::TooManyColors { opaque, .. } => {
-            raw::encode(src, rect, opaque, out);
-            Coded::Tile(if opaque {
-                TileMode::Raw
-            } else {
-                TileMode::RawAlpha
-            })
-        }
+        palette::Analysis::TooManyColors { .. } => Coded::Tile(if raw::encode(src, rect, out) {
+            TileMode::Raw
+        } else {
+            TileMode::RawAlpha
+        }),
     }
 }
 
@@ -192,40 +193,92 @@ pub(crate) fn decode_rect(
     }
 }
 
-/// Codes `rects` of `frame` as an encoder would (fill, palette or predicted per rectangle, then one
-/// entropy stage) and returns the compressed payload. Exposed for benchmarks and experiments; the
-/// [`Encoder`](crate::Encoder) is what sends pixels.
-pub fn encode_rects(frame: &crate::Frame<'_>, rects: &[Rect], entropy: Entropy) -> Result<Vec<u8>> {
-    let mut staging = Vec::new();
-    let src = if frame.format() == crate::PixelFormat::Bgra8 {
-        SourceRows {
-            data: frame.data(),
-            stride: frame.stride(),
-            width: frame.width(),
-            height: frame.height(),
+/// Codes rectangles of frames as the [`Encoder`](crate::Encoder) does (fill, palette, raw or
+/// predicted per rectangle, then one entropy stage over them all), keeping its buffers and entropy
+/// context from one call to the next as the encoder does between frames. Exposed for benchmarks and
+/// experiments; the encoder is what sends pixels.
+///
+/// ```
+/// use glimpse::codec::TileCoder;
+/// use glimpse::{Entropy, Frame, PixelFormat, Rect};
+///
+/// let pixels = vec![255u8; 64 * 64 * 4];
+/// let frame = Frame::new(&pixels, 64, 64, 64 * 4, PixelFormat::Bgra8)?;
+/// let mut coder = TileCoder::new(Entropy::default());
+/// let payload = coder.encode(&frame, &[Rect::new(0, 0, 64, 64)])?;
+/// assert!(payload.len() < 16); // one colour: a fill, no pixels
+/// # Ok::<(), glimpse::Error>(())
+/// ```
+pub struct TileCoder {
+    entropy: Entropy,
+    scratch: Scratch,
+    staging: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl TileCoder {
+    /// A coder whose payloads go through `entropy`.
+    pub fn new(entropy: Entropy) -> Self {
+        TileCoder {
+            entropy,
+            scratch: Scratch::default(),
+            staging: Vec::new(),
+            out: Vec::new(),
         }
-    } else {
-        for y in 0..frame.height() {
-            staging.extend_from_slice(frame.row(y));
-        }
-        crate::frame::swap_red_blue(&mut staging);
-        SourceRows {
-            data: &staging,
-            stride: frame.width() as usize * 4,
-            width: frame.width(),
-            height: frame.height(),
-        }
-    };
-    let mut raw = Vec::new();
-    let mut scratch = Scratch::default();
-    let strategy = Strategy::for_entropy(entropy);
-    for rect in rects {
-        rect.check_inside(frame.width(), frame.height())?;
-        encode_rect(&src, rect, &mut raw, &mut scratch, strategy);
     }
-    let mut out = Vec::new();
-    compress(entropy, &raw, &mut out);
-    Ok(out)
+
+    /// Codes `rects` (each at most 256x256, inside the frame) of `frame` and returns the compressed
+    /// payload, valid until the next call.
+    pub fn encode(&mut self, frame: &crate::Frame<'_>, rects: &[Rect]) -> Result<&[u8]> {
+        for rect in rects {
+            rect.check_inside(frame.width(), frame.height())?;
+            let side = rect.width.max(rect.height);
+            if side > 256 {
+                return Err(Error::LimitExceeded {
+                    what: "side of a coded rectangle",
+                    value: side.into(),
+                    limit: 256,
+                });
+            }
+        }
+        let src = if frame.format() == crate::PixelFormat::Bgra8 {
+            SourceRows {
+                data: frame.data(),
+                stride: frame.stride(),
+                width: frame.width(),
+                height: frame.height(),
+            }
+        } else {
+            self.staging.clear();
+            for y in 0..frame.height() {
+                self.staging.extend_from_slice(frame.row(y));
+            }
+            crate::frame::swap_red_blue(&mut self.staging);
+            SourceRows {
+                data: &self.staging,
+                stride: frame.width() as usize * 4,
+                width: frame.width(),
+                height: frame.height(),
+            }
+        };
+        let strategy = Strategy::for_entropy(self.entropy);
+        let mut payload = std::mem::take(&mut self.scratch.payload);
+        payload.clear();
+        for rect in rects {
+            encode_rect(&src, rect, &mut payload, &mut self.scratch, strategy);
+        }
+        self.out.clear();
+        self.scratch
+            .compressor
+            .compress(self.entropy, &payload, &mut self.out);
+        self.scratch.payload = payload;
+        Ok(&self.out)
+    }
+}
+
+/// Codes `rects` of `frame` with a one-off [`TileCoder`] and returns the compressed payload.
+pub fn encode_rects(frame: &crate::Frame<'_>, rects: &[Rect], entropy: Entropy) -> Result<Vec<u8>> {
+    Ok(TileCoder::new(entropy).encode(frame, rects)?.to_vec())
 }
 
 #[cfg(test)]

@@ -68,7 +68,6 @@ pub(crate) enum Analysis {
     },
     /// More than `max_colors`; `photo` when more than 256.
     TooManyColors {
-        opaque: bool,
         photo: bool,
     },
 }
@@ -87,42 +86,45 @@ pub(crate) fn analyse(
     // Without the photo split, counting can stop at the first colour past the palette.
     let stop_after = if tell_photos { 256 } else { max_colors };
     table.reset();
-    indices.clear();
-    let mut opaque = true;
+    let width = rect.width as usize;
+    indices.resize(rect.area() as usize, 0);
+    let mut alpha = 0xffu8;
     let mut last_color = src.pixel(rect.x, rect.y) ^ 1;
     let mut last_index = 0u8;
-    for y in rect.y..rect.bottom() {
-        for px in src.span(rect, y).chunks_exact(4) {
+    for (y, row_indices) in (rect.y..rect.bottom()).zip(indices.chunks_exact_mut(width)) {
+        for (px, index) in src.span(rect, y).chunks_exact(4).zip(row_indices) {
             let color = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
             if color != last_color {
-                opaque &= px[3] == 255;
+                alpha &= px[3];
                 match table.index_of(color, stop_after) {
                     Some(i) => last_index = i,
                     None => {
-                        let photo = tell_photos && table.colors.len() == 256;
                         return Analysis::TooManyColors {
-                            opaque: opaque && rest_opaque(src, rect),
-                            photo,
-                        };
+                            photo: tell_photos && table.colors.len() == 256,
+                        }
                     }
                 }
                 last_color = color;
             }
-            indices.push(last_index);
+            *index = last_index;
         }
     }
+    let opaque = alpha == 0xff;
     match table.colors.len() {
         1 => Analysis::Solid(table.colors[0]),
-        n if n > max_colors => Analysis::TooManyColors {
-            opaque,
-            photo: false,
-        },
+        n if n > max_colors => Analysis::TooManyColors { photo: false },
         _ => Analysis::Palette { opaque },
     }
 }
 
-fn rest_opaque(src: &SourceRows<'_>, rect: &Rect) -> bool {
-    (rect.y..rect.bottom()).all(|y| src.span(rect, y).chunks_exact(4).all(|px| px[3] == 255))
+/// True when every pixel of `rect` is opaque.
+pub(crate) fn is_opaque(src: &SourceRows<'_>, rect: &Rect) -> bool {
+    (rect.y..rect.bottom()).all(|y| {
+        src.span(rect, y)
+            .chunks_exact(4)
+            .fold(0xffu8, |alpha, px| alpha & px[3])
+            == 0xff
+    })
 }
 
 fn bits_for(colors: usize) -> u32 {
