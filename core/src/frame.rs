@@ -287,6 +287,21 @@ impl PackedImage {
         }
     }
 
+    /// Copies the pixels of `src` at `src_x, src_y` into `dst` (both rectangles inside their images).
+    pub fn copy_rect_from_displaced(
+        &mut self,
+        src: &SourceRows<'_>,
+        src_x: u32,
+        src_y: u32,
+        dst: &Rect,
+    ) {
+        let from = Rect::new(src_x, src_y, dst.width, dst.height);
+        for r in 0..dst.height {
+            self.span_mut(dst, dst.y + r)
+                .copy_from_slice(src.span(&from, src_y + r));
+        }
+    }
+
     /// Moves the pixels of `src` to `dst_x, dst_y` within the image; overlapping areas are handled.
     pub fn copy_within(&mut self, src: &Rect, dst_x: u32, dst_y: u32) {
         let stride = self.stride();

@@ -56,6 +56,15 @@ fn cached(index: u64, id: u64, store: bool) -> Vec<u8> {
 }
 
 const STORE_SCREEN: u8 = 0;
+const SAVE_REFERENCE: u8 = 7;
+
+fn copy_reference(src: [u64; 2], dst: [u64; 4]) -> Vec<u8> {
+    let mut o = vec![8];
+    varint(&mut o, src[0]);
+    varint(&mut o, src[1]);
+    rect(&mut o, dst);
+    o
+}
 
 /// Op list: count, ops, then a stored payload.
 fn ops(count: u64, ops: &[Vec<u8>], payload: &[u8]) -> Vec<u8> {
@@ -384,6 +393,101 @@ fn out_of_bounds_drawing() {
             ),
         ),
         invalid,
+    );
+}
+
+#[test]
+fn reference_image() {
+    let mut d = primed(); // grey, with a red 10x10 square at 0,0
+    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
+    let at = |d: &Decoder, x: usize, y: usize| {
+        u32::from_le_bytes(fb(d)[(y * 100 + x) * 4..][..4].try_into().unwrap())
+    };
+    // Nothing saved yet; a save takes effect at the end of its packet.
+    rejected(
+        &mut d,
+        &update(12, &ops(1, &[copy_reference([0, 0], [0, 0, 10, 10])], &[])),
+        malformed,
+    );
+    rejected(
+        &mut d,
+        &update(
+            12,
+            &ops(
+                2,
+                &[vec![SAVE_REFERENCE], copy_reference([0, 0], [0, 0, 10, 10])],
+                &[],
+            ),
+        ),
+        malformed,
+    );
+    rejected(
+        &mut d,
+        &update(
+            12,
+            &ops(2, &[vec![SAVE_REFERENCE], vec![SAVE_REFERENCE]], &[]),
+        ),
+        malformed,
+    );
+    rejected(
+        &mut d,
+        &checkpoint(&SMALL, &ops(1, &[vec![SAVE_REFERENCE]], &[])),
+        malformed,
+    );
+    d.apply(&update(12, &ops(1, &[vec![SAVE_REFERENCE]], &[])))
+        .unwrap();
+    let invalid = |e: &Error| matches!(e, Error::InvalidRect { .. });
+    for op in [
+        copy_reference([95, 0], [0, 0, 10, 10]),
+        copy_reference([0, 0], [95, 0, 10, 10]),
+        copy_reference([0, 0], [0, 0, 0, 1]),
+        copy_reference([8192, 8192], [0, 0, 8192, 8192]),
+    ] {
+        rejected(&mut d, &update(13, &ops(1, &[op], &[])), invalid);
+    }
+    // Paint the square green, then save again while copying from the first reference (red).
+    d.apply(&update(
+        13,
+        &ops(1, &[fill([0, 0, 10, 10], 0xff00_ff00)], &[]),
+    ))
+    .unwrap();
+    d.apply(&update(
+        14,
+        &ops(
+            2,
+            &[
+                vec![SAVE_REFERENCE],
+                copy_reference([0, 0], [50, 50, 10, 10]),
+            ],
+            &[],
+        ),
+    ))
+    .unwrap();
+    assert_eq!(
+        at(&d, 55, 55),
+        0xff00_00ff,
+        "copied from the first reference"
+    );
+    d.apply(&update(
+        15,
+        &ops(1, &[copy_reference([0, 0], [50, 50, 10, 10])], &[]),
+    ))
+    .unwrap();
+    assert_eq!(
+        at(&d, 55, 55),
+        0xff00_ff00,
+        "the second reference holds green"
+    );
+    // A checkpoint leaves no reference.
+    d.apply(&checkpoint(
+        &Session { seq: 20, ..SMALL },
+        &ops(1, &[fill([0, 0, 100, 70], 0xff80_8080)], &[]),
+    ))
+    .unwrap();
+    rejected(
+        &mut d,
+        &update(21, &ops(1, &[copy_reference([0, 0], [0, 0, 10, 10])], &[])),
+        malformed,
     );
 }
 

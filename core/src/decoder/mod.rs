@@ -8,7 +8,7 @@
 use crate::codec;
 use crate::damage::TileGrid;
 use crate::error::{Error, Result};
-use crate::frame::{swap_red_blue, PackedImage, PixelFormat, Rect, MAX_DIMENSION};
+use crate::frame::{swap_red_blue, PackedImage, PixelFormat, Rect, SourceRows, MAX_DIMENSION};
 use crate::protocol::{
     self, CursorImage, CursorPosition, Limits, Message, Op, OpList, PacketKind, SessionInfo,
     SessionLimits,
@@ -110,6 +110,8 @@ struct State {
     session: SessionInfo,
     grid: TileGrid,
     framebuffer: PackedImage,
+    /// The screen as saved by the last `SaveReference` (none after a checkpoint).
+    reference: Option<PackedImage>,
     cache: DecoderCache,
     seq: u64,
 }
@@ -216,6 +218,7 @@ impl Decoder {
                     session,
                     grid,
                     framebuffer: PackedImage::new(session.width, session.height, 0xff00_0000),
+                    reference: None,
                     cache: DecoderCache::new(session.cache_tiles, next_cache_id),
                     seq,
                 };
@@ -333,6 +336,9 @@ fn stage_ops(
     let mut tile_area = 0u64;
     let mut staged = Vec::new();
     let mut payload = &list.payload[..];
+    // Copies read the reference saved before this packet (a save takes effect at its end).
+    let has_reference = state.reference.is_some();
+    let mut saves = 0;
     let store = |next_id: &mut u64, new_sizes: &mut Vec<(u32, u32)>, rect: Rect| {
         if capacity > 0 {
             new_sizes.push((rect.width, rect.height));
@@ -350,6 +356,26 @@ fn stage_ops(
                 }
             }
             Op::Copy { src_x, src_y, dst } => {
+                dst.check_inside(screen.width, screen.height)?;
+                Rect::new(src_x, src_y, dst.width, dst.height)
+                    .check_inside(screen.width, screen.height)?;
+                copy_fill_area += dst.area();
+            }
+            Op::SaveReference => {
+                if checkpoint {
+                    return Err(Error::Malformed("reference image inside a checkpoint"));
+                }
+                saves += 1;
+                if saves > 1 {
+                    return Err(Error::Malformed(
+                        "reference image saved twice in one packet",
+                    ));
+                }
+            }
+            Op::CopyReference { src_x, src_y, dst } => {
+                if !has_reference {
+                    return Err(Error::Malformed("copy from a reference image never saved"));
+                }
                 dst.check_inside(screen.width, screen.height)?;
                 Rect::new(src_x, src_y, dst.width, dst.height)
                     .check_inside(screen.width, screen.height)?;
@@ -548,7 +574,9 @@ fn apply_ops(
 ) -> Vec<Rect> {
     let mut damage = Vec::new();
     let mut staged = staged;
-    for op in ops {
+    // A reference saved while later ops still copy from the previous one waits for the end.
+    let mut saved_reference = None;
+    for (i, op) in ops.iter().enumerate() {
         match *op {
             Op::StoreScreen => {
                 for index in 0..state.grid.len() {
@@ -561,6 +589,26 @@ fn apply_ops(
                     dst.x,
                     dst.y,
                 );
+                damage.push(dst);
+            }
+            Op::SaveReference => {
+                let copies_follow = ops[i + 1..]
+                    .iter()
+                    .any(|op| matches!(op, Op::CopyReference { .. }));
+                match &mut state.reference {
+                    _ if copies_follow => saved_reference = Some(state.framebuffer.clone()),
+                    Some(reference) => reference.pixels.copy_from_slice(&state.framebuffer.pixels),
+                    None => state.reference = Some(state.framebuffer.clone()),
+                }
+            }
+            Op::CopyReference { src_x, src_y, dst } => {
+                // Staging checked that a reference exists by now.
+                if let Some(reference) = &state.reference {
+                    let source = SourceRows::from_image(reference);
+                    state
+                        .framebuffer
+                        .copy_rect_from_displaced(&source, src_x, src_y, &dst);
+                }
                 damage.push(dst);
             }
             Op::Fill { rect, color } => {
@@ -652,6 +700,9 @@ fn apply_ops(
                 damage.push(tile_rect);
             }
         }
+    }
+    if let Some(reference) = saved_reference {
+        state.reference = Some(reference);
     }
     merge_rects(damage)
 }

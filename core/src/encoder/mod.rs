@@ -8,7 +8,7 @@ use crate::protocol::{
     self, CursorImage, CursorPosition, CursorState, Op, Packet, SessionInfo, MAX_CURSOR_SIZE,
 };
 use crate::tiles::cache::EncoderCache;
-use crate::tiles::motion::{detect_moves, rect_matches_displaced};
+use crate::tiles::motion::{detect_moves, rect_matches_displaced, Move};
 use crate::tiles::{solid_color, TileKey};
 
 #[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
@@ -22,6 +22,9 @@ pub const MASK_COLOR: u32 = 0xff20_2020;
 
 /// Smallest changed rectangle worth checking for a recolouring.
 const MIN_RECOLOR_PIXELS: u64 = 256;
+
+/// Changed tiles from which a change counts as large: searched in the reference image, or saved as it.
+const REFERENCE_MIN_TILES: usize = 16;
 
 /// Changed pixels below which a frame is not searched for moved content.
 const MIN_MOTION_PIXELS: u64 = 4096;
@@ -124,6 +127,10 @@ struct Screen {
     cache: EncoderCache,
     seq: u64,
     store_screen_pending: bool,
+    /// What decoders in step hold as the reference image (`None` after a checkpoint).
+    reference: Option<PackedImage>,
+    /// The previous reference's memory, reused for the next one.
+    spare_reference: Option<PackedImage>,
     video: video::VideoState,
 }
 
@@ -239,6 +246,8 @@ impl Encoder {
         // A late joiner's cache is empty: forget ours; the next update rebuilds it with StoreScreen.
         screen.cache.forget_all();
         screen.store_screen_pending = screen.cache.enabled();
+        // A late joiner has no reference image either: the next large change saves a new one.
+        screen.spare_reference = screen.reference.take();
         // A late joiner's video decoders start at a keyframe.
         screen.video.request_keyframes();
         self.cursor_shapes
@@ -438,6 +447,8 @@ impl Encoder {
             cache,
             seq: 0,
             store_screen_pending: false,
+            reference: None,
+            spare_reference: None,
         });
     }
 }
@@ -508,8 +519,25 @@ fn encode_update(
     }
     // Moves need enough changed pixels to be worth the search (a caret and a status bar are not).
     let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
+    // A large change: the screen before it becomes the reference image once this update is
+    // applied (only where every viewer shows the same pixels), and content the current reference
+    // holds comes back from it.
+    let large = config.motion_detection
+        && dirty.len() >= REFERENCE_MIN_TILES
+        && changed >= MIN_MOTION_PIXELS;
+    let next_reference = (large && screen.video.lossy_pixels(&screen.grid) == 0).then(|| {
+        ops.push(Op::SaveReference);
+        snapshot(&screen.mirror, screen.spare_reference.take())
+    });
     if config.motion_detection && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
-        stats.copies += apply_motion(screen, src, &mut dirty, &mut ops);
+        stats.copies += apply_motion(screen, src, &mut dirty, &mut ops, MoveSource::Screen);
+    }
+    let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
+    if large && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
+        stats.copies += apply_motion(screen, src, &mut dirty, &mut ops, MoveSource::Reference);
+    }
+    if let Some(reference) = next_reference {
+        screen.spare_reference = screen.reference.replace(reference);
     }
     // Video regions take their tiles; lossy tiles of ended regions come back losslessly.
     let plan = screen.video.plan(&screen.grid, src, &dirty, &mut ops);
@@ -536,7 +564,8 @@ fn encode_update(
     if ops.is_empty() && dirty.is_empty() {
         return None;
     }
-    let mut payload = Vec::new();
+    let mut payload = std::mem::take(&mut scratch.payload);
+    payload.clear();
     let strategy = codec::Strategy::for_entropy(config.entropy);
     for d in &dirty {
         let tile_rect = screen.grid.tile_rect(d.index);
@@ -596,13 +625,25 @@ fn encode_update(
         }
     }
     screen.seq += 1;
-    Some(protocol::update_packet(
+    let packet = protocol::update_packet(
         screen.seq,
         &ops,
         &payload,
         &video,
         config.entropy,
-    ))
+        &mut scratch.compressor,
+    );
+    scratch.payload = payload;
+    Some(packet)
+}
+
+/// Where [`apply_motion`] looks for moved content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MoveSource {
+    /// The screen as viewers show it now (scrolls, window drags): `Copy` ops.
+    Screen,
+    /// The reference image saved before an earlier large change: `CopyReference` ops.
+    Reference,
 }
 
 /// Finds moved content, applies it to the mirror as copies, and re-diffs what the copies touched.
@@ -613,42 +654,66 @@ fn apply_motion(
     src: &SourceRows<'_>,
     dirty: &mut Vec<DirtyTile>,
     ops: &mut Vec<Op>,
+    source: MoveSource,
 ) -> u64 {
     let area = dirty
         .iter()
         .fold(Rect::default(), |acc, d| acc.union(&d.rect));
-    let motion = detect_moves(&screen.mirror, src, &area);
+    let from_reference = source == MoveSource::Reference;
+    let motion = match (from_reference, &screen.reference) {
+        (false, _) => detect_moves(&screen.mirror, src, &area, false),
+        (true, Some(reference)) => detect_moves(reference, src, &area, true),
+        (true, None) => return 0,
+    };
     if motion.vectors.is_empty() {
         return 0;
     }
     let mut copies = 0;
-    let mut copy =
-        |mirror: &mut PackedImage, ops: &mut Vec<Op>, src_x: u32, src_y: u32, dst: Rect| {
-            mirror.copy_within(
-                &Rect::new(src_x, src_y, dst.width, dst.height),
-                dst.x,
-                dst.y,
-            );
-            ops.push(Op::Copy { src_x, src_y, dst });
-            copies += 1;
-        };
+    let mut copy = |screen: &mut Screen, ops: &mut Vec<Op>, src_x: u32, src_y: u32, dst: Rect| {
+        match (from_reference, &screen.reference) {
+            (false, _) => {
+                screen.mirror.copy_within(
+                    &Rect::new(src_x, src_y, dst.width, dst.height),
+                    dst.x,
+                    dst.y,
+                );
+                ops.push(Op::Copy { src_x, src_y, dst });
+            }
+            (true, Some(reference)) => {
+                let from = SourceRows::from_image(reference);
+                screen
+                    .mirror
+                    .copy_rect_from_displaced(&from, src_x, src_y, &dst);
+                ops.push(Op::CopyReference { src_x, src_y, dst });
+            }
+            (true, None) => return,
+        }
+        copies += 1;
+    };
+    // Pixels viewers show lossy differ between viewers: never copy from them (the reference is
+    // saved only when every pixel is exact).
+    let exact_source = |screen: &Screen, x: u32, y: u32, dst: &Rect| {
+        from_reference
+            || !screen
+                .video
+                .touches_lossy(&screen.grid, &Rect::new(x, y, dst.width, dst.height))
+    };
     let mut recheck: Vec<Rect> = dirty
         .iter()
         .map(|d| screen.grid.tile_rect(d.index))
         .collect();
-    // Pixels viewers show lossy differ between viewers: never copy from them.
-    let video = &screen.video;
-    let grid = screen.grid;
-    let exact_source = |x: u32, y: u32, dst: &Rect| {
-        !video.touches_lossy(&grid, &Rect::new(x, y, dst.width, dst.height))
-    };
+    // From the reference, only what covers changed pixels (content at the same place matches
+    // there too, unchanged or not).
+    let covers_change =
+        |m: &&Move| !from_reference || dirty.iter().any(|d| d.rect.intersect(&m.dst).is_some());
     let moves: Vec<_> = motion
         .moves
         .iter()
-        .filter(|m| exact_source(m.src_x, m.src_y, &m.dst))
+        .filter(|m| exact_source(screen, m.src_x, m.src_y, &m.dst))
+        .filter(covers_change)
         .collect();
     for m in &moves {
-        copy(&mut screen.mirror, ops, m.src_x, m.src_y, m.dst);
+        copy(screen, ops, m.src_x, m.src_y, m.dst);
         recheck.push(m.dst);
     }
     if !moves.is_empty() {
@@ -671,35 +736,49 @@ fn apply_motion(
             }
         });
     }
-    dirty.retain(|d| {
-        if d.rect.area() < 64 {
-            return true;
-        }
-        let found = motion.vectors.iter().find(|&&(dx, dy)| {
-            rect_matches_displaced(&screen.mirror, src, &d.rect, dx, dy)
-                && !screen.video.touches_lossy(
-                    &screen.grid,
-                    &Rect::new(
-                        (i64::from(d.rect.x) - i64::from(dx)) as u32,
-                        (i64::from(d.rect.y) - i64::from(dy)) as u32,
-                        d.rect.width,
-                        d.rect.height,
-                    ),
-                )
-        });
+    let mut remaining = Vec::with_capacity(dirty.len());
+    for d in dirty.drain(..) {
+        let image = match (from_reference, &screen.reference) {
+            (true, Some(reference)) => reference,
+            _ => &screen.mirror,
+        };
+        let found = (d.rect.area() >= 64)
+            .then(|| {
+                motion.vectors.iter().find(|&&(dx, dy)| {
+                    rect_matches_displaced(image, src, &d.rect, dx, dy)
+                        && exact_source(
+                            screen,
+                            (i64::from(d.rect.x) - i64::from(dx)) as u32,
+                            (i64::from(d.rect.y) - i64::from(dy)) as u32,
+                            &d.rect,
+                        )
+                })
+            })
+            .flatten();
         match found {
             Some(&(dx, dy)) => {
                 let (sx, sy) = (
                     (i64::from(d.rect.x) - i64::from(dx)) as u32,
                     (i64::from(d.rect.y) - i64::from(dy)) as u32,
                 );
-                copy(&mut screen.mirror, ops, sx, sy, d.rect);
-                false
+                copy(screen, ops, sx, sy, d.rect);
             }
-            None => true,
+            None => remaining.push(d),
         }
-    });
+    }
+    *dirty = remaining;
     copies
+}
+
+/// A copy of `image`, into `spare` when it has the same size (no allocation).
+fn snapshot(image: &PackedImage, spare: Option<PackedImage>) -> PackedImage {
+    match spare {
+        Some(mut copy) if copy.pixels.len() == image.pixels.len() => {
+            copy.pixels.copy_from_slice(&image.pixels);
+            copy
+        }
+        _ => image.clone(),
+    }
 }
 
 /// A `Tile` op's rectangle is relative to its tile.
@@ -750,7 +829,8 @@ fn build_checkpoint(
 ) -> Packet {
     let rows = SourceRows::from_image(&screen.mirror);
     let mut ops = Vec::new();
-    let mut payload = Vec::new();
+    let mut payload = std::mem::take(&mut scratch.payload);
+    payload.clear();
     let mut seen: std::collections::HashMap<TileKey, u32> = std::collections::HashMap::new();
     for index in 0..screen.grid.len() {
         let rect = screen.grid.tile_rect(index);
@@ -785,7 +865,7 @@ fn build_checkpoint(
             }),
         }
     }
-    protocol::checkpoint_packet(
+    let packet = protocol::checkpoint_packet(
         &screen.session,
         screen.seq,
         screen.cache.next_id(),
@@ -793,5 +873,8 @@ fn build_checkpoint(
         &ops,
         &payload,
         entropy,
-    )
+        &mut scratch.compressor,
+    );
+    scratch.payload = payload;
+    packet
 }

@@ -25,6 +25,14 @@
 //! | 4 `Cached` | `tile`, `cache id` | a tile seen before |
 //! | 5 `Video` | `region`, `x`, `y`, `w`, `h`, flags u8 (1 = keyframe), `len`, bytes | one H.264 picture (Annex-B) of a video region |
 //! | 6 `VideoEnd` | `region` | the region ended; its pixels follow losslessly |
+//! | 7 `SaveReference` | | keep a copy of the screen as it is now: the reference image |
+//! | 8 `CopyReference` | `src_x`, `src_y`, `x`, `y`, `w`, `h` | copy pixels from the reference image |
+//!
+//! **Reference image.** Content often comes back shifted after a transient change (an editor colours
+//! everything below an opening quote as a string, then restores it a line lower once the quote is
+//! closed). Before such a large change the encoder saves the screen as the reference image, and later
+//! copies from it (`CopyReference`) what reappears. A checkpoint leaves the decoder without a
+//! reference; the encoder forgets its own when it makes one, so it saves a new one before using it.
 //!
 //! **Video regions.** Where pixels move like video, the encoder sends an H.264 stream per region
 //! instead of lossless tiles, and re-sends the region losslessly once it settles. Checkpoints never
@@ -235,6 +243,14 @@ pub(crate) enum Op {
     VideoEnd {
         region: u32,
     },
+    /// The screen as it is at this point becomes the reference image.
+    SaveReference,
+    /// Pixels copied from the reference image.
+    CopyReference {
+        src_x: u32,
+        src_y: u32,
+        dst: Rect,
+    },
 }
 
 const OP_STORE_SCREEN: u8 = 0;
@@ -244,6 +260,8 @@ const OP_TILE: u8 = 3;
 const OP_CACHED: u8 = 4;
 const OP_VIDEO: u8 = 5;
 const OP_VIDEO_END: u8 = 6;
+const OP_SAVE_REFERENCE: u8 = 7;
+const OP_COPY_REFERENCE: u8 = 8;
 const STORE_BIT: u8 = 0x80;
 
 /// Bounds a decoder puts on what one packet may make it do.
@@ -461,6 +479,16 @@ fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
             OP_VIDEO_END if !store => Op::VideoEnd {
                 region: r.varint_u32("video region", u32::MAX)?,
             },
+            OP_SAVE_REFERENCE if !store => Op::SaveReference,
+            OP_COPY_REFERENCE if !store => {
+                let src_x = r.varint_u32("reference src x", MAX_DIMENSION)?;
+                let src_y = r.varint_u32("reference src y", MAX_DIMENSION)?;
+                Op::CopyReference {
+                    src_x,
+                    src_y,
+                    dst: read_rect(r)?,
+                }
+            }
             _ => return Err(Error::Malformed("unknown op code")),
         };
         ops.push(op);
@@ -480,6 +508,7 @@ pub(crate) fn write_ops(
     payload: &[u8],
     video: &[u8],
     entropy: codec::Entropy,
+    compressor: &mut codec::Compressor,
 ) {
     put_varint(out, ops.len() as u64);
     for op in ops {
@@ -487,6 +516,13 @@ pub(crate) fn write_ops(
             Op::StoreScreen => out.push(OP_STORE_SCREEN),
             Op::Copy { src_x, src_y, dst } => {
                 out.push(OP_COPY);
+                put_varint(out, u64::from(src_x));
+                put_varint(out, u64::from(src_y));
+                write_rect(out, &dst);
+            }
+            Op::SaveReference => out.push(OP_SAVE_REFERENCE),
+            Op::CopyReference { src_x, src_y, dst } => {
+                out.push(OP_COPY_REFERENCE);
                 put_varint(out, u64::from(src_x));
                 put_varint(out, u64::from(src_y));
                 write_rect(out, &dst);
@@ -537,7 +573,7 @@ pub(crate) fn write_ops(
             }
         }
     }
-    codec::compress(entropy, payload, out);
+    compressor.compress(entropy, payload, out);
 }
 
 fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
@@ -661,6 +697,7 @@ fn read_cursor_state(r: &mut Reader<'_>) -> Result<CursorState> {
 }
 
 /// Builds a checkpoint packet.
+#[allow(clippy::too_many_arguments)] // each is one field of the packet, plus the entropy stage
 pub(crate) fn checkpoint_packet(
     session: &SessionInfo,
     seq: u64,
@@ -669,6 +706,7 @@ pub(crate) fn checkpoint_packet(
     ops: &[Op],
     payload: &[u8],
     entropy: codec::Entropy,
+    compressor: &mut codec::Compressor,
 ) -> Packet {
     let mut out = header(PacketKind::Checkpoint);
     write_session(&mut out, session);
@@ -681,7 +719,7 @@ pub(crate) fn checkpoint_packet(
     if let Some(p) = &cursor.position {
         write_cursor_position(&mut out, p);
     }
-    write_ops(&mut out, ops, payload, &[], entropy);
+    write_ops(&mut out, ops, payload, &[], entropy, compressor);
     Packet::new(PacketKind::Checkpoint, out)
 }
 
@@ -692,10 +730,11 @@ pub(crate) fn update_packet(
     payload: &[u8],
     video: &[u8],
     entropy: codec::Entropy,
+    compressor: &mut codec::Compressor,
 ) -> Packet {
     let mut out = header(PacketKind::FrameUpdate);
     put_varint(&mut out, seq);
-    write_ops(&mut out, ops, payload, video, entropy);
+    write_ops(&mut out, ops, payload, video, entropy, compressor);
     Packet::new(PacketKind::FrameUpdate, out)
 }
 

@@ -34,8 +34,14 @@ pub(crate) struct Move {
 }
 
 /// Finds moved content inside `area` (changed pixels' bounding box) between `prev` and `cur`.
-/// Moves come in an order safe to apply one after the other (like `memmove`).
-pub(crate) fn detect_moves(prev: &PackedImage, cur: &SourceRows<'_>, area: &Rect) -> Motion {
+/// Moves come in an order safe to apply one after the other (like `memmove`). `prev` is the previous
+/// frame, or with `allow_still` another image (content at the same place is then a match too).
+pub(crate) fn detect_moves(
+    prev: &PackedImage,
+    cur: &SourceRows<'_>,
+    area: &Rect,
+    allow_still: bool,
+) -> Motion {
     let mut motion = Motion::default();
     if area.width < MIN_RUN || area.height < MIN_HEIGHT || area.area() < MIN_AREA {
         return motion;
@@ -56,7 +62,7 @@ pub(crate) fn detect_moves(prev: &PackedImage, cur: &SourceRows<'_>, area: &Rect
         if let Some(&(px, py)) = prev_anchors.get(&hash) {
             if px != u32::MAX && unique {
                 let d = (x as i32 - px as i32, y as i32 - py as i32);
-                if d != (0, 0) {
+                if allow_still || d != (0, 0) {
                     *votes.entry(d).or_insert(0) += 1;
                 }
             }
@@ -294,6 +300,7 @@ mod tests {
                 &prev,
                 &SourceRows::from_image(&cur),
                 &Rect::new(0, 0, 320, 240),
+                false,
             )
             .moves;
             let best = moves
@@ -322,7 +329,8 @@ mod tests {
         assert!(detect_moves(
             &prev,
             &SourceRows::from_image(&cur),
-            &Rect::new(0, 0, 256, 128)
+            &Rect::new(0, 0, 256, 128),
+            true,
         )
         .moves
         .is_empty());

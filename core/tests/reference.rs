@@ -1,0 +1,74 @@
+//! The reference image: content that comes back (shifted or not) after a large transient change is
+//! copied from the screen saved before that change instead of being coded again.
+
+mod common;
+
+use common::{encode_screen, fb, Screen};
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, PacketKind, Rect};
+
+const W: u32 = 640;
+const H: u32 = 480;
+
+/// A: text-like content. B: the lower part replaced (an editor colouring everything below an
+/// opening quote). C: A's lower part back, one 18-pixel line lower (the quote closed on a new line).
+fn scenes() -> [Screen; 3] {
+    let mut a = Screen::new(W, H, 0xffff_ffff);
+    a.noise(Rect::new(0, 0, W, H), 1, 6);
+    let mut b = a.clone();
+    b.noise(Rect::new(0, 160, W, H - 160), 3, 6);
+    let mut c = a.clone();
+    c.copy(Rect::new(0, 160, W, H - 160 - 18), 0, 178);
+    c.noise(Rect::new(0, 160, W, 18), 5, 6);
+    [a, b, c]
+}
+
+#[test]
+fn content_back_after_a_transient_change_is_copied_from_the_reference() {
+    let [a, b, c] = scenes();
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let mut viewer = Decoder::new(DecoderConfig::default());
+    let mut bytes = Vec::new();
+    for screen in [&a, &b, &c] {
+        let packet = encode_screen(&mut encoder, screen).expect("every scene changes");
+        viewer.apply(packet.as_bytes()).unwrap();
+        assert_eq!(fb(&viewer), &screen.bgra()[..]);
+        bytes.push(packet.len());
+    }
+    // The same last frame from an encoder that never saw A (it starts at B): no reference holds A.
+    let mut fresh = Encoder::new(EncoderConfig::default());
+    encode_screen(&mut fresh, &b).unwrap();
+    let without = encode_screen(&mut fresh, &c).unwrap().len();
+    assert!(
+        bytes[2] * 10 < without,
+        "C from the reference {} bytes, without one {without}",
+        bytes[2]
+    );
+    // A late joiner has no reference: the encoder does not use the old one after a checkpoint.
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    encode_screen(&mut encoder, &a);
+    encode_screen(&mut encoder, &b);
+    let checkpoint = encoder.checkpoint().unwrap();
+    assert_eq!(checkpoint.kind(), PacketKind::Checkpoint);
+    let mut joiner = Decoder::new(DecoderConfig::default());
+    joiner.apply(checkpoint.as_bytes()).unwrap();
+    let update = encode_screen(&mut encoder, &c).unwrap();
+    joiner.apply(update.as_bytes()).unwrap();
+    assert_eq!(fb(&joiner), &c.bgra()[..]);
+}
+
+#[test]
+fn without_motion_detection_no_reference_is_used() {
+    let [a, b, c] = scenes();
+    let mut config = EncoderConfig::default();
+    config.motion_detection = false;
+    let mut encoder = Encoder::new(config.clone());
+    for screen in [&a, &b] {
+        encode_screen(&mut encoder, screen);
+    }
+    let with_history = encode_screen(&mut encoder, &c).unwrap().len();
+    let mut fresh = Encoder::new(config);
+    encode_screen(&mut fresh, &b);
+    let without = encode_screen(&mut fresh, &c).unwrap().len();
+    // Only the tile cache differs (A's tiles are cached): no copies from a reference.
+    assert!(with_history * 2 > without, "{with_history} vs {without}");
+}
