@@ -61,7 +61,7 @@ fn without_motion_detection_no_reference_is_used() {
     let [a, b, c] = scenes();
     let mut config = EncoderConfig::default();
     config.motion_detection = false;
-    let mut encoder = Encoder::new(config.clone());
+    let mut encoder = Encoder::new(config);
     for screen in [&a, &b] {
         encode_screen(&mut encoder, screen);
     }
