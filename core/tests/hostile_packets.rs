@@ -492,6 +492,65 @@ fn reference_image() {
 }
 
 #[test]
+fn shared_colour_maps() {
+    let mut d = primed();
+    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
+    const RECOLOR_MAP: u8 = 9;
+    const SHARED: u8 = 8;
+    // A shared-recolour tile without a map before it.
+    rejected(
+        &mut d,
+        &update(12, &ops(1, &[tile(0, SHARED, [0, 0, 9, 9], false)], &[])),
+        malformed,
+    );
+    // Unknown flags, a count past the limit, a truncated map.
+    for map in [
+        vec![2, 1, 1, 2, 3, 4, 5, 6],
+        vec![0, 0x81, 0x40],
+        vec![0, 2, 1, 2, 3, 4, 5, 6],
+        vec![1, 1, 1, 2, 3, 4, 5, 6],
+    ] {
+        rejected(
+            &mut d,
+            &update(
+                12,
+                &ops(
+                    2,
+                    &[vec![RECOLOR_MAP], tile(0, SHARED, [0, 0, 9, 9], false)],
+                    &map,
+                ),
+            ),
+            |e| {
+                matches!(
+                    e,
+                    Error::Malformed(_) | Error::Truncated(_) | Error::LimitExceeded { .. }
+                )
+            },
+        );
+    }
+    rejected(
+        &mut d,
+        &checkpoint(&SMALL, &ops(1, &[vec![RECOLOR_MAP]], &[0, 0])),
+        malformed,
+    );
+    // The primed square (bytes ff 00 00 ff) becomes 00 ff 00 ff through the map; grey stays.
+    d.apply(&update(
+        12,
+        &ops(
+            2,
+            &[vec![RECOLOR_MAP], tile(0, SHARED, [0, 0, 19, 19], false)],
+            &[0, 1, 0xff, 0, 0, 0, 0xff, 0],
+        ),
+    ))
+    .unwrap();
+    assert_eq!(&fb(&d)[..4], &[0, 0xff, 0, 0xff]);
+    assert_eq!(
+        &fb(&d)[(15 * 100 + 15) * 4..][..4],
+        &[0x80, 0x80, 0x80, 0xff]
+    );
+}
+
+#[test]
 fn cache_references() {
     let mut d = primed(); // entries 0..=3 hold tiles 0..=3 (64x64, 36x64, 64x6, 36x6)
     let missing = |e: &Error| matches!(e, Error::MissingCacheEntry { .. });

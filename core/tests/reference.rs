@@ -72,3 +72,63 @@ fn without_motion_detection_no_reference_is_used() {
     // Only the tile cache differs (A's tiles are cached): no copies from a reference.
     assert!(with_history * 2 > without, "{with_history} vs {without}");
 }
+
+/// Text in grey shades; `keyword(x, y)` marks the pixels that turn red instead of blue.
+fn recoloured(text: &Screen, keyword: impl Fn(u32, u32) -> bool) -> Screen {
+    let mut out = text.clone();
+    for y in 0..text.height {
+        for x in 0..text.width {
+            let v = text.get(x, y) & 0xff;
+            out.set(
+                x,
+                y,
+                if keyword(x, y) {
+                    0xff00_0000 | v << 16
+                } else {
+                    0xff00_0000 | v
+                },
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn syntax_highlighting_that_changes_everywhere_costs_a_shared_map_and_the_keywords() {
+    // 40 grey shades per tile; each tile has a 10x10 "keyword" that turns red while the rest
+    // turns blue, so no tile is a consistent recolouring on its own.
+    let mut text = Screen::new(W, H, 0xffff_ffff);
+    text.noise(Rect::new(0, 0, W, H), 7, 40);
+    for y in 0..H {
+        for x in 0..W {
+            let v = text.get(x, y) & 0xff;
+            text.set(x, y, 0xff00_0000 | (v * 0x0001_0101));
+        }
+    }
+    let highlighted = recoloured(&text, |x, y| x % 64 < 10 && y % 64 < 10);
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let mut viewer = Decoder::new(DecoderConfig::default());
+    for screen in [&text, &highlighted] {
+        let packet = encode_screen(&mut encoder, screen).unwrap();
+        viewer.apply(packet.as_bytes()).unwrap();
+        assert_eq!(fb(&viewer), &screen.bgra()[..]);
+    }
+    // Back again: the tiles of `text` come from the cache.
+    let back = encode_screen(&mut encoder, &text).unwrap();
+    viewer.apply(back.as_bytes()).unwrap();
+    assert_eq!(fb(&viewer), &text.bgra()[..]);
+    // Once more with a change: shared again, every pixel exact.
+    let again = recoloured(&text, |x, y| x % 64 < 10 && y % 64 >= 20 && y % 64 < 30);
+    let packet = encode_screen(&mut encoder, &again).unwrap();
+    viewer.apply(packet.as_bytes()).unwrap();
+    assert_eq!(fb(&viewer), &again.bgra()[..]);
+    // Against the same frame coded as pixels (after a blank screen, nothing to recolour).
+    let mut fresh = Encoder::new(EncoderConfig::default());
+    encode_screen(&mut fresh, &Screen::new(W, H, 0xffff_ffff));
+    let as_pixels = encode_screen(&mut fresh, &again).unwrap().len();
+    assert!(
+        packet.len() * 4 < as_pixels,
+        "recoloured {} bytes, as pixels {as_pixels}",
+        packet.len()
+    );
+}

@@ -43,12 +43,17 @@ pub(crate) enum TileMode {
     Recolor = 6,
     /// The same with 4-byte colours.
     RecolorAlpha = 7,
+    /// The rectangle recoloured by the update's shared colour map (no payload of its own).
+    RecolorShared = 8,
 }
 
 impl TileMode {
     /// True for the modes that transform the pixels already on screen.
     pub fn is_recolor(self) -> bool {
-        matches!(self, TileMode::Recolor | TileMode::RecolorAlpha)
+        matches!(
+            self,
+            TileMode::Recolor | TileMode::RecolorAlpha | TileMode::RecolorShared
+        )
     }
 
     pub fn from_u8(v: u8) -> Result<Self> {
@@ -61,6 +66,7 @@ impl TileMode {
             5 => TileMode::RawAlpha,
             6 => TileMode::Recolor,
             7 => TileMode::RecolorAlpha,
+            8 => TileMode::RecolorShared,
             _ => return Err(Error::Malformed("unknown tile mode")),
         })
     }
@@ -187,7 +193,7 @@ pub(crate) fn decode_rect(
         TileMode::Raw => raw::decode(data, false, out),
         TileMode::RawAlpha => raw::decode(data, true, out),
         // Recolouring reads the framebuffer: the decoder applies it in place (see `recolor`).
-        TileMode::Recolor | TileMode::RecolorAlpha => {
+        TileMode::Recolor | TileMode::RecolorAlpha | TileMode::RecolorShared => {
             Err(Error::Malformed("recolour is not a standalone tile"))
         }
     }

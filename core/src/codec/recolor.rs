@@ -1,6 +1,8 @@
 //! Recolouring: a rectangle whose new pixels are a function of its old ones (syntax highlighting that
 //! changes, a selection, a hover or focus colour) is sent as the colour pairs that changed.
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 use crate::frame::{PackedImage, Rect, SourceRows};
 
@@ -68,6 +70,207 @@ pub(crate) fn find(
         .filter(|(f, t)| f != t)
         .collect();
     (!pairs.is_empty()).then_some(pairs)
+}
+
+/// Most pairs a shared colour map may hold.
+pub(crate) const MAX_SHARED_PAIRS: usize = 4096;
+
+/// Most exception rectangles a tile recoloured by a shared map may have.
+const MAX_EXCEPTIONS: usize = 12;
+
+/// Column gap (pixels) below which exception runs on the same rows are merged.
+const MERGE_GAP: usize = 8;
+
+/// How often each (old, new) colour pair occurs in `rect`, added to `counts`; false (and `counts`
+/// left as it was) when the rectangle has more than `limit` distinct pairs: new content rather than
+/// recoloured content.
+pub(crate) fn count_pairs(
+    prev: &PackedImage,
+    cur: &SourceRows<'_>,
+    rect: &Rect,
+    limit: usize,
+    counts: &mut HashMap<(u32, u32), u64>,
+) -> bool {
+    let mut local: HashMap<(u32, u32), u64> = HashMap::new();
+    for y in rect.y..rect.bottom() {
+        let mut run: Option<((u32, u32), u64)> = None;
+        for (p, c) in prev
+            .span(rect, y)
+            .chunks_exact(4)
+            .zip(cur.span(rect, y).chunks_exact(4))
+        {
+            let pair = (pixel(p), pixel(c));
+            match &mut run {
+                Some((last, n)) if *last == pair => *n += 1,
+                _ => {
+                    if let Some((last, n)) = run.replace((pair, 1)) {
+                        *local.entry(last).or_insert(0) += n;
+                        if local.len() > limit {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((last, n)) = run {
+            *local.entry(last).or_insert(0) += n;
+        }
+    }
+    if local.len() > limit {
+        return false;
+    }
+    for (pair, n) in local {
+        *counts.entry(pair).or_insert(0) += n;
+    }
+    true
+}
+
+fn pixel(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// One colour map for many rectangles of an update (syntax highlighting that changed over a whole
+/// file: each shade of the old colour becomes a shade of the new one).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedMap {
+    /// The colours that change, sorted by old colour.
+    pub pairs: Vec<(u32, u32)>,
+    lookup: HashMap<u32, u32>,
+}
+
+impl SharedMap {
+    /// Each old colour's most frequent new colour (ties: the smaller); `None` when nothing changes
+    /// or the map would exceed [`MAX_SHARED_PAIRS`].
+    pub fn from_counts(counts: &HashMap<(u32, u32), u64>) -> Option<Self> {
+        let mut best: HashMap<u32, (u32, u64)> = HashMap::new();
+        for (&(from, to), &n) in counts {
+            let e = best.entry(from).or_insert((to, n));
+            if n > e.1 || (n == e.1 && to < e.0) {
+                *e = (to, n);
+            }
+        }
+        let mut pairs: Vec<(u32, u32)> = best
+            .iter()
+            .filter(|(&f, &(t, _))| f != t)
+            .map(|(&f, &(t, _))| (f, t))
+            .collect();
+        if pairs.is_empty() || pairs.len() > MAX_SHARED_PAIRS {
+            return None;
+        }
+        pairs.sort_unstable();
+        let lookup = pairs.iter().copied().collect();
+        Some(SharedMap { pairs, lookup })
+    }
+
+    fn map(&self, color: u32) -> u32 {
+        self.lookup.get(&color).copied().unwrap_or(color)
+    }
+
+    /// Rectangles covering the pixels of `rect` that `cur` does not show as `prev` mapped (absolute,
+    /// in row order), or `None` when that takes more than a few.
+    pub fn exceptions(
+        &self,
+        prev: &PackedImage,
+        cur: &SourceRows<'_>,
+        rect: &Rect,
+    ) -> Option<Vec<Rect>> {
+        if rect.width > 256 {
+            return None;
+        }
+        let width = rect.width as usize;
+        let mut out = Vec::new();
+        let mut band: Option<(u32, [bool; 256])> = None;
+        for y in rect.y..=rect.bottom() {
+            let mut wrong = [false; 256];
+            let mut any = false;
+            if y < rect.bottom() {
+                for (k, (p, c)) in prev
+                    .span(rect, y)
+                    .chunks_exact(4)
+                    .zip(cur.span(rect, y).chunks_exact(4))
+                    .enumerate()
+                {
+                    if self.map(pixel(p)) != pixel(c) {
+                        wrong[k] = true;
+                        any = true;
+                    }
+                }
+            }
+            match (&mut band, any) {
+                (Some((_, columns)), true) => {
+                    for (c, w) in columns.iter_mut().zip(wrong) {
+                        *c |= w;
+                    }
+                }
+                (None, true) => band = Some((y, wrong)),
+                (Some((start, columns)), false) => {
+                    column_runs(&columns[..width], |x, w| {
+                        out.push(Rect::new(rect.x + x, *start, w, y - *start));
+                    });
+                    band = None;
+                    if out.len() > MAX_EXCEPTIONS {
+                        return None;
+                    }
+                }
+                (None, false) => {}
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Calls `f(x, width)` for each run of set columns, runs closer than [`MERGE_GAP`] merged.
+fn column_runs(columns: &[bool], mut f: impl FnMut(u32, u32)) {
+    let mut x = 0;
+    while x < columns.len() {
+        if !columns[x] {
+            x += 1;
+            continue;
+        }
+        let mut last = x;
+        let mut k = x + 1;
+        while k < columns.len() && k <= last + MERGE_GAP {
+            if columns[k] {
+                last = k;
+            }
+            k += 1;
+        }
+        f(x as u32, (last + 1 - x) as u32);
+        x = last + 1;
+    }
+}
+
+/// Appends a shared map: `[alpha u8][count varint][from, to]...`, colours 3 bytes each (4 with
+/// alpha).
+pub(crate) fn write_shared(map: &SharedMap, out: &mut Vec<u8>) {
+    let alpha = !opaque(&map.pairs);
+    out.push(u8::from(alpha));
+    crate::protocol::wire::put_varint(out, map.pairs.len() as u64);
+    let n = if alpha { 4 } else { 3 };
+    for &(f, t) in &map.pairs {
+        out.extend_from_slice(&f.to_le_bytes()[..n]);
+        out.extend_from_slice(&t.to_le_bytes()[..n]);
+    }
+}
+
+/// Reads what [`write_shared`] wrote.
+pub(crate) fn read_shared(data: &mut &[u8]) -> Result<Vec<(u32, u32)>> {
+    let mut reader = crate::protocol::wire::Reader::new(data);
+    let alpha = match reader.u8("shared colour map flags")? {
+        0 => false,
+        1 => true,
+        _ => return Err(Error::Malformed("unknown shared colour map flags")),
+    };
+    let count = reader.varint_usize("shared colour map size", MAX_SHARED_PAIRS)?;
+    let n = if alpha { 4 } else { 3 };
+    let raw = reader.bytes(count * 2 * n, "shared colour map")?;
+    let color = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], if alpha { b[3] } else { 0xff }]);
+    let pairs = raw
+        .chunks_exact(2 * n)
+        .map(|p| (color(&p[..n]), color(&p[n..])))
+        .collect();
+    *data = reader.rest();
+    Ok(pairs)
 }
 
 /// True when every colour of `pairs` is opaque (3 bytes each on the wire).

@@ -339,6 +339,7 @@ fn stage_ops(
     // Copies read the reference saved before this packet (a save takes effect at its end).
     let has_reference = state.reference.is_some();
     let mut saves = 0;
+    let mut shared_map: Option<Vec<(u32, u32)>> = None;
     let store = |next_id: &mut u64, new_sizes: &mut Vec<(u32, u32)>, rect: Rect| {
         if capacity > 0 {
             new_sizes.push((rect.width, rect.height));
@@ -371,6 +372,12 @@ fn stage_ops(
                         "reference image saved twice in one packet",
                     ));
                 }
+            }
+            Op::RecolorMap => {
+                if checkpoint {
+                    return Err(Error::Malformed("colour map inside a checkpoint"));
+                }
+                shared_map = Some(codec::recolor::read_shared(&mut payload)?);
             }
             Op::CopyReference { src_x, src_y, dst } => {
                 if !has_reference {
@@ -413,8 +420,15 @@ fn stage_ops(
                         return Err(Error::Malformed("recolour inside a checkpoint"));
                     }
                     // Staged as [count u32][from u32, to u32]..., in the output byte order.
-                    let pairs =
-                        codec::recolor::read(&mut payload, mode == codec::TileMode::RecolorAlpha)?;
+                    let pairs = match mode {
+                        codec::TileMode::RecolorShared => shared_map
+                            .clone()
+                            .ok_or(Error::Malformed("shared recolour without a colour map"))?,
+                        _ => codec::recolor::read(
+                            &mut payload,
+                            mode == codec::TileMode::RecolorAlpha,
+                        )?,
+                    };
                     staged.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
                     for (f, t) in pairs {
                         for c in [f, t] {
@@ -591,6 +605,7 @@ fn apply_ops(
                 );
                 damage.push(dst);
             }
+            Op::RecolorMap => {}
             Op::SaveReference => {
                 let copies_follow = ops[i + 1..]
                     .iter()

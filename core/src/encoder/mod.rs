@@ -17,6 +17,7 @@ mod video;
 mod video;
 
 mod motion;
+mod shared_recolor;
 
 use motion::{apply_motion, snapshot, MoveSource};
 
@@ -570,6 +571,16 @@ fn encode_update(
     let mut payload = std::mem::take(&mut scratch.payload);
     payload.clear();
     let strategy = codec::Strategy::for_entropy(config.entropy);
+    let mut shared = shared_recolor::plan(
+        screen,
+        src,
+        &dirty,
+        &mut shared_recolor::Coding {
+            scratch,
+            strategy,
+            entropy: config.entropy,
+        },
+    );
     for d in &dirty {
         let tile_rect = screen.grid.tile_rect(d.index);
         let cache = &mut screen.cache;
@@ -590,6 +601,49 @@ fn encode_update(
                 stats.cache_hits += 1;
                 continue;
             }
+        }
+        let planned = shared
+            .as_mut()
+            .and_then(|plan| Some((plan.tiles.remove(&d.index)?, plan)));
+        if let Some((exceptions, plan)) = planned {
+            if !plan.sent {
+                // Sent once, before the first tile that uses it.
+                ops.push(Op::RecolorMap);
+                recolor::write_shared(&plan.map, &mut payload);
+                plan.sent = true;
+            }
+            ops.push(Op::Tile {
+                tile: d.index,
+                rect: relative(&d.rect, &tile_rect),
+                mode: TileMode::RecolorShared,
+                store: false,
+            });
+            let mut coded = Vec::with_capacity(exceptions.len());
+            for rect in &exceptions {
+                match codec::encode_rect(src, rect, &mut payload, scratch, strategy) {
+                    Coded::Fill(color) => push_fill(&mut ops, *rect, color),
+                    Coded::Tile(mode) => coded.push(Op::Tile {
+                        tile: d.index,
+                        rect: relative(rect, &tile_rect),
+                        mode,
+                        store: false,
+                    }),
+                }
+            }
+            // Fills first, coded exceptions after (they are disjoint): the last op of the tile
+            // stores it into the cache once it is complete.
+            ops.extend(coded);
+            if screen.cache.enabled() {
+                if let Some(Op::Tile { store, .. }) = ops.last_mut() {
+                    *store = true;
+                    screen.cache.store(TileKey::of(src, &tile_rect));
+                }
+            }
+            screen.mirror.copy_rect_from(src, &d.rect);
+            if d.rect == tile_rect {
+                screen.video.mark_exact(d.index);
+            }
+            continue;
         }
         let recolorable = !screen.video.is_lossy(d.index) && d.rect.area() >= MIN_RECOLOR_PIXELS;
         let coded = match recolorable

@@ -27,6 +27,7 @@
 //! | 6 `VideoEnd` | `region` | the region ended; its pixels follow losslessly |
 //! | 7 `SaveReference` | | keep a copy of the screen as it is now: the reference image |
 //! | 8 `CopyReference` | `src_x`, `src_y`, `x`, `y`, `w`, `h` | copy pixels from the reference image |
+//! | 9 `RecolorMap` | | the next payload bytes hold a colour map for the `Tile` ops of mode 8 that follow |
 //!
 //! **Reference image.** Content often comes back shifted after a transient change (an editor colours
 //! everything below an opening quote as a string, then restores it a line lower once the quote is
@@ -251,6 +252,8 @@ pub(crate) enum Op {
         src_y: u32,
         dst: Rect,
     },
+    /// A colour map (in the payload) for the shared-recolour tiles that follow.
+    RecolorMap,
 }
 
 const OP_STORE_SCREEN: u8 = 0;
@@ -262,6 +265,7 @@ const OP_VIDEO: u8 = 5;
 const OP_VIDEO_END: u8 = 6;
 const OP_SAVE_REFERENCE: u8 = 7;
 const OP_COPY_REFERENCE: u8 = 8;
+const OP_RECOLOR_MAP: u8 = 9;
 const STORE_BIT: u8 = 0x80;
 
 /// Bounds a decoder puts on what one packet may make it do.
@@ -480,6 +484,7 @@ fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
                 region: r.varint_u32("video region", u32::MAX)?,
             },
             OP_SAVE_REFERENCE if !store => Op::SaveReference,
+            OP_RECOLOR_MAP if !store => Op::RecolorMap,
             OP_COPY_REFERENCE if !store => {
                 let src_x = r.varint_u32("reference src x", MAX_DIMENSION)?;
                 let src_y = r.varint_u32("reference src y", MAX_DIMENSION)?;
@@ -521,6 +526,7 @@ pub(crate) fn write_ops(
                 write_rect(out, &dst);
             }
             Op::SaveReference => out.push(OP_SAVE_REFERENCE),
+            Op::RecolorMap => out.push(OP_RECOLOR_MAP),
             Op::CopyReference { src_x, src_y, dst } => {
                 out.push(OP_COPY_REFERENCE);
                 put_varint(out, u64::from(src_x));

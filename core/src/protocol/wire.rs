@@ -26,6 +26,11 @@ impl<'a> Reader<'a> {
         Reader { data }
     }
 
+    /// What is left to read.
+    pub fn rest(&self) -> &'a [u8] {
+        self.data
+    }
+
     pub fn u8(&mut self, what: &'static str) -> Result<u8> {
         let (&b, rest) = self.data.split_first().ok_or(Error::Truncated(what))?;
         self.data = rest;
