@@ -309,6 +309,9 @@ fn lying_lengths_and_corrupt_payloads() {
         vec![2, 50, 4, 0xff, 0xff, 0xff, 0xff],
         vec![2, 1, 11, 0x63, 0x64, 0x60, 0x60, 0x60, 0x04, 0, 0, 0, 0, 0], // inflates to more than 1 byte
         vec![7, 0],
+        // zstd with the payload history: garbage, and a frame header with a huge window.
+        vec![4, 50, 4, 0xff, 0xff, 0xff, 0xff],
+        vec![4, 50, 6, 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8],
     ] {
         let mut p = update(12, &[]);
         varint(&mut p, 0);
@@ -489,6 +492,46 @@ fn reference_image() {
         &update(21, &ops(1, &[copy_reference([0, 0], [0, 0, 10, 10])], &[])),
         malformed,
     );
+}
+
+#[test]
+fn payload_history() {
+    let mut d = primed();
+    const RESET_HISTORY: u8 = 10;
+    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
+    rejected(
+        &mut d,
+        &checkpoint(&SMALL, &ops(1, &[vec![RESET_HISTORY]], &[])),
+        malformed,
+    );
+    // A checkpoint has no history to refer to.
+    let mut p = checkpoint(&SMALL, &[]);
+    varint(&mut p, 0);
+    p.extend_from_slice(&[4, 1, 1, 0]);
+    rejected(&mut d, &p, malformed);
+    // A real stream: the history grows with every update; a lost update is out of sync at once
+    // (before its payload, which needs the missing history, is even decoded).
+    let mut rng = Lcg(5);
+    let mut screen = Screen::new(200, 150, 0xffff_ffff);
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let mut packets = Vec::new();
+    while packets.len() < 8 {
+        random_edit(&mut screen, &mut rng);
+        if let Some(p) = encode_screen(&mut encoder, &screen) {
+            packets.push(p);
+        }
+    }
+    let mut viewer = Decoder::new(DecoderConfig::default());
+    for p in &packets[..4] {
+        viewer.apply(p.as_bytes()).unwrap();
+    }
+    rejected(&mut viewer, packets[5].as_bytes(), |e| {
+        matches!(e, Error::OutOfSync { .. })
+    });
+    for p in &packets[4..] {
+        viewer.apply(p.as_bytes()).unwrap();
+    }
+    assert_eq!(fb(&viewer), &screen.bgra()[..]);
 }
 
 #[test]

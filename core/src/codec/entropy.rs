@@ -30,6 +30,8 @@ const STORED: u8 = 0;
 const LZ4: u8 = 1;
 const DEFLATE: u8 = 2;
 const ZSTD: u8 = 3;
+/// zstd with the payload history as its dictionary (see [`super::history`]).
+const ZSTD_HISTORY: u8 = 4;
 
 /// Appends `[method u8][raw_len varint][packed_len varint][packed bytes]` (stored: no packed_len),
 /// with a one-off [`Compressor`] (cursor shapes; frames go through the encoder's own).
@@ -44,12 +46,48 @@ pub(crate) struct Compressor {
     #[cfg(not(target_arch = "wasm32"))]
     zstd: Option<(zstd::bulk::Compressor<'static>, i32)>,
     packed: Vec<u8>,
+    /// The frame updates' payloads so far (since the last reset), as decoders in step hold them.
+    history: super::history::History,
 }
 
 impl Compressor {
+    /// Appends a frame update's payload `raw`, compressed with `entropy` and (with zstd) the payload
+    /// history as its dictionary, to `out`; then adds `raw` to the history.
+    pub(crate) fn compress_update(&mut self, entropy: Entropy, raw: &[u8], out: &mut Vec<u8>) {
+        let method = match entropy {
+            #[cfg(not(target_arch = "wasm32"))]
+            Entropy::Zstd(_) | Entropy::Adaptive if !self.history.window().is_empty() => {
+                let level = match entropy {
+                    Entropy::Zstd(level) => level.clamp(1, 19),
+                    _ if raw.len() <= SMALL_PAYLOAD => 9,
+                    _ => 1,
+                };
+                match super::history::compress(raw, level, self.history.window(), &mut self.packed)
+                {
+                    Ok(()) => ZSTD_HISTORY,
+                    Err(()) => self.zstd_or_deflate(raw, level),
+                }
+            }
+            _ => self.method_for(entropy, raw),
+        };
+        self.finish(method, raw, out);
+        self.history.append(raw);
+    }
+
+    /// Forgets the payload history (after a checkpoint; the next update says so with `ResetHistory`).
+    pub(crate) fn reset_history(&mut self) {
+        self.history.clear();
+    }
+
     /// Appends `raw` compressed with `entropy` to `out`, as [`compress`] does.
     pub(crate) fn compress(&mut self, entropy: Entropy, raw: &[u8], out: &mut Vec<u8>) {
-        let method = match entropy {
+        let method = self.method_for(entropy, raw);
+        self.finish(method, raw, out);
+    }
+
+    /// Compresses `raw` into `self.packed`; returns the method.
+    fn method_for(&mut self, entropy: Entropy, raw: &[u8]) -> u8 {
+        match entropy {
             Entropy::Stored => STORED,
             Entropy::Lz4 => {
                 self.packed = lz4_flex::block::compress(raw);
@@ -60,7 +98,11 @@ impl Compressor {
             Entropy::Adaptive => {
                 self.zstd_or_deflate(raw, if raw.len() <= SMALL_PAYLOAD { 9 } else { 1 })
             }
-        };
+        }
+    }
+
+    /// Appends the payload header and the packed bytes (or `raw` itself when packing did not pay).
+    fn finish(&self, method: u8, raw: &[u8], out: &mut Vec<u8>) {
         if method != STORED && self.packed.len() < raw.len() {
             out.push(method);
             crate::protocol::wire::put_varint(out, raw.len() as u64);
@@ -110,10 +152,13 @@ impl Compressor {
     }
 }
 
-/// Reads what [`compress`] wrote; `max_raw` bounds the memory a hostile packet can make us allocate.
+/// Reads what [`compress`] or [`Compressor::compress_update`] wrote; `max_raw` bounds the memory a
+/// hostile packet can make us allocate. `history` is the payload history for frame updates (`None`
+/// where there is none: checkpoints, cursor shapes).
 pub(crate) fn decompress(
     reader: &mut crate::protocol::wire::Reader<'_>,
     max_raw: usize,
+    history: Option<&[u8]>,
 ) -> Result<Vec<u8>> {
     let method = reader.u8("payload method")?;
     let raw_len = reader.varint_usize("payload size", max_raw)?;
@@ -138,6 +183,10 @@ pub(crate) fn decompress(
                 Error::CorruptPayload("deflate stream does not decode within its declared size")
             })?
         }
+        ZSTD_HISTORY => match history {
+            Some(dictionary) => super::history::decompress(packed, raw_len, dictionary)?,
+            None => return Err(Error::Malformed("payload history where there is none")),
+        },
         ZSTD => {
             // The window a hostile frame may declare is capped by what the payload may hold.
             let max_window = (raw_len as u64).next_power_of_two().max(1 << 10);

@@ -12,6 +12,7 @@
 //! Rust so that the same decoder runs natively and in WebAssembly.
 
 mod entropy;
+pub(crate) mod history;
 mod palette;
 mod predicted;
 mod raw;

@@ -112,6 +112,8 @@ struct State {
     framebuffer: PackedImage,
     /// The screen as saved by the last `SaveReference` (none after a checkpoint).
     reference: Option<PackedImage>,
+    /// The frame updates' payloads since the checkpoint or the last `ResetHistory`.
+    history: codec::history::History,
     cache: DecoderCache,
     seq: u64,
 }
@@ -205,7 +207,18 @@ impl Decoder {
             .state
             .as_ref()
             .map(|s| Limits::for_screen(s.session.width, s.session.height, s.session.tile_size));
-        match protocol::parse(packet, &limits, screen)? {
+        // An update that does not follow the last one is out of sync before anything else: its
+        // payload may depend on a history this decoder lacks.
+        if let (Some(seq), Some(state)) = (protocol::peek_update_seq(packet)?, &self.state) {
+            if seq != state.seq.wrapping_add(1) {
+                return Err(Error::OutOfSync {
+                    expected: state.seq.wrapping_add(1),
+                    got: seq,
+                });
+            }
+        }
+        let history = self.state.as_ref().map_or(&[][..], |s| s.history.window());
+        match protocol::parse(packet, &limits, screen, history)? {
             Message::Checkpoint {
                 session,
                 seq,
@@ -219,6 +232,7 @@ impl Decoder {
                     grid,
                     framebuffer: PackedImage::new(session.width, session.height, 0xff00_0000),
                     reference: None,
+                    history: Default::default(),
                     cache: DecoderCache::new(session.cache_tiles, next_cache_id),
                     seq,
                 };
@@ -269,6 +283,10 @@ impl Decoder {
                     self.config.output_format,
                     &mut sink,
                 );
+                if ops.ops.contains(&Op::ResetHistory) {
+                    state.history.clear();
+                }
+                state.history.append(&ops.payload);
                 state.seq = seq;
                 Ok(Update {
                     kind: PacketKind::FrameUpdate,
@@ -371,6 +389,11 @@ fn stage_ops(
                     return Err(Error::Malformed(
                         "reference image saved twice in one packet",
                     ));
+                }
+            }
+            Op::ResetHistory => {
+                if checkpoint {
+                    return Err(Error::Malformed("payload history inside a checkpoint"));
                 }
             }
             Op::RecolorMap => {
@@ -605,7 +628,7 @@ fn apply_ops(
                 );
                 damage.push(dst);
             }
-            Op::RecolorMap => {}
+            Op::RecolorMap | Op::ResetHistory => {}
             Op::SaveReference => {
                 let copies_follow = ops[i + 1..]
                     .iter()

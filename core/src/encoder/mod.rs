@@ -131,6 +131,8 @@ struct Screen {
     cache: EncoderCache,
     seq: u64,
     store_screen_pending: bool,
+    /// True after a checkpoint: the next update starts with `ResetHistory`.
+    history_reset_pending: bool,
     /// What decoders in step hold as the reference image (`None` after a checkpoint).
     reference: Option<PackedImage>,
     /// The previous reference's memory, reused for the next one.
@@ -451,6 +453,7 @@ impl Encoder {
             cache,
             seq: 0,
             store_screen_pending: false,
+            history_reset_pending: true,
             reference: None,
             spare_reference: None,
         });
@@ -516,6 +519,11 @@ fn encode_update(
         return None;
     }
     let mut ops: Vec<Op> = Vec::new();
+    // A viewer that joined from a checkpoint has no payload history: everybody starts again.
+    if screen.history_reset_pending {
+        ops.push(Op::ResetHistory);
+        screen.history_reset_pending = false;
+    }
     // StoreScreen reads the screen as it was before this update's ops: it goes first.
     if screen.store_screen_pending {
         ops.push(Op::StoreScreen);
@@ -778,6 +786,9 @@ fn build_checkpoint(
             }),
         }
     }
+    // Joiners start without a payload history; the next update tells the others to forget theirs.
+    scratch.compressor.reset_history();
+    screen.history_reset_pending = true;
     let packet = protocol::checkpoint_packet(
         &screen.session,
         screen.seq,

@@ -28,6 +28,11 @@
 //! | 7 `SaveReference` | | keep a copy of the screen as it is now: the reference image |
 //! | 8 `CopyReference` | `src_x`, `src_y`, `x`, `y`, `w`, `h` | copy pixels from the reference image |
 //! | 9 `RecolorMap` | | the next payload bytes hold a colour map for the `Tile` ops of mode 8 that follow |
+//! | 10 `ResetHistory` | | forget the payload history before this update's payload |
+//!
+//! **Payload history.** Both sides keep the uncompressed payloads of the frame updates since the
+//! last `ResetHistory` (or, for a decoder, since its checkpoint); payload method 4 is zstd with the
+//! last 256 KiB of them as its dictionary. See [`crate::codec`].
 //!
 //! **Reference image.** Content often comes back shifted after a transient change (an editor colours
 //! everything below an opening quote as a string, then restores it a line lower once the quote is
@@ -144,6 +149,15 @@ pub fn peek_kind(packet: &[u8]) -> Result<PacketKind> {
     read_header(&mut r)
 }
 
+/// The sequence number of a frame update (`None` for other kinds), read without the rest.
+pub(crate) fn peek_update_seq(packet: &[u8]) -> Result<Option<u64>> {
+    let mut r = Reader::new(packet);
+    match read_header(&mut r)? {
+        PacketKind::FrameUpdate => Ok(Some(r.varint("update seq")?)),
+        _ => Ok(None),
+    }
+}
+
 fn read_header(r: &mut Reader<'_>) -> Result<PacketKind> {
     if r.u8("packet magic")? != MAGIC {
         return Err(Error::Malformed("not a Glimpse packet (bad magic)"));
@@ -254,6 +268,8 @@ pub(crate) enum Op {
     },
     /// A colour map (in the payload) for the shared-recolour tiles that follow.
     RecolorMap,
+    /// The payload history starts again with this update's payload.
+    ResetHistory,
 }
 
 const OP_STORE_SCREEN: u8 = 0;
@@ -266,6 +282,7 @@ const OP_VIDEO_END: u8 = 6;
 const OP_SAVE_REFERENCE: u8 = 7;
 const OP_COPY_REFERENCE: u8 = 8;
 const OP_RECOLOR_MAP: u8 = 9;
+const OP_RESET_HISTORY: u8 = 10;
 const STORE_BIT: u8 = 0x80;
 
 /// Bounds a decoder puts on what one packet may make it do.
@@ -327,11 +344,13 @@ pub(crate) struct SessionLimits {
     pub max_cache_tiles: u32,
 }
 
-/// Parses a packet. `screen` limits updates (from the session the decoder is in).
+/// Parses a packet. `screen` limits updates (from the session the decoder is in); `history` is the
+/// decoder's payload history.
 pub(crate) fn parse(
     packet: &[u8],
     session_limits: &SessionLimits,
     screen: Option<Limits>,
+    history: &[u8],
 ) -> Result<Message> {
     let mut r = Reader::new(packet);
     let msg = match read_header(&mut r)? {
@@ -341,7 +360,7 @@ pub(crate) fn parse(
             let next_cache_id = r.varint_max("next cache id", MAX_CACHE_ID)?;
             let cursor = read_cursor_state(&mut r)?;
             let limits = Limits::for_screen(session.width, session.height, session.tile_size);
-            let ops = read_ops(&mut r, &limits)?;
+            let ops = read_ops(&mut r, &limits, None)?;
             Message::Checkpoint {
                 session,
                 seq,
@@ -353,7 +372,7 @@ pub(crate) fn parse(
         PacketKind::FrameUpdate => {
             let limits = screen.ok_or(Error::NoCheckpoint)?;
             let seq = r.varint("update seq")?;
-            let ops = read_ops(&mut r, &limits)?;
+            let ops = read_ops(&mut r, &limits, Some(history))?;
             Message::FrameUpdate { seq, ops }
         }
         PacketKind::CursorShape => Message::CursorShape(read_cursor_image(&mut r)?),
@@ -411,7 +430,8 @@ fn write_rect(out: &mut Vec<u8>, rect: &Rect) {
     }
 }
 
-fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
+/// Reads an op list and its payload; `history` is the payload history (`None` in checkpoints).
+fn read_ops(r: &mut Reader<'_>, limits: &Limits, history: Option<&[u8]>) -> Result<OpList> {
     let count = r.varint_usize("op count", limits.max_ops)?;
     let mut ops = Vec::with_capacity(count.min(4096));
     let mut video = Vec::new();
@@ -485,6 +505,7 @@ fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
             },
             OP_SAVE_REFERENCE if !store => Op::SaveReference,
             OP_RECOLOR_MAP if !store => Op::RecolorMap,
+            OP_RESET_HISTORY if !store => Op::ResetHistory,
             OP_COPY_REFERENCE if !store => {
                 let src_x = r.varint_u32("reference src x", MAX_DIMENSION)?;
                 let src_y = r.varint_u32("reference src y", MAX_DIMENSION)?;
@@ -498,7 +519,11 @@ fn read_ops(r: &mut Reader<'_>, limits: &Limits) -> Result<OpList> {
         };
         ops.push(op);
     }
-    let payload = codec::decompress(r, limits.max_payload)?;
+    let history = match history {
+        Some(_) if ops.contains(&Op::ResetHistory) => Some(&[][..]),
+        other => other,
+    };
+    let payload = codec::decompress(r, limits.max_payload, history)?;
     Ok(OpList {
         ops,
         payload,
@@ -514,6 +539,7 @@ pub(crate) fn write_ops(
     video: &[u8],
     entropy: codec::Entropy,
     compressor: &mut codec::Compressor,
+    update: bool,
 ) {
     put_varint(out, ops.len() as u64);
     for op in ops {
@@ -527,6 +553,7 @@ pub(crate) fn write_ops(
             }
             Op::SaveReference => out.push(OP_SAVE_REFERENCE),
             Op::RecolorMap => out.push(OP_RECOLOR_MAP),
+            Op::ResetHistory => out.push(OP_RESET_HISTORY),
             Op::CopyReference { src_x, src_y, dst } => {
                 out.push(OP_COPY_REFERENCE);
                 put_varint(out, u64::from(src_x));
@@ -579,7 +606,11 @@ pub(crate) fn write_ops(
             }
         }
     }
-    compressor.compress(entropy, payload, out);
+    if update {
+        compressor.compress_update(entropy, payload, out);
+    } else {
+        compressor.compress(entropy, payload, out);
+    }
 }
 
 fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
@@ -592,7 +623,7 @@ fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
     let hotspot_x = r.varint_u32("cursor hotspot x", width - 1)?;
     let hotspot_y = r.varint_u32("cursor hotspot y", height - 1)?;
     let max = (MAX_CURSOR_SIZE * MAX_CURSOR_SIZE * 4 + 1100) as usize;
-    let payload = codec::decompress(r, max)?;
+    let payload = codec::decompress(r, max, None)?;
     let mut data = &payload[..];
     let (&mode, rest) = data.split_first().ok_or(Error::Truncated("cursor mode"))?;
     data = rest;
@@ -725,7 +756,7 @@ pub(crate) fn checkpoint_packet(
     if let Some(p) = &cursor.position {
         write_cursor_position(&mut out, p);
     }
-    write_ops(&mut out, ops, payload, &[], entropy, compressor);
+    write_ops(&mut out, ops, payload, &[], entropy, compressor, false);
     Packet::new(PacketKind::Checkpoint, out)
 }
 
@@ -740,7 +771,7 @@ pub(crate) fn update_packet(
 ) -> Packet {
     let mut out = header(PacketKind::FrameUpdate);
     put_varint(&mut out, seq);
-    write_ops(&mut out, ops, payload, video, entropy, compressor);
+    write_ops(&mut out, ops, payload, video, entropy, compressor, true);
     Packet::new(PacketKind::FrameUpdate, out)
 }
 
