@@ -93,7 +93,7 @@ pub(crate) fn analyse(
     let mut last_index = 0u8;
     for (y, row_indices) in (rect.y..rect.bottom()).zip(indices.chunks_exact_mut(width)) {
         for (px, index) in src.span(rect, y).chunks_exact(4).zip(row_indices) {
-            let color = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
+            let color = u32::from_le_bytes(px.try_into().expect("4 bytes"));
             if color != last_color {
                 alpha &= px[3];
                 match table.index_of(color, stop_after) {

@@ -38,7 +38,7 @@ fn pack_opaque(row: &[u8], dst: &mut [u8]) -> u32 {
     let tail = quads.remainder();
     let mut dst_quads = dst.chunks_exact_mut(12);
     for (q, d) in quads.zip(&mut dst_quads) {
-        let p = |i: usize| u32::from_le_bytes([q[i], q[i + 1], q[i + 2], q[i + 3]]);
+        let p = |i: usize| u32::from_le_bytes(q[i..i + 4].try_into().expect("4 bytes"));
         let (p0, p1, p2, p3) = (p(0), p(4), p(8), p(12));
         and &= p0 & p1 & p2 & p3;
         d[0..4].copy_from_slice(&(p0 & 0x00ff_ffff | p1 << 24).to_le_bytes());
