@@ -7,9 +7,14 @@
 //! - **raw** or **predicted** otherwise: plain pixels when Zstandard follows (it finds repeated glyphs
 //!   across tiles itself), each pixel minus its left neighbour for LZ4 and DEFLATE.
 //!
+//! - **recolour** when the new pixels are the old ones with some colours replaced (the pairs), or, when
+//!   highlighting changes over many tiles, the update's shared colour map plus exception rectangles.
+//!
 //! The per-frame payload (all coded rectangles back to back) then goes through one entropy stage
-//! ([`Entropy`]), so glyphs repeated across tiles cost a back-reference. Everything here is pure safe
-//! Rust so that the same decoder runs natively and in WebAssembly.
+//! ([`Entropy`]), so glyphs repeated across tiles cost a back-reference; with Zstandard, frame updates
+//! also see the last 256 KiB of earlier payloads as a dictionary, so glyphs repeated
+//! across frames do too. Everything here is pure safe Rust (but the zstd encoder) so that the same
+//! decoder runs natively and in WebAssembly.
 
 mod entropy;
 pub(crate) mod history;

@@ -12,8 +12,8 @@
 //! | `CursorPosition` (4) | `x`, `y` (zig-zag), `visible` (u8), `shape id` |
 //!
 //! Session info: `width`, `height`, `scale_percent` (100 = 96 DPI), `tile_size`, `cache_tiles`.
-//! Ops: a count, the ops, then one payload (`method u8`, `raw_len`, [`packed_len`], bytes; see
-//! [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
+//! Ops: a count, the ops, then one payload (`method u8`: 0 stored, 1 LZ4 block, 2 DEFLATE, 3 zstd, 4 zstd
+//! with the payload history; `raw_len`, `[packed_len]`, bytes; see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
 //! `Tile` and `Cached` means "store the whole tile into the tile cache afterwards"):
 //!
 //! | op | fields | effect |
