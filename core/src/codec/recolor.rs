@@ -1,7 +1,32 @@
 //! Recolouring: a rectangle whose new pixels are a function of its old ones (syntax highlighting that
 //! changes, a selection, a hover or focus colour) is sent as the colour pairs that changed.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A hash map keyed by colours: a multiplicative hash (colours are not chosen by an attacker to
+/// collide here: only the encoder builds these maps, from its own screen).
+pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<ColorHasher>>;
+
+/// Fibonacci hashing of the 32-bit words written.
+#[derive(Default)]
+pub(crate) struct ColorHasher(u64);
+
+impl Hasher for ColorHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (self.0.rotate_left(29) ^ u64::from(v)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 use crate::error::{Error, Result};
 use crate::frame::{PackedImage, Rect, SourceRows};
@@ -81,6 +106,26 @@ const MAX_EXCEPTIONS: usize = 12;
 /// Column gap (pixels) below which exception runs on the same rows are merged.
 const MERGE_GAP: usize = 8;
 
+/// True when `cur` keeps the shapes of `prev` over `rect`: where two neighbours in a row had the same
+/// colour they still do, but for at most one pixel in `tolerance`. A recolouring keeps them (but in its
+/// exceptions); new content (scrolled text, another window) breaks them everywhere. One pass, no
+/// hashing: the cheap test before [`count_pairs`].
+pub(crate) fn keeps_shapes(
+    prev: &PackedImage,
+    cur: &SourceRows<'_>,
+    rect: &Rect,
+    tolerance: u64,
+) -> bool {
+    let mut breaks = 0u64;
+    for y in rect.y..rect.bottom() {
+        let (p, c) = (prev.span(rect, y), cur.span(rect, y));
+        for (pw, cw) in p.windows(8).step_by(4).zip(c.windows(8).step_by(4)) {
+            breaks += u64::from(pw[..4] == pw[4..] && cw[..4] != cw[4..]);
+        }
+    }
+    breaks * tolerance <= rect.area()
+}
+
 /// How often each (old, new) colour pair occurs in `rect`, added to `counts`; false (and `counts`
 /// left as it was) when the rectangle has more than `limit` distinct pairs: new content rather than
 /// recoloured content.
@@ -91,7 +136,7 @@ pub(crate) fn count_pairs(
     limit: usize,
     counts: &mut HashMap<(u32, u32), u64>,
 ) -> bool {
-    let mut local: HashMap<(u32, u32), u64> = HashMap::new();
+    let mut local: HashMap<(u32, u32), u64> = HashMap::default();
     for y in rect.y..rect.bottom() {
         let mut run: Option<((u32, u32), u64)> = None;
         for (p, c) in prev
@@ -126,7 +171,7 @@ pub(crate) fn count_pairs(
 }
 
 fn pixel(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    u32::from_le_bytes(b.try_into().expect("4 bytes"))
 }
 
 /// One colour map for many rectangles of an update (syntax highlighting that changed over a whole
@@ -142,7 +187,7 @@ impl SharedMap {
     /// Each old colour's most frequent new colour (ties: the smaller); `None` when nothing changes
     /// or the map would exceed [`MAX_SHARED_PAIRS`].
     pub fn from_counts(counts: &HashMap<(u32, u32), u64>) -> Option<Self> {
-        let mut best: HashMap<u32, (u32, u64)> = HashMap::new();
+        let mut best: HashMap<u32, (u32, u64)> = HashMap::default();
         for (&(from, to), &n) in counts {
             let e = best.entry(from).or_insert((to, n));
             if n > e.1 || (n == e.1 && to < e.0) {
@@ -184,13 +229,18 @@ impl SharedMap {
             let mut wrong = [false; 256];
             let mut any = false;
             if y < rect.bottom() {
+                let mut last = (u32::MAX, u32::MAX);
                 for (k, (p, c)) in prev
                     .span(rect, y)
                     .chunks_exact(4)
                     .zip(cur.span(rect, y).chunks_exact(4))
                     .enumerate()
                 {
-                    if self.map(pixel(p)) != pixel(c) {
+                    let from = pixel(p);
+                    if from != last.0 {
+                        last = (from, self.map(from));
+                    }
+                    if last.1 != pixel(c) {
                         wrong[k] = true;
                         any = true;
                     }

@@ -19,6 +19,7 @@ mod video;
 mod motion;
 mod shared_recolor;
 
+use crate::tiles::motion::CurrentAnchors;
 use motion::{apply_motion, snapshot, MoveSource};
 
 /// Colour of privacy-masked pixels (opaque dark grey), canonical BGRA.
@@ -541,12 +542,27 @@ fn encode_update(
         ops.push(Op::SaveReference);
         snapshot(&screen.mirror, screen.spare_reference.take())
     });
+    let mut cur_anchors = CurrentAnchors::default();
     if config.motion_detection && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
-        stats.copies += apply_motion(screen, src, &mut dirty, &mut ops, MoveSource::Screen);
+        stats.copies += apply_motion(
+            screen,
+            src,
+            &mut dirty,
+            &mut ops,
+            MoveSource::Screen,
+            &mut cur_anchors,
+        );
     }
     let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
     if large && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
-        stats.copies += apply_motion(screen, src, &mut dirty, &mut ops, MoveSource::Reference);
+        stats.copies += apply_motion(
+            screen,
+            src,
+            &mut dirty,
+            &mut ops,
+            MoveSource::Reference,
+            &mut cur_anchors,
+        );
     }
     if let Some(reference) = next_reference {
         screen.spare_reference = screen.reference.replace(reference);

@@ -5,7 +5,7 @@ use super::Screen;
 use crate::damage::{detect_with, DirtyTile};
 use crate::frame::{PackedImage, Rect, SourceRows};
 use crate::protocol::Op;
-use crate::tiles::motion::{detect_moves, rect_matches_displaced, Move};
+use crate::tiles::motion::{detect_moves, rect_matches_displaced, CurrentAnchors, Move};
 
 /// Where [`apply_motion`] looks for moved content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,14 +25,15 @@ pub(super) fn apply_motion(
     dirty: &mut Vec<DirtyTile>,
     ops: &mut Vec<Op>,
     source: MoveSource,
+    cur_anchors: &mut CurrentAnchors,
 ) -> u64 {
     let area = dirty
         .iter()
         .fold(Rect::default(), |acc, d| acc.union(&d.rect));
     let from_reference = source == MoveSource::Reference;
     let motion = match (from_reference, &screen.reference) {
-        (false, _) => detect_moves(&screen.mirror, src, &area, false),
-        (true, Some(reference)) => detect_moves(reference, src, &area, true),
+        (false, _) => detect_moves(&screen.mirror, src, &area, false, cur_anchors),
+        (true, Some(reference)) => detect_moves(reference, src, &area, true, cur_anchors),
         (true, None) => return 0,
     };
     if motion.vectors.is_empty() {

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::codec::recolor::HashMap as ColorMap;
+
 use super::Screen;
 use crate::codec;
 use crate::codec::recolor::{self, SharedMap};
@@ -23,12 +25,16 @@ const EXCEPTION_OP_PIXELS: u64 = 64;
 /// The exceptions may cover at most one pixel in this many of the recoloured tiles.
 const MAX_EXCEPTION_SHARE: u64 = 20;
 
+/// A recoloured tile breaks at most one same-colour neighbour pair in this many pixels (in its
+/// exceptions).
+const KEEPS_SHAPES_TOLERANCE: u64 = 32;
+
 /// Most distinct (old, new) pairs a tile may show and still count as recoloured: text anti-aliased
 /// per subpixel has a hundred or two shades per tile; new content has thousands.
 const MAX_TILE_PAIRS: usize = 512;
 
 /// How often each (old, new) colour pair occurs.
-type PairCounts = HashMap<(u32, u32), u64>;
+type PairCounts = ColorMap<(u32, u32), u64>;
 
 /// How the update codes pixels (to weigh a plan in bytes).
 pub(super) struct Coding<'a> {
@@ -72,8 +78,9 @@ pub(super) fn plan(
     }
     let counted: Vec<(&DirtyTile, PairCounts)> = candidates
         .into_iter()
+        .filter(|d| recolor::keeps_shapes(&screen.mirror, src, &d.rect, KEEPS_SHAPES_TOLERANCE))
         .filter_map(|d| {
-            let mut counts = HashMap::new();
+            let mut counts = ColorMap::default();
             recolor::count_pairs(&screen.mirror, src, &d.rect, MAX_TILE_PAIRS, &mut counts)
                 .then_some((d, counts))
         })
@@ -85,7 +92,7 @@ pub(super) fn plan(
         if chosen.len() < MIN_TILES {
             return None;
         }
-        let mut counts = HashMap::new();
+        let mut counts = ColorMap::default();
         for &k in &chosen {
             for (&pair, &n) in &counted[k].1 {
                 *counts.entry(pair).or_insert(0) += n;

@@ -11,7 +11,36 @@
 //!
 //! Both steps are linear in the changed area, so the cost follows what changed, not the screen size.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Anchor hashes are already mixed (see [`for_each_anchor`]): the map uses them as they are.
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<PremixedHasher>>;
+
+#[derive(Default)]
+struct PremixedHasher(u64);
+
+impl Hasher for PremixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(32);
+    }
+
+    fn write_i32(&mut self, v: i32) {
+        self.write_u64(v as u64);
+    }
+}
 
 use crate::frame::{PackedImage, Rect, SourceRows};
 
@@ -33,30 +62,60 @@ pub(crate) struct Move {
     pub dst: Rect,
 }
 
+/// The current frame's anchors over an area, kept for a second search in the same frame (against
+/// the reference image) over an area inside the first.
+#[derive(Debug, Default)]
+pub(crate) struct CurrentAnchors {
+    area: Option<Rect>,
+    anchors: Vec<(u64, u32, u32)>,
+}
+
+impl CurrentAnchors {
+    /// The anchors of `cur` whose windows lie inside `area` (those [`for_each_anchor`] finds there).
+    fn inside(
+        &mut self,
+        cur: &SourceRows<'_>,
+        area: &Rect,
+    ) -> impl Iterator<Item = &(u64, u32, u32)> {
+        if !self.area.is_some_and(|known| known.contains(area)) {
+            self.anchors.clear();
+            let anchors = &mut self.anchors;
+            for_each_anchor(cur, area, |hash, x, y| anchors.push((hash, x, y)));
+            self.area = Some(*area);
+        }
+        let area = *area;
+        self.anchors.iter().filter(move |&&(_, x, y)| {
+            x >= area.x && x + WINDOW as u32 <= area.right() && y >= area.y && y < area.bottom()
+        })
+    }
+}
+
 /// Finds moved content inside `area` (changed pixels' bounding box) between `prev` and `cur`.
 /// Moves come in an order safe to apply one after the other (like `memmove`). `prev` is the previous
 /// frame, or with `allow_still` another image (content at the same place is then a match too).
+/// `cur_anchors` keeps the current frame's anchors for another search in the same frame.
 pub(crate) fn detect_moves(
     prev: &PackedImage,
     cur: &SourceRows<'_>,
     area: &Rect,
     allow_still: bool,
+    cur_anchors: &mut CurrentAnchors,
 ) -> Motion {
     let mut motion = Motion::default();
     if area.width < MIN_RUN || area.height < MIN_HEIGHT || area.area() < MIN_AREA {
         return motion;
     }
     let prev_rows = SourceRows::from_image(prev);
-    let mut prev_anchors: HashMap<u64, (u32, u32)> = HashMap::new();
+    let mut prev_anchors: HashMap<u64, (u32, u32)> = HashMap::default();
     for_each_anchor(&prev_rows, area, |hash, x, y| {
         prev_anchors
             .entry(hash)
             .and_modify(|p| *p = (u32::MAX, u32::MAX))
             .or_insert((x, y));
     });
-    let mut votes: HashMap<(i32, i32), u32> = HashMap::new();
-    let mut seen_cur: HashMap<u64, bool> = HashMap::new();
-    for_each_anchor(cur, area, |hash, x, y| {
+    let mut votes: HashMap<(i32, i32), u32> = HashMap::default();
+    let mut seen_cur: HashMap<u64, bool> = HashMap::default();
+    for &(hash, x, y) in cur_anchors.inside(cur, area) {
         let unique = !seen_cur.contains_key(&hash);
         seen_cur.insert(hash, unique);
         if let Some(&(px, py)) = prev_anchors.get(&hash) {
@@ -67,7 +126,7 @@ pub(crate) fn detect_moves(
                 }
             }
         }
-    });
+    }
     let mut candidates: Vec<((i32, i32), u32)> =
         votes.into_iter().filter(|&(_, v)| v >= MIN_VOTES).collect();
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -131,7 +190,7 @@ fn for_each_anchor(rows: &SourceRows<'_>, area: &Rect, mut f: impl FnMut(u64, u3
         px.extend(
             rows.span(area, y)
                 .chunks_exact(4)
-                .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
+                .map(|p| u32::from_le_bytes(p.try_into().expect("4 bytes"))),
         );
         let mut hash = 0u64;
         let mut edges = 0u32;
@@ -242,13 +301,19 @@ fn best_run(cur: &[u8], src: &[u8], same: &[u8]) -> Option<(u32, u32)> {
             *best = Some((start, end, changed));
         }
     };
-    for i in 0..n as usize {
-        let px = &cur[i * 4..i * 4 + 4];
-        if px != &src[i * 4..i * 4 + 4] {
+    let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
+    for (i, ((c, s), o)) in cur
+        .chunks_exact(4)
+        .zip(src.chunks_exact(4))
+        .zip(same.chunks_exact(4))
+        .enumerate()
+    {
+        let px = word(c);
+        if px != word(s) {
             finish(start, i as u32, changed, &mut best);
             start = i as u32 + 1;
             changed = 0;
-        } else if px != &same[i * 4..i * 4 + 4] {
+        } else if px != word(o) {
             changed += 1;
         }
     }
@@ -301,6 +366,7 @@ mod tests {
                 &SourceRows::from_image(&cur),
                 &Rect::new(0, 0, 320, 240),
                 false,
+                &mut CurrentAnchors::default(),
             )
             .moves;
             let best = moves
@@ -331,6 +397,7 @@ mod tests {
             &SourceRows::from_image(&cur),
             &Rect::new(0, 0, 256, 128),
             true,
+            &mut CurrentAnchors::default(),
         )
         .moves
         .is_empty());
