@@ -56,6 +56,7 @@
 //! newer entries were stored. A `Cached` op with the store bit copies an old entry into a new one, which
 //! keeps often-used tiles alive. Both sides derive everything from the packets, so they never disagree.
 
+mod ops;
 pub(crate) mod wire;
 
 use bytes::Bytes;
@@ -63,6 +64,8 @@ use bytes::Bytes;
 use crate::codec::{self, TileMode};
 use crate::error::{Error, Result};
 use crate::frame::{check_dimensions, Rect, MAX_DIMENSION};
+use ops::{read_ops, write_ops};
+pub(crate) use ops::{Op, OpList};
 use wire::{put_signed, put_varint, Reader};
 
 /// Protocol version spoken by this build.
@@ -221,70 +224,6 @@ pub struct CursorPosition {
     pub shape_id: u32,
 }
 
-/// One drawing operation of an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    StoreScreen,
-    Copy {
-        src_x: u32,
-        src_y: u32,
-        dst: Rect,
-    },
-    Fill {
-        rect: Rect,
-        color: u32,
-    },
-    Tile {
-        tile: u32,
-        rect: Rect,
-        mode: TileMode,
-        store: bool,
-    },
-    Cached {
-        tile: u32,
-        id: u64,
-        store: bool,
-    },
-    /// One H.264 picture for video region `region`, covering `rect`; its Annex-B bytes are
-    /// `video[start..start + len]` of the op list.
-    Video {
-        region: u32,
-        rect: Rect,
-        keyframe: bool,
-        start: u32,
-        len: u32,
-    },
-    /// Video region `region` ended (its pixels follow losslessly).
-    VideoEnd {
-        region: u32,
-    },
-    /// The screen as it is at this point becomes the reference image.
-    SaveReference,
-    /// Pixels copied from the reference image.
-    CopyReference {
-        src_x: u32,
-        src_y: u32,
-        dst: Rect,
-    },
-    /// A colour map (in the payload) for the shared-recolour tiles that follow.
-    RecolorMap,
-    /// The payload history starts again with this update's payload.
-    ResetHistory,
-}
-
-const OP_STORE_SCREEN: u8 = 0;
-const OP_COPY: u8 = 1;
-const OP_FILL: u8 = 2;
-const OP_TILE: u8 = 3;
-const OP_CACHED: u8 = 4;
-const OP_VIDEO: u8 = 5;
-const OP_VIDEO_END: u8 = 6;
-const OP_SAVE_REFERENCE: u8 = 7;
-const OP_COPY_REFERENCE: u8 = 8;
-const OP_RECOLOR_MAP: u8 = 9;
-const OP_RESET_HISTORY: u8 = 10;
-const STORE_BIT: u8 = 0x80;
-
 /// Bounds a decoder puts on what one packet may make it do.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -300,15 +239,6 @@ impl Limits {
             max_payload: width as usize * height as usize * 4 + tiles * 1100 + 4096,
         }
     }
-}
-
-/// The ops of an update plus their decompressed pixel payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OpList {
-    pub ops: Vec<Op>,
-    pub payload: Vec<u8>,
-    /// Annex-B bytes of the `Video` ops, back to back.
-    pub video: Vec<u8>,
 }
 
 /// A parsed packet.
@@ -414,203 +344,6 @@ fn write_session(out: &mut Vec<u8>, s: &SessionInfo) {
     put_varint(out, u64::from(s.scale_percent));
     put_varint(out, u64::from(s.tile_size));
     put_varint(out, u64::from(s.cache_tiles));
-}
-
-fn read_rect(r: &mut Reader<'_>) -> Result<Rect> {
-    let x = r.varint_u32("rect x", MAX_DIMENSION)?;
-    let y = r.varint_u32("rect y", MAX_DIMENSION)?;
-    let width = r.varint_u32("rect width", MAX_DIMENSION)?;
-    let height = r.varint_u32("rect height", MAX_DIMENSION)?;
-    Ok(Rect::new(x, y, width, height))
-}
-
-fn write_rect(out: &mut Vec<u8>, rect: &Rect) {
-    for v in [rect.x, rect.y, rect.width, rect.height] {
-        put_varint(out, u64::from(v));
-    }
-}
-
-/// Reads an op list and its payload; `history` is the payload history (`None` in checkpoints).
-fn read_ops(r: &mut Reader<'_>, limits: &Limits, history: Option<&[u8]>) -> Result<OpList> {
-    let count = r.varint_usize("op count", limits.max_ops)?;
-    let mut ops = Vec::with_capacity(count.min(4096));
-    let mut video = Vec::new();
-    for _ in 0..count {
-        let code = r.u8("op code")?;
-        let store = code & STORE_BIT != 0;
-        let op = match code & !STORE_BIT {
-            OP_STORE_SCREEN if !store => Op::StoreScreen,
-            OP_COPY if !store => {
-                let src_x = r.varint_u32("copy src x", MAX_DIMENSION)?;
-                let src_y = r.varint_u32("copy src y", MAX_DIMENSION)?;
-                Op::Copy {
-                    src_x,
-                    src_y,
-                    dst: read_rect(r)?,
-                }
-            }
-            OP_FILL if !store => {
-                let rect = read_rect(r)?;
-                Op::Fill {
-                    rect,
-                    color: r.u32_le("fill colour")?,
-                }
-            }
-            OP_TILE => {
-                let tile = r.varint_u32("tile index", u32::MAX)?;
-                let mode = TileMode::from_u8(r.u8("tile mode")?)?;
-                let b = r.bytes(4, "tile rect")?;
-                let rect = Rect::new(
-                    u32::from(b[0]),
-                    u32::from(b[1]),
-                    u32::from(b[2]) + 1,
-                    u32::from(b[3]) + 1,
-                );
-                Op::Tile {
-                    tile,
-                    rect,
-                    mode,
-                    store,
-                }
-            }
-            OP_CACHED => {
-                let tile = r.varint_u32("tile index", u32::MAX)?;
-                Op::Cached {
-                    tile,
-                    id: r.varint("cache id")?,
-                    store,
-                }
-            }
-            OP_VIDEO if !store => {
-                let region = r.varint_u32("video region", u32::MAX)?;
-                let rect = read_rect(r)?;
-                let flags = r.u8("video flags")?;
-                if flags > 1 {
-                    return Err(Error::Malformed("unknown video flags"));
-                }
-                let left = limits.max_payload - video.len();
-                let len = r.varint_usize("video picture size", left)?;
-                let start = video.len() as u32;
-                video.extend_from_slice(r.bytes(len, "video picture")?);
-                Op::Video {
-                    region,
-                    rect,
-                    keyframe: flags == 1,
-                    start,
-                    len: len as u32,
-                }
-            }
-            OP_VIDEO_END if !store => Op::VideoEnd {
-                region: r.varint_u32("video region", u32::MAX)?,
-            },
-            OP_SAVE_REFERENCE if !store => Op::SaveReference,
-            OP_RECOLOR_MAP if !store => Op::RecolorMap,
-            OP_RESET_HISTORY if !store => Op::ResetHistory,
-            OP_COPY_REFERENCE if !store => {
-                let src_x = r.varint_u32("reference src x", MAX_DIMENSION)?;
-                let src_y = r.varint_u32("reference src y", MAX_DIMENSION)?;
-                Op::CopyReference {
-                    src_x,
-                    src_y,
-                    dst: read_rect(r)?,
-                }
-            }
-            _ => return Err(Error::Malformed("unknown op code")),
-        };
-        ops.push(op);
-    }
-    let history = match history {
-        Some(_) if ops.contains(&Op::ResetHistory) => Some(&[][..]),
-        other => other,
-    };
-    let payload = codec::decompress(r, limits.max_payload, history)?;
-    Ok(OpList {
-        ops,
-        payload,
-        video,
-    })
-}
-
-/// Writes ops whose `Tile` rects are relative to their tile (as produced by the encoder).
-pub(crate) fn write_ops(
-    out: &mut Vec<u8>,
-    ops: &[Op],
-    payload: &[u8],
-    video: &[u8],
-    entropy: codec::Entropy,
-    compressor: &mut codec::Compressor,
-    update: bool,
-) {
-    put_varint(out, ops.len() as u64);
-    for op in ops {
-        match *op {
-            Op::StoreScreen => out.push(OP_STORE_SCREEN),
-            Op::Copy { src_x, src_y, dst } => {
-                out.push(OP_COPY);
-                put_varint(out, u64::from(src_x));
-                put_varint(out, u64::from(src_y));
-                write_rect(out, &dst);
-            }
-            Op::SaveReference => out.push(OP_SAVE_REFERENCE),
-            Op::RecolorMap => out.push(OP_RECOLOR_MAP),
-            Op::ResetHistory => out.push(OP_RESET_HISTORY),
-            Op::CopyReference { src_x, src_y, dst } => {
-                out.push(OP_COPY_REFERENCE);
-                put_varint(out, u64::from(src_x));
-                put_varint(out, u64::from(src_y));
-                write_rect(out, &dst);
-            }
-            Op::Fill { rect, color } => {
-                out.push(OP_FILL);
-                write_rect(out, &rect);
-                out.extend_from_slice(&color.to_le_bytes());
-            }
-            Op::Tile {
-                tile,
-                rect,
-                mode,
-                store,
-            } => {
-                out.push(OP_TILE | if store { STORE_BIT } else { 0 });
-                put_varint(out, u64::from(tile));
-                out.push(mode as u8);
-                out.extend_from_slice(&[
-                    rect.x as u8,
-                    rect.y as u8,
-                    (rect.width - 1) as u8,
-                    (rect.height - 1) as u8,
-                ]);
-            }
-            Op::Cached { tile, id, store } => {
-                out.push(OP_CACHED | if store { STORE_BIT } else { 0 });
-                put_varint(out, u64::from(tile));
-                put_varint(out, id);
-            }
-            Op::Video {
-                region,
-                rect,
-                keyframe,
-                start,
-                len,
-            } => {
-                out.push(OP_VIDEO);
-                put_varint(out, u64::from(region));
-                write_rect(out, &rect);
-                out.push(u8::from(keyframe));
-                put_varint(out, u64::from(len));
-                out.extend_from_slice(&video[start as usize..(start + len) as usize]);
-            }
-            Op::VideoEnd { region } => {
-                out.push(OP_VIDEO_END);
-                put_varint(out, u64::from(region));
-            }
-        }
-    }
-    if update {
-        compressor.compress_update(entropy, payload, out);
-    } else {
-        compressor.compress(entropy, payload, out);
-    }
 }
 
 fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
