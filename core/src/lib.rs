@@ -42,6 +42,7 @@ pub mod damage;
 pub mod decoder;
 pub mod encoder;
 mod error;
+mod fast_hash;
 pub mod frame;
 pub mod protocol;
 pub mod session;

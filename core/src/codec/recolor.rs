@@ -1,32 +1,8 @@
 //! Recolouring: a rectangle whose new pixels are a function of its old ones (syntax highlighting that
 //! changes, a selection, a hover or focus colour) is sent as the colour pairs that changed.
 
-use std::collections::HashMap as StdHashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// A hash map keyed by colours: a multiplicative hash (colours are not chosen by an attacker to
-/// collide here: only the encoder builds these maps, from its own screen).
-pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<ColorHasher>>;
-
-/// Fibonacci hashing of the 32-bit words written.
-#[derive(Default)]
-pub(crate) struct ColorHasher(u64);
-
-impl Hasher for ColorHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u32(u32::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        self.0 = (self.0.rotate_left(29) ^ u64::from(v)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
+/// A hash map keyed by colours (see [`crate::fast_hash`]).
+pub(crate) type HashMap<K, V> = crate::fast_hash::FastMap<K, V>;
 
 use crate::error::{Error, Result};
 use crate::frame::{PackedImage, Rect, SourceRows};
@@ -296,11 +272,7 @@ pub(crate) fn write_shared(map: &SharedMap, out: &mut Vec<u8>) {
     let alpha = !opaque(&map.pairs);
     out.push(u8::from(alpha));
     crate::protocol::wire::put_varint(out, map.pairs.len() as u64);
-    let n = if alpha { 4 } else { 3 };
-    for &(f, t) in &map.pairs {
-        out.extend_from_slice(&f.to_le_bytes()[..n]);
-        out.extend_from_slice(&t.to_le_bytes()[..n]);
-    }
+    put_pairs(&map.pairs, !alpha, out);
 }
 
 /// Reads what [`write_shared`] wrote.
@@ -312,15 +284,9 @@ pub(crate) fn read_shared(data: &mut &[u8]) -> Result<Vec<(u32, u32)>> {
         _ => return Err(Error::Malformed("unknown shared colour map flags")),
     };
     let count = reader.varint_usize("shared colour map size", MAX_SHARED_PAIRS)?;
-    let n = if alpha { 4 } else { 3 };
-    let raw = reader.bytes(count * 2 * n, "shared colour map")?;
-    let color = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], if alpha { b[3] } else { 0xff }]);
-    let pairs = raw
-        .chunks_exact(2 * n)
-        .map(|p| (color(&p[..n]), color(&p[n..])))
-        .collect();
+    let raw = reader.bytes(count * 2 * color_bytes(alpha), "shared colour map")?;
     *data = reader.rest();
-    Ok(pairs)
+    Ok(parse_pairs(raw, alpha))
 }
 
 /// True when every colour of `pairs` is opaque (3 bytes each on the wire).
@@ -333,11 +299,33 @@ pub(crate) fn opaque(pairs: &[(u32, u32)]) -> bool {
 /// Appends `[count - 1][from, to]...`, colours 3 or 4 bytes each.
 pub(crate) fn write(pairs: &[(u32, u32)], opaque: bool, out: &mut Vec<u8>) {
     out.push((pairs.len() - 1) as u8);
-    let n = if opaque { 3 } else { 4 };
+    put_pairs(pairs, opaque, out);
+}
+
+fn color_bytes(alpha: bool) -> usize {
+    if alpha {
+        4
+    } else {
+        3
+    }
+}
+
+/// Appends each pair's colours, 3 bytes each when `opaque`, else 4.
+fn put_pairs(pairs: &[(u32, u32)], opaque: bool, out: &mut Vec<u8>) {
+    let n = color_bytes(!opaque);
     for &(f, t) in pairs {
         out.extend_from_slice(&f.to_le_bytes()[..n]);
         out.extend_from_slice(&t.to_le_bytes()[..n]);
     }
+}
+
+/// The pairs [`put_pairs`] wrote into `raw` (whole pairs only).
+fn parse_pairs(raw: &[u8], alpha: bool) -> Vec<(u32, u32)> {
+    let n = color_bytes(alpha);
+    let color = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], if alpha { b[3] } else { 0xff }]);
+    raw.chunks_exact(2 * n)
+        .map(|p| (color(&p[..n]), color(&p[n..])))
+        .collect()
 }
 
 /// Reads what [`write`] wrote.
@@ -349,17 +337,11 @@ pub(crate) fn read(data: &mut &[u8], alpha: bool) -> Result<Vec<(u32, u32)>> {
     if count > MAX_PAIRS {
         return Err(Error::Malformed("recolour with too many pairs"));
     }
-    let n = if alpha { 4 } else { 3 };
     let (raw, rest) = rest
-        .split_at_checked(count * 2 * n)
+        .split_at_checked(count * 2 * color_bytes(alpha))
         .ok_or(Error::Truncated("recolour pairs"))?;
-    let color = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], if alpha { b[3] } else { 0xff }]);
-    let pairs = raw
-        .chunks_exact(2 * n)
-        .map(|p| (color(&p[..n]), color(&p[n..])))
-        .collect();
     *data = rest;
-    Ok(pairs)
+    Ok(parse_pairs(raw, alpha))
 }
 
 /// Replaces the listed colours in `pixels` (packed 32-bit pixels in the framebuffer's byte order).

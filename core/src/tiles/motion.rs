@@ -11,36 +11,8 @@
 //!
 //! Both steps are linear in the changed area, so the cost follows what changed, not the screen size.
 
-use std::collections::HashMap as StdHashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Anchor hashes are already mixed (see [`for_each_anchor`]): the map uses them as they are.
-type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<PremixedHasher>>;
-
-#[derive(Default)]
-struct PremixedHasher(u64);
-
-impl Hasher for PremixedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(32);
-    }
-
-    fn write_i32(&mut self, v: i32) {
-        self.write_u64(v as u64);
-    }
-}
+/// Anchor hashes and displacements: keys the encoder derives itself (see [`crate::fast_hash`]).
+type HashMap<K, V> = crate::fast_hash::FastMap<K, V>;
 
 use crate::frame::{PackedImage, Rect, SourceRows};
 
