@@ -451,3 +451,21 @@ fn odd_geometries_round_trip() {
         }
     }
 }
+
+#[test]
+fn top_off_bound_saturates_for_any_settle_setting() {
+    for (settle, bound) in [
+        (0, 2),
+        (3, 4),
+        (u32::MAX - 1, u32::MAX),
+        (u32::MAX, u32::MAX),
+    ] {
+        let mut config = EncoderConfig::default();
+        config.video.settle_frames = settle;
+        assert_eq!(
+            Encoder::new(config).top_off_bound_frames(),
+            bound,
+            "{settle}"
+        );
+    }
+}

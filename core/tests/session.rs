@@ -547,9 +547,27 @@ fn remote_control_lifecycle() {
         c.accept_input(1, &mv, screen),
         Err(Error::ControlNotGranted { viewer: 1 })
     );
-    assert_eq!(c.request(1), ControlEvent::Requested(1));
+    assert_eq!(c.request(1), Some(ControlEvent::Requested(1)));
     assert_eq!(c.holder(), None, "a request alone grants nothing");
+    assert_eq!(
+        c.request(1),
+        None,
+        "a repeated request reaches the host once"
+    );
+    assert_eq!(c.refuse(1), ControlEvent::Refused(1));
+    assert_eq!(
+        c.request(1),
+        Some(ControlEvent::Requested(1)),
+        "asking again after an answer"
+    );
+    c.forget_request(1);
+    assert_eq!(
+        c.request(1),
+        Some(ControlEvent::Requested(1)),
+        "asking again after a lost request"
+    );
     assert_eq!(c.grant(1), [ControlEvent::Granted(1)]);
+    assert_eq!(c.request(1), None, "the holder need not ask");
     assert_eq!(c.accept_input(1, &mv, screen), Ok(mv));
     assert_eq!(c.accept_input(1, &key, screen), Ok(key));
     assert_eq!(

@@ -498,7 +498,9 @@ pub async fn run_link(
                         None
                     }
                     SessionMessage::ControlRequested { viewer } => {
-                        let _ = control.request(viewer);
+                        if control.request(viewer).is_none() {
+                            continue; // asked already, or holds control
+                        }
                         match policy {
                             ControlPolicy::AutoGrant => {
                                 for e in control.grant(viewer) {

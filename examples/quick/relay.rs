@@ -565,20 +565,30 @@ fn ws_error(e: axum::Error) -> (u16, String) {
     }
 }
 
+/// The next binary message of a peer; `None` when it closed. Pings and pongs are skipped, text is
+/// refused.
+async fn next_binary(
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Result<Option<Bytes>, (u16, String)> {
+    while let Some(message) = stream.next().await {
+        match message.map_err(ws_error)? {
+            Message::Binary(b) => return Ok(Some(b)),
+            Message::Close(_) => return Ok(None),
+            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Text(_) => {
+                return Err((close::POLICY, "text messages are not accepted".into()))
+            }
+        }
+    }
+    Ok(None)
+}
+
 async fn host_reader(
     relay: &Relay,
     session: &Session,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
 ) -> Closing {
-    while let Some(message) = stream.next().await {
-        let bytes = match message.map_err(ws_error)? {
-            Message::Binary(b) => b,
-            Message::Close(_) => return Ok(()),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Text(_) => {
-                return Err((close::POLICY, "text messages are not accepted".into()))
-            }
-        };
+    while let Some(bytes) = next_binary(stream).await? {
         let now = relay.now_ms();
         let mut inner = session.inner.lock().unwrap();
         if glimpse::session::is_session_message(&bytes) {
@@ -925,15 +935,7 @@ async fn viewer_reader(
     notify: &Notify,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
 ) -> Closing {
-    while let Some(message) = stream.next().await {
-        let bytes = match message.map_err(ws_error)? {
-            Message::Binary(b) => b,
-            Message::Close(_) => return Ok(()),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Text(_) => {
-                return Err((close::POLICY, "text messages are not accepted".into()))
-            }
-        };
+    while let Some(bytes) = next_binary(stream).await? {
         let message = SessionMessage::decode(&bytes)
             .map_err(|e| (close::POLICY, format!("bad message: {e}")))?;
         let now = relay.now_ms();
@@ -953,11 +955,14 @@ async fn viewer_reader(
                 notify.notify_one();
             }
             SessionMessage::ControlRequest => {
-                let _ = inner.control.request(viewer);
+                if inner.control.request(viewer).is_none() {
+                    continue; // asked already (or holds control): the host hears it once
+                }
                 if !inner.push_host(
                     &SessionMessage::ControlRequested { viewer },
                     relay.config.max_host_queue,
                 ) {
+                    inner.control.forget_request(viewer);
                     continue; // the host is flooded; the viewer may ask again
                 }
                 session.host_notify.notify_one();

@@ -706,7 +706,13 @@ pub unsafe extern "C" fn glimpse_encoder_get_stats(
         if out_stats.is_null() {
             return Err(Failure::null("out_stats"));
         }
-        // SAFETY: non-NULL; the caller promises at least the 4 bytes of `struct_size`.
+        if !out_stats.is_aligned() {
+            return Err(Failure::new(
+                glimpse_result::InvalidArgument,
+                "out_stats is not aligned for glimpse_encoder_stats",
+            ));
+        }
+        // SAFETY: non-NULL and aligned; the caller promises at least the 4 bytes of `struct_size`.
         let size = unsafe { out_stats.cast::<u32>().read() } as usize;
         if size < STATS_V1_SIZE {
             return Err(Failure::new(

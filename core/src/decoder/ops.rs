@@ -49,7 +49,10 @@ pub(super) fn stage_ops(
                     store(&mut next_id, &mut new_sizes, state.grid.tile_rect(index));
                 }
             }
-            Op::Copy { src_x, src_y, dst } => {
+            Op::Copy { src_x, src_y, dst } | Op::CopyReference { src_x, src_y, dst } => {
+                if matches!(op, Op::CopyReference { .. }) && !has_reference {
+                    return Err(Error::Malformed("copy from a reference image never saved"));
+                }
                 dst.check_inside(screen.width, screen.height)?;
                 Rect::new(src_x, src_y, dst.width, dst.height)
                     .check_inside(screen.width, screen.height)?;
@@ -76,15 +79,6 @@ pub(super) fn stage_ops(
                     return Err(Error::Malformed("colour map inside a checkpoint"));
                 }
                 shared_map = Some(codec::recolor::read_shared(&mut payload)?);
-            }
-            Op::CopyReference { src_x, src_y, dst } => {
-                if !has_reference {
-                    return Err(Error::Malformed("copy from a reference image never saved"));
-                }
-                dst.check_inside(screen.width, screen.height)?;
-                Rect::new(src_x, src_y, dst.width, dst.height)
-                    .check_inside(screen.width, screen.height)?;
-                copy_fill_area += dst.area();
             }
             Op::Fill { rect, .. } => {
                 rect.check_inside(screen.width, screen.height)?;
@@ -431,23 +425,24 @@ fn store_tile(state: &mut State, index: u32) {
 }
 
 /// Merges rectangles that sit side by side with the same rows, then those stacked with the same columns.
-fn merge_rects(mut rects: Vec<Rect>) -> Vec<Rect> {
-    rects.sort_by_key(|r| (r.y, r.height, r.x));
-    let mut rows: Vec<Rect> = Vec::with_capacity(rects.len());
+fn merge_rects(rects: Vec<Rect>) -> Vec<Rect> {
+    let rows = merge_along(rects, |r| (r.y, r.height, r.x, r.right()));
+    merge_along(rows, |r| (r.x, r.width, r.y, r.bottom()))
+}
+
+/// Merges rectangles with the same `(start, extent)` across one axis that touch or overlap along the
+/// other; `key` gives `(start, extent, along, along_end)`.
+fn merge_along(mut rects: Vec<Rect>, key: impl Fn(&Rect) -> (u32, u32, u32, u32)) -> Vec<Rect> {
+    rects.sort_by_key(|r| {
+        let (start, extent, along, _) = key(r);
+        (start, extent, along)
+    });
+    let mut out: Vec<Rect> = Vec::with_capacity(rects.len());
     for r in rects {
-        match rows.last_mut() {
-            Some(last) if last.y == r.y && last.height == r.height && r.x <= last.right() => {
-                *last = last.union(&r);
-            }
-            _ => rows.push(r),
-        }
-    }
-    rows.sort_by_key(|r| (r.x, r.width, r.y));
-    let mut out: Vec<Rect> = Vec::with_capacity(rows.len());
-    for r in rows {
+        let (start, extent, along, _) = key(&r);
         match out.last_mut() {
-            Some(last) if last.x == r.x && last.width == r.width && r.y <= last.bottom() => {
-                *last = last.union(&r)
+            Some(last) if (key(last).0, key(last).1) == (start, extent) && along <= key(last).3 => {
+                *last = last.union(&r);
             }
             _ => out.push(r),
         }

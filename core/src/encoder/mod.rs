@@ -205,7 +205,7 @@ impl Encoder {
     /// The sharp-text guarantee: after the screen stops changing, every pixel viewers show is exact
     /// within this many frames (`settle_frames + 1`; 400 ms at 10 frames per second by default).
     pub fn top_off_bound_frames(&self) -> u32 {
-        self.config.video.settle_frames.max(1) + 1
+        self.config.video.settle_frames.max(1).saturating_add(1)
     }
 
     /// Encodes a frame. Returns a checkpoint for the first frame or after a size change, a frame update

@@ -59,7 +59,9 @@ pub(super) fn plan(
     dirty: &[DirtyTile],
     coding: &mut Coding<'_>,
 ) -> Option<SharedRecolor> {
-    // Tiles seen before, or repeated in this update, go as cache references whatever the map says.
+    // Cheap filters first (size, exact pixels, shapes kept: one pass, no hashing), then the tile
+    // cache: tiles seen before, or repeated in this update, go as cache references whatever the map
+    // says.
     let mut seen = std::collections::HashSet::new();
     let mut first_of_its_kind = |d: &DirtyTile| {
         if !screen.cache.enabled() {
@@ -71,6 +73,7 @@ pub(super) fn plan(
     let candidates: Vec<&DirtyTile> = dirty
         .iter()
         .filter(|d| d.rect.area() >= MIN_PIXELS && !screen.video.is_lossy(d.index))
+        .filter(|d| recolor::keeps_shapes(&screen.mirror, src, &d.rect, KEEPS_SHAPES_TOLERANCE))
         .filter(|d| first_of_its_kind(d))
         .collect();
     if candidates.len() < MIN_TILES {
@@ -78,7 +81,6 @@ pub(super) fn plan(
     }
     let counted: Vec<(&DirtyTile, PairCounts)> = candidates
         .into_iter()
-        .filter(|d| recolor::keeps_shapes(&screen.mirror, src, &d.rect, KEEPS_SHAPES_TOLERANCE))
         .filter_map(|d| {
             let mut counts = ColorMap::default();
             recolor::count_pairs(&screen.mirror, src, &d.rect, MAX_TILE_PAIRS, &mut counts)

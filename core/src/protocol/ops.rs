@@ -93,6 +93,20 @@ fn write_rect(out: &mut Vec<u8>, rect: &Rect) {
     }
 }
 
+/// The fields of `Copy` and `CopyReference`: source corner, then the destination rectangle.
+fn read_copy(r: &mut Reader<'_>) -> Result<(u32, u32, Rect)> {
+    let src_x = r.varint_u32("copy src x", MAX_DIMENSION)?;
+    let src_y = r.varint_u32("copy src y", MAX_DIMENSION)?;
+    Ok((src_x, src_y, read_rect(r)?))
+}
+
+fn write_copy(out: &mut Vec<u8>, code: u8, src_x: u32, src_y: u32, dst: &Rect) {
+    out.push(code);
+    put_varint(out, u64::from(src_x));
+    put_varint(out, u64::from(src_y));
+    write_rect(out, dst);
+}
+
 /// Reads an op list and its payload; `history` is the payload history (`None` in checkpoints).
 pub(super) fn read_ops(
     r: &mut Reader<'_>,
@@ -108,13 +122,8 @@ pub(super) fn read_ops(
         let op = match code & !STORE_BIT {
             OP_STORE_SCREEN if !store => Op::StoreScreen,
             OP_COPY if !store => {
-                let src_x = r.varint_u32("copy src x", MAX_DIMENSION)?;
-                let src_y = r.varint_u32("copy src y", MAX_DIMENSION)?;
-                Op::Copy {
-                    src_x,
-                    src_y,
-                    dst: read_rect(r)?,
-                }
+                let (src_x, src_y, dst) = read_copy(r)?;
+                Op::Copy { src_x, src_y, dst }
             }
             OP_FILL if !store => {
                 let rect = read_rect(r)?;
@@ -174,13 +183,8 @@ pub(super) fn read_ops(
             OP_RECOLOR_MAP if !store => Op::RecolorMap,
             OP_RESET_HISTORY if !store => Op::ResetHistory,
             OP_COPY_REFERENCE if !store => {
-                let src_x = r.varint_u32("reference src x", MAX_DIMENSION)?;
-                let src_y = r.varint_u32("reference src y", MAX_DIMENSION)?;
-                Op::CopyReference {
-                    src_x,
-                    src_y,
-                    dst: read_rect(r)?,
-                }
+                let (src_x, src_y, dst) = read_copy(r)?;
+                Op::CopyReference { src_x, src_y, dst }
             }
             _ => return Err(Error::Malformed("unknown op code")),
         };
@@ -212,20 +216,12 @@ pub(super) fn write_ops(
     for op in ops {
         match *op {
             Op::StoreScreen => out.push(OP_STORE_SCREEN),
-            Op::Copy { src_x, src_y, dst } => {
-                out.push(OP_COPY);
-                put_varint(out, u64::from(src_x));
-                put_varint(out, u64::from(src_y));
-                write_rect(out, &dst);
-            }
+            Op::Copy { src_x, src_y, dst } => write_copy(out, OP_COPY, src_x, src_y, &dst),
             Op::SaveReference => out.push(OP_SAVE_REFERENCE),
             Op::RecolorMap => out.push(OP_RECOLOR_MAP),
             Op::ResetHistory => out.push(OP_RESET_HISTORY),
             Op::CopyReference { src_x, src_y, dst } => {
-                out.push(OP_COPY_REFERENCE);
-                put_varint(out, u64::from(src_x));
-                put_varint(out, u64::from(src_y));
-                write_rect(out, &dst);
+                write_copy(out, OP_COPY_REFERENCE, src_x, src_y, &dst)
             }
             Op::Fill { rect, color } => {
                 out.push(OP_FILL);

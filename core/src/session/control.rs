@@ -57,6 +57,8 @@ pub enum ControlEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Control {
     holder: Option<ViewerId>,
+    /// Viewers whose request the host has not answered yet (each at most once).
+    pending: Vec<ViewerId>,
 }
 
 impl Control {
@@ -66,14 +68,26 @@ impl Control {
     }
 
     /// `viewer` asks for control; the host decides with [`grant`](Self::grant) or
-    /// [`refuse`](Self::refuse).
-    pub fn request(&mut self, viewer: ViewerId) -> ControlEvent {
-        ControlEvent::Requested(viewer)
+    /// [`refuse`](Self::refuse). `None` when the viewer already holds control or already asked and
+    /// has no answer yet: a viewer repeating its request cannot flood the host.
+    pub fn request(&mut self, viewer: ViewerId) -> Option<ControlEvent> {
+        if self.holder == Some(viewer) || self.pending.contains(&viewer) {
+            return None;
+        }
+        self.pending.push(viewer);
+        Some(ControlEvent::Requested(viewer))
+    }
+
+    /// Forgets `viewer`'s unanswered request (it was never delivered, or the host will not answer):
+    /// the viewer may ask again.
+    pub fn forget_request(&mut self, viewer: ViewerId) {
+        self.pending.retain(|&v| v != viewer);
     }
 
     /// Gives control to `viewer`: `[Revoked(previous holder)]` if another viewer held it, then
     /// `Granted(viewer)`.
     pub fn grant(&mut self, viewer: ViewerId) -> Vec<ControlEvent> {
+        self.forget_request(viewer);
         let mut events = Vec::with_capacity(2);
         if let Some(previous) = self.holder.filter(|&h| h != viewer) {
             events.push(ControlEvent::Revoked(previous));
@@ -85,6 +99,7 @@ impl Control {
 
     /// Refuses `viewer`'s request (a holder that is refused loses control).
     pub fn refuse(&mut self, viewer: ViewerId) -> ControlEvent {
+        self.forget_request(viewer);
         if self.holder == Some(viewer) {
             self.holder = None;
         }
@@ -103,6 +118,7 @@ impl Control {
 
     /// `viewer` disconnected: if it held control, nobody holds it now.
     pub fn viewer_left(&mut self, viewer: ViewerId) -> Option<ControlEvent> {
+        self.forget_request(viewer);
         if self.holder == Some(viewer) {
             self.revoke()
         } else {
