@@ -211,7 +211,9 @@ impl VideoState {
             self.pending = None;
             return;
         };
-        if self.pending != Some(best) {
+        // Compared field by field only when a pending box exists (`Option` equality lets LLVM read
+        // the absent payload, which valgrind reports as a jump on uninitialised bytes).
+        if self.pending.is_none_or(|pending| pending != best) {
             self.pending = Some(best);
             return;
         }
