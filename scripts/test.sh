@@ -34,9 +34,9 @@ if [ -f wasm/ci.sh ]; then
   bash wasm/ci.sh
 fi
 
-if [ -f quick/ci.sh ]; then
-  echo "== quick connect (relay, share command, browsers, load test)"
-  bash quick/ci.sh
+if [ -f connect/ci.sh ]; then
+  echo "== quick connect (relay, share, view, browsers, load test)"
+  bash connect/ci.sh
 fi
 
 if [ -f fuzz/run.sh ]; then

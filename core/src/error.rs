@@ -85,22 +85,6 @@ pub enum Error {
         width: u32,
         height: u32,
     },
-
-    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
-    #[error("invalid session key: {0}")]
-    InvalidSessionKey(&'static str),
-
-    /// A session key that names no session.
-    #[error("unknown session key")]
-    UnknownSessionKey,
-
-    /// A session key whose session was unused for too long.
-    #[error("session key expired")]
-    SessionKeyExpired,
-
-    /// Too many wrong keys from this client: try again later.
-    #[error("too many failed attempts: retry after {retry_after_ms} ms")]
-    RateLimited { retry_after_ms: u64 },
 }
 
 impl Error {
@@ -123,10 +107,6 @@ impl Error {
             Error::CorruptPayload(_) => 27,
             Error::ControlNotGranted { .. } => 30,
             Error::PointerOutsideScreen { .. } => 31,
-            Error::InvalidSessionKey(_) => 32,
-            Error::UnknownSessionKey => 33,
-            Error::SessionKeyExpired => 34,
-            Error::RateLimited { .. } => 35,
         }
     }
 }

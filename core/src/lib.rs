@@ -61,5 +61,5 @@ pub use encoder::{Encoder, EncoderConfig, EncoderStats, VideoSettings, MASK_COLO
 pub use error::{Error, Result};
 pub use frame::{Frame, PixelFormat, Rect, MAX_DIMENSION};
 pub use protocol::{
-    CursorImage, CursorPosition, Packet, PacketKind, SessionInfo, PROTOCOL_VERSION,
+    CursorImage, CursorPosition, Packet, PacketHeader, PacketKind, SessionInfo, PROTOCOL_VERSION,
 };

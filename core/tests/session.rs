@@ -1,11 +1,9 @@
-//! `glimpse::session`: fan-out with real encoders and decoders, remote control, session messages,
-//! keys, rate limiting and resume tokens. Everything deterministic: time is a number, randomness a
-//! seeded generator.
+//! `glimpse::session`: fan-out with real encoders and decoders, and remote control. Everything
+//! deterministic: time is a number, randomness a seeded generator.
 
 use bytes::Bytes;
 use glimpse::session::{
-    is_session_message, Control, ControlEvent, FanOut, FanOutConfig, FanOutEvent, InputEvent,
-    KeyPolicy, KeyRegistry, KeyRejection, SessionKey, SessionMessage, ViewerId,
+    Control, ControlEvent, FanOut, FanOutConfig, FanOutEvent, InputEvent, StreamKind, ViewerId,
 };
 use glimpse::{
     Decoder, DecoderConfig, Encoder, EncoderConfig, Error, Frame, PacketKind, PixelFormat,
@@ -488,8 +486,10 @@ fn host_packet_refuses_garbage_and_gaps() {
             "{garbage:?}"
         );
     }
-    let session = SessionMessage::CheckpointRequest.encode();
-    assert!(fanout.host_packet(Bytes::from(session), 0).is_err());
+    // Kind 16 and up are not screen packets.
+    assert!(fanout
+        .host_packet(Bytes::from_static(b"G\x01\x10\x00"), 0)
+        .is_err());
     let first = host.frame().unwrap();
     let mut updates: Vec<Bytes> = Vec::new();
     for _ in 0..3 {
@@ -527,6 +527,66 @@ fn host_packet_refuses_garbage_and_gaps() {
     // Failed calls changed nothing: a viewer follows from the first checkpoint, pixel-exact.
     let mut v = Viewer::new(&mut fanout, 4);
     assert_eq!(v.drain(&mut fanout, 4), 4);
+    assert_eq!(v.pixels(), &host.screen[..]);
+}
+
+/// The declared-kind entry point (for relays that cannot read sealed packets) keeps the same rules:
+/// no update before a checkpoint, no gap, a join checkpoint must repeat the stream's `seq`, and a
+/// restart moves every viewer.
+#[test]
+fn declared_stream_kinds_follow_the_same_rules() {
+    let mut host = Host::new(64, 64);
+    let mut fanout = FanOut::new(FanOutConfig::default());
+    let first = host.frame().unwrap();
+    let update = |host: &mut Host| {
+        host.step()
+            .into_iter()
+            .find(|p| p[2] == PacketKind::FrameUpdate as u8)
+            .unwrap()
+    };
+    let u1 = update(&mut host);
+    assert_eq!(
+        fanout.push(u1.clone(), StreamKind::Update, 1, 0),
+        Err(Error::NoCheckpoint)
+    );
+    // Cursor packets before the stream starts are dropped, not errors.
+    assert_eq!(
+        fanout.push(Bytes::from_static(b"c"), StreamKind::Cursor, 9, 0),
+        Ok(())
+    );
+    assert_eq!(fanout.log_bytes(), 0);
+    let restart = StreamKind::Checkpoint { restart: true };
+    fanout.push(first, restart, 0, 0).unwrap();
+    fanout.push(u1, StreamKind::Update, 1, 0).unwrap();
+    let mut v = Viewer::new(&mut fanout, 1);
+    v.drain(&mut fanout, 1);
+    let u2 = update(&mut host);
+    assert_eq!(
+        fanout.push(u2.clone(), StreamKind::Update, 3, 2),
+        Err(Error::OutOfSync {
+            expected: 2,
+            got: 3
+        })
+    );
+    fanout.push(u2, StreamKind::Update, 2, 2).unwrap();
+    // A join checkpoint must sit at the stream's current seq.
+    let join = host.encoder.checkpoint().unwrap().into_bytes();
+    let declared_join = StreamKind::Checkpoint { restart: false };
+    assert_eq!(
+        fanout.push(join.clone(), declared_join, 1, 3),
+        Err(Error::OutOfSync {
+            expected: 2,
+            got: 1
+        })
+    );
+    fanout.push(join, declared_join, 2, 3).unwrap();
+    // The viewer in step skips the join checkpoint: only update 2 reaches it.
+    assert_eq!(v.drain(&mut fanout, 4), 1);
+    assert_eq!(v.pixels(), &host.screen[..]);
+    // A restart checkpoint at any seq moves everybody.
+    let restart_packet = host.encoder.checkpoint().unwrap().into_bytes();
+    fanout.push(restart_packet, restart, 2, 5).unwrap();
+    assert_eq!(v.drain(&mut fanout, 6), 1);
     assert_eq!(v.pixels(), &host.screen[..]);
 }
 
@@ -626,327 +686,4 @@ fn remote_control_lifecycle() {
     assert!(c
         .accept_input(5, &InputEvent::Wheel { dx: 0, dy: 1 }, screen)
         .is_err());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Keys, expiry, rate limiting, resume
-
-#[test]
-fn session_keys_parse_and_format() {
-    let key = SessionKey::parse("123 456 789").unwrap();
-    assert_eq!(key.value(), 123_456_789);
-    assert_eq!(SessionKey::parse("123-456-789").unwrap(), key);
-    assert_eq!(SessionKey::parse("123456789").unwrap(), key);
-    assert_eq!(SessionKey::parse(" 12-34 5678 9 ").unwrap(), key);
-    assert_eq!(key.to_string(), "123 456 789");
-    assert_eq!(
-        SessionKey::parse("000 000 042").unwrap().to_string(),
-        "000 000 042"
-    );
-    assert_eq!(SessionKey::parse("999999999").unwrap().value(), 999_999_999);
-    for bad in [
-        "",
-        "12345678",
-        "1234567890",
-        "123 456 78a",
-        "abc def ghi",
-        "123_456_789",
-        "１２３４５６７８９",
-        "123.456.789",
-        "+123456789",
-        "12345678\u{0}9",
-    ] {
-        let e = SessionKey::parse(bad).unwrap_err();
-        assert_eq!(e.code(), 32, "{bad:?}");
-    }
-    assert!(SessionKey::from_value(999_999_999).is_ok());
-    assert!(SessionKey::from_value(1_000_000_000).is_err());
-}
-
-#[test]
-fn random_keys_cover_the_range() {
-    assert_eq!(SessionKey::from_random(0).value(), 0);
-    assert_eq!(SessionKey::from_random(u64::MAX).value(), 999_999_999);
-    assert_eq!(SessionKey::from_random(1 << 63).value(), 500_000_000);
-    // Even spread: 10 000 consecutive-bucket draws land about evenly in 10 bins.
-    let mut rng = Rng(3);
-    let mut bins = [0u32; 10];
-    for _ in 0..10_000 {
-        bins[(SessionKey::from_random(rng.next()).value() / 100_000_000) as usize] += 1;
-    }
-    assert!(bins.iter().all(|&b| (850..1150).contains(&b)), "{bins:?}");
-}
-
-fn policy() -> KeyPolicy {
-    let mut p = KeyPolicy::default();
-    p.unused_ttl_ms = 1000;
-    p.resume_ttl_ms = 500;
-    p.max_failures = 3;
-    p.failure_window_ms = 10_000;
-    p
-}
-
-#[test]
-fn keys_expire_when_unused() {
-    let mut reg: KeyRegistry<&str> = KeyRegistry::new(policy());
-    let k = SessionKey::parse("111 222 333").unwrap();
-    assert!(reg.insert(k, "s1", 0));
-    assert!(!reg.insert(k, "s2", 10), "taken: draw again");
-    assert_eq!(reg.lookup("111-222-333", "ip1", 500), Ok("s1"));
-    // The lookup kept it alive until 1500; a touch until 2400.
-    reg.touch(k, 1400);
-    assert_eq!(reg.lookup("111222333", "ip1", 2399), Ok("s1"));
-    assert_eq!(
-        reg.lookup("111222333", "ip2", 3399),
-        Err(KeyRejection::Expired)
-    );
-    reg.expire(3399);
-    assert_eq!(reg.key_count(), 0);
-    assert_eq!(
-        reg.lookup("111222333", "ip3", 3400),
-        Err(KeyRejection::Unknown)
-    );
-    assert_eq!(Error::from(KeyRejection::Expired).code(), 34);
-    assert_eq!(Error::from(KeyRejection::Unknown).code(), 33);
-    // An expired key may be reused.
-    assert!(reg.insert(k, "s3", 5000));
-    assert_eq!(reg.lookup("111222333", "ip1", 5001), Ok("s3"));
-    reg.remove(k);
-    assert_eq!(
-        reg.lookup("111222333", "ip1", 5002),
-        Err(KeyRejection::Unknown)
-    );
-}
-
-#[test]
-fn wrong_keys_are_rate_limited_per_client() {
-    let mut reg: KeyRegistry<u32> = KeyRegistry::new(policy());
-    let k = SessionKey::parse("555 000 111").unwrap();
-    assert!(reg.insert(k, 7, 0));
-    for (i, guess) in ["555 000 112", "nonsense", "555 000 113"]
-        .iter()
-        .enumerate()
-    {
-        assert_eq!(
-            reg.lookup(guess, "attacker", 100 + i as u64),
-            Err(KeyRejection::Unknown)
-        );
-    }
-    // Third failure at t=102: limited until 100 + 10 000.
-    let limited = reg.lookup("555 000 111", "attacker", 200);
-    assert_eq!(
-        limited,
-        Err(KeyRejection::RateLimited {
-            retry_after_ms: 9900
-        }),
-        "right key refused"
-    );
-    assert_eq!(
-        Error::from(limited.unwrap_err()),
-        Error::RateLimited {
-            retry_after_ms: 9900
-        }
-    );
-    assert_eq!(
-        reg.lookup("555 000 111", "friend", 200),
-        Ok(7),
-        "other clients unaffected"
-    );
-    reg.touch(k, 10_000);
-    assert!(matches!(
-        reg.lookup("555 000 111", "attacker", 10_099),
-        Err(KeyRejection::RateLimited { .. })
-    ));
-    // The window passes for the oldest failure: one more try is allowed.
-    assert_eq!(reg.lookup("555 000 111", "attacker", 10_100), Ok(7));
-    // Failures are counted in a sliding window: a fresh burst of three limits again.
-    for t in [10_101, 10_102, 10_103] {
-        assert_eq!(
-            reg.lookup("000 000 000", "attacker", t),
-            Err(KeyRejection::Unknown)
-        );
-    }
-    assert_eq!(
-        reg.lookup("555 000 111", "attacker", 10_104),
-        Err(KeyRejection::RateLimited {
-            retry_after_ms: 10_101 + 10_000 - 10_104
-        })
-    );
-    reg.expire(30_000);
-    assert_eq!(reg.tracked_clients(), 0, "old failure records are dropped");
-}
-
-#[test]
-fn the_failure_table_is_bounded() {
-    let mut p = policy();
-    p.max_tracked_clients = 50;
-    let mut reg: KeyRegistry<u32> = KeyRegistry::new(p);
-    for i in 0..1000u64 {
-        let _ = reg.lookup("000000000", &format!("client{i}"), i);
-        assert!(reg.tracked_clients() <= 50);
-    }
-    // The newest clients are remembered; the oldest were evicted.
-    for _ in 0..2 {
-        let _ = reg.lookup("000000000", "client999", 1000);
-    }
-    assert!(matches!(
-        reg.lookup("000000000", "client999", 1001),
-        Err(KeyRejection::RateLimited { .. })
-    ));
-    for _ in 0..2 {
-        let _ = reg.lookup("000000000", "client0", 1002);
-    }
-    assert_eq!(
-        reg.lookup("000000000", "client0", 1003),
-        Err(KeyRejection::Unknown),
-        "forgotten"
-    );
-}
-
-#[test]
-fn resume_tokens_work_once_and_expire() {
-    let mut reg: KeyRegistry<&str> = KeyRegistry::new(policy());
-    let token = [9u8; 16];
-    reg.issue_resume("s1", 42, token, 1000);
-    assert_eq!(reg.resume(&[8u8; 16], 1100), None);
-    assert_eq!(reg.resume(&token, 1499), Some(("s1", 42)));
-    assert_eq!(reg.resume(&token, 1499), None, "one use");
-    reg.issue_resume("s1", 43, token, 2000);
-    assert_eq!(reg.resume(&token, 2500), None, "too late");
-    reg.issue_resume("s2", 44, [1; 16], 3000);
-    reg.expire(3500);
-    assert_eq!(reg.resume(&[1; 16], 3400), None, "expire dropped it");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Session messages
-
-fn all_messages() -> Vec<SessionMessage> {
-    let events = [
-        InputEvent::PointerMove { x: -5, y: i32::MAX },
-        InputEvent::PointerMove { x: i32::MIN, y: 0 },
-        InputEvent::Button {
-            button: 2,
-            down: true,
-        },
-        InputEvent::Button {
-            button: 255,
-            down: false,
-        },
-        InputEvent::Wheel { dx: -3, dy: 120 },
-        InputEvent::Key {
-            keysym: 0xff0d,
-            down: true,
-        },
-        InputEvent::Key {
-            keysym: u32::MAX,
-            down: false,
-        },
-    ];
-    let mut all = vec![
-        SessionMessage::Welcome {
-            viewer: 1,
-            resume_token: [0xab; 16],
-        },
-        SessionMessage::Welcome {
-            viewer: u64::MAX,
-            resume_token: [0; 16],
-        },
-        SessionMessage::ViewerCount(0),
-        SessionMessage::ViewerCount(u32::MAX),
-        SessionMessage::ControlGranted,
-        SessionMessage::ControlRefused,
-        SessionMessage::ControlRevoked,
-        SessionMessage::Ack { seq: 0 },
-        SessionMessage::Ack { seq: u64::MAX },
-        SessionMessage::ControlRequest,
-        SessionMessage::CheckpointRequest,
-        SessionMessage::ViewerJoined { viewer: 3 },
-        SessionMessage::ViewerLeft { viewer: 300 },
-        SessionMessage::ControlRequested { viewer: 1 << 40 },
-        SessionMessage::GrantControl { viewer: 7 },
-        SessionMessage::RefuseControl { viewer: 8 },
-        SessionMessage::RevokeControl,
-        SessionMessage::RemoveViewer { viewer: 9 },
-        SessionMessage::SessionCreated {
-            key: SessionKey::parse("000 000 001").unwrap(),
-        },
-        SessionMessage::SessionCreated {
-            key: SessionKey::from_random(u64::MAX),
-        },
-    ];
-    for event in events {
-        all.push(SessionMessage::Input(event));
-        all.push(SessionMessage::InputFrom { viewer: 12, event });
-    }
-    all
-}
-
-#[test]
-fn session_messages_round_trip_and_reject_every_truncation() {
-    let all = all_messages();
-    let mut kinds = std::collections::BTreeSet::new();
-    for m in &all {
-        let bytes = m.encode();
-        assert!(is_session_message(&bytes));
-        assert_eq!(&bytes[..2], &[b'G', glimpse::PROTOCOL_VERSION]);
-        kinds.insert(bytes[2]);
-        assert_eq!(SessionMessage::decode(&bytes).as_ref(), Ok(m));
-        for cut in 0..bytes.len() {
-            assert!(
-                SessionMessage::decode(&bytes[..cut]).is_err(),
-                "{m:?} cut at {cut}"
-            );
-        }
-        let mut trailing = bytes.clone();
-        trailing.push(0);
-        assert!(
-            SessionMessage::decode(&trailing).is_err(),
-            "{m:?} with a trailing byte"
-        );
-    }
-    assert_eq!(kinds.len(), 18, "every variant covered");
-    assert!(kinds.iter().all(|&k| k >= 16));
-    // Unknown kinds, screen packet kinds.
-    for kind in (0..=255u8).filter(|k| !kinds.contains(k)) {
-        assert!(SessionMessage::decode(&[b'G', glimpse::PROTOCOL_VERSION, kind, 0]).is_err());
-        assert!(SessionMessage::decode(&[b'G', glimpse::PROTOCOL_VERSION, kind]).is_err());
-    }
-}
-
-#[test]
-fn session_messages_reject_lies() {
-    let v = glimpse::PROTOCOL_VERSION;
-    let bad: Vec<Vec<u8>> = vec![
-        vec![b'X', v, 22],                               // bad magic
-        vec![b'G', v + 1, 22],                           // other version
-        vec![b'G', v, 17, 0x80, 0x80, 0x80, 0x80, 0x10], // viewer count 2^32
-        vec![
-            b'G', v, 21, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
-        ], // > 64 bits
-        vec![b'G', v, 21, 0x80, 0x00],                   // overlong varint
-        vec![b'G', v, 33, 0x80, 0x94, 0xeb, 0xdc, 0x03], // key 1 000 000 000
-        vec![b'G', v, 23, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0], // pointer x = 2^31 (zig-zag)
-        vec![b'G', v, 23, 1, 0, 2],                      // button state 2
-        vec![b'G', v, 23, 3, 0x80, 0x80, 0x80, 0x80, 0x10, 1], // keysym 2^32
-        vec![b'G', v, 23, 4, 0],                         // unknown input kind
-        vec![b'G', v, 28, 1, 9],                         // input from: unknown input kind
-    ];
-    for bytes in &bad {
-        assert!(SessionMessage::decode(bytes).is_err(), "{bytes:?}");
-    }
-    // The key just below the bound is fine.
-    let ok = SessionMessage::SessionCreated {
-        key: SessionKey::parse("999 999 999").unwrap(),
-    }
-    .encode();
-    assert!(SessionMessage::decode(&ok).is_ok());
-    // Screen packets are not session messages, and the other way round.
-    let mut host = Host::new(32, 32);
-    let cp = host.frame().unwrap();
-    assert!(!is_session_message(&cp));
-    assert!(SessionMessage::decode(&cp).is_err());
-    assert!(!is_session_message(b"G"));
-    assert!(!is_session_message(&[b'G', v + 1, 20]));
-    assert!(glimpse::protocol::peek_kind(&SessionMessage::ControlRequest.encode()).is_err());
 }

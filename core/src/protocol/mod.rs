@@ -152,6 +152,57 @@ pub fn peek_kind(packet: &[u8]) -> Result<PacketKind> {
     read_header(&mut r)
 }
 
+/// What a transport needs to know about a packet, read from its first bytes without decoding the
+/// body: its kind, its place in the stream and, for a checkpoint, the screen it starts.
+///
+/// Relays and session layers route with this instead of parsing packets themselves.
+///
+/// ```
+/// use glimpse::protocol::PacketHeader;
+/// use glimpse::{Encoder, EncoderConfig, Frame, PacketKind, PixelFormat};
+///
+/// let pixels = vec![0u8; 32 * 16 * 4];
+/// let frame = Frame::new(&pixels, 32, 16, 32 * 4, PixelFormat::Bgra8)?;
+/// let packet = Encoder::new(EncoderConfig::default()).encode(&frame)?.unwrap();
+/// let header = PacketHeader::read(packet.as_bytes())?;
+/// assert_eq!(header.kind, PacketKind::Checkpoint);
+/// assert_eq!(header.seq, Some(0));
+/// assert_eq!(header.session.map(|s| (s.width, s.height)), Some((32, 16)));
+/// # Ok::<(), glimpse::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketHeader {
+    /// What the packet carries.
+    pub kind: PacketKind,
+    /// The stream position after applying it: the `seq` of a checkpoint or frame update (what a
+    /// viewer acknowledges); `None` for cursor packets.
+    pub seq: Option<u64>,
+    /// The screen a checkpoint starts; `None` for other kinds.
+    pub session: Option<SessionInfo>,
+}
+
+impl PacketHeader {
+    /// Reads the header; checks magic, version and the fields it reads (the body is not looked at).
+    pub fn read(packet: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(packet);
+        let kind = read_header(&mut r)?;
+        let (seq, session) = match kind {
+            PacketKind::Checkpoint => {
+                let limits = SessionLimits {
+                    max_width: MAX_DIMENSION,
+                    max_height: MAX_DIMENSION,
+                    max_cache_tiles: u32::MAX,
+                };
+                let session = read_session(&mut r, &limits)?;
+                (Some(r.varint("checkpoint seq")?), Some(session))
+            }
+            PacketKind::FrameUpdate => (Some(r.varint("update seq")?), None),
+            PacketKind::CursorShape | PacketKind::CursorPosition => (None, None),
+        };
+        Ok(PacketHeader { kind, seq, session })
+    }
+}
+
 /// The sequence number of a frame update (`None` for other kinds), read without the rest.
 pub(crate) fn peek_update_seq(packet: &[u8]) -> Result<Option<u64>> {
     let mut r = Reader::new(packet);

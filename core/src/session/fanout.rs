@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::protocol::wire::Reader;
-use crate::protocol::{peek_kind, PacketKind};
+use crate::protocol::{PacketHeader, PacketKind, SessionInfo};
 
 /// A viewer's id inside one [`FanOut`] (ids are never reused).
 pub type ViewerId = u64;
@@ -52,10 +51,8 @@ impl Default for FanOutConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FanOutEvent {
-    /// Ask the host for a checkpoint ([`SessionMessage::CheckpointRequest`]). Coalesced: raised again
-    /// only after a checkpoint arrived.
-    ///
-    /// [`SessionMessage::CheckpointRequest`]: super::SessionMessage::CheckpointRequest
+    /// Ask the host for a checkpoint ([`crate::Encoder::checkpoint`]). Coalesced: raised again only
+    /// after a checkpoint arrived.
     NeedCheckpoint,
 }
 
@@ -72,6 +69,23 @@ pub struct ViewerStats {
     pub lag_bytes: usize,
     /// True once it received a checkpoint and follows the stream (false while it waits for one).
     pub in_sync: bool,
+}
+
+/// Where a packet goes in the stream, as the host declares it to [`FanOut::push`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    /// A checkpoint. `restart: false` (what [`crate::Encoder::checkpoint`] makes: same screen, same
+    /// `seq` as the last update) continues the stream: viewers in step skip it. `restart: true` (the
+    /// first one, a new screen size, or the first after the host reconnected) starts a new stream
+    /// that every viewer needs.
+    Checkpoint {
+        /// Starts a new stream.
+        restart: bool,
+    },
+    /// A frame update: `seq` one above the previous one.
+    Update,
+    /// A cursor shape or position; it belongs to the current `seq`.
+    Cursor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +135,10 @@ pub struct FanOut {
     held: usize,
     /// Absolute index of the latest checkpoint while the catch-up log is kept.
     catch_up: Option<u64>,
-    /// The screen (session info fields) and last `seq` of the stream, once a checkpoint arrived.
-    stream: Option<([u64; 5], u64)>,
+    /// The last `seq` of the stream, once a checkpoint arrived.
+    stream_seq: Option<u64>,
+    /// The screen of the latest checkpoint read by [`FanOut::host_packet`].
+    screen: Option<SessionInfo>,
     viewers: BTreeMap<ViewerId, Viewer>,
     next_id: ViewerId,
     events: VecDeque<FanOutEvent>,
@@ -139,7 +155,8 @@ impl FanOut {
             stream_end: 0,
             held: 0,
             catch_up: None,
-            stream: None,
+            stream_seq: None,
+            screen: None,
             viewers: BTreeMap::new(),
             next_id: 1,
             events: VecDeque::new(),
@@ -147,40 +164,60 @@ impl FanOut {
         }
     }
 
-    /// A Glimpse packet from the host: checkpoint, frame update, cursor shape or position. A malformed
-    /// header, a frame update before any checkpoint or one that does not follow the previous update is
-    /// an error (close the host connection). Cursor packets before the first checkpoint are dropped:
-    /// checkpoints carry the cursor. Bodies are not parsed: viewers' decoders check them.
-    pub fn host_packet(&mut self, packet: Bytes, _now_ms: u64) -> Result<()> {
-        let mut r = Reader::new(&packet);
-        match peek_kind(&packet)? {
+    /// A Glimpse packet from the host: checkpoint, frame update, cursor shape or position, read with
+    /// [`PacketHeader`] (a checkpoint with the screen and `seq` of the stream so far is a join
+    /// checkpoint, any other a restart). A malformed header, a frame update before any checkpoint or
+    /// one that does not follow the previous update is an error (close the host connection). Cursor
+    /// packets before the first checkpoint are dropped: checkpoints carry the cursor. Bodies are not
+    /// parsed: viewers' decoders check them.
+    pub fn host_packet(&mut self, packet: Bytes, now_ms: u64) -> Result<()> {
+        let header = PacketHeader::read(&packet)?;
+        let kind = match header.kind {
             PacketKind::Checkpoint => {
-                r.bytes(3, "packet header")?;
-                let mut screen = [0u64; 5];
-                for (v, what) in screen.iter_mut().zip(SESSION_FIELDS) {
-                    *v = r.varint(what)?;
+                let seq = header.seq.unwrap_or(0);
+                let join = self.screen.is_some()
+                    && self.screen == header.session
+                    && self.stream_seq == Some(seq);
+                self.screen = header.session;
+                StreamKind::Checkpoint { restart: !join }
+            }
+            PacketKind::FrameUpdate => StreamKind::Update,
+            PacketKind::CursorShape | PacketKind::CursorPosition => StreamKind::Cursor,
+        };
+        let seq = header.seq.or(self.stream_seq).unwrap_or(0);
+        self.push(packet, kind, seq, now_ms)
+    }
+
+    /// A packet whose place in the stream the host declares (`kind` and `seq`), for relays that cannot
+    /// read the packets themselves (end-to-end encrypted payloads). A frame update must follow the
+    /// previous one (`seq` one higher) after a checkpoint; a join checkpoint must repeat the stream's
+    /// current `seq`; a restart checkpoint starts a new stream at any `seq`. Cursor packets ignore
+    /// `seq` and are dropped before the first checkpoint.
+    pub fn push(&mut self, packet: Bytes, kind: StreamKind, seq: u64, _now_ms: u64) -> Result<()> {
+        match kind {
+            StreamKind::Checkpoint { restart } => {
+                let join = !restart && self.stream_seq.is_some();
+                if join && self.stream_seq != Some(seq) {
+                    let expected = self.stream_seq.unwrap_or(0);
+                    return Err(Error::OutOfSync { expected, got: seq });
                 }
-                let seq = r.varint("checkpoint seq")?;
-                let join = self.stream == Some((screen, seq));
-                self.stream = Some((screen, seq));
+                self.stream_seq = Some(seq);
                 self.push_checkpoint(packet, seq, join);
             }
-            PacketKind::FrameUpdate => {
-                r.bytes(3, "packet header")?;
-                let seq = r.varint("frame update seq")?;
-                let (screen, last) = self.stream.ok_or(Error::NoCheckpoint)?;
+            StreamKind::Update => {
+                let last = self.stream_seq.ok_or(Error::NoCheckpoint)?;
                 let expected = last.wrapping_add(1);
                 if seq != expected {
                     return Err(Error::OutOfSync { expected, got: seq });
                 }
-                self.stream = Some((screen, seq));
-                self.push(packet, Kind::Update, seq);
+                self.stream_seq = Some(seq);
+                self.push_entry(packet, Kind::Update, seq);
             }
-            PacketKind::CursorShape | PacketKind::CursorPosition => {
-                let Some((_, seq)) = self.stream else {
+            StreamKind::Cursor => {
+                let Some(seq) = self.stream_seq else {
                     return Ok(());
                 };
-                self.push(packet, Kind::Cursor, seq);
+                self.push_entry(packet, Kind::Cursor, seq);
             }
         }
         self.enforce_bounds();
@@ -331,7 +368,7 @@ impl FanOut {
         Some(usize::try_from(lag).unwrap_or(usize::MAX))
     }
 
-    fn push(&mut self, bytes: Bytes, kind: Kind, seq: u64) {
+    fn push_entry(&mut self, bytes: Bytes, kind: Kind, seq: u64) {
         let len = bytes.len();
         let stream_at = self.stream_end;
         if kind != (Kind::Checkpoint { join: true }) {
@@ -362,7 +399,7 @@ impl FanOut {
                 };
             }
         }
-        self.push(bytes, Kind::Checkpoint { join }, seq);
+        self.push_entry(bytes, Kind::Checkpoint { join }, seq);
         self.catch_up = Some(index);
         self.checkpoint_requested = false;
     }
@@ -437,5 +474,3 @@ impl FanOut {
         }
     }
 }
-
-const SESSION_FIELDS: [&str; 5] = ["width", "height", "scale", "tile size", "cache size"];

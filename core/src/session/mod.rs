@@ -7,21 +7,21 @@
 //!   checkpoint; viewers in step never receive checkpoints. Packets are [`Bytes`](bytes::Bytes)
 //!   shared by every viewer.
 //! - [`Control`] (host, mirrored by the relay): who may send input.
-//! - [`SessionMessage`]: the small binary messages next to the screen packets (same header, kinds 16
-//!   and up; [`is_session_message`] tells them apart).
-//! - [`SessionKey`] and [`KeyRegistry`] (relay): the 9-digit key viewers type, expiry, rate limiting
-//!   of wrong guesses, and resume tokens for reconnecting viewers.
+//!
+//! The messages, keys and network code of quick connect (relay, host and viewer clients) live in the
+//! `glimpse-connect` crate, on top of these.
 //!
 //! # Driving a fan-out
 //!
 //! On every host packet call [`FanOut::host_packet`]; then, for every viewer whose transport can take
 //! data, call [`FanOut::poll_send`] until it returns `None`; on a viewer's
 //! [`SessionMessage::Ack`] call [`FanOut::ack`]; after each of these drain [`FanOut::poll_event`]
-//! and send the host a [`SessionMessage::CheckpointRequest`] for each
-//! [`FanOutEvent::NeedCheckpoint`]. The host answers with [`Encoder::checkpoint`](crate::Encoder::checkpoint).
+//! and ask the host for a checkpoint on each [`FanOutEvent::NeedCheckpoint`]. The host answers with
+//! [`Encoder::checkpoint`](crate::Encoder::checkpoint). A relay that cannot read packets (end-to-end
+//! encryption) uses [`FanOut::push`] with what the host declares instead of [`FanOut::host_packet`].
 //!
 //! ```
-//! use glimpse::session::{FanOut, FanOutConfig, FanOutEvent, SessionMessage};
+//! use glimpse::session::{FanOut, FanOutConfig, FanOutEvent};
 //! use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat};
 //!
 //! let (width, height) = (64u32, 48u32);
@@ -39,8 +39,7 @@
 //!         fanout.host_packet(packet.into_bytes(), now_ms)?;
 //!     }
 //!     while let Some(FanOutEvent::NeedCheckpoint) = fanout.poll_event() {
-//!         let request = SessionMessage::CheckpointRequest.encode(); // relay -> host
-//!         assert_eq!(SessionMessage::decode(&request)?, SessionMessage::CheckpointRequest);
+//!         // The relay asks the host, which answers with a checkpoint of the current screen.
 //!         if let Some(checkpoint) = encoder.checkpoint() {
 //!             fanout.host_packet(checkpoint.into_bytes(), now_ms)?;
 //!         }
@@ -52,10 +51,7 @@
 //!     for (id, decoder) in &mut viewers {
 //!         while let Some(packet) = fanout.poll_send(*id, now_ms) {
 //!             decoder.apply(&packet)?;
-//!             let ack = SessionMessage::Ack { seq: decoder.seq().unwrap() }.encode();
-//!             if let SessionMessage::Ack { seq } = SessionMessage::decode(&ack)? {
-//!                 fanout.ack(*id, seq, now_ms);
-//!             }
+//!             fanout.ack(*id, decoder.seq().unwrap(), now_ms); // the viewer's acknowledgement
 //!         }
 //!     }
 //! }
@@ -67,10 +63,6 @@
 
 mod control;
 mod fanout;
-mod keys;
-mod messages;
 
 pub use control::{Control, ControlEvent, InputEvent};
-pub use fanout::{FanOut, FanOutConfig, FanOutEvent, ViewerId, ViewerStats};
-pub use keys::{KeyPolicy, KeyRegistry, KeyRejection, SessionKey};
-pub use messages::{is_session_message, SessionMessage, FIRST_SESSION_KIND};
+pub use fanout::{FanOut, FanOutConfig, FanOutEvent, StreamKind, ViewerId, ViewerStats};

@@ -1,78 +1,13 @@
-//! Session keys (the 9 digits a viewer types), their expiry, per-client rate limiting of wrong
-//! guesses, and one-use resume tokens for reconnecting viewers. Relay side; no clock, no randomness:
-//! the caller passes `now_ms` and random bytes.
+//! The relay's table of session keys: expiry, per-client rate limiting of wrong guesses, and one-use
+//! resume tokens for reconnecting viewers. No clock, no randomness: the caller passes `now_ms` and
+//! random bytes.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 
-use crate::error::{Error, Result};
+use glimpse::session::ViewerId;
 
-use super::fanout::ViewerId;
-
-/// A session key: 9 decimal digits, shown as `"123 456 789"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionKey(u32);
-
-impl SessionKey {
-    /// The largest key value (`999 999 999`).
-    pub const MAX: u32 = 999_999_999;
-
-    /// Maps 64 random bits onto `000 000 000..=999 999 999` with a 128-bit multiply (no rejection
-    /// loop; the bias is below one part in 10^10).
-    pub fn from_random(random: u64) -> Self {
-        let range = u128::from(Self::MAX) + 1;
-        SessionKey(((u128::from(random) * range) >> 64) as u32)
-    }
-
-    /// A key from its numeric value; values above [`SessionKey::MAX`] are refused.
-    pub fn from_value(value: u32) -> Result<Self> {
-        if value > Self::MAX {
-            return Err(Error::InvalidSessionKey("more than 9 digits"));
-        }
-        Ok(SessionKey(value))
-    }
-
-    /// Parses what a user typed: exactly 9 digits, optionally grouped with spaces or dashes.
-    pub fn parse(text: &str) -> Result<Self> {
-        let mut value = 0u32;
-        let mut digits = 0;
-        for c in text.chars() {
-            match c {
-                '0'..='9' => {
-                    digits += 1;
-                    if digits > 9 {
-                        return Err(Error::InvalidSessionKey("more than 9 digits"));
-                    }
-                    value = value * 10 + (c as u32 - '0' as u32);
-                }
-                ' ' | '-' => {}
-                _ => return Err(Error::InvalidSessionKey("only digits, spaces and dashes")),
-            }
-        }
-        if digits != 9 {
-            return Err(Error::InvalidSessionKey("fewer than 9 digits"));
-        }
-        Ok(SessionKey(value))
-    }
-
-    /// The key as a number (`0..=999_999_999`).
-    pub fn value(&self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for SessionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
-        write!(
-            f,
-            "{:03} {:03} {:03}",
-            v / 1_000_000,
-            v / 1000 % 1000,
-            v % 1000
-        )
-    }
-}
+use crate::error::ConnectError;
+use crate::protocol::SessionKey;
 
 /// How long keys and tokens live and how many wrong keys a client may try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +38,7 @@ impl Default for KeyPolicy {
     }
 }
 
-/// Why [`KeyRegistry::lookup`] refused a key. Converts into the matching [`Error`] (stable codes).
+/// Why [`KeyRegistry::lookup`] refused a key. Converts into the matching [`ConnectError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRejection {
     /// No session has this key (or the text is not a key).
@@ -117,12 +52,14 @@ pub enum KeyRejection {
     },
 }
 
-impl From<KeyRejection> for Error {
+impl From<KeyRejection> for ConnectError {
     fn from(r: KeyRejection) -> Self {
         match r {
-            KeyRejection::Unknown => Error::UnknownSessionKey,
-            KeyRejection::Expired => Error::SessionKeyExpired,
-            KeyRejection::RateLimited { retry_after_ms } => Error::RateLimited { retry_after_ms },
+            KeyRejection::Unknown => ConnectError::UnknownSession,
+            KeyRejection::Expired => ConnectError::KeyExpired,
+            KeyRejection::RateLimited { retry_after_ms } => {
+                ConnectError::RateLimited { retry_after_ms }
+            }
         }
     }
 }
@@ -179,27 +116,29 @@ impl<S: Clone> KeyRegistry<S> {
         true
     }
 
-    /// Finds the session for what a user typed. Unknown and expired keys count as failures of
-    /// `client` (e.g. its IP address); a client with `max_failures` failures inside the window is
-    /// refused, even with a right key, until the window passed. A found key is kept alive.
-    pub fn lookup(&mut self, key_text: &str, client: &str, now_ms: u64) -> Result<S, KeyRejection> {
+    /// Finds the session of `key`. Unknown and expired keys count as failures of `client` (e.g.
+    /// its IP address); a client with `max_failures` failures inside the window is refused, even
+    /// with a right key, until the window passed. A found key is kept alive.
+    pub fn lookup(
+        &mut self,
+        key: SessionKey,
+        client: &str,
+        now_ms: u64,
+    ) -> Result<S, KeyRejection> {
         if let Some(retry_after_ms) = self.retry_after(client, now_ms) {
             return Err(KeyRejection::RateLimited { retry_after_ms });
         }
-        let rejection = match SessionKey::parse(key_text) {
-            Err(_) => KeyRejection::Unknown,
-            Ok(key) => match self.keys.get_mut(&key) {
-                None => KeyRejection::Unknown,
-                Some(entry)
-                    if now_ms.saturating_sub(entry.last_used_ms) >= self.policy.unused_ttl_ms =>
-                {
-                    KeyRejection::Expired
-                }
-                Some(entry) => {
-                    entry.last_used_ms = entry.last_used_ms.max(now_ms);
-                    return Ok(entry.session.clone());
-                }
-            },
+        let rejection = match self.keys.get_mut(&key) {
+            None => KeyRejection::Unknown,
+            Some(entry)
+                if now_ms.saturating_sub(entry.last_used_ms) >= self.policy.unused_ttl_ms =>
+            {
+                KeyRejection::Expired
+            }
+            Some(entry) => {
+                entry.last_used_ms = entry.last_used_ms.max(now_ms);
+                return Ok(entry.session.clone());
+            }
         };
         self.record_failure(client, now_ms);
         Err(rejection)
@@ -217,8 +156,19 @@ impl<S: Clone> KeyRegistry<S> {
         self.keys.remove(&key);
     }
 
+    /// The session registered under `key`, without counting a failure or keeping it alive (a host
+    /// taking its session back).
+    pub fn get(&self, key: SessionKey) -> Option<S> {
+        self.keys.get(&key).map(|e| e.session.clone())
+    }
+
+    /// Forgets every resume token of sessions for which `is_gone` is true.
+    pub fn forget_resumes(&mut self, mut is_gone: impl FnMut(&S) -> bool) {
+        self.resumes.retain(|_, e| !is_gone(&e.session));
+    }
+
     /// Remembers that `token` (16 random bytes, sent to the viewer in
-    /// [`Welcome`](super::SessionMessage::Welcome)) lets `viewer` of `session` reconnect once within
+    /// [`Welcome`](crate::protocol::Message::Welcome)) lets `viewer` of `session` reconnect once within
     /// `resume_ttl_ms`.
     pub fn issue_resume(&mut self, session: S, viewer: ViewerId, token: [u8; 16], now_ms: u64) {
         self.resumes.insert(

@@ -1,0 +1,159 @@
+//! `glimpse-relay`: the quick-connect relay on its own.
+//!
+//! Hosts connect to `/ws/host` (`glimpse-share --relay ws(s)://HOST:PORT`), viewers open the page
+//! at the public URL and type the key. Prints `relay listening on http(s)://ADDR` once ready (tests
+//! read that line). SIGTERM and SIGINT close every connection with code 1012 (clients reconnect)
+//! and stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, TlsFiles};
+
+/// The Glimpse quick-connect relay.
+#[derive(Parser, Debug)]
+#[command(name = "glimpse-relay", version, about)]
+struct Args {
+    /// Where to listen (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// PEM certificate chain: serve https and wss (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain http/ws on a non-loopback address (behind a TLS-terminating proxy).
+    #[arg(long)]
+    insecure: bool,
+    /// The URL viewers open (for the links printed), e.g. https://share.example.com.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Serve the viewer page from DIR instead of the files built into this program.
+    #[arg(long, value_name = "DIR")]
+    web: Option<PathBuf>,
+    /// Live sessions at most.
+    #[arg(long, default_value_t = 1000)]
+    max_sessions: usize,
+    /// Viewers per session at most.
+    #[arg(long, default_value_t = 1000)]
+    max_viewers: usize,
+    /// Largest message from a host, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_host_message: usize,
+    /// Largest message from a viewer, in bytes.
+    #[arg(long, default_value_t = 4 << 10)]
+    max_viewer_message: usize,
+    /// Bytes all sessions may buffer together; past it new sessions and viewers are refused.
+    #[arg(long, default_value_t = 4 << 30)]
+    max_buffered_bytes: usize,
+    /// Seconds a session waits for its host to come back after a drop.
+    #[arg(long, default_value_t = 30)]
+    host_grace: u64,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Stop by itself after this many seconds.
+    #[arg(long)]
+    seconds: Option<f64>,
+}
+
+fn main() {
+    let args = Args::parse();
+    init_logs(&args.log_format);
+    let mut config = RelayConfig::default();
+    config.listen = args.listen;
+    config.tls = args
+        .tls_cert
+        .clone()
+        .zip(args.tls_key.clone())
+        .map(|(cert, key)| TlsFiles { cert, key });
+    config.insecure = args.insecure;
+    config.public_url = args.public_url.clone();
+    config.web_dir = args.web.clone();
+    config.max_sessions = args.max_sessions;
+    config.max_viewers_per_session = args.max_viewers;
+    config.max_host_message = args.max_host_message;
+    config.max_viewer_message = args.max_viewer_message;
+    config.max_buffered_bytes = args.max_buffered_bytes;
+    config.host_grace = Duration::from_secs(args.host_grace);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("glimpse-relay: cannot start: {e}");
+            std::process::exit(1)
+        });
+    let code = runtime.block_on(run(config, args.seconds));
+    std::process::exit(code);
+}
+
+async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
+    let tls = config.tls.is_some();
+    let relay = match Relay::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("glimpse-relay: {e}");
+            return 1;
+        }
+    };
+    let scheme = if tls { "https" } else { "http" };
+    println!("relay listening on {scheme}://{}", relay.local_addr());
+    println!("viewers open {}/", relay.public_url());
+    if !relay.web_ready() {
+        eprintln!("glimpse-relay: warning: {}", web_build_hint());
+    }
+    let limit = async {
+        match seconds {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
+            None => std::future::pending().await,
+        }
+    };
+    let signal = wait_for_signal();
+    tokio::select! {
+        _ = signal => println!("glimpse-relay: stopping (signal)"),
+        _ = limit => println!("glimpse-relay: stopping (time limit)"),
+    }
+    let stats = relay.stats();
+    println!(
+        "glimpse-relay: {} sessions, {} viewers at stop",
+        stats.sessions, stats.viewers
+    );
+    relay.shutdown().await;
+    0
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

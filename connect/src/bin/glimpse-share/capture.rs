@@ -1,0 +1,98 @@
+//! The capture loop: takes a frame at a fixed rate and pushes it to the host (which encodes it on
+//! this thread), with the cursor.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use glimpse::{Frame, PixelFormat};
+use glimpse_connect::{ConnectError, Host};
+
+use crate::source::Source;
+
+pub struct CaptureConfig {
+    pub fps: f64,
+    /// Stop after this many frames.
+    pub max_frames: Option<u64>,
+    /// When a recording ends, write its last frame (BGRA, rows packed) here.
+    pub last_frame_file: Option<PathBuf>,
+}
+
+/// Captures until `stop` is set, the frame limit is reached, or capture fails. A recording that
+/// ends (without `--loop`) keeps its last frame on screen: the session stays up for joiners.
+pub fn run(
+    mut source: Source,
+    host: &Host,
+    config: &CaptureConfig,
+    stop: &AtomicBool,
+) -> Result<u64, String> {
+    let interval = Duration::from_secs_f64(1.0 / config.fps.max(0.1));
+    let mut next_tick = Instant::now();
+    let mut frames = 0u64;
+    let mut ended = false;
+    while !stop.load(Ordering::Relaxed) {
+        if config.max_frames.is_some_and(|m| frames >= m) {
+            break;
+        }
+        match &mut source {
+            Source::Screen(screen) => {
+                let shot = screen.capture().map_err(|e| e.to_string())?;
+                let frame = Frame::new(
+                    shot.pixels,
+                    shot.width,
+                    shot.height,
+                    shot.stride,
+                    shot.format,
+                )
+                .map_err(|e| e.to_string())?;
+                host.push_frame(&frame, shot.damage.as_deref())
+                    .map_err(|e| e.to_string())?;
+                frames += 1;
+                if let Ok(Some(cursor)) = screen.cursor() {
+                    push_cursor(host, &cursor).map_err(|e| e.to_string())?;
+                }
+            }
+            Source::Corpus(corpus) => {
+                if !ended {
+                    if corpus.advance()? {
+                        let (w, h) = corpus.size();
+                        let frame =
+                            Frame::new(corpus.frame(), w, h, w as usize * 4, PixelFormat::Bgra8)
+                                .map_err(|e| e.to_string())?;
+                        host.push_frame(&frame, None).map_err(|e| e.to_string())?;
+                        frames += 1;
+                    } else {
+                        ended = true;
+                        if let Some(path) = &config.last_frame_file {
+                            std::fs::write(path, corpus.frame())
+                                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                        }
+                    }
+                }
+            }
+        }
+        next_tick += interval;
+        let now = Instant::now();
+        if next_tick > now {
+            std::thread::sleep(next_tick - now);
+        } else {
+            next_tick = now; // behind: no burst to catch up
+        }
+    }
+    Ok(frames)
+}
+
+fn push_cursor(host: &Host, cursor: &glimpse_capture::CursorState) -> Result<(), ConnectError> {
+    if let Some(shape) = &cursor.shape {
+        let image = Frame::new(
+            &shape.pixels,
+            shape.width,
+            shape.height,
+            shape.width as usize * 4,
+            PixelFormat::Bgra8,
+        )?;
+        // A cursor image the protocol cannot carry (over 256 px) is skipped, not fatal.
+        let _ = host.set_cursor_shape(&image, shape.hotspot_x, shape.hotspot_y);
+    }
+    host.move_cursor(cursor.x, cursor.y, cursor.visible)
+}

@@ -1,0 +1,376 @@
+//! `glimpse-share`: share this screen with anyone in seconds.
+//!
+//! Starts a relay inside this process on 127.0.0.1 (or uses `--relay ws(s)://HOST:PORT`), captures
+//! the X11 screen when `DISPLAY` is set (the animated demo scene otherwise, or a corpus recording
+//! with `--corpus NAME`), prints the session key and the join link, and shows who is watching.
+//! Viewers may ask for remote control: `--allow-control` grants at once, `--view-only` refuses,
+//! otherwise the request is asked about on the terminal. The person at the host takes control back
+//! by touching mouse or keyboard. When the relay restarts or the network drops, it reconnects and
+//! keeps its key.
+
+mod capture;
+mod input;
+mod source;
+mod terminal;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig};
+use glimpse_connect::{ClientTls, ControlPolicy, Host, HostConfig, HostStats};
+
+use input::{InputPump, X11Input};
+use source::{CorpusSource, Source};
+use terminal::{Next, Terminal};
+
+/// Share this screen through a Glimpse relay.
+#[derive(Parser, Debug)]
+#[command(name = "glimpse-share", version, about)]
+struct Args {
+    /// Use this relay (ws://HOST:PORT or wss://HOST[:PORT]) instead of one in this process.
+    #[arg(long)]
+    relay: Option<String>,
+    /// Trust this PEM certificate (CA or self-signed) for a wss:// relay, besides the system's.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
+    /// Where the built-in relay listens (default 127.0.0.1:8080, else a free port).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The built-in relay serves its viewer page from DIR instead of the built-in files.
+    #[arg(long, value_name = "DIR")]
+    web: Option<PathBuf>,
+    /// A name viewers see.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Frames per second.
+    #[arg(long, default_value_t = 15.0, value_parser = parse_fps)]
+    fps: f64,
+    /// Stream a recording (NAME or NAME@WIDTHxHEIGHT) instead of the screen.
+    #[arg(long, value_name = "NAME")]
+    corpus: Option<String>,
+    /// Where recordings are (default: ../shared/corpus, then testdata/corpus).
+    #[arg(long, value_name = "DIR")]
+    corpus_dir: Option<PathBuf>,
+    /// With --corpus: start over at the end (else the last frame stays).
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Share the animated demo scene even when DISPLAY is set.
+    #[arg(long)]
+    demo: bool,
+    /// Grant remote control to whoever asks.
+    #[arg(long, conflicts_with = "view_only")]
+    allow_control: bool,
+    /// Refuse every remote control request.
+    #[arg(long)]
+    view_only: bool,
+    /// Stop after N frames.
+    #[arg(long)]
+    frames: Option<u64>,
+    /// Stop after N seconds.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// At exit, write `seq capture_ms` lines (ms since the Unix epoch).
+    #[arg(long, value_name = "FILE")]
+    timing: Option<PathBuf>,
+    /// When a recording ends, write its last frame (BGRA, rows packed).
+    #[arg(long, value_name = "FILE")]
+    last_frame: Option<PathBuf>,
+    /// At exit, write a JSON summary.
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
+}
+
+fn parse_fps(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|f| (0.1..=120.0).contains(f))
+        .ok_or_else(|| "a number from 0.1 to 120".to_string())
+}
+
+fn main() {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    std::process::exit(run(args));
+}
+
+fn run(args: Args) -> i32 {
+    // The relay: a separate one, or ours on 127.0.0.1 (in a runtime of its own).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("share: cannot start: {e}");
+            return 1;
+        }
+    };
+    let embedded = match &args.relay {
+        Some(_) => None,
+        None => match runtime.block_on(start_relay(&args)) {
+            Ok(relay) => Some(relay),
+            Err(e) => {
+                eprintln!("share: cannot start the relay: {e}");
+                return 1;
+            }
+        },
+    };
+    let relay_url = match (&args.relay, &embedded) {
+        (Some(url), _) => url.clone(),
+        (None, Some(relay)) => relay.ws_url(),
+        (None, None) => unreachable!("a relay was started above"),
+    };
+    let code = share(&args, &relay_url);
+    if let Some(relay) = embedded {
+        runtime.block_on(relay.shutdown());
+    }
+    code
+}
+
+async fn start_relay(args: &Args) -> Result<Relay, glimpse_connect::ConnectError> {
+    let mut config = RelayConfig::default();
+    config.web_dir = args.web.clone();
+    let wanted = args.listen.unwrap_or(config.listen);
+    config.listen = wanted;
+    let relay = match Relay::start(config.clone()).await {
+        Ok(r) => r,
+        Err(e) if args.listen.is_none() => {
+            eprintln!("share: {wanted} is busy ({e}); using a free port");
+            config.listen.set_port(0);
+            Relay::start(config).await?
+        }
+        Err(e) => return Err(e),
+    };
+    if !relay.web_ready() {
+        eprintln!("share: warning: {}", web_build_hint());
+    }
+    Ok(relay)
+}
+
+/// Opens the source, starts the session, runs capture and the terminal until the end.
+fn share(args: &Args, relay_url: &str) -> i32 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (host_tx, host_rx) = mpsc::channel::<Arc<Host>>();
+    let (opened_tx, opened_rx) = mpsc::channel::<Result<(String, &'static str), String>>();
+    let capture_config = capture::CaptureConfig {
+        fps: args.fps,
+        max_frames: args.frames,
+        last_frame_file: args.last_frame.clone(),
+    };
+    let (corpus, corpus_dir, looping, demo) = (
+        args.corpus.clone(),
+        args.corpus_dir.clone(),
+        args.looping,
+        args.demo,
+    );
+    let capture_stop = stop.clone();
+    // The source is opened on the capture thread (an X11 connection stays on one thread).
+    let capture_thread = std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || -> Result<u64, String> {
+            let source = match open_source(corpus.as_deref(), corpus_dir.as_deref(), looping, demo)
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return Ok(0);
+                }
+            };
+            let kind = match &source {
+                Source::Screen(s) => s.kind(),
+                Source::Corpus(_) => "corpus",
+            };
+            let _ = opened_tx.send(Ok((source.describe(), kind)));
+            let Ok(host) = host_rx.recv() else {
+                return Ok(0);
+            };
+            let result = capture::run(source, &host, &capture_config, &capture_stop);
+            capture_stop.store(true, Ordering::Relaxed);
+            result
+        })
+        .expect("capture thread");
+    let kind = match opened_rx.recv() {
+        Ok(Ok((what, kind))) => {
+            println!("share: sharing the {what}");
+            kind
+        }
+        Ok(Err(e)) => {
+            eprintln!("share: cannot capture: {e}");
+            return 1;
+        }
+        Err(_) => return 1,
+    };
+    let mut config = HostConfig::new(relay_url);
+    config.tls = ClientTls {
+        ca_cert: args.ca_cert.clone(),
+        only_ca_cert: false,
+    };
+    config.name = args.name.clone();
+    config.policy = if args.allow_control {
+        ControlPolicy::AutoGrant
+    } else if args.view_only {
+        ControlPolicy::ViewOnly
+    } else {
+        ControlPolicy::Ask
+    };
+    let host = match Host::connect(config) {
+        Ok(h) => Arc::new(h),
+        Err(e) => {
+            eprintln!("share: cannot start a session on {relay_url}: {e}");
+            stop.store(true, Ordering::Relaxed);
+            return 1;
+        }
+    };
+    host.record_timings(args.timing.is_some());
+    println!("share: session key: {}", host.key());
+    let page = host
+        .join_link()
+        .split("/#")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    println!(
+        "share: viewers open {page}/ and type the key, or open {}",
+        host.join_link()
+    );
+    let pump = (kind == "x11").then(|| x11_input(&host)).flatten();
+    let _ = host_tx.send(host.clone());
+    let code = event_loop(args, &host, pump.as_ref(), &stop);
+    stop.store(true, Ordering::Relaxed);
+    let captured = capture_thread.join();
+    if let Ok(Err(e)) = &captured {
+        eprintln!("share: capture stopped: {e}");
+    }
+    host.close();
+    report(args, &host.stats(), pump.as_ref());
+    code
+}
+
+/// Remote control through XTest, when the X server allows it.
+fn x11_input(host: &Arc<Host>) -> Option<InputPump> {
+    match glimpse_capture::InputInjector::open(None) {
+        Ok(injector) => {
+            let watch = injector.watch().ok();
+            let host = host.clone();
+            Some(InputPump::start(
+                Box::new(X11Input { injector, watch }),
+                move || {
+                    let _ = host.local_input();
+                },
+            ))
+        }
+        Err(e) => {
+            eprintln!("share: remote control disabled: {e}");
+            None
+        }
+    }
+}
+
+/// Prints events and reads commands until the session ends, the capture stops, or time is up.
+fn event_loop(args: &Args, host: &Host, pump: Option<&InputPump>, stop: &AtomicBool) -> i32 {
+    let (lines_tx, lines_rx) = mpsc::channel::<Option<String>>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(Some(line)).is_err() {
+                return;
+            }
+        }
+        let _ = lines_tx.send(None);
+    });
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let mut terminal = Terminal::new();
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
+        }
+        if stop.load(Ordering::Relaxed) && args.frames.is_some() {
+            return 0; // the frame limit was reached
+        }
+        while let Ok(line) = lines_rx.try_recv() {
+            match line {
+                Some(line) => terminal.line(&line, host),
+                None => terminal.stdin_closed(host),
+            }
+        }
+        if let Some(event) = host.next_event(Duration::from_millis(50)) {
+            if let Next::Stop(reason) = terminal.event(event, host, pump) {
+                if let Some(reason) = reason {
+                    eprintln!("share: {reason}");
+                }
+                return 1;
+            }
+        }
+    }
+}
+
+fn open_source(
+    corpus: Option<&str>,
+    corpus_dir: Option<&std::path::Path>,
+    looping: bool,
+    demo: bool,
+) -> Result<Source, String> {
+    if let Some(name) = corpus {
+        return Ok(Source::Corpus(Box::new(CorpusSource::open(
+            name, looping, corpus_dir,
+        )?)));
+    }
+    if demo {
+        return Ok(Source::Screen(Box::new(glimpse_capture::DemoSource::new(
+            1280, 720,
+        ))));
+    }
+    glimpse_capture::open_default()
+        .map(Source::Screen)
+        .map_err(|e| e.to_string())
+}
+
+fn report(args: &Args, s: &HostStats, pump: Option<&InputPump>) {
+    let cpu_per_frame = s.encode_cpu_ns as f64 / 1e6 / s.frames.max(1) as f64;
+    let (injected, dropped_input) = pump.map_or((0, 0), |p| p.counts());
+    println!(
+        "share: {} frames, {} packets, {} bytes, {} checkpoints, encode CPU {cpu_per_frame:.2} ms/frame, {} reconnects, {injected} input events injected",
+        s.frames, s.packets, s.packet_bytes, s.checkpoints, s.reconnects
+    );
+    if let Some(path) = &args.timing {
+        let text: String = s
+            .timings
+            .iter()
+            .map(|(seq, ms)| format!("{seq} {ms:.3}\n"))
+            .collect();
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("share: cannot write {}: {e}", path.display());
+        }
+    }
+    if let Some(path) = &args.stats {
+        let json = serde_json::json!({
+            "frames": s.frames,
+            "packets": s.packets,
+            "bytes": s.packet_bytes,
+            "sent_bytes": s.sent_bytes,
+            "checkpoints": s.checkpoints,
+            "dropped_packets": s.dropped_packets,
+            "encode_cpu_ms_per_frame": cpu_per_frame,
+            "reconnects": s.reconnects,
+            "injected": injected,
+            "dropped_input": dropped_input,
+        });
+        if let Err(e) = std::fs::write(path, format!("{json}\n")) {
+            eprintln!("share: cannot write {}: {e}", path.display());
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Errors of quick connect, with stable numeric codes shared with the C library (`GLIMPSE_RESULT_*`)
+//! and the npm package (`error.code`).
+
+use thiserror::Error;
+
+/// Everything that can go wrong joining, hosting or relaying a session.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// An engine error (a packet that does not decode, a frame with a bad size...).
+    #[error(transparent)]
+    Engine(#[from] glimpse::Error),
+
+    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
+    #[error("invalid session key: {0}")]
+    InvalidKey(&'static str),
+
+    /// No session has this key (a typo, or the host ended the session).
+    #[error("no session has this key")]
+    UnknownSession,
+
+    /// The key's session was unused for too long.
+    #[error("the session key expired")]
+    KeyExpired,
+
+    /// Too many wrong keys from this client: try again later.
+    #[error("too many failed attempts: retry after {retry_after_ms} ms")]
+    RateLimited {
+        /// Milliseconds until the client may try again.
+        retry_after_ms: u64,
+    },
+
+    /// The relay could not be reached (refused, unreachable, timed out).
+    #[error("cannot reach the relay: {0}")]
+    Unreachable(String),
+
+    /// TLS failed: an untrusted or invalid certificate, or a TLS setting that cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+
+    /// A relay URL that cannot be used (`ws://HOST:PORT`, `wss://HOST[:PORT]` or http(s) alike).
+    #[error("invalid relay URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A peer sent something this protocol does not allow (malformed, wrong role, out of order).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+
+    /// The session is over: the host ended it, or the relay closed it for good.
+    #[error("the session ended: {0}")]
+    SessionEnded(String),
+
+    /// The host removed this viewer.
+    #[error("removed by the host")]
+    Removed,
+
+    /// The relay refused: too many sessions or viewers, or its memory budget is spent.
+    #[error("the relay is full: {0}")]
+    RelayFull(String),
+
+    /// The connection was lost and could not be restored in time.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+
+    /// The handle was closed or its network thread is gone.
+    #[error("closed")]
+    Closed,
+
+    /// Something did not happen in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+
+    /// A host tried to take over a session that another host holds (wrong host secret).
+    #[error("the session key is in use by another host")]
+    KeyInUse,
+
+    /// Input from a viewer that does not hold remote control, or control asked of a view-only host.
+    #[error("remote control is not granted")]
+    ControlNotGranted,
+
+    /// A request that does not fit the current state (a viewer id that is not connected...).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl ConnectError {
+    /// The stable numeric code of this error: engine errors keep the engine's number
+    /// ([`glimpse::Error::code`]); session errors use 30-39, connection errors 40-59. Numbers never
+    /// change once released.
+    pub fn code(&self) -> u32 {
+        match self {
+            ConnectError::Engine(e) => e.code(),
+            ConnectError::ControlNotGranted => 30,
+            ConnectError::InvalidKey(_) => 32,
+            ConnectError::UnknownSession => 33,
+            ConnectError::KeyExpired => 34,
+            ConnectError::RateLimited { .. } => 35,
+            ConnectError::Unreachable(_) => 40,
+            ConnectError::Tls(_) => 41,
+            ConnectError::InvalidUrl { .. } => 42,
+            ConnectError::Protocol(_) => 43,
+            ConnectError::SessionEnded(_) => 44,
+            ConnectError::Removed => 45,
+            ConnectError::RelayFull(_) => 46,
+            ConnectError::ConnectionLost(_) => 47,
+            ConnectError::Closed => 48,
+            ConnectError::Timeout(_) => 49,
+            ConnectError::KeyInUse => 50,
+            ConnectError::InvalidRequest(_) => 51,
+        }
+    }
+}
+
+impl From<postcard::Error> for ConnectError {
+    fn from(e: postcard::Error) -> Self {
+        ConnectError::Protocol(format!("malformed message: {e}"))
+    }
+}

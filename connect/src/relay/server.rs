@@ -1,0 +1,125 @@
+//! The relay's accept loop: TCP, optional TLS (rustls), HTTP/1.1 with a header-read timeout and
+//! WebSocket upgrades, handed to the axum router of [`super::http`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::Request;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use super::{http, RelayState, TlsFiles};
+use crate::error::ConnectError;
+
+/// How long a client has for the TLS handshake and for sending a request's headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS acceptor for the certificate chain and key in `files` (PEM).
+pub(super) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConnectError> {
+    let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        ConnectError::Tls(format!("{what} {}: {e}", path.display()))
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| bad("cannot read the certificate", &files.cert, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("bad certificate PEM in", &files.cert, &e))?;
+    if certs.is_empty() {
+        return Err(bad("no certificate in", &files.cert, &"empty"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| bad("cannot read the private key", &files.key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ConnectError::Tls(format!("certificate and key do not fit: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts until the relay stops.
+pub(super) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, state: Arc<RelayState>) {
+    let app = http::router(state.clone());
+    let mut stop = state.stop.subscribe();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let (app, tls, stop) = (app.clone(), tls.clone(), state.stop.subscribe());
+                tokio::spawn(serve_connection(stream, peer, tls, app, stop));
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    app: axum::Router,
+    stop: watch::Receiver<bool>,
+) {
+    match tls {
+        None => serve_http(stream, peer, app, stop).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => serve_http(stream, peer, app, stop).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_http<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request)
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "http connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), connection).await;
+        }
+    }
+}
