@@ -43,6 +43,9 @@ pub struct ViewerConfig {
     pub connect_timeout: Duration,
     /// [`Viewer::join`] gives up when the first screen has not arrived by then.
     pub join_timeout: Duration,
+    /// Run the network on this tokio runtime (as a task) instead of a thread of the viewer's own:
+    /// for programs that already run tokio, and for many viewers in one process.
+    pub runtime: Option<tokio::runtime::Handle>,
     /// Sleeps this long after each message: a slow link, for tests.
     #[doc(hidden)]
     pub read_delay: Duration,
@@ -60,6 +63,7 @@ impl ViewerConfig {
             decoder: DecoderConfig::default(),
             connect_timeout: Duration::from_secs(10),
             join_timeout: Duration::from_secs(20),
+            runtime: None,
             read_delay: Duration::ZERO,
         }
     }
@@ -168,7 +172,13 @@ pub struct Viewer {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
     events: Arc<EventQueue<ViewerEvent>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    finished: Mutex<Option<Finished>>,
+}
+
+/// How to wait for the network to stop.
+enum Finished {
+    Thread(JoinHandle<()>),
+    Task(std::sync::mpsc::Receiver<()>),
 }
 
 impl Viewer {
@@ -197,15 +207,31 @@ impl Viewer {
             ready: Some(ready_tx),
             started: Instant::now(),
         };
-        let thread = std::thread::Builder::new()
-            .name("glimpse-viewer".into())
-            .spawn(move || link.run())
-            .map_err(|e| ConnectError::Unreachable(format!("cannot start a thread: {e}")))?;
+        let finished = match link.config.runtime.clone() {
+            Some(runtime) => {
+                let (done_tx, done_rx) = std::sync::mpsc::channel();
+                runtime.spawn(async move {
+                    let mut link = link;
+                    link.run_async().await;
+                    link.events.close();
+                    let _ = done_tx.send(());
+                });
+                Finished::Task(done_rx)
+            }
+            None => Finished::Thread(
+                std::thread::Builder::new()
+                    .name("glimpse-viewer".into())
+                    .spawn(move || link.run())
+                    .map_err(|e| {
+                        ConnectError::Unreachable(format!("cannot start a thread: {e}"))
+                    })?,
+            ),
+        };
         let viewer = Viewer {
             shared,
             commands: commands_tx,
             events,
-            thread: Mutex::new(Some(thread)),
+            finished: Mutex::new(Some(finished)),
         };
         match ready_rx.recv_timeout(join_timeout) {
             Ok(Ok(())) => Ok(viewer),
@@ -269,8 +295,14 @@ impl Viewer {
     /// Leaves the session and stops the network thread (also done on drop).
     pub fn close(&self) {
         let _ = self.commands.send(Command::Leave);
-        if let Some(thread) = self.thread.lock().unwrap().take() {
-            let _ = thread.join();
+        match self.finished.lock().unwrap().take() {
+            Some(Finished::Thread(thread)) => {
+                let _ = thread.join();
+            }
+            Some(Finished::Task(done)) => {
+                let _ = done.recv_timeout(Duration::from_secs(5));
+            }
+            None => {}
         }
     }
 
@@ -347,6 +379,8 @@ impl Link {
                         ConnectionEnd::Closed(code, reason) => (code, reason),
                     }
                 }
+                // The very first connection failed: say why (TLS, unreachable) as it is.
+                Err(e) if connections == 0 => return self.fail(e),
                 Err(e) => (1006, e.to_string()),
             };
             let random = random_bytes::<4>().map_or(0, u32::from_le_bytes);

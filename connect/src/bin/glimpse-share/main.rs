@@ -131,7 +131,9 @@ fn run(args: Args) -> i32 {
         (None, Some(relay)) => relay.ws_url(),
         (None, None) => unreachable!("a relay was started above"),
     };
-    let code = share(&args, &relay_url);
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(stop_on_signal(stop.clone()));
+    let code = share(&args, &relay_url, stop);
     if let Some(relay) = embedded {
         runtime.block_on(relay.shutdown());
     }
@@ -158,9 +160,24 @@ async fn start_relay(args: &Args) -> Result<Relay, glimpse_connect::ConnectError
     Ok(relay)
 }
 
+/// Sets `stop` on SIGTERM or SIGINT: the session ends properly (viewers are told).
+async fn stop_on_signal(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    stop.store(true, Ordering::Relaxed);
+}
+
 /// Opens the source, starts the session, runs capture and the terminal until the end.
-fn share(args: &Args, relay_url: &str) -> i32 {
-    let stop = Arc::new(AtomicBool::new(false));
+fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     let (host_tx, host_rx) = mpsc::channel::<Arc<Host>>();
     let (opened_tx, opened_rx) = mpsc::channel::<Result<(String, &'static str), String>>();
     let capture_config = capture::CaptureConfig {
@@ -298,8 +315,8 @@ fn event_loop(args: &Args, host: &Host, pump: Option<&InputPump>, stop: &AtomicB
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return 0;
         }
-        if stop.load(Ordering::Relaxed) && args.frames.is_some() {
-            return 0; // the frame limit was reached
+        if stop.load(Ordering::Relaxed) {
+            return 0; // a signal, or the frame limit was reached
         }
         while let Ok(line) = lines_rx.try_recv() {
             match line {

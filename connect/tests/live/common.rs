@@ -1,0 +1,352 @@
+//! Test harness: relays in-process, a host playing a recording, raw WebSocket clients for hostile
+//! input, a TCP proxy that can stall, and the programs as child processes.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use glimpse::{EncoderConfig, Frame, PixelFormat};
+use glimpse_connect::relay::{Relay, RelayConfig};
+use glimpse_connect::{ControlPolicy, Host, HostConfig, Screen, Viewer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A relay config for tests: a free port on 127.0.0.1, short timeouts.
+pub fn relay_config() -> RelayConfig {
+    let mut config = RelayConfig::default();
+    config.listen.set_port(0);
+    config.max_lag_ms = 600;
+    config.hello_timeout = Duration::from_secs(2);
+    config
+}
+
+pub fn start_relay(rt: &tokio::runtime::Runtime, config: RelayConfig) -> Relay {
+    rt.block_on(Relay::start(config)).expect("relay starts")
+}
+
+/// The frames of a bundled recording (1280x720, BGRA rows packed).
+pub fn recording(name: &str, frames: usize) -> Vec<Vec<u8>> {
+    let corpus = glimpse_corpus::Corpus::bundled().expect("testdata/corpus");
+    let scenario = corpus
+        .scenarios
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no recording {name}"));
+    let mut reader = scenario.frames().expect("frames");
+    let mut out = Vec::new();
+    while out.len() < frames {
+        match reader.next_frame().expect("frame") {
+            Some(f) => out.push(f),
+            None => break,
+        }
+    }
+    out
+}
+
+pub const WIDTH: u32 = 1280;
+pub const HEIGHT: u32 = 720;
+
+/// A host playing frames at `fps` through the Rust API, on a thread of its own.
+pub struct PlayingHost {
+    pub host: Arc<Host>,
+    pub last: Screen,
+    done: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PlayingHost {
+    pub fn start(relay_url: &str, frames: Vec<Vec<u8>>, fps: f64, policy: ControlPolicy) -> Self {
+        let mut config = HostConfig::new(relay_url);
+        config.policy = policy;
+        config.name = "test host".into();
+        let mut encoder = EncoderConfig::default();
+        encoder.video.enabled = false; // exact pixels everywhere, so screens compare
+        config.encoder = encoder;
+        let host = Arc::new(Host::connect(config).expect("host connects"));
+        let last = Screen {
+            width: WIDTH,
+            height: HEIGHT,
+            pixels: frames.last().expect("frames").clone(),
+        };
+        let (done, stop) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (h, d, s) = (host.clone(), done.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let interval = Duration::from_secs_f64(1.0 / fps);
+            for pixels in &frames {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let frame = Frame::new(
+                    pixels,
+                    WIDTH,
+                    HEIGHT,
+                    WIDTH as usize * 4,
+                    PixelFormat::Bgra8,
+                )
+                .unwrap();
+                h.push_frame(&frame, None).expect("push");
+                std::thread::sleep(interval);
+            }
+            d.store(true, Ordering::Relaxed);
+        });
+        PlayingHost {
+            host,
+            last,
+            done,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn wait_done(&self, limit: Duration) {
+        let until = Instant::now() + limit;
+        while !self.done.load(Ordering::Relaxed) {
+            assert!(Instant::now() < until, "the host did not finish playing");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PlayingHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits until the viewer shows `expected` exactly.
+pub fn wait_exact(viewer: &Viewer, expected: &Screen, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if viewer.screen().as_ref() == Some(expected) {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A raw WebSocket client, to send what well-behaved clients never would.
+pub struct RawClient {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+}
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr, path: &str) -> RawClient {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
+            .await
+            .expect("ws connect");
+        RawClient { ws }
+    }
+
+    pub async fn send(&mut self, bytes: Vec<u8>) {
+        let _ = self.ws.send(WsMessage::Binary(bytes.into())).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        let _ = self.ws.send(WsMessage::Text(text.into())).await;
+    }
+
+    /// The next binary message, or the close code (1006 when dropped), within 5 s.
+    pub async fn next(&mut self) -> Result<Vec<u8>, u16> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await {
+                Err(_) => return Err(0),
+                Ok(Some(Ok(WsMessage::Binary(b)))) => return Ok(b.to_vec()),
+                Ok(Some(Ok(WsMessage::Close(frame)))) => {
+                    return Err(frame.map_or(1005, |f| u16::from(f.code)))
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) => return Err(1006),
+            }
+        }
+    }
+
+    /// Reads until the connection closes; its close code.
+    pub async fn close_code(&mut self) -> u16 {
+        loop {
+            match self.next().await {
+                Ok(_) => continue,
+                Err(code) => return code,
+            }
+        }
+    }
+}
+
+/// A TCP proxy in front of the relay whose forwarding can be stalled (a network that stops
+/// delivering without closing anything), for both existing and new connections.
+pub struct StallProxy {
+    pub addr: SocketAddr,
+    stalled: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl StallProxy {
+    pub async fn start(target: SocketAddr) -> StallProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let addr = listener.local_addr().unwrap();
+        let stalled = Arc::new(tokio::sync::watch::channel(false).0);
+        let s = stalled.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(pipe(cr, sw, s.subscribe()), pipe(sr, cw, s.subscribe()));
+                });
+            }
+        });
+        StallProxy { addr, stalled }
+    }
+
+    pub fn stall(&self, on: bool) {
+        let _ = self.stalled.send(on);
+    }
+}
+
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut stalled: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        while *stalled.borrow() {
+            if stalled.changed().await.is_err() {
+                return;
+            }
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // Data read just before a stall is held until the stall ends, like a dead link.
+        while *stalled.borrow() {
+            if stalled.changed().await.is_err() {
+                return;
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// A program of this package, started with `args`; stdout is read line by line.
+pub struct Program {
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Program {
+    pub fn start(exe: &str, args: &[String]) -> Program {
+        let mut command = Command::new(exe);
+        command.args(args);
+        Program::spawn(command)
+    }
+
+    /// Starts a prepared command (environment, arguments) with its stdout read line by line.
+    pub fn spawn(mut command: Command) -> Program {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("  | {line}");
+                l.lock().unwrap().push(line);
+            }
+        });
+        Program { child, lines }
+    }
+
+    /// Waits for a line starting with `prefix`; the rest of it.
+    pub fn wait_line(&self, prefix: &str, limit: Duration) -> String {
+        let until = Instant::now() + limit;
+        loop {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+            {
+                return line.to_string();
+            }
+            assert!(Instant::now() < until, "no line {prefix:?} in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM (what a service manager does to stop it).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the exit code (killing the program after `limit`).
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let until = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() >= until {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Percentile `p` (0..=100) of `values`; 0 when empty.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
+}

@@ -1,0 +1,10 @@
+//! Quick connect over real sockets on 127.0.0.1: relays, hosts and viewers in this process
+//! (`sessions`, `hostile`, `operations`), and the programs as processes with a browser (`programs`,
+//! run by `connect/ci.sh`).
+
+mod common;
+mod hostile;
+mod operations;
+mod programs;
+mod sessions;
+mod xvfb;

@@ -1,0 +1,193 @@
+//! Sessions over real WebSockets on 127.0.0.1, in one process: a relay, a host playing a
+//! recording through the Rust API, and Rust viewers that decode. A viewer from the start, a slow
+//! one, a late joiner and one whose connection is cut all end on the host's last frame,
+//! pixel-exact; the host's link drops and comes back, and the relay restarts, without anyone
+//! typing the key again.
+
+use std::time::{Duration, Instant};
+
+use glimpse::session::FanOutConfig;
+use glimpse_connect::{ControlPolicy, HostEvent, Viewer, ViewerConfig, ViewerEvent};
+
+use crate::common::{
+    recording, relay_config, runtime, start_relay, wait_exact, PlayingHost, StallProxy,
+};
+
+fn viewer(relay_url: &str, host: &PlayingHost, name: &str) -> Viewer {
+    let mut config = ViewerConfig::new(relay_url, host.host.key());
+    config.name = name.into();
+    Viewer::join(config).unwrap_or_else(|e| panic!("{name} joins: {e}"))
+}
+
+#[test]
+fn late_slow_and_cut_viewers_end_pixel_exact() {
+    let rt = runtime();
+    let mut config = relay_config();
+    let mut fanout = FanOutConfig::default();
+    // Small windows so that the slow viewer really falls behind and skips.
+    fanout.window_bytes = 256 << 10;
+    fanout.max_lag_bytes = 1 << 20;
+    config.fanout = fanout;
+    let relay = start_relay(&rt, config);
+    let url = relay.ws_url();
+    let host = PlayingHost::start(
+        &url,
+        recording("scroll_terminal", 100),
+        30.0,
+        ControlPolicy::ViewOnly,
+    );
+    let from_start = viewer(&url, &host, "from the start");
+    let mut slow_config = ViewerConfig::new(&url, host.host.key());
+    slow_config.read_delay = Duration::from_millis(100);
+    let slow = Viewer::join(slow_config).expect("slow viewer joins");
+    let cut = viewer(&url, &host, "cut");
+    std::thread::sleep(Duration::from_millis(1200));
+    cut.cut_connection().unwrap();
+    let joined = Instant::now();
+    let late = viewer(&url, &host, "late");
+    let late_first = joined.elapsed();
+    host.wait_done(Duration::from_secs(30));
+    for (who, v) in [
+        ("from the start", &from_start),
+        ("slow", &slow),
+        ("late", &late),
+        ("cut", &cut),
+    ] {
+        assert!(
+            wait_exact(v, &host.last, Duration::from_secs(20)),
+            "{who}: not the host's last frame"
+        );
+    }
+    let (a, b, c, d) = (from_start.stats(), slow.stats(), late.stats(), cut.stats());
+    println!(
+        "late joiner: first screen in {:.0} ms; slow viewer: {} packets, {} checkpoints; in step: {} packets, {} checkpoints; cut viewer: {} reconnects",
+        late_first.as_secs_f64() * 1000.0, b.packets, b.checkpoints, a.packets, a.checkpoints, d.reconnects
+    );
+    assert_eq!(
+        a.checkpoints, 1,
+        "a viewer in step gets no extra checkpoint"
+    );
+    assert!(
+        b.checkpoints >= 2,
+        "the slow viewer skipped to a newer checkpoint"
+    );
+    assert_eq!(d.reconnects, 1, "the cut viewer came back by itself");
+    assert_eq!(
+        a.decode_errors + b.decode_errors + c.decode_errors + d.decode_errors,
+        0
+    );
+    drop(host);
+    rt.block_on(relay.shutdown());
+}
+
+/// The host's link stalls for 5 s (a proxy stops forwarding): the host notices, reconnects with
+/// its secret and keeps its key; the viewers, connected straight to the relay, see the host away
+/// and back, and end pixel-exact.
+#[test]
+fn a_stalled_host_link_comes_back_with_the_same_key() {
+    let rt = runtime();
+    let relay = start_relay(&rt, relay_config());
+    let proxy = rt.block_on(StallProxy::start(relay.local_addr()));
+    let host = PlayingHost::start(
+        &format!("ws://{}", proxy.addr),
+        recording("typing_editor", 100),
+        10.0,
+        ControlPolicy::ViewOnly,
+    );
+    let key = host.host.key();
+    let v = viewer(&relay.ws_url(), &host, "direct");
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy.stall(true);
+    std::thread::sleep(Duration::from_secs(5));
+    let mut saw_away = false;
+    while let Some(e) = v.next_event(Duration::ZERO) {
+        saw_away |= e == ViewerEvent::HostStatus { connected: false };
+    }
+    let seq_before = v.seq().unwrap_or(0);
+    proxy.stall(false);
+    let back = Instant::now();
+    let mut first_after = None;
+    while first_after.is_none() && back.elapsed() < Duration::from_secs(15) {
+        match v.next_event(Duration::from_millis(100)) {
+            Some(ViewerEvent::HostStatus { connected: false }) => saw_away = true,
+            Some(ViewerEvent::Screen { seq }) if seq > seq_before => {
+                first_after = Some(back.elapsed())
+            }
+            _ => {}
+        }
+    }
+    let first_after = first_after.expect("frames flow again after the stall");
+    host.wait_done(Duration::from_secs(30));
+    assert!(
+        wait_exact(&v, &host.last, Duration::from_secs(15)),
+        "viewer ends pixel-exact"
+    );
+    let mut resumed = false;
+    while let Some(e) = host.host.next_event(Duration::from_millis(10)) {
+        resumed |= matches!(e, HostEvent::Ready { key: k, resumed: true } if k == key);
+    }
+    println!("host stall 5 s: first new frame {:.0} ms after the link came back; host away seen: {saw_away}", first_after.as_secs_f64() * 1000.0);
+    assert!(resumed, "the host took its session back with the same key");
+    assert_eq!(host.host.key(), key);
+    assert!(saw_away, "viewers were told the host was away");
+    assert_eq!(host.host.stats().reconnects, 1);
+    drop(host);
+    rt.block_on(relay.shutdown());
+}
+
+/// The relay stops (every connection closed with 1012) and starts again on the same port: the host
+/// re-creates its session under the same key, viewers rejoin with it, all without a person.
+#[test]
+fn a_relay_restart_loses_no_session() {
+    let rt = runtime();
+    let relay = start_relay(&rt, relay_config());
+    let addr = relay.local_addr();
+    let url = relay.ws_url();
+    let host = PlayingHost::start(
+        &url,
+        recording("typing_terminal", 100),
+        10.0,
+        ControlPolicy::ViewOnly,
+    );
+    let key = host.host.key();
+    let viewers: Vec<Viewer> = (0..2)
+        .map(|i| viewer(&url, &host, &format!("viewer {i}")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    rt.block_on(relay.shutdown());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut config = relay_config();
+    config.listen = addr;
+    let relay = start_relay(&rt, config);
+    let restarted = Instant::now();
+    for v in &viewers {
+        while v.next_event(Duration::ZERO).is_some() {} // what happened before the restart
+    }
+    let seqs: Vec<u64> = viewers.iter().map(|v| v.seq().unwrap_or(0)).collect();
+    let mut firsts = Vec::new();
+    for (v, before) in viewers.iter().zip(seqs) {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(Instant::now() < until, "no frame after the restart");
+            if let Some(ViewerEvent::Screen { seq }) = v.next_event(Duration::from_millis(100)) {
+                if seq > before {
+                    firsts.push(restarted.elapsed().as_secs_f64() * 1000.0);
+                    break;
+                }
+            }
+        }
+    }
+    host.wait_done(Duration::from_secs(30));
+    for v in &viewers {
+        assert!(
+            wait_exact(v, &host.last, Duration::from_secs(15)),
+            "pixel-exact after the restart"
+        );
+        assert!(v.stats().reconnects >= 1);
+    }
+    assert_eq!(host.host.key(), key, "same key after the restart");
+    assert_eq!(relay.stats().sessions, 1);
+    println!("relay restart: first new frame per viewer {firsts:?} ms after the relay was back");
+    drop(host);
+    rt.block_on(relay.shutdown());
+}
