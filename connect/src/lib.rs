@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod crypto;
 mod error;
 pub mod host_session;
 pub mod protocol;

@@ -30,7 +30,7 @@ pub(crate) fn thread_cpu_ns() -> u64 {
 
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ConnectError> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b)
+    os_random::fill(&mut b)
         .map_err(|e| ConnectError::Unreachable(format!("no random source: {e}")))?;
     Ok(b)
 }

@@ -307,6 +307,6 @@ impl RelayState {
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     // The OS random source failing is not recoverable for a server that hands out secrets.
-    getrandom::fill(&mut b).expect("the operating system's random source failed");
+    os_random::fill(&mut b).expect("the operating system's random source failed");
     b
 }

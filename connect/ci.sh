@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Quick connect checks beyond `cargo test` (which runs the in-process live tests): the programs as
+# a user runs them (glimpse-relay restarted mid-stream and a host link stalled for 5 s with a Rust
+# viewer, glimpse-view and a Chromium page all resuming pixel-exact; TLS with a test certificate;
+# glimpse-share under Xvfb with real capture and input), the 200-viewer load test with /metrics,
+# and the end-to-end test in headless Chromium.
+# Installs what it needs (chromium, xvfb from apt when missing; npm packages of connect/e2e from
+# its package-lock.json; the viewer page when web/dist is absent). Safe to run twice; every step is
+# bounded in time. Usage: bash connect/ci.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export CARGO_TERM_COLOR=never
+start=$(date +%s)
+OUT="$ROOT/target/connect-ci"
+mkdir -p "$OUT"
+
+echo "== connect: system packages"
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+if ((${#missing[@]})); then
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v node >/dev/null || { echo "connect/ci.sh: Node.js 18+ is needed" >&2; exit 1; }
+
+echo "== connect: viewer page (web/dist, embedded into the relay)"
+bash scripts/build-web.sh
+
+echo "== connect: release programs"
+cargo build -q --release -p glimpse-connect --bins --examples
+(cd connect/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+echo "== connect: programs (relay restart, host stall, TLS, Xvfb)"
+if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --release -p glimpse-connect --test live -- \
+    --ignored --test-threads=1 --nocapture >"$OUT/programs.log" 2>&1; then
+  cat "$OUT/programs.log" >&2
+  echo "connect/ci.sh: program tests failed" >&2
+  exit 1
+fi
+grep -E '^(relay restart|host link|tls:|xvfb:)|test result' "$OUT/programs.log" || true
+
+echo "== connect: load test (200 viewers, 10 slow)"
+timeout 170 target/release/examples/load_test >"$OUT/load.json"
+cat "$OUT/load.json"
+
+echo "== connect: end-to-end in headless Chromium"
+if [ -d ../shared/corpus ]; then CORPUS=typing_editor@1920x1080; else CORPUS=typing_editor@1280x720; fi
+(cd connect/e2e && timeout 150 node e2e.mjs "$ROOT/target/release/glimpse-share" --corpus "$CORPUS") >"$OUT/e2e.log" 2>&1 || {
+  cat "$OUT/e2e.log" >&2
+  echo "connect/ci.sh: end-to-end test failed" >&2
+  exit 1
+}
+grep -E '^(e2e:|\{)' "$OUT/e2e.log" || true
+
+echo "quick connect checks finished in $(( $(date +%s) - start )) s"
