@@ -224,7 +224,7 @@ fn main() {
     let host =
         std::sync::Arc::new(Host::connect(config).unwrap_or_else(|e| fail(format!("host: {e}"))));
     host.record_timings(true);
-    let key = host.key();
+    let code = host.code();
     let player = host.clone();
     let fps = o.fps;
     std::thread::spawn(move || {
@@ -246,7 +246,7 @@ fn main() {
         .build()
         .expect("runtime");
     let join = |slow: bool| {
-        let mut c = ViewerConfig::new(&url, key);
+        let mut c = ViewerConfig::new(&url, code);
         c.decode = false;
         c.runtime = Some(rt.handle().clone());
         if slow {

@@ -1,6 +1,6 @@
 //! End-to-end encryption of a session, keyed by the code a person reads out.
 //!
-//! The code has 10 digits, shown as `123 456 7890`: the first five ([`JoinCode::lookup`]) tell the
+//! The code ([`JoinCode`]) has 10 digits, shown as `123 456 7890`: the first five (its lookup) tell the
 //! relay which session a viewer wants; the last five (the secret) never leave the host and its
 //! viewers. Each joining viewer runs SPAKE2 with the host through the relay (one password guess per
 //! run, and the relay learns nothing it could test offline); both sides then prove they hold the
@@ -19,7 +19,8 @@
 //! in WebAssembly.
 //!
 //! ```
-//! use glimpse_connect::crypto::{host_pake, viewer_pake, JoinCode};
+//! use glimpse_connect::crypto::{host_pake, viewer_pake};
+//! use glimpse_connect::protocol::JoinCode;
 //!
 //! let code = JoinCode::parse("123 456 7890")?;
 //! let (viewer, to_host) = viewer_pake(&code);
@@ -38,11 +39,11 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
 use crate::error::ConnectError;
+use crate::protocol::JoinCode;
 
 /// Bytes of a SPAKE2 message.
 pub const PAKE_MESSAGE_LEN: usize = 33;
@@ -51,145 +52,11 @@ pub const SEAL_OVERHEAD: usize = 24 + 16;
 
 const PROTOCOL_LABEL: &[u8] = b"glimpse-connect v1";
 
-/// The code a person reads out (see the [module docs](self)).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct JoinCode {
-    lookup: u32,
-    secret: u32,
-}
-
-/// The part of a [`JoinCode`] the relay sees: 5 digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u32", into = "u32")]
-pub struct Lookup(u32);
-
-impl Lookup {
-    /// The largest lookup (`99999`).
-    pub const MAX: u32 = 99_999;
-
-    /// A lookup from its value; above [`Lookup::MAX`] is an error.
-    pub fn new(value: u32) -> Result<Lookup, ConnectError> {
-        if value > Self::MAX {
-            return Err(ConnectError::InvalidKey("a lookup has 5 digits"));
-        }
-        Ok(Lookup(value))
-    }
-
-    /// Maps random bits onto `00000..=99999` (128-bit multiply, no rejection loop).
-    pub fn from_random(random: u64) -> Lookup {
-        Lookup(scale(random, Self::MAX))
-    }
-
-    /// The value.
-    pub fn value(&self) -> u32 {
-        self.0
-    }
-}
-
-impl TryFrom<u32> for Lookup {
-    type Error = ConnectError;
-
-    fn try_from(value: u32) -> Result<Self, ConnectError> {
-        Lookup::new(value)
-    }
-}
-
-impl From<Lookup> for u32 {
-    fn from(l: Lookup) -> u32 {
-        l.0
-    }
-}
-
-impl fmt::Display for Lookup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:05}", self.0)
-    }
-}
-
-fn scale(random: u64, max: u32) -> u32 {
-    ((u128::from(random) * (u128::from(max) + 1)) >> 64) as u32
-}
-
-impl JoinCode {
-    /// The largest secret part (`99999`).
-    pub const SECRET_MAX: u32 = 99_999;
-
-    /// A code from its two parts.
-    pub fn new(lookup: Lookup, secret: u32) -> Result<JoinCode, ConnectError> {
-        if secret > Self::SECRET_MAX {
-            return Err(ConnectError::InvalidKey("the secret part has 5 digits"));
-        }
-        Ok(JoinCode {
-            lookup: lookup.0,
-            secret,
-        })
-    }
-
-    /// A new secret for `lookup`, from random bits.
-    pub fn with_random_secret(lookup: Lookup, random: u64) -> JoinCode {
-        JoinCode {
-            lookup: lookup.0,
-            secret: scale(random, Self::SECRET_MAX),
-        }
-    }
-
-    /// Parses what a person typed: exactly 10 digits, optionally grouped by spaces or dashes.
-    pub fn parse(text: &str) -> Result<JoinCode, ConnectError> {
-        let mut value = 0u64;
-        let mut digits = 0;
-        for c in text.chars() {
-            match c {
-                '0'..='9' => {
-                    digits += 1;
-                    if digits > 10 {
-                        return Err(ConnectError::InvalidKey("more than 10 digits"));
-                    }
-                    value = value * 10 + u64::from(c as u32 - '0' as u32);
-                }
-                ' ' | '-' => {}
-                _ => return Err(ConnectError::InvalidKey("only digits, spaces and dashes")),
-            }
-        }
-        if digits != 10 {
-            return Err(ConnectError::InvalidKey("a code has 10 digits"));
-        }
-        Ok(JoinCode {
-            lookup: (value / 100_000) as u32,
-            secret: (value % 100_000) as u32,
-        })
-    }
-
-    /// The part the relay sees.
-    pub fn lookup(&self) -> Lookup {
-        Lookup(self.lookup)
-    }
-
-    /// The code as 10 digits (`"1234567890"`), for links.
-    pub fn digits(&self) -> String {
-        format!("{:05}{:05}", self.lookup, self.secret)
-    }
-
-    fn password(&self) -> Password {
-        let mut text = PROTOCOL_LABEL.to_vec();
-        text.extend_from_slice(b" code ");
-        text.extend_from_slice(self.digits().as_bytes());
-        Password::new(text)
-    }
-}
-
-impl fmt::Display for JoinCode {
-    /// `123 456 7890`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.digits();
-        write!(f, "{} {} {}", &d[..3], &d[3..6], &d[6..])
-    }
-}
-
-impl fmt::Debug for JoinCode {
-    /// The secret part is not printed.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JoinCode({:05} *****)", self.lookup)
-    }
+fn password(code: &JoinCode) -> Password {
+    let mut text = PROTOCOL_LABEL.to_vec();
+    text.extend_from_slice(b" code ");
+    text.extend_from_slice(code.digits().as_bytes());
+    Password::new(text)
 }
 
 const VIEWER_ID: &[u8] = b"glimpse viewer";
@@ -222,7 +89,7 @@ impl fmt::Debug for ViewerPake {
 /// Starts a viewer's run: its state and the message for the host.
 pub fn viewer_pake(code: &JoinCode) -> (ViewerPake, Vec<u8>) {
     let (state, message) = Spake2::<Ed25519Group>::start_a(
-        &code.password(),
+        &password(code),
         &Identity::new(VIEWER_ID),
         &Identity::new(HOST_ID),
     );
@@ -238,7 +105,7 @@ pub fn viewer_pake(code: &JoinCode) -> (ViewerPake, Vec<u8>) {
 /// Starts the host's run for one viewer: its state and the message for that viewer.
 pub fn host_pake(code: &JoinCode) -> (HostPake, Vec<u8>) {
     let (state, message) = Spake2::<Ed25519Group>::start_b(
-        &code.password(),
+        &password(code),
         &Identity::new(VIEWER_ID),
         &Identity::new(HOST_ID),
     );
@@ -424,6 +291,41 @@ pub fn open(key: &Key, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, ConnectErro
         .map_err(|_| ConnectError::Protocol("sealed data does not authenticate".into()))
 }
 
+/// A random 64-bit number (for code secrets and the like).
+pub fn random_u64() -> Result<u64, ConnectError> {
+    Ok(u64::from_le_bytes(random_bytes()?))
+}
+
+/// The associated data of a content key sealed for `viewer` (`Admit`, `Rekey`).
+pub fn key_aad(viewer: u64) -> [u8; 16] {
+    let mut aad = [0u8; 16];
+    aad[..8].copy_from_slice(b"glimpse\x02");
+    aad[8..].copy_from_slice(&viewer.to_le_bytes());
+    aad
+}
+
+/// The associated data of `viewer`'s sealed input.
+pub fn input_aad(viewer: u64) -> [u8; 16] {
+    let mut aad = [0u8; 16];
+    aad[..8].copy_from_slice(b"glimpse\x03");
+    aad[8..].copy_from_slice(&viewer.to_le_bytes());
+    aad
+}
+
+/// The associated data of a viewer's sealed name.
+pub const NAME_AAD: &[u8] = b"glimpse\x04 name";
+
+/// The stream kind as one byte, for [`stream_aad`].
+pub fn kind_tag(kind: glimpse::session::StreamKind) -> u8 {
+    use glimpse::session::StreamKind;
+    match kind {
+        StreamKind::Checkpoint { restart: true } => 1,
+        StreamKind::Checkpoint { restart: false } => 2,
+        StreamKind::Update => 3,
+        StreamKind::Cursor => 4,
+    }
+}
+
 /// The associated data of a screen packet: key epoch, host counter, stream kind and `seq`.
 pub fn stream_aad(epoch: u32, counter: u64, kind: u8, seq: u64) -> [u8; 29] {
     let mut aad = [0u8; 29];
@@ -438,30 +340,6 @@ pub fn stream_aad(epoch: u32, counter: u64, kind: u8, seq: u64) -> [u8; 29] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn codes_parse_show_and_hide_their_secret() {
-        let code = JoinCode::parse("123 456 7890").unwrap();
-        assert_eq!(code.to_string(), "123 456 7890");
-        assert_eq!(code.lookup().value(), 12_345);
-        assert_eq!(code.digits(), "1234567890");
-        assert_eq!(format!("{code:?}"), "JoinCode(12345 *****)");
-        assert_eq!(JoinCode::parse("12345-67890").unwrap(), code);
-        for bad in [
-            "",
-            "123456789",
-            "12345678901",
-            "12345 6789x",
-            "１２３４５６７８９０",
-        ] {
-            assert_eq!(JoinCode::parse(bad).unwrap_err().code(), 32, "{bad}");
-        }
-        assert_eq!(Lookup::from_random(u64::MAX).value(), 99_999);
-        assert_eq!(
-            JoinCode::with_random_secret(Lookup(7), 0).to_string(),
-            "000 070 0000"
-        );
-    }
 
     #[test]
     fn a_wrong_code_gives_keys_that_do_not_confirm() {

@@ -11,19 +11,27 @@ pub enum ConnectError {
     #[error(transparent)]
     Engine(#[from] glimpse::Error),
 
-    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
-    #[error("invalid session key: {0}")]
-    InvalidKey(&'static str),
+    /// Text that is not a join code (10 digits, optionally grouped by spaces or dashes).
+    #[error("invalid code: {0}")]
+    InvalidCode(&'static str),
 
-    /// No session has this key (a typo, or the host ended the session).
-    #[error("no session has this key")]
+    /// No session has this code (a typo, a code that was replaced, or the host ended the session).
+    #[error("no session has this code")]
     UnknownSession,
 
-    /// The key's session was unused for too long.
-    #[error("the session key expired")]
-    KeyExpired,
+    /// The code's session was unused for too long.
+    #[error("the code expired")]
+    CodeExpired,
 
-    /// Too many wrong keys from this client: try again later.
+    /// The code was wrong: the key exchange with the host did not confirm.
+    #[error("wrong code: check the digits the host gave")]
+    WrongCode,
+
+    /// The host did not let this viewer in.
+    #[error("the host did not let you in")]
+    NotAdmitted,
+
+    /// Too many failed attempts (from this network, or at this relay): try again later.
     #[error("too many failed attempts: retry after {retry_after_ms} ms")]
     RateLimited {
         /// Milliseconds until the client may try again.
@@ -76,8 +84,8 @@ pub enum ConnectError {
     Timeout(&'static str),
 
     /// A host tried to take over a session that another host holds (wrong host secret).
-    #[error("the session key is in use by another host")]
-    KeyInUse,
+    #[error("the code is in use by another host")]
+    CodeInUse,
 
     /// Input from a viewer that does not hold remote control, or control asked of a view-only host.
     #[error("remote control is not granted")]
@@ -96,10 +104,12 @@ impl ConnectError {
         match self {
             ConnectError::Engine(e) => e.code(),
             ConnectError::ControlNotGranted => 30,
-            ConnectError::InvalidKey(_) => 32,
+            ConnectError::InvalidCode(_) => 32,
             ConnectError::UnknownSession => 33,
-            ConnectError::KeyExpired => 34,
+            ConnectError::CodeExpired => 34,
             ConnectError::RateLimited { .. } => 35,
+            ConnectError::WrongCode => 36,
+            ConnectError::NotAdmitted => 37,
             ConnectError::Unreachable(_) => 40,
             ConnectError::Tls(_) => 41,
             ConnectError::InvalidUrl { .. } => 42,
@@ -110,7 +120,7 @@ impl ConnectError {
             ConnectError::ConnectionLost(_) => 47,
             ConnectError::Closed => 48,
             ConnectError::Timeout(_) => 49,
-            ConnectError::KeyInUse => 50,
+            ConnectError::CodeInUse => 50,
             ConnectError::InvalidRequest(_) => 51,
         }
     }

@@ -14,7 +14,7 @@
 //!
 //! # fn main() -> Result<(), glimpse_connect::ConnectError> {
 //! let host = Host::connect(HostConfig::new("ws://127.0.0.1:8080"))?;
-//! println!("type {} on the viewer page", host.key());
+//! println!("type {} on the viewer page, or open {}", host.code(), host.join_link());
 //! let screen = vec![0u8; 640 * 360 * 4];
 //! host.push_frame(&Frame::new(&screen, 640, 360, 640 * 4, PixelFormat::Bgra8)?, None)?;
 //! while let Some(event) = host.next_event(std::time::Duration::from_secs(1)) {
@@ -39,8 +39,8 @@ mod client;
 pub mod relay;
 
 pub use error::ConnectError;
-pub use host_session::{ControlPolicy, HostEvent};
-pub use protocol::SessionKey;
+pub use host_session::{ControlPolicy, HostEvent, HostOptions, ViewerInfo};
+pub use protocol::{JoinCode, Lookup};
 
 #[cfg(feature = "native")]
 pub use client::{

@@ -1,77 +1,92 @@
-//! The session protocol and the sans-IO host and viewer sessions: every message round-trips and
-//! every truncation or lie is refused; hosts send nothing of the stream before a checkpoint, tell
-//! join from restart checkpoints, restart after a gap; control decisions follow the policy;
-//! viewers know when to reconnect and when to give up.
+//! The session protocol and the sans-IO host and viewer sessions, wired together in memory with a
+//! router that plays the relay (and, where asked, a hostile one): every message round-trips and
+//! every truncation is refused; viewers get in only with the right code, and three wrong codes
+//! burn it; the stream opens only unchanged, once, in order; removing a viewer rotates the key;
+//! input is the holder's own and cannot be forged or replayed; viewers know when to reconnect.
+
+use std::collections::BTreeMap;
 
 use glimpse::session::{ControlEvent, InputEvent, StreamKind};
-use glimpse::{Encoder, EncoderConfig, Frame, PixelFormat};
-use glimpse_connect::host_session::{ControlPolicy, HostEvent, HostSession};
-use glimpse_connect::protocol::{close, Join, Message, SessionKey, StreamPacket, ViewerEntry};
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat};
+use glimpse_connect::host_session::{HostEvent, HostOptions, HostSession, ViewerInfo};
+use glimpse_connect::protocol::{
+    close, Join, JoinCode, Lookup, Message, StreamPacket, ViewerEntry,
+};
 use glimpse_connect::viewer_session::{ControlState, Reconnect, ViewerEvent, ViewerSession};
-use glimpse_connect::ConnectError;
-
-fn key(text: &str) -> SessionKey {
-    SessionKey::parse(text).unwrap()
-}
-
-fn entry(viewer: u64) -> ViewerEntry {
-    ViewerEntry {
-        viewer,
-        address: format!("127.0.0.1:{}", 40000 + viewer % 1000),
-        name: format!("viewer {viewer}"),
-    }
-}
+use glimpse_connect::{ConnectError, ControlPolicy};
 
 fn all_messages(payload: &[u8]) -> Vec<Message<'_>> {
-    let events = [
-        InputEvent::PointerMove { x: -5, y: i32::MAX },
-        InputEvent::Button {
-            button: 255,
-            down: false,
-        },
-        InputEvent::Wheel { dx: -3, dy: 120 },
-        InputEvent::Key {
-            keysym: u32::MAX,
-            down: true,
-        },
-    ];
+    let lookup = Lookup::new(99_999).unwrap();
+    let entry = ViewerEntry {
+        viewer: u64::MAX,
+        address: "[::1]:9".into(),
+    };
     let mut all = vec![
         Message::HostHello {
-            key: None,
+            lookup: None,
             secret: [1; 32],
-            name: "Ada".into(),
         },
         Message::HostHello {
-            key: Some(key("999 999 999")),
+            lookup: Some(lookup),
             secret: [0xff; 32],
-            name: String::new(),
         },
         Message::ViewerHello {
-            join: Join::Key(key("000 000 001")),
-            name: "Grace".into(),
+            join: Join::Code {
+                lookup,
+                pake: vec![7; 33],
+            },
         },
         Message::ViewerHello {
             join: Join::Resume([7; 16]),
-            name: "é".into(),
         },
         Message::SessionReady {
-            key: key("123 456 789"),
+            lookup,
             resumed: true,
-            viewers: vec![entry(1), entry(u64::MAX)],
+            viewers: vec![entry.clone()],
         },
         Message::CheckpointRequest,
-        Message::ViewerJoined(entry(3)),
+        Message::ViewerJoined {
+            entry: entry.clone(),
+            pake: Some(vec![1; 33]),
+        },
+        Message::ViewerJoined { entry, pake: None },
         Message::ViewerLeft { viewer: 300 },
         Message::ControlRequested { viewer: 1 << 40 },
+        Message::InputFrom {
+            viewer: 12,
+            sealed: vec![9; 60],
+        },
         Message::GrantControl { viewer: 7 },
         Message::RefuseControl { viewer: 8 },
         Message::RevokeControl,
         Message::RemoveViewer { viewer: 9 },
         Message::EndSession,
+        Message::PakeReply {
+            viewer: 3,
+            pake: vec![2; 33],
+            confirmation: [3; 32],
+        },
+        Message::Confirm {
+            viewer: 0,
+            confirmation: [4; 32],
+            sealed_name: vec![5; 45],
+        },
+        Message::Admit {
+            viewer: 3,
+            sealed_key: vec![6; 90],
+        },
+        Message::Rekey {
+            viewer: 3,
+            sealed_key: vec![6; 90],
+        },
+        Message::Reject {
+            viewer: 3,
+            wrong_code: true,
+        },
+        Message::NewCode,
         Message::Welcome {
             viewer: 1,
             resume_token: [0xab; 16],
-            host_name: "Ada".into(),
         },
         Message::ViewerCount(u32::MAX),
         Message::ControlGranted,
@@ -79,7 +94,9 @@ fn all_messages(payload: &[u8]) -> Vec<Message<'_>> {
         Message::ControlRevoked,
         Message::HostStatus { connected: false },
         Message::Ack { seq: u64::MAX },
+        Message::Resync,
         Message::ControlRequest,
+        Message::Input(vec![8; 60]),
     ];
     for kind in [
         StreamKind::Checkpoint { restart: true },
@@ -91,12 +108,10 @@ fn all_messages(payload: &[u8]) -> Vec<Message<'_>> {
             kind,
             seq: 42,
             captured_at_ms: 1_790_000_000_000,
+            epoch: 7,
+            counter: 99,
             payload,
         }));
-    }
-    for event in events {
-        all.push(Message::Input(event));
-        all.push(Message::InputFrom { viewer: 12, event });
     }
     all
 }
@@ -106,10 +121,10 @@ fn every_message_round_trips_and_every_truncation_is_refused() {
     let payload = [1u8, 2, 3, 4, 5];
     let all = all_messages(&payload);
     let names: std::collections::BTreeSet<&str> = all.iter().map(|m| m.name()).collect();
-    assert_eq!(names.len(), 23, "every variant covered: {names:?}");
+    assert_eq!(names.len(), 30, "every variant covered: {names:?}");
     for m in &all {
         let bytes = m.encode();
-        assert_eq!(&bytes[..3], b"GC\x01");
+        assert_eq!(&bytes[..3], b"GC\x02");
         assert_eq!(Message::decode(&bytes).as_ref(), Ok(m));
         for cut in 0..bytes.len() {
             assert!(
@@ -128,18 +143,16 @@ fn every_message_round_trips_and_every_truncation_is_refused() {
 
 #[test]
 fn lies_and_foreign_bytes_are_refused() {
-    let ok = Message::Ack { seq: 5 }.encode();
-    let mut other_version = ok.clone();
-    other_version[2] = 2;
+    let mut other_version = Message::Ack { seq: 5 }.encode();
+    other_version[2] = 1;
     let bad: Vec<Vec<u8>> = vec![
-        b"XC\x01\x00".to_vec(),
+        b"XC\x02\x00".to_vec(),
         other_version,
-        b"GC\x01\x7f".to_vec(),                             // unknown variant
-        b"GC\x01\x13\x02".to_vec(),                         // HostStatus with a boolean 2
-        b"GC\x01\x02\x80\x94\xeb\xdc\x03\x00\x00".to_vec(), // SessionReady, key 10^9
-        b"GC\x01\x14\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02".to_vec(), // Ack seq > 64 bits
-        b"GC\x01\x16\x09".to_vec(),                         // Input of an unknown kind
-        b"G\x01\x02\x00".to_vec(),                          // a screen packet
+        b"GC\x02\x7f".to_vec(),                     // unknown variant
+        b"GC\x02\x19\x02".to_vec(),                 // HostStatus with a boolean 2
+        b"GC\x02\x02\xa0\x8d\x06\x00\x00".to_vec(), // SessionReady, lookup 100000
+        b"GC\x02\x1a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02".to_vec(), // Ack seq > 64 bits
+        b"G\x01\x02\x00".to_vec(),                  // a screen packet
         Vec::new(),
     ];
     for bytes in &bad {
@@ -148,23 +161,7 @@ fn lies_and_foreign_bytes_are_refused() {
     }
 }
 
-#[test]
-fn session_keys_parse_format_and_stay_in_range() {
-    assert_eq!(key("123-456 789").to_string(), "123 456 789");
-    assert_eq!(key("000 000 042").digits(), "000000042");
-    for bad in [
-        "",
-        "12345678",
-        "1234567890",
-        "12a456789",
-        "１２３４５６７８９",
-    ] {
-        assert_eq!(SessionKey::parse(bad).unwrap_err().code(), 32, "{bad:?}");
-    }
-    assert!(SessionKey::from_value(1_000_000_000).is_err());
-}
-
-/// A real encoder's packets, for the host session.
+/// A screen that changes a little each frame, and the host's real encoder.
 struct Screen {
     encoder: Encoder,
     pixels: Vec<u8>,
@@ -200,283 +197,738 @@ impl Screen {
     }
 }
 
-fn stream_kind(message: &[u8]) -> (StreamKind, u64) {
-    match Message::decode(message).unwrap() {
-        Message::Stream(p) => (p.kind, p.seq),
-        other => panic!("not a stream packet: {other:?}"),
+/// One viewer as the router sees it.
+struct Seat {
+    session: ViewerSession,
+    decoder: Decoder,
+    closed: Option<u16>,
+    refused: Vec<&'static str>,
+    resyncs: usize,
+}
+
+/// Plays the relay between one host session and its viewers, in memory. `stream` keeps every
+/// stream message the host sent, as the relay's fan-out would.
+struct Router {
+    host: HostSession,
+    seats: BTreeMap<u64, Seat>,
+    next: u64,
+    stream: Vec<Vec<u8>>,
+    host_events: Vec<HostEvent>,
+    lookup: Lookup,
+}
+
+impl Router {
+    fn new(options: HostOptions) -> Router {
+        let mut host = HostSession::new(options, [9; 32]).unwrap();
+        assert!(matches!(
+            Message::decode(&host.hello()).unwrap(),
+            Message::HostHello { lookup: None, .. }
+        ));
+        let lookup = Lookup::new(12_345).unwrap();
+        host.receive(
+            &Message::SessionReady {
+                lookup,
+                resumed: false,
+                viewers: vec![],
+            }
+            .encode(),
+            0,
+        )
+        .unwrap();
+        let mut r = Router {
+            host,
+            seats: BTreeMap::new(),
+            next: 1,
+            stream: Vec::new(),
+            host_events: Vec::new(),
+            lookup,
+        };
+        r.pump(0);
+        r
+    }
+
+    fn code(&self) -> JoinCode {
+        self.host.code().unwrap()
+    }
+
+    /// Moves every queued message to where the relay would send it.
+    fn pump(&mut self, now: u64) {
+        loop {
+            let mut moved = false;
+            while let Some(event) = self.host.poll_event() {
+                self.host_events.push(event);
+            }
+            while let Some(bytes) = self.host.poll_outgoing() {
+                moved = true;
+                self.route_host_message(bytes, now);
+            }
+            let ids: Vec<u64> = self.seats.keys().copied().collect();
+            for id in ids {
+                while let Some(bytes) = self
+                    .seats
+                    .get_mut(&id)
+                    .and_then(|s| s.session.poll_outgoing())
+                {
+                    moved = true;
+                    self.route_viewer_message(id, bytes, now);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn route_host_message(&mut self, bytes: Vec<u8>, now: u64) {
+        match Message::decode(&bytes).unwrap() {
+            Message::PakeReply { viewer, .. }
+            | Message::Admit { viewer, .. }
+            | Message::Rekey { viewer, .. } => self.deliver(viewer, &bytes, now),
+            Message::Reject { viewer, wrong_code } => {
+                let code = if wrong_code {
+                    close::WRONG_CODE
+                } else {
+                    close::NOT_ADMITTED
+                };
+                if let Some(seat) = self.seats.get_mut(&viewer) {
+                    seat.closed = Some(code);
+                }
+            }
+            Message::NewCode => {
+                self.lookup = Lookup::new((self.lookup.value() + 1) % 100_000).unwrap();
+                let ready = Message::SessionReady {
+                    lookup: self.lookup,
+                    resumed: true,
+                    viewers: vec![],
+                };
+                self.host.receive(&ready.encode(), now).unwrap();
+            }
+            Message::RemoveViewer { viewer } => {
+                if let Some(seat) = self.seats.get_mut(&viewer) {
+                    seat.closed = Some(close::REMOVED);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn route_viewer_message(&mut self, viewer: u64, bytes: Vec<u8>, now: u64) {
+        match Message::decode(&bytes).unwrap() {
+            Message::Confirm {
+                confirmation,
+                sealed_name,
+                ..
+            } => {
+                let m = Message::Confirm {
+                    viewer,
+                    confirmation,
+                    sealed_name,
+                };
+                self.host.receive(&m.encode(), now).unwrap();
+            }
+            Message::Input(sealed) => {
+                self.host
+                    .receive(&Message::InputFrom { viewer, sealed }.encode(), now)
+                    .unwrap();
+            }
+            Message::Resync => self.seats.get_mut(&viewer).unwrap().resyncs += 1,
+            _ => {}
+        }
+    }
+
+    fn deliver(&mut self, viewer: u64, bytes: &[u8], now: u64) {
+        let Some(seat) = self.seats.get_mut(&viewer) else {
+            return;
+        };
+        if seat.closed.is_some() {
+            return;
+        }
+        match seat.session.receive(bytes, now).expect("a valid message") {
+            Some(ViewerEvent::Packet { data, .. }) => {
+                seat.decoder.apply(&data).expect("an opened packet decodes");
+            }
+            Some(ViewerEvent::Refused { reason }) => seat.refused.push(reason),
+            _ => {}
+        }
+    }
+
+    /// A viewer joins with `code`; its id.
+    fn join(&mut self, code: JoinCode, name: &str) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        let mut session = ViewerSession::new(code, name);
+        let Message::ViewerHello {
+            join: Join::Code { lookup, pake },
+        } = Message::decode(&session.hello()).unwrap()
+        else {
+            panic!("a code hello")
+        };
+        session
+            .receive(
+                &Message::Welcome {
+                    viewer: id,
+                    resume_token: [id as u8; 16],
+                }
+                .encode(),
+                0,
+            )
+            .unwrap();
+        self.seats.insert(
+            id,
+            Seat {
+                session,
+                decoder: Decoder::new(DecoderConfig::default()),
+                closed: None,
+                refused: Vec::new(),
+                resyncs: 0,
+            },
+        );
+        if lookup == self.lookup {
+            let entry = ViewerEntry {
+                viewer: id,
+                address: format!("10.0.0.{id}:5000"),
+            };
+            self.host
+                .receive(
+                    &Message::ViewerJoined {
+                        entry,
+                        pake: Some(pake),
+                    }
+                    .encode(),
+                    0,
+                )
+                .unwrap();
+        } else {
+            self.seats.get_mut(&id).unwrap().closed = Some(close::UNKNOWN_KEY);
+        }
+        self.pump(0);
+        id
+    }
+
+    /// The host streams `packet`; every admitted viewer gets it (as the fan-out would).
+    fn send(&mut self, packet: &[u8]) -> Option<Vec<u8>> {
+        let message = self.host.stream_message(packet, 1).unwrap()?;
+        self.stream.push(message.clone());
+        let ids: Vec<u64> = self.seats.keys().copied().collect();
+        for id in ids {
+            if self.seats[&id].session.is_admitted() {
+                self.deliver(id, &message, 0);
+            }
+        }
+        self.pump(0);
+        Some(message)
     }
 }
 
-fn events(session: &mut HostSession) -> Vec<HostEvent> {
-    std::iter::from_fn(|| session.poll_event()).collect()
+fn joined(router: &Router) -> Vec<ViewerInfo> {
+    router
+        .host_events
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::ViewerJoined(info) => Some(info.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_right_code_gets_in_and_sees_the_screen_sealed() {
+    let mut r = Router::new(HostOptions {
+        name: "Ada".into(),
+        ..HostOptions::default()
+    });
+    let mut screen = Screen::new();
+    let first = screen.next();
+    let v = r.join(r.code(), "Grace");
+    assert!(r.seats[&v].session.is_admitted());
+    assert_eq!(
+        joined(&r),
+        vec![ViewerInfo {
+            viewer: v,
+            address: "10.0.0.1:5000".into(),
+            name: "Grace".into()
+        }]
+    );
+    let sealed = r.send(&first).expect("a checkpoint goes out");
+    // The relay's copy holds no Glimpse packet: the payload does not even start like one.
+    let Message::Stream(p) = Message::decode(&sealed).unwrap() else {
+        panic!()
+    };
+    assert!(glimpse::protocol::PacketHeader::read(p.payload).is_err());
+    assert!(p
+        .payload
+        .windows(first.len().min(16))
+        .all(|w| w != &first[..first.len().min(16)]));
+    for _ in 0..5 {
+        let update = screen.next();
+        r.send(&update);
+    }
+    assert_eq!(
+        r.seats[&v].decoder.framebuffer().unwrap().pixels,
+        &screen.pixels[..]
+    );
+}
+
+#[test]
+fn three_wrong_codes_burn_the_code_and_the_right_one_still_gets_in() {
+    let mut r = Router::new(HostOptions::default());
+    let right = r.code();
+    let wrong = JoinCode::new(
+        right.lookup(),
+        (right.digits()[5..].parse::<u32>().unwrap() + 1) % 100_000,
+    )
+    .unwrap();
+    for attempt in 1..=3 {
+        let v = r.join(wrong, "guess");
+        assert_eq!(
+            r.seats[&v].closed,
+            Some(close::WRONG_CODE),
+            "attempt {attempt}"
+        );
+        assert!(!r.seats[&v].session.is_admitted());
+        // The viewer's own verdict: a wrong code, no reconnection.
+        let seat = r.seats.get_mut(&v).unwrap();
+        assert_eq!(
+            seat.session.closed(close::WRONG_CODE, "", 0, 0),
+            Reconnect::GiveUp(ConnectError::WrongCode)
+        );
+    }
+    let wrongs = r
+        .host_events
+        .iter()
+        .filter(|e| matches!(e, HostEvent::WrongCode { .. }))
+        .count();
+    assert_eq!(wrongs, 3);
+    let new_code = r.host_events.iter().find_map(|e| match e {
+        HostEvent::CodeReplaced { code } => Some(*code),
+        _ => None,
+    });
+    let new_code = new_code.expect("the code was burned");
+    assert_ne!(new_code, right);
+    assert_eq!(r.code(), new_code);
+    // The old code leads nowhere (its lookup is gone); the new one gets in.
+    let old = r.join(right, "late");
+    assert_eq!(r.seats[&old].closed, Some(close::UNKNOWN_KEY));
+    let v = r.join(new_code, "friend");
+    assert!(r.seats[&v].session.is_admitted());
+}
+
+#[test]
+fn an_abandoned_key_exchange_counts_as_a_wrong_code() {
+    let mut r = Router::new(HostOptions::default());
+    let code = r.code();
+    // A guesser learns from the host's confirmation that its guess was wrong and leaves without
+    // confirming: the host still counts it.
+    let mut guesser = ViewerSession::new(JoinCode::new(code.lookup(), 0).unwrap(), "");
+    let Message::ViewerHello {
+        join: Join::Code { pake, .. },
+    } = Message::decode(&guesser.hello()).unwrap()
+    else {
+        panic!()
+    };
+    let entry = ViewerEntry {
+        viewer: 77,
+        address: "10.9.9.9:1".into(),
+    };
+    r.host
+        .receive(
+            &Message::ViewerJoined {
+                entry,
+                pake: Some(pake),
+            }
+            .encode(),
+            0,
+        )
+        .unwrap();
+    r.host
+        .receive(&Message::ViewerLeft { viewer: 77 }.encode(), 0)
+        .unwrap();
+    r.pump(0);
+    assert!(r
+        .host_events
+        .iter()
+        .any(|e| matches!(e, HostEvent::WrongCode { attempts: 1, .. })));
+    // One that never answers times out after 10 s.
+    let entry = ViewerEntry {
+        viewer: 78,
+        address: "10.9.9.9:2".into(),
+    };
+    let Message::ViewerHello {
+        join: Join::Code { pake, .. },
+    } = Message::decode(&guesser.hello()).unwrap()
+    else {
+        panic!()
+    };
+    r.host
+        .receive(
+            &Message::ViewerJoined {
+                entry,
+                pake: Some(pake),
+            }
+            .encode(),
+            1000,
+        )
+        .unwrap();
+    r.host.tick(5000);
+    r.pump(5000);
+    assert!(!r
+        .host_events
+        .iter()
+        .any(|e| matches!(e, HostEvent::WrongCode { attempts: 2, .. })));
+    r.host.tick(11_001);
+    r.pump(11_001);
+    assert!(r
+        .host_events
+        .iter()
+        .any(|e| matches!(e, HostEvent::WrongCode { attempts: 2, .. })));
+}
+
+#[test]
+fn forged_replayed_and_foreign_packets_are_never_shown() {
+    let mut r = Router::new(HostOptions::default());
+    let mut screen = Screen::new();
+    let first = screen.next();
+    let v = r.join(r.code(), "");
+    r.send(&first);
+    let update = screen.next();
+    let genuine = r.send(&update).unwrap();
+    let painted = r.seats[&v].decoder.framebuffer().unwrap().pixels.to_vec();
+    // Every single bit flipped in the sealed part is refused, and asks for a resync.
+    let Message::Stream(p) = Message::decode(&genuine).unwrap() else {
+        panic!()
+    };
+    let next = screen.next();
+    let sealed_next = r.host.stream_message(&next, 1).unwrap().unwrap();
+    let Message::Stream(n) = Message::decode(&sealed_next).unwrap() else {
+        panic!()
+    };
+    for i in 0..n.payload.len() {
+        let mut payload = n.payload.to_vec();
+        payload[i] ^= 0x10;
+        let forged = Message::Stream(StreamPacket {
+            payload: &payload,
+            ..n
+        })
+        .encode();
+        r.deliver(v, &forged, 0);
+    }
+    // Lies about the routing fields are refused too (they are bound into the seal).
+    for lie in [
+        StreamPacket {
+            seq: n.seq + 1,
+            ..n
+        },
+        StreamPacket {
+            kind: StreamKind::Checkpoint { restart: true },
+            ..n
+        },
+    ] {
+        r.deliver(v, &Message::Stream(lie).encode(), 0);
+    }
+    let seat = &r.seats[&v];
+    assert_eq!(seat.refused.len(), n.payload.len() + 2);
+    assert!(seat.refused.iter().all(|r| *r == "did not authenticate"));
+    assert_eq!(
+        seat.decoder.framebuffer().unwrap().pixels,
+        &painted[..],
+        "nothing forged was painted"
+    );
+    // A replay of a genuine packet is refused without a resync.
+    let resyncs = r.seats[&v].resyncs;
+    r.pump(0);
+    let before = r.seats[&v].refused.len();
+    r.deliver(v, &genuine, 0);
+    assert_eq!(
+        r.seats[&v].refused.last(),
+        Some(&"replayed or out of order")
+    );
+    assert_eq!(r.seats[&v].refused.len(), before + 1);
+    r.pump(0);
+    assert!(
+        r.seats[&v].resyncs > resyncs,
+        "the forged packets asked for a resync"
+    );
+    assert_eq!(p.counter + 1, n.counter);
+    // The genuine next packet still opens.
+    r.deliver(v, &sealed_next, 0);
+    assert_eq!(
+        r.seats[&v].decoder.framebuffer().unwrap().pixels,
+        &screen.pixels[..]
+    );
+}
+
+#[test]
+fn input_is_the_holders_own_and_cannot_be_forged_or_replayed() {
+    let mut r = Router::new(HostOptions {
+        policy: ControlPolicy::AutoGrant,
+        ..HostOptions::default()
+    });
+    let mut screen = Screen::new();
+    let first = screen.next();
+    let a = r.join(r.code(), "a");
+    let b = r.join(r.code(), "b");
+    r.send(&first);
+    let request = r
+        .seats
+        .get_mut(&a)
+        .unwrap()
+        .session
+        .request_control()
+        .unwrap();
+    assert_eq!(Message::decode(&request).unwrap(), Message::ControlRequest);
+    r.host
+        .receive(&Message::ControlRequested { viewer: a }.encode(), 0)
+        .unwrap();
+    r.pump(0);
+    r.deliver(a, &Message::ControlGranted.encode(), 0);
+    assert_eq!(r.seats[&a].session.control(), ControlState::Granted);
+    let key = InputEvent::Key {
+        keysym: 0x61,
+        down: true,
+    };
+    let sealed = r.seats.get_mut(&a).unwrap().session.input(key).unwrap();
+    let Message::Input(a_sealed) = Message::decode(&sealed).unwrap() else {
+        panic!()
+    };
+    r.host
+        .receive(
+            &Message::InputFrom {
+                viewer: a,
+                sealed: a_sealed.clone(),
+            }
+            .encode(),
+            0,
+        )
+        .unwrap();
+    // Replayed, forged by the relay, or re-labelled as another viewer's: dropped.
+    r.host
+        .receive(
+            &Message::InputFrom {
+                viewer: a,
+                sealed: a_sealed.clone(),
+            }
+            .encode(),
+            0,
+        )
+        .unwrap();
+    r.host
+        .receive(
+            &Message::InputFrom {
+                viewer: a,
+                sealed: vec![0; 60],
+            }
+            .encode(),
+            0,
+        )
+        .unwrap();
+    r.host
+        .receive(
+            &Message::InputFrom {
+                viewer: b,
+                sealed: a_sealed,
+            }
+            .encode(),
+            0,
+        )
+        .unwrap();
+    // Viewer b cannot even make input: it holds no grant.
+    assert!(r.seats.get_mut(&b).unwrap().session.input(key).is_none());
+    r.pump(0);
+    let inputs: Vec<&HostEvent> = r
+        .host_events
+        .iter()
+        .filter(|e| matches!(e, HostEvent::Input { .. }))
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![&HostEvent::Input {
+            viewer: a,
+            event: key
+        }]
+    );
+    // The person at the host takes control back: no automatic re-grant for 30 s.
+    r.host.local_input(1000);
+    r.host
+        .receive(&Message::ControlRequested { viewer: a }.encode(), 2000)
+        .unwrap();
+    r.pump(2000);
+    assert!(r
+        .host_events
+        .contains(&HostEvent::Control(ControlEvent::Refused(a))));
+    r.host
+        .receive(&Message::ControlRequested { viewer: a }.encode(), 31_001)
+        .unwrap();
+    r.pump(31_001);
+    assert_eq!(
+        r.host_events
+            .iter()
+            .filter(|e| **e == HostEvent::Control(ControlEvent::Granted(a)))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn removing_a_viewer_rotates_the_key() {
+    let mut r = Router::new(HostOptions::default());
+    let mut screen = Screen::new();
+    let first = screen.next();
+    let stays = r.join(r.code(), "stays");
+    let goes = r.join(r.code(), "goes");
+    r.send(&first);
+    r.host.remove(goes).unwrap();
+    r.pump(0);
+    assert_eq!(r.seats[&goes].closed, Some(close::REMOVED));
+    assert!(r.host_events.contains(&HostEvent::CheckpointNeeded));
+    // The next checkpoint restarts the stream under the new key: the viewer who stayed opens it,
+    // a copy of the removed viewer's session cannot.
+    let restart = screen.checkpoint();
+    let sealed = r.send(&restart).unwrap();
+    let Message::Stream(p) = Message::decode(&sealed).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.epoch, 1);
+    assert_eq!(p.kind, StreamKind::Checkpoint { restart: true });
+    let gone = r.seats.get_mut(&goes).unwrap();
+    gone.closed = None; // as if it kept listening to a copy of the stream
+    let event = gone.session.receive(&sealed, 0).unwrap();
+    assert_eq!(
+        event,
+        Some(ViewerEvent::Refused {
+            reason: "sealed under a key this viewer does not have"
+        })
+    );
+    for _ in 0..3 {
+        let u = screen.next();
+        r.send(&u);
+    }
+    assert_eq!(
+        r.seats[&stays].decoder.framebuffer().unwrap().pixels,
+        &screen.pixels[..]
+    );
+}
+
+#[test]
+fn approval_lets_in_only_whom_the_host_accepts() {
+    let mut r = Router::new(HostOptions {
+        approve_viewers: true,
+        ..HostOptions::default()
+    });
+    let yes = r.join(r.code(), "Yes");
+    let no = r.join(r.code(), "No");
+    let asked: Vec<String> = r
+        .host_events
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::ApprovalNeeded(info) => Some(info.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec!["Yes", "No"]);
+    assert!(!r.seats[&yes].session.is_admitted());
+    r.host.approve(yes).unwrap();
+    r.host.deny(no);
+    r.pump(0);
+    assert!(r.seats[&yes].session.is_admitted());
+    assert_eq!(r.seats[&no].closed, Some(close::NOT_ADMITTED));
+    assert!(r.host.approve(no).is_err());
 }
 
 #[test]
 fn host_sends_the_stream_only_from_a_checkpoint_and_restarts_after_gaps() {
     let mut screen = Screen::new();
-    let mut host = HostSession::new(ControlPolicy::Ask, "Ada", [3; 32]);
-    let first = screen.next(); // the encoder's first packet is a checkpoint
+    let mut host = HostSession::new(HostOptions::default(), [3; 32]).unwrap();
+    let first = screen.next();
     let update = screen.next();
-    assert!(matches!(
-        Message::decode(&host.hello()).unwrap(),
-        Message::HostHello { key: None, .. }
-    ));
-    assert_eq!(events(&mut host), vec![HostEvent::CheckpointNeeded]);
+    host.hello();
+    assert_eq!(host.poll_event(), Some(HostEvent::CheckpointNeeded));
+    let kind = |m: &[u8]| match Message::decode(m).unwrap() {
+        Message::Stream(p) => (p.kind, p.seq),
+        other => panic!("{other:?}"),
+    };
     assert_eq!(
         host.stream_message(&update, 0).unwrap(),
         None,
         "no update before a checkpoint"
     );
-    let m = host.stream_message(&first, 0).unwrap().unwrap();
     assert_eq!(
-        stream_kind(&m),
+        kind(&host.stream_message(&first, 0).unwrap().unwrap()),
         (StreamKind::Checkpoint { restart: true }, 0)
     );
-    let m = host.stream_message(&update, 5).unwrap().unwrap();
-    assert_eq!(stream_kind(&m), (StreamKind::Update, 1));
-    // The encoder's join checkpoint continues the stream.
+    assert_eq!(
+        kind(&host.stream_message(&update, 5).unwrap().unwrap()),
+        (StreamKind::Update, 1)
+    );
     let join = screen.checkpoint();
     assert_eq!(
-        stream_kind(&host.stream_message(&join, 0).unwrap().unwrap()),
+        kind(&host.stream_message(&join, 0).unwrap().unwrap()),
         (StreamKind::Checkpoint { restart: false }, 1)
     );
-    // An update lost on the way (2 skipped): nothing goes out, a checkpoint is asked for.
     let _lost = screen.next();
     let after_gap = screen.next();
     assert_eq!(host.stream_message(&after_gap, 0).unwrap(), None);
-    assert_eq!(events(&mut host), vec![HostEvent::CheckpointNeeded]);
+    assert_eq!(host.poll_event(), Some(HostEvent::CheckpointNeeded));
     let repair = screen.checkpoint();
     assert_eq!(
-        stream_kind(&host.stream_message(&repair, 0).unwrap().unwrap()),
-        (StreamKind::Checkpoint { restart: true }, 3)
-    );
-    // After a reconnection the next checkpoint is a restart, even at the same seq.
-    host.disconnected();
-    let hello = host.hello();
-    assert!(matches!(
-        Message::decode(&hello).unwrap(),
-        Message::HostHello { .. }
-    ));
-    let again = screen.checkpoint();
-    assert_eq!(
-        stream_kind(&host.stream_message(&again, 0).unwrap().unwrap()),
+        kind(&host.stream_message(&repair, 0).unwrap().unwrap()),
         (StreamKind::Checkpoint { restart: true }, 3)
     );
     assert!(host.stream_message(b"not a packet", 0).is_err());
-}
-
-fn ready(host: &mut HostSession, resumed: bool, viewers: Vec<ViewerEntry>) {
-    let message = Message::SessionReady {
-        key: key("111 222 333"),
-        resumed,
-        viewers,
-    }
-    .encode();
-    host.receive(&message).unwrap();
-}
-
-fn outgoing(host: &mut HostSession) -> Vec<String> {
-    std::iter::from_fn(|| host.poll_outgoing())
-        .map(|m| format!("{:?}", Message::decode(&m).unwrap()))
-        .collect()
-}
-
-#[test]
-fn host_control_follows_policy_and_survives_a_reconnection() {
-    let mut host = HostSession::new(ControlPolicy::Ask, "", [3; 32]);
-    host.hello();
-    ready(&mut host, false, vec![]);
-    host.receive(&Message::ViewerJoined(entry(1)).encode())
-        .unwrap();
-    host.receive(&Message::ViewerJoined(entry(2)).encode())
-        .unwrap();
-    events(&mut host);
-    // Ask: the program hears the request once, however often the viewer repeats it.
-    for _ in 0..3 {
-        host.receive(&Message::ControlRequested { viewer: 1 }.encode())
-            .unwrap();
-    }
-    assert_eq!(
-        events(&mut host),
-        vec![HostEvent::ControlRequested { viewer: 1 }]
-    );
-    host.grant(1).unwrap();
-    assert_eq!(outgoing(&mut host), vec!["GrantControl { viewer: 1 }"]);
-    assert!(host.grant(9).is_err(), "not connected");
-    // Input: only the holder's, and only on the screen (no checkpoint yet: 0x0 screen).
-    let press = InputEvent::Key {
-        keysym: 0x61,
-        down: true,
-    };
-    host.receive(
-        &Message::InputFrom {
-            viewer: 2,
-            event: press,
-        }
-        .encode(),
-    )
-    .unwrap();
-    host.receive(
-        &Message::InputFrom {
-            viewer: 1,
-            event: press,
-        }
-        .encode(),
-    )
-    .unwrap();
-    host.receive(
-        &Message::InputFrom {
-            viewer: 1,
-            event: InputEvent::PointerMove { x: 5, y: 5 },
-        }
-        .encode(),
-    )
-    .unwrap();
-    let evs = events(&mut host);
-    assert!(evs.contains(&HostEvent::Input {
-        viewer: 1,
-        event: press
-    }));
-    assert_eq!(
-        evs.iter()
-            .filter(|e| matches!(e, HostEvent::Input { .. }))
-            .count(),
-        1,
-        "{evs:?}"
-    );
-    // The link drops; the relay kept viewer 1 only: 2 left meanwhile.
-    host.disconnected();
-    assert_eq!(events(&mut host), vec![HostEvent::Disconnected]);
-    host.hello();
-    ready(&mut host, true, vec![entry(1)]);
-    let evs = events(&mut host);
-    assert!(
-        evs.contains(&HostEvent::ViewerLeft { viewer: 2 }),
-        "{evs:?}"
-    );
-    assert!(evs.contains(&HostEvent::Ready {
-        key: key("111 222 333"),
-        resumed: true
-    }));
-    // The relay's copy of control is re-synced with the host's.
-    assert_eq!(outgoing(&mut host), vec!["GrantControl { viewer: 1 }"]);
-    // Local input takes control back at once.
-    host.local_input(0);
-    assert_eq!(
-        events(&mut host),
-        vec![HostEvent::Control(ControlEvent::Revoked(1))]
-    );
-    assert_eq!(outgoing(&mut host), vec!["RevokeControl"]);
     // A relay may not send viewer messages to a host.
     assert!(host
         .receive(
             &Message::Welcome {
                 viewer: 1,
-                resume_token: [0; 16],
-                host_name: String::new()
+                resume_token: [0; 16]
             }
-            .encode()
+            .encode(),
+            0
         )
         .is_err());
 }
 
 #[test]
-fn view_only_and_auto_grant_answer_by_themselves() {
-    for (policy, answer) in [
-        (ControlPolicy::ViewOnly, "RefuseControl { viewer: 4 }"),
-        (ControlPolicy::AutoGrant, "GrantControl { viewer: 4 }"),
-    ] {
-        let mut host = HostSession::new(policy, "", [0; 32]);
-        host.hello();
-        ready(&mut host, false, vec![entry(4)]);
-        host.receive(&Message::ControlRequested { viewer: 4 }.encode())
-            .unwrap();
-        assert_eq!(outgoing(&mut host), vec![answer]);
-        assert!(!events(&mut host)
-            .iter()
-            .any(|e| matches!(e, HostEvent::ControlRequested { .. })));
-    }
-}
-
-fn welcome(session: &mut ViewerSession) {
-    let m = Message::Welcome {
-        viewer: 5,
-        resume_token: [9; 16],
-        host_name: "Ada\u{7}".into(),
-    }
-    .encode();
-    match session.receive(&m, 0).unwrap() {
-        Some(ViewerEvent::Welcome {
-            viewer: 5,
-            host_name,
-        }) => assert_eq!(host_name, "Ada", "control characters dropped"),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
 fn viewers_reconnect_after_drops_and_give_up_when_the_session_is_over() {
-    // A wrong key gives up at once; so does an unreachable relay on the first join.
-    let mut s = ViewerSession::new(key("123 456 789"), "Grace");
+    let code = JoinCode::parse("123 456 7890").unwrap();
+    let mut s = ViewerSession::new(code, "");
     s.hello();
     assert_eq!(
-        s.closed(close::UNKNOWN_KEY, "no session has this key", 0, 0),
+        s.closed(close::UNKNOWN_KEY, "", 0, 0),
         Reconnect::GiveUp(ConnectError::UnknownSession)
     );
-    let mut s = ViewerSession::new(key("123 456 789"), "");
+    let mut s = ViewerSession::new(code, "");
     s.hello();
     assert!(matches!(
         s.closed(1006, "refused", 0, 0),
         Reconnect::GiveUp(ConnectError::Unreachable(_))
     ));
-
-    let mut s = ViewerSession::new(key("123 456 789"), "");
-    s.hello();
-    // Nothing of the stream before the welcome.
-    let packet = Message::Stream(StreamPacket {
-        kind: StreamKind::Update,
-        seq: 1,
-        captured_at_ms: 0,
-        payload: b"x",
-    })
-    .encode();
-    assert!(s.receive(&packet, 0).is_err());
-    welcome(&mut s);
+    // In through a router, then the relay restarts: the token first, then the code again.
+    let mut r = Router::new(HostOptions::default());
+    let v = r.join(r.code(), "");
+    let seat = r.seats.get_mut(&v).unwrap();
+    assert!(
+        matches!(seat.session.closed(close::RESTART, "", 1000, 7), Reconnect::After { delay_ms } if delay_ms <= 150)
+    );
     assert!(matches!(
-        s.receive(&packet, 0).unwrap(),
-        Some(ViewerEvent::Packet(_))
+        Message::decode(&seat.session.hello()).unwrap(),
+        Message::ViewerHello {
+            join: Join::Resume(_)
+        }
     ));
-    // Control: input only once granted.
-    assert_eq!(s.input(InputEvent::Wheel { dx: 0, dy: 1 }), None);
-    assert!(s.request_control().is_some());
-    assert_eq!(s.request_control(), None, "asked already");
-    s.receive(&Message::ControlGranted.encode(), 0).unwrap();
-    assert_eq!(s.control(), ControlState::Granted);
-    assert!(s.input(InputEvent::Wheel { dx: 0, dy: 1 }).is_some());
-    // The relay restarts: reconnect with the token; it is unknown there: the key, at once.
-    assert!(
-        matches!(s.closed(close::RESTART, "", 1000, 7), Reconnect::After { delay_ms } if delay_ms <= 150)
-    );
-    assert!(
-        matches!(Message::decode(&s.hello()).unwrap(), Message::ViewerHello { join: Join::Resume(t), .. } if t == [9; 16])
-    );
     assert_eq!(
-        s.closed(close::UNKNOWN_KEY, "unknown token", 1100, 0),
+        seat.session.closed(close::UNKNOWN_KEY, "", 1100, 0),
         Reconnect::After { delay_ms: 0 }
     );
     assert!(matches!(
-        Message::decode(&s.hello()).unwrap(),
+        Message::decode(&seat.session.hello()).unwrap(),
         Message::ViewerHello {
-            join: Join::Key(_),
-            ..
+            join: Join::Code { .. }
         }
     ));
-    // The host has not re-created the session yet: keep trying, with growing delays, within
-    // the grace period; then give up.
     let mut last = 0;
     for t in [1200, 1500, 2500, 5000] {
-        s.hello();
-        match s.closed(close::UNKNOWN_KEY, "", t, 0) {
+        seat.session.hello();
+        match seat.session.closed(close::UNKNOWN_KEY, "", t, 0) {
             Reconnect::After { delay_ms } => {
                 assert!(delay_ms >= last && delay_ms <= 3000, "{delay_ms}");
                 last = delay_ms;
@@ -484,23 +936,9 @@ fn viewers_reconnect_after_drops_and_give_up_when_the_session_is_over() {
             other => panic!("{other:?}"),
         }
     }
-    s.hello();
+    seat.session.hello();
     assert!(matches!(
-        s.closed(1006, "", 70_000, 0),
+        seat.session.closed(1006, "", 70_000, 0),
         Reconnect::GiveUp(ConnectError::ConnectionLost(_))
     ));
-    // Final codes end it at once.
-    for (code, error) in [
-        (close::SESSION_ENDED, 44),
-        (close::REMOVED, 45),
-        (close::EXPIRED, 34),
-    ] {
-        let mut s = ViewerSession::new(key("123 456 789"), "");
-        s.hello();
-        welcome(&mut s);
-        match s.closed(code, "bye", 0, 0) {
-            Reconnect::GiveUp(e) => assert_eq!(e.code(), error),
-            other => panic!("{code}: {other:?}"),
-        }
-    }
 }

@@ -52,12 +52,44 @@ struct Args {
     /// Seconds a session waits for its host to come back after a drop.
     #[arg(long, default_value_t = 30)]
     host_grace: u64,
+    /// Host sessions one client network (a /24, or a /64 for IPv6) may hold.
+    #[arg(long, default_value_t = 10)]
+    max_sessions_per_client: usize,
+    /// Connections at once, in all.
+    #[arg(long, default_value_t = 20_000)]
+    max_connections: usize,
+    /// Connections at once from one address.
+    #[arg(long, default_value_t = 256)]
+    max_connections_per_ip: usize,
+    /// A web origin whose pages may use the relay (repeat for more); default: the relay's own page.
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
+    /// Believe X-Forwarded-For from proxies in this network (ADDR/BITS; repeat for more).
+    #[arg(long = "trust-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+    trust_proxies: Vec<(std::net::IpAddr, u8)>,
     /// Log format: text or json.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
     /// Stop by itself after this many seconds.
     #[arg(long)]
     seconds: Option<f64>,
+}
+
+/// `ADDR/BITS` (or a bare address: the whole address).
+fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), String> {
+    let (addr, bits) = text.split_once('/').unwrap_or((text, ""));
+    let ip: std::net::IpAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = if bits.is_empty() {
+        max
+    } else {
+        bits.parse()
+            .map_err(|_| format!("bad prefix length {bits}"))?
+    };
+    if bits > max {
+        return Err(format!("prefix length {bits} is over {max}"));
+    }
+    Ok((ip, bits))
 }
 
 fn main() {
@@ -79,6 +111,11 @@ fn main() {
     config.max_viewer_message = args.max_viewer_message;
     config.max_buffered_bytes = args.max_buffered_bytes;
     config.host_grace = Duration::from_secs(args.host_grace);
+    config.max_sessions_per_client = args.max_sessions_per_client;
+    config.max_connections = args.max_connections;
+    config.max_connections_per_ip = args.max_connections_per_ip;
+    config.allowed_origins = args.allow_origins.clone();
+    config.trusted_proxies = args.trust_proxies.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

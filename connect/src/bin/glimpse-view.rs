@@ -1,6 +1,6 @@
 //! `glimpse-view`: a native viewer for scripts and terminals.
 //!
-//! `glimpse-view --relay URL --key KEY [--seconds N] [--snapshot FILE.png] [--stats FILE.json]`
+//! `glimpse-view --relay URL --code CODE [--seconds N] [--snapshot FILE.png] [--stats FILE.json]`
 //! joins the session, follows it (reconnecting after drops), and exits 0 after N seconds or when
 //! the host ends the session; 1 when it could not join or the session was lost; 2 for bad
 //! arguments. With `--expect FILE` (BGRA rows packed, or a PNG) it checks the last screen against
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use glimpse_connect::{
-    ClientTls, ConnectError, Screen, SessionKey, Viewer, ViewerConfig, ViewerEvent, ViewerStats,
+    ClientTls, ConnectError, JoinCode, Screen, Viewer, ViewerConfig, ViewerEvent, ViewerStats,
 };
 
 /// Watch a Glimpse session from a terminal.
@@ -21,9 +21,9 @@ struct Args {
     /// The relay (ws://HOST:PORT, wss://..., or its http(s) page URL).
     #[arg(long)]
     relay: String,
-    /// The session key (123 456 789).
-    #[arg(long)]
-    key: String,
+    /// The code the host gave (123 456 7890).
+    #[arg(long, alias = "key")]
+    code: String,
     /// A name the host sees.
     #[arg(long, default_value = "glimpse-view")]
     name: String,
@@ -59,19 +59,19 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let key = match SessionKey::parse(&args.key) {
-        Ok(k) => k,
+    let code = match JoinCode::parse(&args.code) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("glimpse-view: {e}");
             std::process::exit(2);
         }
     };
-    std::process::exit(run(&args, key));
+    std::process::exit(run(&args, code));
 }
 
-fn run(args: &Args, key: SessionKey) -> i32 {
+fn run(args: &Args, code: JoinCode) -> i32 {
     let started = Instant::now();
-    let mut config = ViewerConfig::new(&args.relay, key);
+    let mut config = ViewerConfig::new(&args.relay, code);
     config.name = args.name.clone();
     config.tls = ClientTls {
         ca_cert: args.ca_cert.clone(),
@@ -85,7 +85,7 @@ fn run(args: &Args, key: SessionKey) -> i32 {
             return 1;
         }
     };
-    println!("glimpse-view: joined session {key}");
+    println!("glimpse-view: joined session {}", code.lookup());
     let deadline = args.seconds.map(|s| started + Duration::from_secs_f64(s));
     let mut ended: Option<ConnectError> = None;
     loop {
@@ -178,6 +178,7 @@ fn write_stats(
         "latency_ms_p50": percentile(&s.latencies_ms, 50.0),
         "latency_ms_p95": percentile(&s.latencies_ms, 95.0),
         "decode_errors": s.decode_errors,
+        "refused_packets": s.refused_packets,
         "reconnects": s.reconnects,
         "last_seq": s.last_seq,
         "screen": screen.map(|s| format!("{}x{}", s.width, s.height)),

@@ -20,8 +20,8 @@ use super::tls::ClientTls;
 use super::transport::{self, Ws};
 use super::{epoch_ms, thread_cpu_ns, EventQueue};
 use crate::error::ConnectError;
-use crate::host_session::{ControlPolicy, HostEvent, HostSession};
-use crate::protocol::{close, close_error, SessionKey};
+use crate::host_session::{ControlPolicy, HostEvent, HostOptions, HostSession};
+use crate::protocol::{close, close_error, JoinCode};
 
 /// Settings of a [`Host`].
 #[derive(Debug, Clone)]
@@ -35,8 +35,11 @@ pub struct HostConfig {
     pub encoder: EncoderConfig,
     /// What to do when a viewer asks for remote control.
     pub policy: ControlPolicy,
-    /// A name viewers see (may be empty).
+    /// A name viewers see (may be empty; sealed: the relay does not see it).
     pub name: String,
+    /// Ask before letting each viewer in ([`HostEvent::ApprovalNeeded`], then [`Host::approve`]
+    /// or [`Host::deny`]).
+    pub approve_viewers: bool,
     /// How long to keep trying to reconnect after the link dropped (the relay keeps the session
     /// about as long).
     pub reconnect_for: Duration,
@@ -56,6 +59,7 @@ impl HostConfig {
             encoder: EncoderConfig::default(),
             policy: ControlPolicy::Ask,
             name: String::new(),
+            approve_viewers: false,
             reconnect_for: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_queued_bytes: 32 << 20,
@@ -171,6 +175,8 @@ enum Command {
     Refuse(ViewerId),
     Revoke,
     Remove(ViewerId),
+    Approve(ViewerId),
+    Deny(ViewerId),
     LocalInput,
     End,
 }
@@ -179,15 +185,15 @@ enum Command {
 /// called from any thread; [`Host::push_frame`] from one thread at a time keeps frames in order.
 pub struct Host {
     shared: Arc<Shared>,
-    key: SessionKey,
-    link_url: String,
+    code: Arc<Mutex<JoinCode>>,
+    page: String,
     commands: mpsc::UnboundedSender<Command>,
     events: Arc<EventQueue<HostEvent>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Host {
-    /// Connects to the relay and starts a session; returns once the relay gave its key (or with
+    /// Connects to the relay and starts a session; returns once the session has its code (or with
     /// the reason it could not).
     pub fn connect(config: HostConfig) -> Result<Host, ConnectError> {
         let base = transport::ws_base(&config.relay_url)?;
@@ -208,9 +214,16 @@ impl Host {
         });
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let events = Arc::new(EventQueue::new(8192));
-        let (ready_tx, ready_rx) = std_mpsc::channel::<Result<SessionKey, ConnectError>>();
+        let (ready_tx, ready_rx) = std_mpsc::channel::<Result<JoinCode, ConnectError>>();
         let secret = super::random_bytes::<32>()?;
-        let session = HostSession::new(config.policy, &config.name, secret);
+        let options = HostOptions {
+            policy: config.policy,
+            name: config.name.clone(),
+            approve_viewers: config.approve_viewers,
+        };
+        let session = HostSession::new(options, secret)?;
+        let placeholder = JoinCode::parse("0000000000")?;
+        let code = Arc::new(Mutex::new(placeholder));
         let link = Link {
             base,
             config,
@@ -218,39 +231,41 @@ impl Host {
             session,
             commands: commands_rx,
             events: events.clone(),
+            code: code.clone(),
             ready: Some(ready_tx),
         };
         let thread = std::thread::Builder::new()
             .name("glimpse-host".into())
             .spawn(move || link.run())
             .map_err(|e| ConnectError::Unreachable(format!("cannot start a thread: {e}")))?;
-        let key = match ready_rx.recv() {
-            Ok(Ok(key)) => key,
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 let _ = thread.join();
                 return Err(e);
             }
             Err(_) => return Err(ConnectError::Closed),
-        };
+        }
         Ok(Host {
             shared,
-            key,
-            link_url: format!("{page}/#key={}", key.digits()),
+            code,
+            page,
             commands: commands_tx,
             events,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// The key viewers type (`"123 456 789"` when printed).
-    pub fn key(&self) -> SessionKey {
-        self.key
+    /// The code viewers type (`"123 456 7890"` when printed). It changes when a code is burned
+    /// after wrong attempts ([`HostEvent::CodeReplaced`]).
+    pub fn code(&self) -> JoinCode {
+        *self.code.lock().unwrap()
     }
 
-    /// The link viewers open: the relay's page with the key in the URL fragment (never sent to a
-    /// server).
-    pub fn join_link(&self) -> &str {
-        &self.link_url
+    /// The link viewers open: the relay's page with the code in the URL fragment, which browsers
+    /// never send to a server.
+    pub fn join_link(&self) -> String {
+        format!("{}/#code={}", self.page, self.code().digits())
     }
 
     /// Encodes a frame (on this thread) and hands its packet to the network thread. `damage` are
@@ -336,6 +351,16 @@ impl Host {
         self.command(Command::Remove(viewer))
     }
 
+    /// Lets in a viewer that waits for approval ([`HostConfig::approve_viewers`]).
+    pub fn approve(&self, viewer: ViewerId) -> Result<(), ConnectError> {
+        self.command(Command::Approve(viewer))
+    }
+
+    /// Turns away a viewer that waits for approval.
+    pub fn deny(&self, viewer: ViewerId) -> Result<(), ConnectError> {
+        self.command(Command::Deny(viewer))
+    }
+
     /// The person at this machine used mouse or keyboard: control comes back to them at once.
     pub fn local_input(&self) -> Result<(), ConnectError> {
         self.command(Command::LocalInput)
@@ -384,8 +409,10 @@ struct Link {
     session: HostSession,
     commands: mpsc::UnboundedReceiver<Command>,
     events: Arc<EventQueue<HostEvent>>,
+    /// The current code, for `Host::code`.
+    code: Arc<Mutex<JoinCode>>,
     /// Until the first session is ready: where `Host::connect` waits.
-    ready: Option<std_mpsc::Sender<Result<SessionKey, ConnectError>>>,
+    ready: Option<std_mpsc::Sender<Result<JoinCode, ConnectError>>>,
 }
 
 /// How one connection ended.
@@ -519,7 +546,7 @@ impl Link {
                     last_heard = Instant::now();
                     match message {
                         Some(Ok(WsMessage::Binary(bytes))) => {
-                            if let Err(e) = self.session.receive(&bytes) {
+                            if let Err(e) = self.session.receive(&bytes, epoch_ms() as u64) {
                                 return ConnectionEnd::Dropped(e.to_string());
                             }
                         }
@@ -557,6 +584,7 @@ impl Link {
                     Some(command) => self.apply(command),
                 },
                 _ = ping.tick() => {
+                    self.session.tick(epoch_ms() as u64);
                     if last_heard.elapsed() > Duration::from_secs(3) {
                         return ConnectionEnd::Dropped("the relay stopped answering".into());
                     }
@@ -570,9 +598,9 @@ impl Link {
 
     /// Once the session is ready, lets `Host::connect` return.
     fn ready_check(&mut self) -> Option<ConnectionEnd> {
-        if let (Some(key), true) = (self.session.key(), self.session.is_ready()) {
+        if let (Some(code), true) = (self.session.code(), self.session.is_ready()) {
             if let Some(ready) = self.ready.take() {
-                if ready.send(Ok(key)).is_err() {
+                if ready.send(Ok(code)).is_err() {
                     return Some(ConnectionEnd::Finished); // nobody waits any more
                 }
             }
@@ -597,7 +625,17 @@ impl Link {
             }
             Command::Refuse(v) => self.session.refuse(v),
             Command::Revoke => self.session.revoke(),
-            Command::Remove(v) => self.session.remove(v),
+            Command::Remove(v) => {
+                if let Err(e) = self.session.remove(v) {
+                    tracing::warn!(error = %e, "removing a viewer failed");
+                }
+            }
+            Command::Approve(v) => {
+                if let Err(e) = self.session.approve(v) {
+                    tracing::info!(error = %e, "approval not applied");
+                }
+            }
+            Command::Deny(v) => self.session.deny(v),
             Command::LocalInput => self.session.local_input(epoch_ms() as u64),
             Command::End => {}
         }
@@ -608,8 +646,15 @@ impl Link {
         while let Some(event) = self.session.poll_event() {
             match event {
                 HostEvent::CheckpointNeeded => self.shared.checkpoint(),
-                HostEvent::Ready { resumed: true, .. } => {
-                    self.shared.stats.lock().unwrap().reconnects += 1;
+                HostEvent::Ready { code, resumed } => {
+                    *self.code.lock().unwrap() = code;
+                    if resumed {
+                        self.shared.stats.lock().unwrap().reconnects += 1;
+                    }
+                    self.events.push(event, false);
+                }
+                HostEvent::CodeReplaced { code } => {
+                    *self.code.lock().unwrap() = code;
                     self.events.push(event, false);
                 }
                 other => {

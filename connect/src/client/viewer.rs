@@ -19,7 +19,7 @@ use super::tls::ClientTls;
 use super::transport::{self, Ws};
 use super::{epoch_ms, random_bytes, EventQueue};
 use crate::error::ConnectError;
-use crate::protocol::{close, SessionKey};
+use crate::protocol::{close, JoinCode};
 use crate::viewer_session::{ControlState, Reconnect, ViewerEvent as SessionEvent, ViewerSession};
 
 /// Settings of a [`Viewer`].
@@ -28,8 +28,8 @@ use crate::viewer_session::{ControlState, Reconnect, ViewerEvent as SessionEvent
 pub struct ViewerConfig {
     /// The relay: `ws://HOST:PORT`, `wss://HOST[:PORT]` (or the `http(s)://` page URL).
     pub relay_url: String,
-    /// The key the host gave.
-    pub key: SessionKey,
+    /// The code the host gave.
+    pub code: JoinCode,
     /// A name the host sees (may be empty).
     pub name: String,
     /// Trusted certificates for `wss://`.
@@ -52,11 +52,11 @@ pub struct ViewerConfig {
 }
 
 impl ViewerConfig {
-    /// Defaults for a relay URL and a key.
-    pub fn new(relay_url: &str, key: SessionKey) -> Self {
+    /// Defaults for a relay URL and a code.
+    pub fn new(relay_url: &str, code: JoinCode) -> Self {
         ViewerConfig {
             relay_url: relay_url.to_string(),
-            key,
+            code,
             name: String::new(),
             tls: ClientTls::default(),
             decode: true,
@@ -122,6 +122,9 @@ pub struct ViewerStats {
     pub updates: u64,
     /// Packets the decoder rejected.
     pub decode_errors: u64,
+    /// Packets refused before decoding: they did not authenticate, were replays, or came under a
+    /// key this viewer does not have. None was shown.
+    pub refused_packets: u64,
     /// Milliseconds from starting to join to the welcome.
     pub join_ms: Option<f64>,
     /// Milliseconds from starting to join to the first screen.
@@ -182,8 +185,8 @@ enum Finished {
 }
 
 impl Viewer {
-    /// Joins the session of `config.key`; returns once the first screen arrived (or with the reason
-    /// it could not: a wrong key fails at once).
+    /// Joins the session of `config.code`; returns once the first screen arrived (or with the
+    /// reason it could not: a wrong code fails at once).
     pub fn join(config: ViewerConfig) -> Result<Viewer, ConnectError> {
         let base = transport::ws_base(&config.relay_url)?;
         if base.starts_with("wss://") {
@@ -198,7 +201,7 @@ impl Viewer {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let join_timeout = config.join_timeout;
         let link = Link {
-            session: ViewerSession::new(config.key, &config.name),
+            session: ViewerSession::new(config.code, &config.name),
             base,
             config,
             shared: shared.clone(),
@@ -453,9 +456,8 @@ impl Link {
                     if !self.config.read_delay.is_zero() {
                         tokio::time::sleep(self.config.read_delay).await;
                     }
-                    match self.on_message(&bytes) {
-                        Ok(Some(ack)) => outgoing.push(ack),
-                        Ok(None) => {}
+                    match self.on_message(&bytes, &mut outgoing) {
+                        Ok(()) => {}
                         Err(e) => {
                             let frame = CloseFrame { code: CloseCode::from(close::POLICY), reason: e.to_string().into() };
                             let _ = sink.send(WsMessage::Close(Some(frame))).await;
@@ -487,34 +489,67 @@ impl Link {
         }
     }
 
-    /// Handles one message; returns the ack to send, if any.
-    fn on_message(&mut self, bytes: &[u8]) -> Result<Option<Vec<u8>>, ConnectError> {
+    /// Handles one message; what to send back goes to `outgoing`.
+    fn on_message(
+        &mut self,
+        bytes: &[u8],
+        outgoing: &mut Vec<Vec<u8>>,
+    ) -> Result<(), ConnectError> {
         self.shared.stats.lock().unwrap().bytes += bytes.len() as u64;
-        let event = match self.session.receive(bytes, epoch_ms() as u64)? {
-            Some(e) => e,
-            None => return Ok(None),
-        };
+        let event = self.session.receive(bytes, epoch_ms() as u64)?;
         let event = match event {
-            SessionEvent::Packet(packet) => return Ok(self.on_packet(packet)),
-            SessionEvent::Welcome { viewer, host_name } => {
+            None => None,
+            Some(SessionEvent::Packet {
+                kind,
+                seq,
+                captured_at_ms,
+                data,
+            }) => {
+                outgoing.extend(self.on_packet(kind, seq, captured_at_ms, &data));
+                None
+            }
+            Some(SessionEvent::Refused { reason }) => {
+                self.shared.stats.lock().unwrap().refused_packets += 1;
+                tracing::warn!(reason, "a packet was refused");
+                None
+            }
+            Some(SessionEvent::Welcome { .. }) => None,
+            Some(SessionEvent::Admitted { host_name }) => {
                 let mut stats = self.shared.stats.lock().unwrap();
                 stats
                     .join_ms
                     .get_or_insert(self.started.elapsed().as_secs_f64() * 1000.0);
-                ViewerEvent::Joined { viewer, host_name }
+                let viewer = self.session.viewer().unwrap_or(0);
+                Some(ViewerEvent::Joined { viewer, host_name })
             }
-            SessionEvent::ViewerCount(n) => ViewerEvent::ViewerCount(n),
-            SessionEvent::Control { state, refused } => ViewerEvent::Control { state, refused },
-            SessionEvent::HostStatus { connected } => ViewerEvent::HostStatus { connected },
+            Some(SessionEvent::ViewerCount(n)) => Some(ViewerEvent::ViewerCount(n)),
+            Some(SessionEvent::Control { state, refused }) => {
+                Some(ViewerEvent::Control { state, refused })
+            }
+            Some(SessionEvent::HostStatus { connected }) => {
+                Some(ViewerEvent::HostStatus { connected })
+            }
         };
-        self.events.push(event, false);
-        Ok(None)
+        while let Some(m) = self.session.poll_outgoing() {
+            outgoing.push(m);
+        }
+        if let Some(event) = event {
+            self.events.push(event, false);
+        }
+        Ok(())
     }
 
-    fn on_packet(&mut self, packet: crate::protocol::StreamPacket<'_>) -> Option<Vec<u8>> {
+    /// Applies an opened packet; the ack (or a resync when the decoder refused it) to send.
+    fn on_packet(
+        &mut self,
+        kind: StreamKind,
+        seq: u64,
+        captured_at_ms: u64,
+        data: &[u8],
+    ) -> Option<Vec<u8>> {
         let applied = if self.config.decode {
             let mut decoder = self.shared.decoder.lock().unwrap();
-            decoder.apply(packet.payload).is_ok()
+            decoder.apply(data).is_ok()
         } else {
             true
         };
@@ -523,10 +558,9 @@ impl Link {
         stats.packets += 1;
         if !applied {
             stats.decode_errors += 1;
-            return None;
+            return Some(self.session.resync());
         }
-        let seq = packet.seq;
-        match packet.kind {
+        match kind {
             StreamKind::Cursor => return None,
             StreamKind::Checkpoint { .. } => {
                 stats.checkpoints += 1;
@@ -537,8 +571,8 @@ impl Link {
             StreamKind::Update => stats.updates += 1,
         }
         stats.last_seq = Some(seq);
-        if packet.captured_at_ms > 0 {
-            push_bounded(&mut stats.latencies_ms, now - packet.captured_at_ms as f64);
+        if captured_at_ms > 0 {
+            push_bounded(&mut stats.latencies_ms, now - captured_at_ms as f64);
         }
         push_bounded(&mut stats.applied, (seq, now));
         drop(stats);

@@ -12,40 +12,45 @@
 //!
 //! | direction | messages |
 //! |---|---|
-//! | host -> relay | `HostHello`, `Stream`, `GrantControl`, `RefuseControl`, `RevokeControl`, `RemoveViewer`, `EndSession` |
-//! | relay -> host | `SessionReady`, `CheckpointRequest`, `ViewerJoined`, `ViewerLeft`, `ControlRequested`, `InputFrom` |
-//! | viewer -> relay | `ViewerHello`, `Ack`, `ControlRequest`, `Input` |
-//! | relay -> viewer | `Welcome`, `Stream`, `ViewerCount`, `ControlGranted`, `ControlRefused`, `ControlRevoked`, `HostStatus` |
+//! | host -> relay | `HostHello`, `Stream`, `PakeReply`, `Admit`, `Rekey`, `Reject`, `NewCode`, `GrantControl`, `RefuseControl`, `RevokeControl`, `RemoveViewer`, `EndSession` |
+//! | relay -> host | `SessionReady`, `CheckpointRequest`, `ViewerJoined`, `Confirm`, `ViewerLeft`, `ControlRequested`, `InputFrom` |
+//! | viewer -> relay | `ViewerHello`, `Confirm`, `Ack`, `Resync`, `ControlRequest`, `Input` |
+//! | relay -> viewer | `Welcome`, `PakeReply`, `Admit`, `Rekey`, `Stream`, `ViewerCount`, `ControlGranted`, `ControlRefused`, `ControlRevoked`, `HostStatus` |
+//!
+//! **End to end.** A viewer joins with the [`Lookup`] part of its [`JoinCode`] and a SPAKE2
+//! message; the host answers through the relay (`PakeReply`, with its key confirmation), the viewer
+//! confirms (`Confirm`, with its name sealed), and the host admits it (`Admit`, the content key
+//! sealed for that viewer). Only then does the relay send it the stream, whose payloads are sealed
+//! (see [`crate::crypto`]). The relay sees lookups, addresses, sizes and timing, never a pixel,
+//! a key press or a name.
 //!
 //! A peer that sends a message its role may not send is closed with [`close::POLICY`]. Close codes
 //! ([`close`]) tell a client whether to reconnect.
 //!
 //! ```
-//! use glimpse_connect::protocol::{Message, SessionKey};
+//! use glimpse_connect::protocol::{JoinCode, Join, Message};
 //!
-//! let key = SessionKey::parse("123 456 789")?;
-//! let bytes = Message::ViewerHello { join: glimpse_connect::protocol::Join::Key(key), name: "Ada".into() }.encode();
-//! assert_eq!(&bytes[..3], b"GC\x01");
-//! match Message::decode(&bytes)? {
-//!     Message::ViewerHello { name, .. } => assert_eq!(name, "Ada"),
-//!     other => panic!("{other:?}"),
-//! }
+//! let lookup = JoinCode::parse("123 456 7890")?.lookup();
+//! let bytes = Message::ViewerHello { join: Join::Resume([7; 16]) }.encode();
+//! assert_eq!(&bytes[..3], b"GC\x02");
+//! assert_eq!(Message::decode(&bytes)?, Message::ViewerHello { join: Join::Resume([7; 16]) });
+//! assert_eq!(lookup.to_string(), "12345");
 //! # Ok::<(), glimpse_connect::ConnectError>(())
 //! ```
 
-mod key;
+mod code;
 
 use glimpse::session::{InputEvent, StreamKind, ViewerId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConnectError;
 
-pub use key::SessionKey;
+pub use code::{JoinCode, Lookup};
 
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"GC";
 /// The protocol version this build speaks (third byte of every message).
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Longest name (of a host or a viewer) a relay forwards, in bytes; longer ones are cut.
 pub const MAX_NAME_BYTES: usize = 64;
 
@@ -64,6 +69,10 @@ pub mod close {
     pub const RESTART: u16 = 1012;
     /// The host ended the session.
     pub const SESSION_ENDED: u16 = 4000;
+    /// The viewer's code was wrong (its key confirmation failed).
+    pub const WRONG_CODE: u16 = 4001;
+    /// The host did not let this viewer in.
+    pub const NOT_ADMITTED: u16 = 4002;
     /// The host removed this viewer.
     pub const REMOVED: u16 = 4003;
     /// No session has this key (or the resume token is unknown or used).
@@ -89,6 +98,8 @@ pub mod close {
                 | POLICY
                 | TOO_BIG
                 | SESSION_ENDED
+                | WRONG_CODE
+                | NOT_ADMITTED
                 | REMOVED
                 | KEY_IN_USE
                 | EXPIRED
@@ -109,9 +120,11 @@ pub fn close_error(code: u16, reason: &str) -> ConnectError {
     match code {
         close::SESSION_ENDED | close::NORMAL => ConnectError::SessionEnded(reason),
         close::REMOVED => ConnectError::Removed,
+        close::WRONG_CODE => ConnectError::WrongCode,
+        close::NOT_ADMITTED => ConnectError::NotAdmitted,
         close::UNKNOWN_KEY => ConnectError::UnknownSession,
-        close::EXPIRED => ConnectError::KeyExpired,
-        close::KEY_IN_USE => ConnectError::KeyInUse,
+        close::EXPIRED => ConnectError::CodeExpired,
+        close::KEY_IN_USE => ConnectError::CodeInUse,
         close::FULL => ConnectError::RelayFull(reason),
         close::RATE_LIMITED => ConnectError::RateLimited {
             retry_after_ms: 60_000,
@@ -121,12 +134,17 @@ pub fn close_error(code: u16, reason: &str) -> ConnectError {
     }
 }
 
-/// How a viewer joins: with the key it was given, or with the resume token of its last connection
-/// (same viewer id, no new key typed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a viewer joins: with the lookup part of its code and its SPAKE2 message, or with the
+/// resume token of its last connection (same viewer, no new key exchange).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Join {
-    /// The session key.
-    Key(SessionKey),
+    /// A new join.
+    Code {
+        /// The session.
+        lookup: Lookup,
+        /// The viewer's SPAKE2 message ([`crate::crypto::PAKE_MESSAGE_LEN`] bytes).
+        pake: Vec<u8>,
+    },
     /// A token from [`Message::Welcome`], valid once, for a short time.
     Resume([u8; 16]),
 }
@@ -138,12 +156,10 @@ pub struct ViewerEntry {
     pub viewer: ViewerId,
     /// Its network address as the relay sees it (`IP:port`, or the forwarded address).
     pub address: String,
-    /// The name it typed (may be empty), at most [`MAX_NAME_BYTES`].
-    pub name: String,
 }
 
-/// One screen packet in the stream: the host's declaration of where it goes (for the relay's
-/// fan-out, which does not read the payload) and the payload itself (a Glimpse packet).
+/// One screen packet in the stream: where it goes (for the relay's fan-out, which cannot read the
+/// payload) and the payload, sealed with the session's content key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamPacket<'a> {
     /// Checkpoint (join or restart), frame update or cursor packet.
@@ -152,10 +168,13 @@ pub struct StreamPacket<'a> {
     /// The stream position after this packet (a checkpoint's or update's `seq`; the current one
     /// for cursor packets).
     pub seq: u64,
-    /// When the host captured the frame, in milliseconds since the Unix epoch (0 when unknown), for
-    /// latency figures.
+    /// When the host captured the frame, in milliseconds since the Unix epoch (0 when unknown).
     pub captured_at_ms: u64,
-    /// The packet.
+    /// The content key's epoch the payload is sealed with.
+    pub epoch: u32,
+    /// The host's packet counter: strictly increasing, bound into the seal (replays fail).
+    pub counter: u64,
+    /// The sealed Glimpse packet.
     #[serde(borrow)]
     pub payload: &'a [u8],
 }
@@ -163,38 +182,39 @@ pub struct StreamPacket<'a> {
 /// A message between host, relay and viewers (see the [module docs](self) for who sends what).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message<'a> {
-    /// Host to relay, first: start a session, or take over `key`'s session (after a dropped
+    /// Host to relay, first: start a session, or take over `lookup`'s session (after a dropped
     /// connection or a relay restart). `secret` (random, kept by the host for the session's life)
     /// proves it is the same host; the relay keeps only its hash.
     HostHello {
-        /// The key of the session to resume; `None` for a new session.
-        key: Option<SessionKey>,
+        /// The session to resume; `None` for a new session.
+        lookup: Option<Lookup>,
         /// The host's secret.
         secret: [u8; 32],
-        /// A name viewers see (may be empty).
-        name: String,
     },
     /// Viewer to relay, first.
     ViewerHello {
-        /// Key or resume token.
+        /// Code or resume token.
         join: Join,
-        /// A name the host sees (may be empty).
-        name: String,
     },
-    /// Relay to host: the session is live under `key`. `resumed` when an existing session was
-    /// taken over; `viewers` lists who is connected.
+    /// Relay to host: the session is live under `lookup` (a new one after [`Message::NewCode`]).
     SessionReady {
-        /// The key viewers type.
-        key: SessionKey,
+        /// The lookup part of the code.
+        lookup: Lookup,
         /// An existing session continues (its viewers stayed).
         resumed: bool,
-        /// Viewers connected now.
+        /// Viewers connected and admitted now.
         viewers: Vec<ViewerEntry>,
     },
     /// Relay to host: send a checkpoint ([`glimpse::Encoder::checkpoint`]).
     CheckpointRequest,
-    /// Relay to host: a viewer joined.
-    ViewerJoined(ViewerEntry),
+    /// Relay to host: a viewer wants in: its SPAKE2 message, or `None` when it came back with its
+    /// resume token (its keys from before still hold).
+    ViewerJoined {
+        /// Who and from where.
+        entry: ViewerEntry,
+        /// Its SPAKE2 message.
+        pake: Option<Vec<u8>>,
+    },
     /// Relay to host: a viewer left.
     ViewerLeft {
         /// Who.
@@ -205,13 +225,12 @@ pub enum Message<'a> {
         /// Who.
         viewer: ViewerId,
     },
-    /// Relay to host: input from the viewer holding control.
+    /// Relay to host: input from the viewer holding control, sealed with that viewer's key.
     InputFrom {
         /// Who.
         viewer: ViewerId,
-        /// What.
-        #[serde(with = "InputEventDef")]
-        event: InputEvent,
+        /// The sealed event.
+        sealed: Vec<u8>,
     },
     /// Host to relay to viewers: a screen packet.
     Stream(#[serde(borrow)] StreamPacket<'a>),
@@ -234,14 +253,54 @@ pub enum Message<'a> {
     },
     /// Host to relay: the session is over (viewers are closed with [`close::SESSION_ENDED`]).
     EndSession,
-    /// Relay to viewer, first: its id, a token to resume with, the host's name.
+    /// Host to relay to one viewer: the host's SPAKE2 message and its key confirmation.
+    PakeReply {
+        /// Who (the relay forwards it to that viewer only).
+        viewer: ViewerId,
+        /// The host's SPAKE2 message.
+        pake: Vec<u8>,
+        /// Proof the host holds the same key.
+        confirmation: [u8; 32],
+    },
+    /// Viewer to relay to host: the viewer's key confirmation and its name, sealed.
+    Confirm {
+        /// Who (set by the relay; viewers send 0).
+        viewer: ViewerId,
+        /// Proof the viewer holds the same key.
+        confirmation: [u8; 32],
+        /// The viewer's name, sealed for the host.
+        sealed_name: Vec<u8>,
+    },
+    /// Host to relay to one viewer: let in, with the content key (and the host's name) sealed for
+    /// it. The relay starts its stream.
+    Admit {
+        /// Who.
+        viewer: ViewerId,
+        /// The sealed content key.
+        sealed_key: Vec<u8>,
+    },
+    /// Host to relay to one viewer: a new content key (after a viewer was removed).
+    Rekey {
+        /// Who.
+        viewer: ViewerId,
+        /// The sealed content key.
+        sealed_key: Vec<u8>,
+    },
+    /// Host to relay: do not let this viewer in (wrong code, or the host said no).
+    Reject {
+        /// Who.
+        viewer: ViewerId,
+        /// Its key confirmation failed (counted against the code).
+        wrong_code: bool,
+    },
+    /// Host to relay: the code was burned; give the session a new lookup.
+    NewCode,
+    /// Relay to viewer, first: its id and a token to resume with.
     Welcome {
         /// The viewer's id in this session.
         viewer: ViewerId,
         /// One-use secret for reconnecting as the same viewer.
         resume_token: [u8; 16],
-        /// The name the host gave (may be empty).
-        host_name: String,
     },
     /// Relay to viewer: how many viewers watch.
     ViewerCount(u32),
@@ -262,10 +321,12 @@ pub enum Message<'a> {
         /// Sequence number of the last applied update or checkpoint.
         seq: u64,
     },
+    /// Viewer to relay: a packet did not open or apply; skip to the next checkpoint.
+    Resync,
     /// Viewer to relay (to host): please let me control.
     ControlRequest,
-    /// Viewer to relay (to host): an input event.
-    Input(#[serde(with = "InputEventDef")] InputEvent),
+    /// Viewer to relay (to host): an input event, sealed for the host.
+    Input(Vec<u8>),
 }
 
 impl Message<'_> {
@@ -299,14 +360,14 @@ impl Message<'_> {
         Ok(message)
     }
 
-    /// A short name for logs and errors (never the content: hellos hold secrets).
+    /// A short name for logs and errors (never the content).
     pub fn name(&self) -> &'static str {
         match self {
             Message::HostHello { .. } => "HostHello",
             Message::ViewerHello { .. } => "ViewerHello",
             Message::SessionReady { .. } => "SessionReady",
             Message::CheckpointRequest => "CheckpointRequest",
-            Message::ViewerJoined(_) => "ViewerJoined",
+            Message::ViewerJoined { .. } => "ViewerJoined",
             Message::ViewerLeft { .. } => "ViewerLeft",
             Message::ControlRequested { .. } => "ControlRequested",
             Message::InputFrom { .. } => "InputFrom",
@@ -316,6 +377,12 @@ impl Message<'_> {
             Message::RevokeControl => "RevokeControl",
             Message::RemoveViewer { .. } => "RemoveViewer",
             Message::EndSession => "EndSession",
+            Message::PakeReply { .. } => "PakeReply",
+            Message::Confirm { .. } => "Confirm",
+            Message::Admit { .. } => "Admit",
+            Message::Rekey { .. } => "Rekey",
+            Message::Reject { .. } => "Reject",
+            Message::NewCode => "NewCode",
             Message::Welcome { .. } => "Welcome",
             Message::ViewerCount(_) => "ViewerCount",
             Message::ControlGranted => "ControlGranted",
@@ -323,6 +390,7 @@ impl Message<'_> {
             Message::ControlRevoked => "ControlRevoked",
             Message::HostStatus { .. } => "HostStatus",
             Message::Ack { .. } => "Ack",
+            Message::Resync => "Resync",
             Message::ControlRequest => "ControlRequest",
             Message::Input(_) => "Input",
         }
@@ -347,6 +415,44 @@ pub fn clean_name(name: &str) -> String {
         out.push(c);
     }
     out.trim().to_string()
+}
+
+/// What a viewer seals into [`Message::Input`]: the event and its counter (strictly increasing per
+/// viewer: the host refuses replays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputPayload {
+    /// The viewer's input counter.
+    pub counter: u64,
+    /// The event.
+    #[serde(with = "InputEventDef")]
+    pub event: InputEvent,
+}
+
+/// What the host seals into [`Message::Admit`] and [`Message::Rekey`] for one viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPayload {
+    /// The content key's epoch.
+    pub epoch: u32,
+    /// The content key.
+    pub key: [u8; 32],
+    /// The host's name (may be empty).
+    pub host_name: String,
+}
+
+/// Encodes a payload that goes inside a seal.
+pub(crate) fn encode_inner<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).expect("sealed payloads always serialize")
+}
+
+/// Decodes a payload that came out of a seal (all of it, nothing after).
+pub(crate) fn decode_inner<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ConnectError> {
+    let (value, rest) = postcard::take_from_bytes(bytes)?;
+    if !rest.is_empty() {
+        return Err(ConnectError::Protocol(
+            "trailing bytes in a sealed payload".into(),
+        ));
+    }
+    Ok(value)
 }
 
 /// The wire form of [`glimpse::session::InputEvent`] (serde's remote derive: the engine has no

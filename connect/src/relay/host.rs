@@ -11,12 +11,13 @@ use std::sync::Arc;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use glimpse::session::{FanOut, InputEvent, StreamKind};
+use glimpse::session::{FanOut, StreamKind, ViewerId};
 
+use super::codes::client_network;
 use super::conn::{self, Closing, Liveness, PeerEnd, ReadEnd, Sink, Stream};
 use super::session::{Session, SessionInner};
 use super::{random_bytes, RelayState};
-use crate::protocol::{clean_name, close, Message, SessionKey};
+use crate::protocol::{close, Lookup, Message};
 
 /// How a host connection ended.
 enum HostEnd {
@@ -30,7 +31,8 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
     let conn_id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
     let live = Liveness::new();
-    let session = match hello(&state, &mut stream, &live, conn_id).await {
+    let client = client_network(peer.ip());
+    let session = match hello(&state, &mut stream, &live, conn_id, &client).await {
         Ok(s) => s,
         Err((code, reason)) => {
             state.metrics.refused.inc();
@@ -83,11 +85,12 @@ async fn hello(
     stream: &mut Stream,
     live: &Liveness,
     conn_id: u64,
+    client: &str,
 ) -> Result<Arc<Session>, Closing> {
     let bytes = conn::read_hello(stream, live, state.config.hello_timeout).await?;
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
-    let (key, secret, name) = match Message::decode(&bytes) {
-        Ok(Message::HostHello { key, secret, name }) => (key, secret, clean_name(&name)),
+    let (lookup, secret) = match Message::decode(&bytes) {
+        Ok(Message::HostHello { lookup, secret }) => (lookup, secret),
         Ok(other) => {
             return Err((
                 close::POLICY,
@@ -100,11 +103,14 @@ async fn hello(
         return Err((close::RESTART, "the relay is restarting".into()));
     }
     let now = state.now_ms();
-    if let Some(key) = key {
-        let existing = state.keys.lock().unwrap().get(key);
+    if let Some(lookup) = lookup {
+        let existing = state.codes.lock().unwrap().get(lookup);
         if let Some(session) = existing {
             if !session.secret_matches(&secret) {
-                return Err((close::KEY_IN_USE, "this key belongs to another host".into()));
+                return Err((
+                    close::KEY_IN_USE,
+                    "this code belongs to another host".into(),
+                ));
             }
             attach(&session, conn_id, true);
             state.metrics.host_reconnects.inc();
@@ -112,23 +118,24 @@ async fn hello(
             return Ok(session);
         }
     }
-    let session = create(state, key, &secret, name, now)?;
+    let session = create(state, lookup, &secret, client, now)?;
     attach(&session, conn_id, false);
     tracing::info!(
         session = session.id,
-        recreated = key.is_some(),
+        recreated = lookup.is_some(),
         "session started"
     );
     Ok(session)
 }
 
-/// A new session under a fresh random key, or under `wanted` (a host re-creating its session on a
-/// relay that restarted), if that key is free.
+/// A new session under a fresh random lookup, or under `wanted` (a host re-creating its session
+/// on a relay that restarted), if that lookup is free. Refused when the relay, its memory budget
+/// or the client network's share of sessions is full.
 fn create(
     state: &Arc<RelayState>,
-    wanted: Option<SessionKey>,
+    wanted: Option<Lookup>,
     secret: &[u8; 32],
-    name: String,
+    client: &str,
     now: u64,
 ) -> Result<Arc<Session>, Closing> {
     if state.sessions.lock().unwrap().len() >= state.config.max_sessions {
@@ -137,22 +144,42 @@ fn create(
     if state.buffered_bytes() >= state.config.max_buffered_bytes {
         return Err((close::FULL, "relay full: memory budget spent".into()));
     }
+    if !state.take_host_slot(client) {
+        return Err((close::FULL, "too many sessions from this network".into()));
+    }
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    for attempt in 0.. {
-        let key = match wanted {
-            Some(key) if attempt == 0 => key,
-            Some(_) => return Err((close::KEY_IN_USE, "this key is taken".into())),
-            None => SessionKey::from_random(u64::from_le_bytes(random_bytes())),
-        };
-        let inner = SessionInner::new(FanOut::new(state.config.fanout), now, name.clone());
-        let session = Session::new(id, key, secret, inner);
-        // With 10^9 keys a fresh one is found at once in practice.
-        if state.keys.lock().unwrap().insert(key, session.clone(), now) {
+    let lookup = match wanted {
+        Some(lookup) => Some(lookup),
+        None => new_lookup(state),
+    };
+    let registered = lookup.and_then(|lookup| {
+        let inner = SessionInner::new(lookup, FanOut::new(state.config.fanout), now);
+        let session = Session::new(id, secret, client.to_string(), inner);
+        state
+            .codes
+            .lock()
+            .unwrap()
+            .insert(lookup, session.clone(), now)
+            .then_some(session)
+    });
+    match registered {
+        Some(session) => {
             state.sessions.lock().unwrap().insert(id, session.clone());
-            return Ok(session);
+            Ok(session)
+        }
+        None => {
+            state.release_host_slot(client);
+            Err((close::KEY_IN_USE, "this code is taken".into()))
         }
     }
-    unreachable!("the loop returns")
+}
+
+/// A free lookup, drawn at random (a few draws at most while the relay is far from full).
+pub(super) fn new_lookup(state: &RelayState) -> Option<Lookup> {
+    let codes = state.codes.lock().unwrap();
+    (0..64)
+        .map(|_| Lookup::from_random(u64::from_le_bytes(random_bytes())))
+        .find(|l| codes.get(*l).is_none())
 }
 
 /// Makes `conn_id` the session's host connection (an older one, if any, closes with
@@ -163,11 +190,24 @@ fn attach(session: &Session, conn_id: u64, resumed: bool) {
     let replaced = inner.host_conn.replace(conn_id).is_some();
     inner.to_host.clear();
     let ready = Message::SessionReady {
-        key: session.key,
+        lookup: inner.lookup,
         resumed,
         viewers: inner.viewer_entries(),
     };
     inner.push_host(&ready);
+    // Viewers in the middle of their key exchange start over with the host that is back.
+    let midway: Vec<ViewerId> = inner
+        .viewers
+        .iter()
+        .filter(|(_, s)| !s.admitted())
+        .map(|(id, _)| *id)
+        .collect();
+    for id in midway {
+        if let Some(slot) = inner.viewers.get_mut(&id) {
+            slot.kick = Some((close::RESTART, "the host reconnected: join again".into()));
+            slot.notify.notify_one();
+        }
+    }
     if was_away || replaced {
         inner.broadcast(&Message::HostStatus { connected: true });
     }
@@ -208,39 +248,45 @@ fn handle(state: &RelayState, session: &Session, bytes: Bytes) -> Result<bool, C
     let inner = &mut *guard;
     match message {
         Message::Stream(packet) => {
-            let (kind, seq) = (packet.kind, packet.seq);
-            inner
-                .fanout
-                .push(bytes.clone(), kind, seq, now)
-                .map_err(|e| (close::POLICY, format!("bad stream packet: {e}")))?;
-            if kind != StreamKind::Cursor
-                && inner.arrivals.back().is_none_or(|(last, _)| *last != seq)
-            {
-                inner.arrivals.push_back((seq, now));
-                if inner.arrivals.len() > 8192 {
-                    inner.arrivals.pop_front();
-                }
-            }
-            if let StreamKind::Checkpoint { .. } = kind {
-                // Viewers too far behind restart from this checkpoint.
-                inner.resync_requested = false;
-                for slot in inner.viewers.values_mut().filter(|s| s.resync) {
-                    inner.fanout.remove_viewer(slot.fan_id);
-                    slot.fan_id = inner.fanout.add_viewer(now);
-                    slot.resync = false;
-                    slot.resync_floor = seq;
-                    slot.skips_counted = 0;
-                }
-            }
+            stream_packet(inner, bytes.clone(), packet.kind, packet.seq, now)?;
             if inner.drain_events() {
                 session.host_notify.notify_one();
             }
-            for slot in inner.viewers.values() {
-                slot.notify.notify_one();
+        }
+        Message::PakeReply { viewer, .. } => {
+            if inner.viewers.get(&viewer).is_some_and(|s| !s.admitted()) {
+                inner.push_viewer(viewer, &message);
             }
         }
+        Message::Admit { viewer, .. } => admit(inner, viewer, &message, now),
+        Message::Rekey { viewer, .. } => {
+            if inner.viewers.get(&viewer).is_some_and(|s| s.admitted()) {
+                inner.push_viewer(viewer, &message);
+            }
+        }
+        Message::Reject { viewer, wrong_code } => {
+            if let Some(slot) = inner.viewers.get_mut(&viewer) {
+                slot.kick = Some(if wrong_code {
+                    (close::WRONG_CODE, "wrong code".to_string())
+                } else {
+                    (
+                        close::NOT_ADMITTED,
+                        "the host did not let you in".to_string(),
+                    )
+                });
+                slot.notify.notify_one();
+            }
+            if wrong_code {
+                inner.code_failures += 1;
+            }
+        }
+        Message::NewCode => {
+            drop(guard);
+            new_code(state, session, now);
+            return Ok(true);
+        }
         Message::GrantControl { viewer } => {
-            if inner.viewers.contains_key(&viewer) {
+            if inner.viewers.get(&viewer).is_some_and(|s| s.admitted()) {
                 let events = inner.control.grant(viewer);
                 inner.control_events(events);
             } else {
@@ -272,6 +318,86 @@ fn handle(state: &RelayState, session: &Session, bytes: Bytes) -> Result<bool, C
         }
     }
     Ok(true)
+}
+
+/// A screen packet into the fan-out; viewers waiting to skip ahead restart from a checkpoint.
+fn stream_packet(
+    inner: &mut SessionInner,
+    bytes: Bytes,
+    kind: StreamKind,
+    seq: u64,
+    now: u64,
+) -> Result<(), Closing> {
+    inner
+        .fanout
+        .push(bytes, kind, seq, now)
+        .map_err(|e| (close::POLICY, format!("bad stream packet: {e}")))?;
+    if kind != StreamKind::Cursor && inner.arrivals.back().is_none_or(|(last, _)| *last != seq) {
+        inner.arrivals.push_back((seq, now));
+        if inner.arrivals.len() > 8192 {
+            inner.arrivals.pop_front();
+        }
+    }
+    if let StreamKind::Checkpoint { .. } = kind {
+        inner.resync_requested = false;
+        for slot in inner.viewers.values_mut().filter(|s| s.resync) {
+            if let Some(old) = slot.fan_id.take() {
+                inner.fanout.remove_viewer(old);
+            }
+            slot.fan_id = Some(inner.fanout.add_viewer(now));
+            slot.resync = false;
+            slot.resync_floor = seq;
+            slot.skips_counted = 0;
+        }
+    }
+    for slot in inner.viewers.values() {
+        slot.notify.notify_one();
+    }
+    Ok(())
+}
+
+/// The host let `viewer` in: it gets its sealed content key and, from now on, the stream.
+fn admit(inner: &mut SessionInner, viewer: ViewerId, message: &Message<'_>, now: u64) {
+    let Some(slot) = inner.viewers.get_mut(&viewer) else {
+        return;
+    };
+    if slot.admitted() {
+        inner.push_viewer(viewer, message); // a re-admission after a key change: pass it on
+        return;
+    }
+    slot.fan_id = Some(inner.fanout.add_viewer(now));
+    inner.push_viewer(viewer, message);
+    inner.counts_changed();
+    inner.drain_events();
+}
+
+/// The host burned its code: the session gets a new lookup (the old one stops working; viewers
+/// already in stay) and the host is told.
+fn new_code(state: &RelayState, session: &Session, now: u64) {
+    let old = session.inner.lock().unwrap().lookup;
+    let Some(fresh) = new_lookup(state) else {
+        return; // the relay is full of lookups: the old one stays
+    };
+    {
+        let mut codes = state.codes.lock().unwrap();
+        let Some(arc) = codes.get(old) else { return };
+        if !codes.insert(fresh, arc, now) {
+            return;
+        }
+        codes.remove(old);
+    }
+    let mut inner = session.inner.lock().unwrap();
+    inner.lookup = fresh;
+    inner.code_failures = 0;
+    let ready = Message::SessionReady {
+        lookup: fresh,
+        resumed: true,
+        viewers: inner.viewer_entries(),
+    };
+    inner.push_host(&ready);
+    drop(inner);
+    session.host_notify.notify_one();
+    tracing::info!(session = session.id, "code burned: new lookup");
 }
 
 async fn writer(
@@ -322,17 +448,5 @@ async fn writer(
                 return closing;
             }
         }
-    }
-}
-
-/// The relay's check of viewer input before it reaches the host: only the control holder, and
-/// pointer positions that can be on a screen (the host checks against its real screen size).
-pub(super) fn plausible_input(event: &InputEvent) -> bool {
-    match *event {
-        InputEvent::PointerMove { x, y } => {
-            let max = glimpse::MAX_DIMENSION as i32;
-            (0..max).contains(&x) && (0..max).contains(&y)
-        }
-        _ => true,
     }
 }

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 
+use super::server::ConnectionGuard;
 use super::{host, viewer, RelayState};
 
 /// The page's content security policy: its own scripts and WebAssembly only, its own relay for
@@ -52,23 +54,122 @@ async fn security_headers(mut response: Response) -> Response {
 async fn host_ws(
     State(state): State<Arc<RelayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(guard): Extension<Arc<ConnectionGuard>>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if let Err(refused) = check_origin(&state, &headers) {
+        return *refused;
+    }
+    let peer = client_address(&state, peer, &headers);
     let max = state.config.max_host_message;
     ws.max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| host::connection(state, socket, peer))
+        .on_upgrade(move |socket| async move {
+            host::connection(state, socket, peer).await;
+            drop(guard);
+        })
 }
 
 async fn view_ws(
     State(state): State<Arc<RelayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(guard): Extension<Arc<ConnectionGuard>>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if let Err(refused) = check_origin(&state, &headers) {
+        return *refused;
+    }
+    let peer = client_address(&state, peer, &headers);
     let max = state.config.max_viewer_message;
     ws.max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| viewer::connection(state, socket, peer))
+        .on_upgrade(move |socket| async move {
+            viewer::connection(state, socket, peer).await;
+            drop(guard);
+        })
+}
+
+/// Pages of other sites may not open the relay's WebSockets: an `Origin` must be in
+/// [`RelayConfig::allowed_origins`](super::RelayConfig::allowed_origins), or, when that list is
+/// empty, be the relay itself (its public URL, or the request's own host). Native clients send
+/// no `Origin`.
+fn check_origin(state: &RelayState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
+    let allowed = if state.config.allowed_origins.is_empty() {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let own = origin.split_once("://").map(|(_, rest)| rest);
+        origin == state.public_url || (!host.is_empty() && own == Some(host))
+    } else {
+        state
+            .config
+            .allowed_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/') == origin)
+    };
+    if allowed {
+        Ok(())
+    } else {
+        state.metrics.refused.inc();
+        Err(Box::new(
+            (StatusCode::FORBIDDEN, "this origin may not use the relay\n").into_response(),
+        ))
+    }
+}
+
+/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the last address
+/// in `X-Forwarded-For` that is not one of the trusted proxies.
+fn client_address(state: &RelayState, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
+    let trusted = |ip: std::net::IpAddr| {
+        state
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|(net, bits)| in_network(ip, *net, *bits))
+    };
+    if !trusted(peer.ip()) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted(*ip))
+        .map_or(peer, |ip| SocketAddr::new(ip, 0))
+}
+
+/// True when `ip` lies in `net/bits`.
+pub fn in_network(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u8) -> bool {
+    use std::net::IpAddr;
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let bits = u32::from(bits.min(32));
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let bits = u32::from(bits.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V4(_)) => a
+            .to_ipv4_mapped()
+            .is_some_and(|a| in_network(IpAddr::V4(a), net, bits)),
+        _ => false,
+    }
 }
 
 async fn healthz(State(state): State<Arc<RelayState>>) -> Response {

@@ -2,8 +2,8 @@
 //!
 //! A library first, so tests and other programs start it in-process ([`Relay::start`]); the
 //! `glimpse-relay` program is a thin wrapper. Every decision about the stream (who gets which packet,
-//! when to ask the host for a checkpoint) is taken by [`glimpse::session::FanOut`]; keys by
-//! [`KeyRegistry`]; this module moves bytes between WebSockets and those types. One tokio task per
+//! when to ask the host for a checkpoint) is taken by [`glimpse::session::FanOut`]; lookups by
+//! [`CodeRegistry`]; this module moves bytes between WebSockets and those types. One tokio task per
 //! connection; a session's shared state sits behind one short-held mutex, never held across an
 //! `.await`.
 //!
@@ -23,10 +23,10 @@
 //! # }
 //! ```
 
+mod codes;
 mod conn;
 mod host;
 mod http;
-mod keys;
 mod metrics;
 mod server;
 mod session;
@@ -45,7 +45,7 @@ use glimpse::session::FanOutConfig;
 use crate::error::ConnectError;
 use crate::protocol::close;
 
-pub use keys::{KeyPolicy, KeyRegistry, KeyRejection};
+pub use codes::{client_network, CodePolicy, CodeRegistry, CodeRejection};
 pub use web::web_build_hint;
 
 use metrics::Metrics;
@@ -75,8 +75,24 @@ pub struct RelayConfig {
     pub public_url: Option<String>,
     /// A folder to serve the viewer page from instead of the files built into this program.
     pub web_dir: Option<PathBuf>,
-    /// Key lifetimes and wrong-key rate limits.
-    pub keys: KeyPolicy,
+    /// Lookup lifetimes and failure limits.
+    pub codes: CodePolicy,
+    /// Failed joins (wrong codes, abandoned key exchanges) a session's code may collect before the
+    /// relay refuses further joins to it (the host burns a code after 3).
+    pub max_code_failures: u32,
+    /// Host sessions one client network (a /24 or /64) may hold at once.
+    pub max_sessions_per_client: usize,
+    /// Connections at once, in all.
+    pub max_connections: usize,
+    /// Connections at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Web origins whose pages may open the relay's WebSockets (`https://example.com`). Empty: the
+    /// relay's own page only (the `Origin` equals the request's host). Native clients send none.
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (their networks, as `ADDR/BITS`).
+    pub trusted_proxies: Vec<(std::net::IpAddr, u8)>,
+    /// Input events one viewer may send per second (bursts of twice that).
+    pub max_input_per_second: u32,
     /// Per-session memory and pacing bounds.
     pub fanout: FanOutConfig,
     /// Largest message a host may send (a checkpoint of a big, noisy screen).
@@ -94,6 +110,9 @@ pub struct RelayConfig {
     pub max_host_queue: usize,
     /// How long one send may block before the connection counts as stalled.
     pub send_timeout: Duration,
+    /// How long a client has for the TLS handshake and for sending a request's headers (slow and
+    /// silent connections are closed after it).
+    pub header_timeout: Duration,
     /// How long a client has to send its hello.
     pub hello_timeout: Duration,
     /// How long a session waits for its host to come back after the host's connection dropped.
@@ -117,7 +136,14 @@ impl Default for RelayConfig {
             insecure: false,
             public_url: None,
             web_dir: None,
-            keys: KeyPolicy::default(),
+            codes: CodePolicy::default(),
+            max_code_failures: 6,
+            max_sessions_per_client: 10,
+            max_connections: 20_000,
+            max_connections_per_ip: 256,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_input_per_second: 1000,
             fanout: FanOutConfig::default(),
             max_host_message: 64 << 20,
             max_viewer_message: 4 << 10,
@@ -126,6 +152,7 @@ impl Default for RelayConfig {
             max_buffered_bytes: 4 << 30,
             max_host_queue: 4096,
             send_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(10),
             host_grace: Duration::from_secs(30),
             max_lag_ms: 3000,
@@ -189,7 +216,9 @@ impl Relay {
         });
         let web = web::WebFiles::new(config.web_dir.clone());
         let state = Arc::new(RelayState {
-            keys: Mutex::new(KeyRegistry::new(config.keys)),
+            codes: Mutex::new(CodeRegistry::new(config.codes)),
+            host_slots: Mutex::new(HashMap::new()),
+            connections: Mutex::new(server::OpenConnections::default()),
             config,
             public_url: public_url.trim_end_matches('/').to_string(),
             start: Instant::now(),
@@ -265,7 +294,11 @@ pub(crate) struct RelayState {
     config: RelayConfig,
     public_url: String,
     start: Instant,
-    keys: Mutex<KeyRegistry<Arc<Session>>>,
+    codes: Mutex<CodeRegistry<Arc<Session>>>,
+    /// Host sessions per client network.
+    host_slots: Mutex<HashMap<String, usize>>,
+    /// Connections open now, for the caps.
+    connections: Mutex<server::OpenConnections>,
     sessions: Mutex<HashMap<u64, Arc<Session>>>,
     next_id: AtomicU64,
     metrics: Metrics,
@@ -287,7 +320,7 @@ impl RelayState {
         };
         for s in sessions {
             let inner = s.inner.lock().unwrap();
-            stats.viewers += inner.viewers.len();
+            stats.viewers += inner.admitted_count();
             stats.log_bytes += inner.fanout.log_bytes();
             stats.hosts += usize::from(inner.host_connected());
         }

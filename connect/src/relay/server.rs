@@ -1,7 +1,8 @@
 //! The relay's accept loop: TCP, optional TLS (rustls), HTTP/1.1 with a header-read timeout and
 //! WebSocket upgrades, handed to the axum router of [`super::http`].
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +21,6 @@ use tower::ServiceExt;
 
 use super::{http, RelayState, TlsFiles};
 use crate::error::ConnectError;
-
-/// How long a client has for the TLS handshake and for sending a request's headers.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS acceptor for the certificate chain and key in `files` (PEM).
 pub(super) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConnectError> {
@@ -49,6 +47,49 @@ pub(super) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConnectError
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// One open connection, counted against the relay's caps until the last holder (the HTTP
+/// connection, then the WebSocket task it was upgraded to) lets go.
+pub(super) struct ConnectionGuard {
+    ip: IpAddr,
+    state: Arc<RelayState>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let mut open = self.state.connections.lock().unwrap();
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Connections open now.
+#[derive(Default)]
+pub(super) struct OpenConnections {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Counts a new connection from `ip`; `None` when a cap is reached.
+fn admit(state: &Arc<RelayState>, ip: IpAddr) -> Option<Arc<ConnectionGuard>> {
+    let mut open = state.connections.lock().unwrap();
+    let from_ip = open.per_ip.get(&ip).copied().unwrap_or(0);
+    if open.total >= state.config.max_connections || from_ip >= state.config.max_connections_per_ip
+    {
+        return None;
+    }
+    open.total += 1;
+    *open.per_ip.entry(ip).or_insert(0) += 1;
+    Some(Arc::new(ConnectionGuard {
+        ip,
+        state: state.clone(),
+    }))
+}
+
 /// Accepts until the relay stops.
 pub(super) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, state: Arc<RelayState>) {
     let app = http::router(state.clone());
@@ -65,9 +106,15 @@ pub(super) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, state
                         continue;
                     }
                 };
+                let Some(guard) = admit(&state, peer.ip()) else {
+                    state.metrics.refused.inc();
+                    drop(stream); // over a connection cap: closed at once
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let (app, tls, stop) = (app.clone(), tls.clone(), state.stop.subscribe());
-                tokio::spawn(serve_connection(stream, peer, tls, app, stop));
+                let limit = state.config.header_timeout;
+                tokio::spawn(serve_connection(stream, peer, tls, app, stop, guard, limit));
             }
             _ = stop.changed() => break,
         }
@@ -80,16 +127,16 @@ async fn serve_connection(
     tls: Option<TlsAcceptor>,
     app: axum::Router,
     stop: watch::Receiver<bool>,
+    guard: Arc<ConnectionGuard>,
+    limit: Duration,
 ) {
     match tls {
-        None => serve_http(stream, peer, app, stop).await,
-        Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => serve_http(stream, peer, app, stop).await,
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        }
+        None => serve_http(stream, peer, app, stop, guard, limit).await,
+        Some(acceptor) => match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => serve_http(stream, peer, app, stop, guard, limit).await,
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        },
     }
 }
 
@@ -98,16 +145,19 @@ async fn serve_http<S>(
     peer: SocketAddr,
     app: axum::Router,
     mut stop: watch::Receiver<bool>,
+    guard: Arc<ConnectionGuard>,
+    limit: Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(guard.clone());
         app.clone().oneshot(request)
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .header_read_timeout(limit)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);

@@ -11,15 +11,19 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use super::RelayState;
-use crate::protocol::{close, Message, SessionKey, ViewerEntry};
+use crate::protocol::{close, Lookup, Message, ViewerEntry};
 
 /// Session messages queued for one viewer at most; a viewer that lets more pile up is closed.
 const VIEWER_OUTBOX: usize = 64;
+/// Join attempts per second a session accepts (bursts of [`JOIN_BURST`]).
+const JOINS_PER_SECOND: f64 = 10.0;
+const JOIN_BURST: f64 = 30.0;
 
 pub(super) struct Session {
-    /// Internal id, for logs (never the key).
+    /// Internal id, for logs (never a code).
     pub id: u64,
-    pub key: SessionKey,
+    /// The client network that created it (for the per-network cap).
+    pub client: String,
     secret_hash: [u8; 32],
     pub inner: std::sync::Mutex<SessionInner>,
     /// Wakes the host's writer.
@@ -27,6 +31,8 @@ pub(super) struct Session {
 }
 
 pub(super) struct SessionInner {
+    /// The lookup part of the session's code (a new one after the host burned its code).
+    pub lookup: Lookup,
     pub fanout: FanOut,
     /// The relay's copy of who holds control (the host's is authoritative; it re-syncs this one).
     pub control: Control,
@@ -44,12 +50,23 @@ pub(super) struct SessionInner {
     pub host_conn: Option<u64>,
     /// Since when the host is away (ms).
     pub host_away_since: Option<u64>,
-    pub host_name: String,
+    /// The next viewer id to hand out (ids are not reused; resumed viewers keep theirs).
+    pub next_viewer: ViewerId,
+    /// Failed joins against the current lookup (wrong codes, abandoned key exchanges); past the
+    /// relay's per-code budget new joins are refused until the host burns the code.
+    pub code_failures: u32,
+    /// Join attempts: tokens left and when they were counted (a flood of joins cannot swamp the
+    /// host's queue).
+    pub join_tokens: f64,
+    pub join_tokens_at: u64,
 }
 
 pub(super) struct ViewerSlot {
-    /// This viewer's id inside the fan-out (a new one after each skip to a fresh checkpoint).
-    pub fan_id: ViewerId,
+    /// This viewer's id inside the fan-out once the host admitted it (a new one after each skip to
+    /// a fresh checkpoint); `None` while its key exchange runs.
+    pub fan_id: Option<ViewerId>,
+    /// It sent its key confirmation (forwarded once).
+    pub confirmed: bool,
     /// Waiting for the next checkpoint to skip to.
     pub resync: bool,
     /// Not checked for lag again until it acknowledged this seq (the checkpoint it skipped to).
@@ -71,13 +88,22 @@ pub(super) struct ViewerSlot {
     pub joining_since: Option<Instant>,
     /// Fan-out skips already counted in the metrics.
     pub skips_counted: u32,
+    /// Input rate: tokens left and when they were counted.
+    pub input_tokens: f64,
+    pub input_tokens_at: u64,
+}
+
+impl ViewerSlot {
+    pub fn admitted(&self) -> bool {
+        self.fan_id.is_some()
+    }
 }
 
 impl Session {
-    pub fn new(id: u64, key: SessionKey, secret: &[u8; 32], inner: SessionInner) -> Arc<Session> {
+    pub fn new(id: u64, secret: &[u8; 32], client: String, inner: SessionInner) -> Arc<Session> {
         Arc::new(Session {
             id,
-            key,
+            client,
             secret_hash: Sha256::digest(secret).into(),
             inner: std::sync::Mutex::new(inner),
             host_notify: Notify::new(),
@@ -105,9 +131,9 @@ impl Session {
         }
         let mut marked = 0;
         for slot in inner.viewers.values_mut().filter(|s| !s.resync) {
-            let Some(acked) = inner
-                .fanout
-                .viewer_stats(slot.fan_id)
+            let Some(acked) = slot
+                .fan_id
+                .and_then(|id| inner.fanout.viewer_stats(id))
                 .and_then(|s| s.acked_seq)
             else {
                 continue; // not started yet: the fan-out handles joiners
@@ -148,8 +174,9 @@ impl Session {
 }
 
 impl SessionInner {
-    pub fn new(fanout: FanOut, now: u64, host_name: String) -> Self {
+    pub fn new(lookup: Lookup, fanout: FanOut, now: u64) -> Self {
         SessionInner {
+            lookup,
             fanout,
             control: Control::new(),
             viewers: HashMap::new(),
@@ -160,7 +187,10 @@ impl SessionInner {
             resync_requested: false,
             host_conn: None,
             host_away_since: None,
-            host_name,
+            next_viewer: 1,
+            code_failures: 0,
+            join_tokens: JOIN_BURST,
+            join_tokens_at: now,
         }
     }
 
@@ -218,6 +248,23 @@ impl SessionInner {
         false
     }
 
+    /// Admitted viewers.
+    pub fn admitted_count(&self) -> usize {
+        self.viewers.values().filter(|s| s.admitted()).count()
+    }
+
+    /// Takes one join attempt from the session's budget; false when joins come too fast.
+    pub fn take_join_token(&mut self, now: u64) -> bool {
+        let elapsed = now.saturating_sub(self.join_tokens_at) as f64 / 1000.0;
+        self.join_tokens = (self.join_tokens + elapsed * JOINS_PER_SECOND).min(JOIN_BURST);
+        self.join_tokens_at = now;
+        if self.join_tokens < 1.0 {
+            return false;
+        }
+        self.join_tokens -= 1.0;
+        true
+    }
+
     pub fn counts_changed(&mut self) {
         for slot in self.viewers.values_mut() {
             slot.count_dirty = true;
@@ -225,17 +272,21 @@ impl SessionInner {
         }
     }
 
-    /// The viewers as the host sees them.
+    /// The admitted viewers, as the host knows them.
     pub fn viewer_entries(&self) -> Vec<ViewerEntry> {
-        let mut entries: Vec<ViewerEntry> =
-            self.viewers.values().map(|s| s.entry.clone()).collect();
+        let mut entries: Vec<ViewerEntry> = self
+            .viewers
+            .values()
+            .filter(|s| s.admitted())
+            .map(|s| s.entry.clone())
+            .collect();
         entries.sort_by_key(|e| e.viewer);
         entries
     }
 }
 
 /// Ends sessions nobody joined in time and sessions whose host did not come back; asks for
-/// checkpoints for lagging viewers; drops expired keys, tokens and failure records.
+/// checkpoints for lagging viewers; drops expired lookups, tokens and failure records.
 pub(super) async fn expiry_loop(state: Arc<RelayState>) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut stop = state.stop.subscribe();
@@ -247,7 +298,7 @@ pub(super) async fn expiry_loop(state: Arc<RelayState>) {
         let now = state.now_ms();
         let sessions: Vec<Arc<Session>> =
             state.sessions.lock().unwrap().values().cloned().collect();
-        let ttl = state.config.keys.unused_ttl_ms;
+        let ttl = state.config.codes.unused_ttl_ms;
         let grace = state.config.host_grace.as_millis() as u64;
         for s in sessions {
             let (watched, idle_since, away_since) = {
@@ -265,28 +316,50 @@ pub(super) async fn expiry_loop(state: Arc<RelayState>) {
             } else if watched {
                 let skipped = s.check_lag(now, state.config.max_lag_ms);
                 state.metrics.checkpoint_skips.inc_by(skipped);
-                state.keys.lock().unwrap().touch(s.key, now);
+                let lookup = s.inner.lock().unwrap().lookup;
+                state.codes.lock().unwrap().touch(lookup, now);
             } else if now.saturating_sub(idle_since) > ttl {
                 tracing::info!(session = s.id, "key expired unused: session ended");
                 s.end_with(close::EXPIRED, "session key expired unused");
                 state.remove_session(&s);
             }
         }
-        state.keys.lock().unwrap().expire(now);
+        state.codes.lock().unwrap().expire(now);
     }
 }
 
 impl RelayState {
+    /// Counts a session against its client network's cap; false when the network has its share.
+    pub(super) fn take_host_slot(&self, client: &str) -> bool {
+        let mut slots = self.host_slots.lock().unwrap();
+        let n = slots.entry(client.to_string()).or_insert(0);
+        if *n >= self.config.max_sessions_per_client {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub(super) fn release_host_slot(&self, client: &str) {
+        let mut slots = self.host_slots.lock().unwrap();
+        if let Some(n) = slots.get_mut(client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                slots.remove(client);
+            }
+        }
+    }
+
     /// Forgets a session that ended (its key may be drawn again).
     pub(super) fn remove_session(&self, session: &Arc<Session>) {
-        self.sessions.lock().unwrap().remove(&session.id);
-        let mut keys = self.keys.lock().unwrap();
-        if keys
-            .get(session.key)
-            .is_some_and(|s| Arc::ptr_eq(&s, session))
-        {
-            keys.remove(session.key);
+        if self.sessions.lock().unwrap().remove(&session.id).is_some() {
+            self.release_host_slot(&session.client);
         }
-        keys.forget_resumes(|s| Arc::ptr_eq(s, session));
+        let lookup = session.inner.lock().unwrap().lookup;
+        let mut codes = self.codes.lock().unwrap();
+        if codes.get(lookup).is_some_and(|s| Arc::ptr_eq(&s, session)) {
+            codes.remove(lookup);
+        }
+        codes.forget_resumes(|s| Arc::ptr_eq(s, session));
     }
 }

@@ -1,5 +1,7 @@
-//! A viewer's connection: the hello (key or resume token), then the screen stream paced by its acks,
-//! session messages, and its control requests and input toward the host.
+//! A viewer's connection: the hello (a code's lookup and key exchange message, or a resume token),
+//! the key exchange forwarded to and from the host, then — once the host admitted it — the sealed
+//! screen stream paced by its acks, session messages, and its control requests and sealed input
+//! toward the host. The relay reads none of the sealed parts.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -12,17 +14,17 @@ use futures_util::StreamExt;
 use glimpse::session::ViewerId;
 use tokio::sync::Notify;
 
+use super::codes::{client_network, CodeRejection};
 use super::conn::{self, Closing, Liveness, ReadEnd, Sink, Stream};
-use super::host::plausible_input;
-use super::keys::KeyRejection;
-use super::session::{Session, ViewerSlot};
+use super::session::{Session, SessionInner, ViewerSlot};
 use super::{random_bytes, RelayState};
-use crate::protocol::{clean_name, close, Join, Message, ViewerEntry};
+use crate::crypto::PAKE_MESSAGE_LEN;
+use crate::protocol::{close, Join, Message, ViewerEntry};
 
 pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: SocketAddr) {
     let (mut sink, mut stream) = socket.split();
     let live = Liveness::new();
-    let joined = match hello(&state, &mut stream, &live, peer).await {
+    let (session, viewer, notify) = match hello(&state, &mut stream, &live, peer).await {
         Ok(j) => j,
         Err((code, reason)) => {
             state.metrics.refused.inc();
@@ -31,9 +33,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
             return;
         }
     };
-    let (session, viewer, notify) = joined;
-    state.metrics.joins.inc();
-    tracing::info!(session = session.id, viewer, "viewer joined");
+    tracing::info!(session = session.id, viewer, "viewer connected");
     session.host_notify.notify_one();
     let outcome = tokio::select! {
         r = reader(&state, &session, viewer, &notify, &mut stream, &live) => r,
@@ -48,7 +48,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
 
 type Joined = (Arc<Session>, ViewerId, Arc<Notify>);
 
-/// Reads the hello, finds the session and adds the viewer to it.
+/// Reads the hello, finds the session and adds the viewer to it (admitted later, by the host).
 async fn hello(
     state: &Arc<RelayState>,
     stream: &mut Stream,
@@ -58,8 +58,8 @@ async fn hello(
     let hello_at = Instant::now();
     let bytes = conn::read_hello(stream, live, state.config.hello_timeout).await?;
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
-    let (join, name) = match Message::decode(&bytes) {
-        Ok(Message::ViewerHello { join, name }) => (join, clean_name(&name)),
+    let join = match Message::decode(&bytes) {
+        Ok(Message::ViewerHello { join }) => join,
         Ok(other) => {
             return Err((
                 close::POLICY,
@@ -75,126 +75,167 @@ async fn hello(
         return Err((close::RESTART, "the relay is restarting".into()));
     }
     let now = state.now_ms();
-    let session = match join {
-        Join::Resume(token) => state
-            .keys
-            .lock()
-            .unwrap()
-            .resume(&token, now)
-            .map(|(session, _)| session)
-            .ok_or((
+    let (session, pake, resumed_id) = match join {
+        Join::Resume(token) => {
+            let (session, viewer) = state.codes.lock().unwrap().resume(&token, now).ok_or((
                 close::UNKNOWN_KEY,
                 "unknown or expired resume token".to_string(),
-            ))?,
-        Join::Key(key) => {
-            let client = peer.ip().to_string();
-            let found = state.keys.lock().unwrap().lookup(key, &client, now);
-            found.map_err(|rejection| match rejection {
-                KeyRejection::Unknown => (close::UNKNOWN_KEY, "no session has this key".into()),
-                KeyRejection::Expired => (close::EXPIRED, "this key expired".into()),
-                KeyRejection::RateLimited { retry_after_ms } => (
+            ))?;
+            (session, None, Some(viewer))
+        }
+        Join::Code { lookup, pake } => {
+            if pake.len() != PAKE_MESSAGE_LEN {
+                return Err((close::POLICY, "malformed key exchange message".into()));
+            }
+            let client = client_network(peer.ip());
+            let found = state.codes.lock().unwrap().lookup(lookup, &client, now);
+            let session = found.map_err(|rejection| match rejection {
+                CodeRejection::Unknown => (close::UNKNOWN_KEY, "no session has this code".into()),
+                CodeRejection::Expired => (close::EXPIRED, "this code expired".into()),
+                CodeRejection::RateLimited { retry_after_ms } => (
                     close::RATE_LIMITED,
                     format!(
-                        "too many wrong keys: retry in {} s",
+                        "too many failed attempts: retry in {} s",
                         retry_after_ms.div_ceil(1000)
                     ),
                 ),
-            })?
+            })?;
+            (session, Some(pake), None)
         }
     };
     if state.buffered_bytes() >= state.config.max_buffered_bytes {
         return Err((close::FULL, "relay full: memory budget spent".into()));
     }
-    let entry = ViewerEntry {
-        viewer: 0,
-        address: peer.to_string(),
-        name,
-    };
-    let (viewer, notify) = add_viewer(state, &session, entry, hello_at)?;
-    state.keys.lock().unwrap().touch(session.key, now);
+    let address = peer.to_string();
+    let (viewer, notify) = add_viewer(state, &session, address, pake, resumed_id, hello_at)?;
+    let lookup = session.inner.lock().unwrap().lookup;
+    state.codes.lock().unwrap().touch(lookup, now);
     Ok((session, viewer, notify))
+}
+
+/// Why a session cannot take a joiner now, if it cannot.
+fn refuse_join(
+    state: &RelayState,
+    inner: &mut SessionInner,
+    now: u64,
+    fresh: bool,
+) -> Option<Closing> {
+    if inner.ended.is_some() {
+        return Some((close::SESSION_ENDED, "the session ended".into()));
+    }
+    if !inner.host_connected() {
+        // The host's link dropped: it cannot run the key exchange. Retry shortly.
+        return Some((close::RESTART, "the host is reconnecting: try again".into()));
+    }
+    if inner.viewers.len() >= state.config.max_viewers_per_session {
+        return Some((close::FULL, "too many viewers in this session".into()));
+    }
+    if fresh && inner.code_failures >= state.config.max_code_failures {
+        return Some((
+            close::RATE_LIMITED,
+            "too many wrong codes for this session".into(),
+        ));
+    }
+    if !inner.take_join_token(now) {
+        return Some((close::RATE_LIMITED, "too many joins at once: retry".into()));
+    }
+    None
 }
 
 fn add_viewer(
     state: &RelayState,
     session: &Session,
-    mut entry: ViewerEntry,
+    address: String,
+    pake: Option<Vec<u8>>,
+    resumed_id: Option<ViewerId>,
     hello_at: Instant,
 ) -> Result<(ViewerId, Arc<Notify>), Closing> {
     let now = state.now_ms();
     let mut inner = session.inner.lock().unwrap();
-    if inner.ended.is_some() {
-        return Err((close::SESSION_ENDED, "the session ended".into()));
+    if let Some(refusal) = refuse_join(state, &mut inner, now, pake.is_some()) {
+        return Err(refusal);
     }
-    if inner.viewers.len() >= state.config.max_viewers_per_session {
-        return Err((close::FULL, "too many viewers in this session".into()));
-    }
-    let viewer = inner.fanout.add_viewer(now);
-    entry.viewer = viewer;
+    let viewer = match resumed_id.filter(|id| !inner.viewers.contains_key(id)) {
+        Some(id) => id,
+        None => {
+            let id = inner.next_viewer;
+            inner.next_viewer += 1;
+            id
+        }
+    };
     let token = random_bytes::<16>();
     let notify = Arc::new(Notify::new());
     let mut outbox = VecDeque::new();
-    let welcome = Message::Welcome {
-        viewer,
-        resume_token: token,
-        host_name: inner.host_name.clone(),
-    };
-    outbox.push_back(Bytes::from(welcome.encode()));
-    if !inner.host_connected() {
-        outbox.push_back(Bytes::from(
-            Message::HostStatus { connected: false }.encode(),
-        ));
-    }
+    outbox.push_back(Bytes::from(
+        Message::Welcome {
+            viewer,
+            resume_token: token,
+        }
+        .encode(),
+    ));
+    let entry = ViewerEntry { viewer, address };
+    let rate = f64::from(state.config.max_input_per_second);
     inner.viewers.insert(
         viewer,
         ViewerSlot {
-            fan_id: viewer,
+            fan_id: None,
+            confirmed: false,
             resync: false,
             resync_floor: 0,
             unacked: VecDeque::new(),
             notify: notify.clone(),
             outbox,
-            count_dirty: true,
+            count_dirty: false,
             count_sent_at: None,
             kick: None,
             token,
             entry: entry.clone(),
             joining_since: Some(hello_at),
             skips_counted: 0,
+            input_tokens: 2.0 * rate,
+            input_tokens_at: now,
         },
     );
-    inner.counts_changed();
-    inner.push_host(&Message::ViewerJoined(entry));
-    inner.drain_events();
+    inner.push_host(&Message::ViewerJoined { entry, pake });
     Ok((viewer, notify))
 }
 
-/// Frees the viewer's slot, tells the host, and lets the viewer come back with its token (unless
-/// it was removed or the session ended).
+/// Frees the viewer's slot, tells the host, and lets the viewer come back with its token (when it
+/// was in, and was not removed). A viewer that leaves in the middle of its key exchange counts
+/// against the code.
 fn leave(state: &RelayState, session: &Arc<Session>, viewer: ViewerId) {
     let now = state.now_ms();
     let resume = {
         let mut inner = session.inner.lock().unwrap();
         let slot = inner.viewers.remove(&viewer);
-        if let Some(slot) = &slot {
-            inner.fanout.remove_viewer(slot.fan_id);
+        let admitted = slot.as_ref().is_some_and(|s| s.admitted());
+        if let Some(id) = slot.as_ref().and_then(|s| s.fan_id) {
+            inner.fanout.remove_viewer(id);
+        }
+        if slot
+            .as_ref()
+            .is_some_and(|s| !s.admitted() && s.kick.is_none())
+        {
+            inner.code_failures += 1; // abandoned its key exchange
         }
         inner.drain_events();
         if let Some(event) = inner.control.viewer_left(viewer) {
             inner.control_events([event]);
         }
         inner.push_host(&Message::ViewerLeft { viewer });
-        inner.counts_changed();
-        if inner.viewers.is_empty() {
+        if admitted {
+            inner.counts_changed();
+        }
+        if inner.admitted_count() == 0 {
             inner.idle_since = now;
         }
-        slot.filter(|s| s.kick.is_none() && inner.ended.is_none())
+        slot.filter(|s| admitted && s.kick.is_none() && inner.ended.is_none())
             .map(|s| s.token)
     };
     session.host_notify.notify_one();
     if let Some(token) = resume {
         state
-            .keys
+            .codes
             .lock()
             .unwrap()
             .issue_resume(session.clone(), viewer, token, now);
@@ -218,52 +259,97 @@ async fn reader(
         state.metrics.bytes_in.inc_by(bytes.len() as u64);
         let message =
             Message::decode(&bytes).map_err(|e| (close::POLICY, format!("bad message: {e}")))?;
-        let now = state.now_ms();
-        let mut guard = session.inner.lock().unwrap();
-        let inner = &mut *guard;
-        match message {
-            Message::Ack { seq } => {
-                if let Some(slot) = inner.viewers.get_mut(&viewer) {
-                    while slot.unacked.front().is_some_and(|s| *s <= seq) {
-                        slot.unacked.pop_front();
-                    }
-                    let fan_id = slot.fan_id;
-                    inner.fanout.ack(fan_id, seq, now);
-                }
-                if inner.drain_events() {
-                    session.host_notify.notify_one();
-                }
-                notify.notify_one();
-            }
-            Message::ControlRequest => {
-                if inner.control.request(viewer).is_none() {
-                    continue; // asked already (or holds control): the host hears it once
-                }
-                if inner.to_host.len() >= state.config.max_host_queue || !inner.host_connected() {
-                    inner.control.forget_request(viewer);
-                    continue; // the host is flooded or away; the viewer may ask again
-                }
-                inner.push_host(&Message::ControlRequested { viewer });
-                session.host_notify.notify_one();
-            }
-            Message::Input(event) => {
-                // Only the holder of a grant gets through; others' events are dropped (a grant may
-                // have been revoked while their events were in flight).
-                if inner.control.holder() == Some(viewer)
-                    && plausible_input(&event)
-                    && inner.to_host.len() < state.config.max_host_queue
-                {
-                    inner.push_host(&Message::InputFrom { viewer, event });
-                    session.host_notify.notify_one();
-                }
-            }
-            other => {
-                return Err((
-                    close::POLICY,
-                    format!("a viewer may not send {}", other.name()),
-                ))
-            }
+        let wakes_host = handle(state, session, viewer, message)?;
+        if wakes_host {
+            session.host_notify.notify_one();
         }
+        notify.notify_one();
+    }
+}
+
+/// One message from a viewer; true when the host has something new to read.
+fn handle(
+    state: &RelayState,
+    session: &Session,
+    viewer: ViewerId,
+    message: Message<'_>,
+) -> Result<bool, Closing> {
+    let now = state.now_ms();
+    let mut guard = session.inner.lock().unwrap();
+    let inner = &mut *guard;
+    let Some(slot) = inner.viewers.get_mut(&viewer) else {
+        return Ok(false);
+    };
+    let admitted = slot.admitted();
+    let not_yet = || (close::POLICY, "not admitted yet".to_string());
+    match message {
+        Message::Confirm {
+            confirmation,
+            sealed_name,
+            ..
+        } if !admitted && !slot.confirmed => {
+            slot.confirmed = true;
+            inner.push_host(&Message::Confirm {
+                viewer,
+                confirmation,
+                sealed_name,
+            });
+            Ok(true)
+        }
+        Message::Ack { seq } => {
+            let fan_id = slot.fan_id.ok_or_else(not_yet)?;
+            while slot.unacked.front().is_some_and(|s| *s <= seq) {
+                slot.unacked.pop_front();
+            }
+            inner.fanout.ack(fan_id, seq, now);
+            Ok(inner.drain_events())
+        }
+        Message::Resync => {
+            slot.fan_id.ok_or_else(not_yet)?;
+            // It could not open or apply a packet: it skips to the next checkpoint.
+            slot.resync = true;
+            let request = !inner.resync_requested;
+            if request {
+                inner.resync_requested = true;
+                inner.push_host(&Message::CheckpointRequest);
+            }
+            Ok(request)
+        }
+        Message::ControlRequest => {
+            slot.fan_id.ok_or_else(not_yet)?;
+            if inner.control.request(viewer).is_none() {
+                return Ok(false); // asked already (or holds control): the host hears it once
+            }
+            if inner.to_host.len() >= state.config.max_host_queue || !inner.host_connected() {
+                inner.control.forget_request(viewer);
+                return Ok(false); // the host is flooded or away; the viewer may ask again
+            }
+            inner.push_host(&Message::ControlRequested { viewer });
+            Ok(true)
+        }
+        Message::Input(sealed) => {
+            // Only the holder of a grant gets through, within its rate; others' events are
+            // dropped (a grant may have been revoked while their events were in flight).
+            let rate = f64::from(state.config.max_input_per_second);
+            let elapsed = now.saturating_sub(slot.input_tokens_at) as f64 / 1000.0;
+            slot.input_tokens = (slot.input_tokens + elapsed * rate).min(2.0 * rate);
+            slot.input_tokens_at = now;
+            let within = slot.input_tokens >= 1.0;
+            if within {
+                slot.input_tokens -= 1.0;
+            }
+            let allowed = within
+                && inner.control.holder() == Some(viewer)
+                && inner.to_host.len() < state.config.max_host_queue;
+            if allowed {
+                inner.push_host(&Message::InputFrom { viewer, sealed });
+            }
+            Ok(allowed)
+        }
+        other => Err((
+            close::POLICY,
+            format!("a viewer may not send {} now", other.name()),
+        )),
     }
 }
 
@@ -279,15 +365,24 @@ fn next_batch(
     if let Some(reason) = &inner.ended {
         return Err(reason.clone());
     }
-    let count = inner.viewers.len() as u32;
+    let count = inner.admitted_count() as u32;
     let inner = &mut *inner;
     let Some(slot) = inner.viewers.get_mut(&viewer) else {
         return Ok(false);
     };
-    if let Some(reason) = &slot.kick {
-        return Err(reason.clone());
-    }
+    // What the host said (its key exchange reply, an admission, a refusal) goes out before the
+    // connection is closed for a kick.
     batch.extend(slot.outbox.drain(..));
+    if let Some(reason) = &slot.kick {
+        return if batch.is_empty() {
+            Err(reason.clone())
+        } else {
+            Ok(true)
+        };
+    }
+    let Some(fan_id) = slot.fan_id else {
+        return Ok(true); // not admitted: no stream yet
+    };
     let count_due = slot
         .count_sent_at
         .is_none_or(|t| now.saturating_sub(t) >= 1000);
@@ -299,7 +394,7 @@ fn next_batch(
     // Pull what the transport may take now; the fan-out's window bounds it.
     let mut bytes = 0;
     while bytes < 1 << 20 && slot.unacked.len() < state.config.max_updates_in_flight {
-        let Some(packet) = inner.fanout.poll_send(slot.fan_id, now) else {
+        let Some(packet) = inner.fanout.poll_send(fan_id, now) else {
             break;
         };
         if let Ok(Message::Stream(p)) = Message::decode(&packet) {
@@ -312,11 +407,12 @@ fn next_batch(
                 .metrics
                 .join_latency
                 .observe(since.elapsed().as_secs_f64());
+            state.metrics.joins.inc();
         }
         bytes += packet.len();
         batch.push(packet);
     }
-    if let Some(stats) = inner.fanout.viewer_stats(slot.fan_id) {
+    if let Some(stats) = inner.fanout.viewer_stats(fan_id) {
         if stats.skips > slot.skips_counted {
             state
                 .metrics

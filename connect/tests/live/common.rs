@@ -159,6 +159,17 @@ impl RawClient {
         RawClient { ws }
     }
 
+    /// A WebSocket over an already connected stream (e.g. from a chosen local address).
+    pub async fn over(stream: TcpStream, addr: SocketAddr, path: &str) -> RawClient {
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}{path}"),
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("ws handshake");
+        RawClient { ws }
+    }
+
     pub async fn send(&mut self, bytes: Vec<u8>) {
         let _ = self.ws.send(WsMessage::Binary(bytes.into())).await;
     }
@@ -349,4 +360,207 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
+}
+
+/// What a [`WsTap`] does to the relay's binary messages on their way to the viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tamper {
+    /// Forward as they are (and record them).
+    Nothing,
+    /// Flip one bit in the sealed payload of the next screen packet.
+    FlipNextPacket,
+    /// Send the next screen packet twice.
+    ReplayNextPacket,
+}
+
+/// A man in the middle between a viewer and the relay, speaking WebSocket frames: it records every
+/// binary message the relay forwards, can tamper with screen packets, and can inject messages
+/// toward the relay as if the viewer sent them. A stand-in for a hostile relay.
+pub struct WsTap {
+    pub addr: SocketAddr,
+    pub recorded: Arc<Mutex<Vec<Vec<u8>>>>,
+    tamper: Arc<Mutex<Tamper>>,
+    inject: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl WsTap {
+    pub async fn start(target: SocketAddr) -> WsTap {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("tap binds");
+        let addr = listener.local_addr().unwrap();
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let tamper = Arc::new(Mutex::new(Tamper::Nothing));
+        let (inject, injections) = tokio::sync::mpsc::unbounded_channel();
+        let (r, t) = (recorded.clone(), tamper.clone());
+        tokio::spawn(async move {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(server) = TcpStream::connect(target).await else {
+                return;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::join!(
+                frames_to_relay(cr, sw, injections),
+                frames_to_viewer(sr, cw, r, t)
+            );
+        });
+        WsTap {
+            addr,
+            recorded,
+            tamper,
+            inject,
+        }
+    }
+
+    pub fn tamper(&self, how: Tamper) {
+        *self.tamper.lock().unwrap() = how;
+    }
+
+    /// Sends `message` to the relay as if the viewer had.
+    pub fn inject(&self, message: Vec<u8>) {
+        let _ = self.inject.send(message);
+    }
+}
+
+/// Copies the HTTP upgrade (request or response) through, up to its blank line.
+async fn copy_http_head(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if from.read_exact(&mut byte).await.is_err() || head.len() > 16 << 10 {
+            return false;
+        }
+        head.push(byte[0]);
+    }
+    to.write_all(&head).await.is_ok()
+}
+
+/// One WebSocket frame: (first byte, payload unmasked).
+async fn read_frame(from: &mut tokio::net::tcp::OwnedReadHalf) -> Option<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut h = [0u8; 2];
+    from.read_exact(&mut h).await.ok()?;
+    let masked = h[1] & 0x80 != 0;
+    let len = match h[1] & 0x7f {
+        126 => u64::from(from.read_u16().await.ok()?),
+        127 => from.read_u64().await.ok()?,
+        n => u64::from(n),
+    };
+    let mut mask = [0u8; 4];
+    if masked {
+        from.read_exact(&mut mask).await.ok()?;
+    }
+    let mut payload = vec![0u8; usize::try_from(len).ok()?];
+    from.read_exact(&mut payload).await.ok()?;
+    if masked {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+    }
+    Some((h[0], payload))
+}
+
+/// Encodes a frame; client frames must be masked (a zero mask leaves the bytes as they are).
+fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut out = vec![first];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(mask_bit | n as u8),
+        n if n <= 0xffff => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        out.extend_from_slice(&[0; 4]);
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+async fn frames_to_relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut injections: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    if !copy_http_head(&mut from, &mut to).await {
+        return;
+    }
+    loop {
+        let bytes = tokio::select! {
+            f = read_frame(&mut from) => match f {
+                Some((first, payload)) => frame(first, &payload, true),
+                None => return,
+            },
+            Some(message) = injections.recv() => frame(0x82, &message, true),
+        };
+        if to.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn frames_to_viewer(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    recorded: Arc<Mutex<Vec<Vec<u8>>>>,
+    tamper: Arc<Mutex<Tamper>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    if !copy_http_head(&mut from, &mut to).await {
+        return;
+    }
+    while let Some((first, mut payload)) = read_frame(&mut from).await {
+        let mut copies = 1;
+        if first & 0x0f == 2 {
+            recorded.lock().unwrap().push(payload.clone());
+            let is_packet = matches!(
+                glimpse_connect::protocol::Message::decode(&payload),
+                Ok(glimpse_connect::protocol::Message::Stream(_))
+            );
+            if is_packet {
+                let how = std::mem::replace(&mut *tamper.lock().unwrap(), Tamper::Nothing);
+                match how {
+                    Tamper::FlipNextPacket => {
+                        let last = payload.len() - 20; // inside the ciphertext, before the tag
+                        payload[last] ^= 0x04;
+                    }
+                    Tamper::ReplayNextPacket => copies = 2,
+                    Tamper::Nothing => {}
+                }
+            }
+        }
+        for _ in 0..copies {
+            if to.write_all(&frame(first, &payload, false)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Shannon entropy of `bytes`, in bits per byte.
+pub fn entropy(bytes: &[u8]) -> f64 {
+    let mut counts = [0u64; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len().max(1) as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
 }

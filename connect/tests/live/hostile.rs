@@ -1,23 +1,37 @@
-//! What the relay and the host do with clients that misbehave: wrong keys (rate limited), no
-//! hello, keys in URLs, malformed, oversized and text messages, messages of the wrong role, input
-//! without a grant, a second host claiming a key, a removed viewer coming back.
+//! What the relay and the host do with clients that misbehave: no hello, codes in URLs, malformed,
+//! oversized and text messages, messages of the wrong role or before admission, wrong codes (the
+//! third burns the code), guessing from one network, input without a grant, a second host claiming
+//! a code, a removed viewer coming back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glimpse::session::InputEvent;
 use glimpse_connect::protocol::{close, Join, Message};
+use glimpse_connect::viewer_session::{ControlState, ViewerSession};
 use glimpse_connect::{
-    ConnectError, ControlPolicy, HostEvent, SessionKey, Viewer, ViewerConfig, ViewerEvent,
+    ConnectError, ControlPolicy, HostEvent, JoinCode, Lookup, Viewer, ViewerConfig, ViewerEvent,
 };
 
 use crate::common::{recording, relay_config, runtime, start_relay, PlayingHost, RawClient};
 
-fn hello(key: SessionKey) -> Vec<u8> {
-    Message::ViewerHello {
-        join: Join::Key(key),
-        name: "raw".into(),
+/// A real hello for `code` (a valid key exchange message).
+fn hello(code: JoinCode) -> Vec<u8> {
+    ViewerSession::new(code, "raw").hello()
+}
+
+/// A raw client that went through the key exchange and was let in.
+async fn admitted(addr: std::net::SocketAddr, code: JoinCode) -> RawClient {
+    let mut c = RawClient::connect(addr, "/ws/view").await;
+    let mut session = ViewerSession::new(code, "raw");
+    c.send(session.hello()).await;
+    while !session.is_admitted() {
+        let bytes = c.next().await.expect("the exchange goes on");
+        session.receive(&bytes, 0).expect("a valid message");
+        while let Some(out) = session.poll_outgoing() {
+            c.send(out).await;
+        }
     }
-    .encode()
+    c
 }
 
 #[test]
@@ -31,58 +45,73 @@ fn misbehaving_viewers_are_closed_with_a_reason() {
         20.0,
         ControlPolicy::Ask,
     );
-    let key = host.host.key();
+    let code = host.host.code();
     rt.block_on(async {
-        // No hello in time (a key in the URL means nothing: keys travel in the hello only).
-        let mut c = RawClient::connect(addr, &format!("/ws/view?key={}", key.digits())).await;
+        // No hello in time (a code in the URL means nothing: codes travel in the hello only).
+        let mut c = RawClient::connect(addr, &format!("/ws/view?code={}", code.digits())).await;
         assert_eq!(c.close_code().await, close::STALLED);
         // A first message that is not a hello.
         let mut c = RawClient::connect(addr, "/ws/view").await;
         c.send(Message::Ack { seq: 1 }.encode()).await;
         assert_eq!(c.close_code().await, close::POLICY);
-        // Text, garbage, oversized, and a host's message from a viewer.
+        // A key exchange message of the wrong size.
+        let mut c = RawClient::connect(addr, "/ws/view").await;
+        c.send(
+            Message::ViewerHello {
+                join: Join::Code {
+                    lookup: code.lookup(),
+                    pake: vec![1; 5],
+                },
+            }
+            .encode(),
+        )
+        .await;
+        assert_eq!(c.close_code().await, close::POLICY);
+        // Text, garbage, oversized, a host's message, an ack before admission.
         for (what, expected) in [
             ("text", close::POLICY),
             ("garbage", close::POLICY),
             ("big", close::TOO_BIG),
             ("role", close::POLICY),
         ] {
-            let mut c = RawClient::connect(addr, "/ws/view").await;
-            c.send(hello(key)).await;
-            assert!(matches!(
-                Message::decode(&c.next().await.expect("welcome")),
-                Ok(Message::Welcome { .. })
-            ));
+            let mut c = admitted(addr, code).await;
             match what {
                 "text" => c.send_text("hello").await,
-                "garbage" => c.send(b"GC\x01\xff\xff".to_vec()).await,
+                "garbage" => c.send(b"GC\x02\xff\xff".to_vec()).await,
                 "big" => c.send(vec![0u8; 8 << 10]).await,
                 _ => c.send(Message::GrantControl { viewer: 1 }.encode()).await,
             }
             assert_eq!(c.close_code().await, expected, "{what}");
         }
+        // An ack before admission (one abandoned exchange: counted against the code, once).
+        let mut c = RawClient::connect(addr, "/ws/view").await;
+        c.send(hello(code)).await;
+        assert!(matches!(
+            Message::decode(&c.next().await.expect("welcome")),
+            Ok(Message::Welcome { .. })
+        ));
+        c.send(Message::Ack { seq: 0 }.encode()).await;
+        assert_eq!(c.close_code().await, close::POLICY, "early ack");
         // A host hello on the viewer endpoint, a viewer hello on the host endpoint.
         let mut c = RawClient::connect(addr, "/ws/view").await;
         c.send(
             Message::HostHello {
-                key: None,
+                lookup: None,
                 secret: [0; 32],
-                name: String::new(),
             }
             .encode(),
         )
         .await;
         assert_eq!(c.close_code().await, close::POLICY);
         let mut c = RawClient::connect(addr, "/ws/host").await;
-        c.send(hello(key)).await;
+        c.send(hello(code)).await;
         assert_eq!(c.close_code().await, close::POLICY);
-        // A second host claiming the key without its secret.
+        // A second host claiming the code without its secret.
         let mut c = RawClient::connect(addr, "/ws/host").await;
         c.send(
             Message::HostHello {
-                key: Some(key),
+                lookup: Some(code.lookup()),
                 secret: [0; 32],
-                name: String::new(),
             }
             .encode(),
         )
@@ -97,8 +126,75 @@ fn misbehaving_viewers_are_closed_with_a_reason() {
     rt.block_on(relay.shutdown());
 }
 
+/// A code with the same lookup and another secret.
+fn wrong_secret(code: JoinCode) -> JoinCode {
+    let secret: u32 = code.digits()[5..].parse().unwrap();
+    JoinCode::new(code.lookup(), (secret + 1) % 100_000).unwrap()
+}
+
 #[test]
-fn wrong_keys_are_refused_then_rate_limited() {
+fn wrong_codes_fail_fast_and_the_third_burns_the_code() {
+    let rt = runtime();
+    let relay = start_relay(&rt, relay_config());
+    let url = relay.ws_url();
+    let host = PlayingHost::start(
+        &url,
+        recording("typing_terminal", 30),
+        20.0,
+        ControlPolicy::Ask,
+    );
+    let right = host.host.code();
+    let inside = Viewer::join(ViewerConfig::new(&url, right)).expect("the right code gets in");
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let e = Viewer::join(ViewerConfig::new(&url, wrong_secret(right)))
+            .err()
+            .expect("a wrong code is refused");
+        waits.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(e, ConnectError::WrongCode);
+    }
+    println!("wrong code: refused after {waits:?} ms");
+    let mut attempts = Vec::new();
+    let mut replaced = None;
+    while replaced.is_none() {
+        match host
+            .host
+            .next_event(Duration::from_secs(5))
+            .expect("events")
+        {
+            HostEvent::WrongCode { attempts: n, .. } => attempts.push(n),
+            HostEvent::CodeReplaced { code } => replaced = Some(code),
+            _ => {}
+        }
+    }
+    let new_code = replaced.unwrap();
+    assert_eq!(attempts, vec![1, 2, 3]);
+    assert_ne!(new_code, right);
+    assert_eq!(host.host.code(), new_code);
+    // The burned code leads nowhere; the new one gets in; the viewer already in stayed.
+    let e = Viewer::join(ViewerConfig::new(&url, right))
+        .err()
+        .expect("the burned code is gone");
+    assert_eq!(e, ConnectError::UnknownSession);
+    let late = Viewer::join(ViewerConfig::new(&url, new_code)).expect("the new code gets in");
+    host.wait_done(Duration::from_secs(30));
+    assert!(crate::common::wait_exact(
+        &inside,
+        &host.last,
+        Duration::from_secs(15)
+    ));
+    assert!(crate::common::wait_exact(
+        &late,
+        &host.last,
+        Duration::from_secs(15)
+    ));
+    drop(host);
+    rt.block_on(relay.shutdown());
+}
+
+#[test]
+fn guessing_lookups_from_one_network_is_limited_but_a_right_code_gets_through() {
     let rt = runtime();
     let relay = start_relay(&rt, relay_config());
     let url = relay.ws_url();
@@ -108,19 +204,26 @@ fn wrong_keys_are_refused_then_rate_limited() {
         20.0,
         ControlPolicy::Ask,
     );
-    let key = host.host.key();
-    let wrong = SessionKey::from_value((key.value() + 1) % 1_000_000_000).unwrap();
-    for _ in 0..5 {
-        let e = Viewer::join(ViewerConfig::new(&url, wrong))
+    let code = host.host.code();
+    let unknown = |i: u32| {
+        JoinCode::new(
+            Lookup::new((code.lookup().value() + 1 + i) % 100_000).unwrap(),
+            0,
+        )
+        .unwrap()
+    };
+    for i in 0..5 {
+        let e = Viewer::join(ViewerConfig::new(&url, unknown(i)))
             .err()
-            .expect("wrong key refused");
+            .expect("unknown");
         assert_eq!(e, ConnectError::UnknownSession);
     }
-    // Five wrong keys from this address: even the right key waits now.
-    let e = Viewer::join(ViewerConfig::new(&url, key))
+    let e = Viewer::join(ViewerConfig::new(&url, unknown(9)))
         .err()
-        .expect("rate limited");
+        .expect("limited");
     assert_eq!(e.code(), 35, "{e}");
+    // Somebody on the same network with the right code is not locked out.
+    Viewer::join(ViewerConfig::new(&url, code)).expect("the right code still gets in");
     drop(host);
     rt.block_on(relay.shutdown());
 }
@@ -136,7 +239,8 @@ fn control_needs_a_grant_and_removed_viewers_stay_out() {
         20.0,
         ControlPolicy::Ask,
     );
-    let v = Viewer::join(ViewerConfig::new(&url, host.host.key())).unwrap();
+    let v = Viewer::join(ViewerConfig::new(&url, host.host.code())).unwrap();
+    let other = Viewer::join(ViewerConfig::new(&url, host.host.code())).unwrap();
     let key_a = InputEvent::Key {
         keysym: 0x61,
         down: true,
@@ -160,10 +264,7 @@ fn control_needs_a_grant_and_removed_viewers_stay_out() {
         if let ViewerEvent::Control { state, .. } =
             v.next_event(Duration::from_secs(5)).expect("granted")
         {
-            assert_eq!(
-                state,
-                glimpse_connect::viewer_session::ControlState::Granted
-            );
+            assert_eq!(state, ControlState::Granted);
             break;
         }
     }
@@ -179,7 +280,8 @@ fn control_needs_a_grant_and_removed_viewers_stay_out() {
         }
     }
     assert_eq!(got, vec![InputEvent::PointerMove { x: 10, y: 20 }, key_a]);
-    // Removed: the viewer's session ends, and it does not come back by itself.
+    // Removed: the viewer's session ends, it does not come back by itself, and the stream moves
+    // to a new key that the viewer who stays gets.
     host.host.remove(viewer).unwrap();
     let ended = loop {
         match v.next_event(Duration::from_secs(5)).expect("an end") {
@@ -188,37 +290,42 @@ fn control_needs_a_grant_and_removed_viewers_stay_out() {
         }
     };
     assert_eq!(ended, ConnectError::Removed);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(relay.stats().viewers, 0);
+    host.wait_done(Duration::from_secs(30));
+    assert!(
+        crate::common::wait_exact(&other, &host.last, Duration::from_secs(15)),
+        "the other viewer follows the new key"
+    );
+    assert_eq!(other.stats().refused_packets, 0);
+    assert_eq!(relay.stats().viewers, 1);
     drop(host);
     rt.block_on(relay.shutdown());
 }
 
 #[test]
-fn unused_keys_expire_and_the_host_is_told() {
+fn unused_codes_expire_and_the_host_is_told() {
     let rt = runtime();
     let mut config = relay_config();
-    let mut keys = glimpse_connect::relay::KeyPolicy::default();
-    keys.unused_ttl_ms = 1500;
-    config.keys = keys;
+    let mut codes = glimpse_connect::relay::CodePolicy::default();
+    codes.unused_ttl_ms = 1500;
+    config.codes = codes;
     let relay = start_relay(&rt, config);
     let url = relay.ws_url();
     let host = PlayingHost::start(&url, recording("idle_clock", 10), 10.0, ControlPolicy::Ask);
-    let key = host.host.key();
+    let code = host.host.code();
     let ended = loop {
         match host
             .host
             .next_event(Duration::from_secs(10))
-            .expect("the key expires")
+            .expect("the code expires")
         {
             HostEvent::Ended(e) => break e,
             _ => continue,
         }
     };
-    assert_eq!(ended, ConnectError::KeyExpired);
-    let e = Viewer::join(ViewerConfig::new(&url, key))
+    assert_eq!(ended, ConnectError::CodeExpired);
+    let e = Viewer::join(ViewerConfig::new(&url, code))
         .err()
-        .expect("expired key refused");
+        .expect("expired code refused");
     assert_eq!(e, ConnectError::UnknownSession);
     drop(host);
     rt.block_on(relay.shutdown());

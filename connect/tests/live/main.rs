@@ -6,5 +6,6 @@ mod common;
 mod hostile;
 mod operations;
 mod programs;
+mod security;
 mod sessions;
 mod xvfb;

@@ -38,7 +38,7 @@ fn health_metrics_and_headers() {
         ControlPolicy::ViewOnly,
     );
     let viewers: Vec<Viewer> = (0..3)
-        .map(|_| Viewer::join(ViewerConfig::new(&url, host.host.key())).unwrap())
+        .map(|_| Viewer::join(ViewerConfig::new(&url, host.host.code())).unwrap())
         .collect();
     let health = rt.block_on(http_get(addr, "/healthz"));
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");

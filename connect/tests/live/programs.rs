@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use glimpse_connect::{ClientTls, Screen, SessionKey, Viewer, ViewerConfig};
+use glimpse_connect::{ClientTls, JoinCode, Screen, Viewer, ViewerConfig};
 
 use crate::common::{percentile, runtime, wait_exact, Program, StallProxy, HEIGHT, WIDTH};
 
@@ -87,7 +87,7 @@ fn start_relay(listen: &str, extra: &[String]) -> (Program, String) {
     (relay, url)
 }
 
-fn start_share(relay_ws: &str, dir: &Path, extra: &[String]) -> (Program, SessionKey) {
+fn start_share(relay_ws: &str, dir: &Path, extra: &[String]) -> (Program, JoinCode) {
     let mut args = strings(&[
         "--relay",
         relay_ws,
@@ -107,8 +107,8 @@ fn start_share(relay_ws: &str, dir: &Path, extra: &[String]) -> (Program, Sessio
     ]);
     args.extend_from_slice(extra);
     let share = Program::start(SHARE, &args);
-    let key = share.wait_line("share: session key: ", Duration::from_secs(30));
-    (share, SessionKey::parse(&key).expect("a key"))
+    let key = share.wait_line("share: code: ", Duration::from_secs(30));
+    (share, JoinCode::parse(&key).expect("a code"))
 }
 
 fn first_after(applied: &[(u64, f64)], after_ms: f64) -> Option<f64> {
@@ -157,7 +157,7 @@ fn resume_after(disruption: Disruption) {
         &[
             "--relay".into(),
             ws.clone(),
-            "--key".into(),
+            "--code".into(),
             key.to_string(),
             "--seconds".into(),
             "30".into(),
@@ -172,7 +172,7 @@ fn resume_after(disruption: Disruption) {
         ],
     );
     view.wait_line("glimpse-view: joined", Duration::from_secs(20));
-    let mut page = page_viewer(&format!("{http}/#key={}", key.digits()), 30, &dir, &[]);
+    let mut page = page_viewer(&format!("{http}/#code={}", key.digits()), 30, &dir, &[]);
     std::thread::sleep(Duration::from_secs(3));
     let (back_ms, what) = match disruption {
         Disruption::RelayRestart => {
@@ -315,7 +315,7 @@ fn tls_relay_serves_wss_and_refuses_plain_ws() {
         .expect("plain ws refused");
     assert!(matches!(e.code(), 40 | 47), "{e}");
     let page = page_viewer(
-        &format!("{https}/#key={}", session.digits()),
+        &format!("{https}/#code={}", session.digits()),
         15,
         &dir,
         &strings(&["--spki", &spki]),

@@ -14,7 +14,7 @@ use crate::common::{
 };
 
 fn viewer(relay_url: &str, host: &PlayingHost, name: &str) -> Viewer {
-    let mut config = ViewerConfig::new(relay_url, host.host.key());
+    let mut config = ViewerConfig::new(relay_url, host.host.code());
     config.name = name.into();
     Viewer::join(config).unwrap_or_else(|e| panic!("{name} joins: {e}"))
 }
@@ -37,7 +37,7 @@ fn late_slow_and_cut_viewers_end_pixel_exact() {
         ControlPolicy::ViewOnly,
     );
     let from_start = viewer(&url, &host, "from the start");
-    let mut slow_config = ViewerConfig::new(&url, host.host.key());
+    let mut slow_config = ViewerConfig::new(&url, host.host.code());
     slow_config.read_delay = Duration::from_millis(100);
     let slow = Viewer::join(slow_config).expect("slow viewer joins");
     let cut = viewer(&url, &host, "cut");
@@ -84,7 +84,7 @@ fn late_slow_and_cut_viewers_end_pixel_exact() {
 /// its secret and keeps its key; the viewers, connected straight to the relay, see the host away
 /// and back, and end pixel-exact.
 #[test]
-fn a_stalled_host_link_comes_back_with_the_same_key() {
+fn a_stalled_host_link_comes_back_with_the_same_code() {
     let rt = runtime();
     let relay = start_relay(&rt, relay_config());
     let proxy = rt.block_on(StallProxy::start(relay.local_addr()));
@@ -94,7 +94,7 @@ fn a_stalled_host_link_comes_back_with_the_same_key() {
         10.0,
         ControlPolicy::ViewOnly,
     );
-    let key = host.host.key();
+    let key = host.host.code();
     let v = viewer(&relay.ws_url(), &host, "direct");
     std::thread::sleep(Duration::from_millis(1500));
     proxy.stall(true);
@@ -124,11 +124,11 @@ fn a_stalled_host_link_comes_back_with_the_same_key() {
     );
     let mut resumed = false;
     while let Some(e) = host.host.next_event(Duration::from_millis(10)) {
-        resumed |= matches!(e, HostEvent::Ready { key: k, resumed: true } if k == key);
+        resumed |= matches!(e, HostEvent::Ready { code: k, resumed: true } if k == key);
     }
     println!("host stall 5 s: first new frame {:.0} ms after the link came back; host away seen: {saw_away}", first_after.as_secs_f64() * 1000.0);
-    assert!(resumed, "the host took its session back with the same key");
-    assert_eq!(host.host.key(), key);
+    assert!(resumed, "the host took its session back with the same code");
+    assert_eq!(host.host.code(), key);
     assert!(saw_away, "viewers were told the host was away");
     assert_eq!(host.host.stats().reconnects, 1);
     drop(host);
@@ -149,7 +149,7 @@ fn a_relay_restart_loses_no_session() {
         10.0,
         ControlPolicy::ViewOnly,
     );
-    let key = host.host.key();
+    let key = host.host.code();
     let viewers: Vec<Viewer> = (0..2)
         .map(|i| viewer(&url, &host, &format!("viewer {i}")))
         .collect();
@@ -185,7 +185,7 @@ fn a_relay_restart_loses_no_session() {
         );
         assert!(v.stats().reconnects >= 1);
     }
-    assert_eq!(host.host.key(), key, "same key after the restart");
+    assert_eq!(host.host.code(), key, "same code after the restart");
     assert_eq!(relay.stats().sessions, 1);
     println!("relay restart: first new frame per viewer {firsts:?} ms after the relay was back");
     drop(host);

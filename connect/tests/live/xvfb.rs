@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use glimpse::session::InputEvent;
 use glimpse_connect::viewer_session::ControlState;
-use glimpse_connect::{SessionKey, Viewer, ViewerConfig, ViewerEvent};
+use glimpse_connect::{JoinCode, Viewer, ViewerConfig, ViewerEvent};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt};
 use x11rb::wrapper::ConnectionExt as _;
@@ -93,8 +93,7 @@ fn share_captures_xvfb_and_injects_granted_input() {
     let share = Program::spawn(share);
     let what = share.wait_line("share: sharing the ", Duration::from_secs(20));
     assert!(what.starts_with("x11 screen 1024x768"), "{what}");
-    let key = SessionKey::parse(&share.wait_line("share: session key: ", Duration::from_secs(20)))
-        .unwrap();
+    let key = JoinCode::parse(&share.wait_line("share: code: ", Duration::from_secs(20))).unwrap();
     let page = share.wait_line("share: viewers open ", Duration::from_secs(5));
     let relay = page.split('/').nth(2).expect("an address").to_string();
     let v = Viewer::join(ViewerConfig::new(&format!("ws://{relay}"), key)).expect("viewer joins");

@@ -67,6 +67,9 @@ struct Args {
     /// Refuse every remote control request.
     #[arg(long)]
     view_only: bool,
+    /// Ask before letting each viewer in (you see its address and the name it typed).
+    #[arg(long)]
+    approve_viewers: bool,
     /// Stop after N frames.
     #[arg(long)]
     frames: Option<u64>,
@@ -234,6 +237,7 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
         only_ca_cert: false,
     };
     config.name = args.name.clone();
+    config.approve_viewers = args.approve_viewers;
     config.policy = if args.allow_control {
         ControlPolicy::AutoGrant
     } else if args.view_only {
@@ -250,17 +254,7 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
         }
     };
     host.record_timings(args.timing.is_some());
-    println!("share: session key: {}", host.key());
-    let page = host
-        .join_link()
-        .split("/#")
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    println!(
-        "share: viewers open {page}/ and type the key, or open {}",
-        host.join_link()
-    );
+    terminal::print_code(&host);
     let pump = (kind == "x11").then(|| x11_input(&host)).flatten();
     let _ = host_tx.send(host.clone());
     let code = event_loop(args, &host, pump.as_ref(), &stop);

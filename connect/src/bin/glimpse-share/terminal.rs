@@ -1,6 +1,7 @@
 //! What `glimpse-share` prints about the session, and the commands typed at the host: `y N` grants
-//! control to viewer N, `n N` refuses, `r` revokes, `k N` removes a viewer. A bare `y` or `n`
-//! answers the only pending request; with several pending it asks which.
+//! control to viewer N (or lets it in, with `--approve-viewers`), `n N` refuses, `r` revokes, `k N`
+//! removes a viewer. A bare `y` or `n` answers the only pending question; with several pending it
+//! asks which.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -10,9 +11,25 @@ use glimpse_connect::{Host, HostEvent};
 
 use crate::input::InputPump;
 
+/// Prints the code and the join link.
+pub fn print_code(host: &Host) {
+    println!("share: code: {}", host.code());
+    let link = host.join_link();
+    let page = link.split("/#").next().unwrap_or_default();
+    println!("share: viewers open {page}/ and type the code, or open {link}");
+    let _ = std::io::stdout().flush();
+}
+
+/// What a pending question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Question {
+    Control,
+    Admission,
+}
+
 pub struct Terminal {
-    /// Viewers asking for control, with their names.
-    pending: Vec<ViewerId>,
+    /// Viewers waiting for an answer (remote control, or being let in).
+    pending: Vec<(ViewerId, Question)>,
     names: BTreeMap<ViewerId, String>,
     /// Stdin is still open (someone can answer requests).
     stdin_open: bool,
@@ -43,14 +60,40 @@ impl Terminal {
 
     pub fn event(&mut self, event: HostEvent, host: &Host, pump: Option<&InputPump>) -> Next {
         match event {
-            HostEvent::Ready { key, resumed } => {
+            HostEvent::Ready { code, resumed } => {
                 if resumed {
-                    println!("share: reconnected to the relay; same key {key}");
+                    println!("share: reconnected to the relay; same code {code}");
                 }
+            }
+            HostEvent::WrongCode { address, attempts } => {
+                println!("share: a wrong code was tried from {address} ({attempts} of 3)");
+            }
+            HostEvent::CodeReplaced { .. } => {
+                println!("share: three wrong codes: this code is burned; viewers already in stay");
+                print_code(host);
+            }
+            HostEvent::ApprovalNeeded(info) if self.stdin_open => {
+                self.names.insert(info.viewer, info.name.clone());
+                self.pending.push((info.viewer, Question::Admission));
+                println!(
+                    "share: {} from {} wants to watch: type y {} to let in, n {} to turn away",
+                    self.who(info.viewer),
+                    info.address,
+                    info.viewer,
+                    info.viewer
+                );
+            }
+            HostEvent::ApprovalNeeded(info) => {
+                println!(
+                    "share: {} wants to watch (no terminal to answer: turned away)",
+                    info.address
+                );
+                let _ = host.deny(info.viewer);
             }
             HostEvent::Disconnected => println!("share: lost the relay; reconnecting..."),
             HostEvent::ViewerJoined(entry) => {
                 self.names.insert(entry.viewer, entry.name.clone());
+                self.pending.retain(|(v, _)| *v != entry.viewer);
                 let watching = self.names.len();
                 println!(
                     "share: {} joined from {} ({watching} watching)",
@@ -59,13 +102,13 @@ impl Terminal {
                 );
             }
             HostEvent::ViewerLeft { viewer } => {
-                self.pending.retain(|v| *v != viewer);
+                self.pending.retain(|(v, _)| *v != viewer);
                 let who = self.who(viewer);
                 self.names.remove(&viewer);
                 println!("share: {who} left ({} watching)", self.names.len());
             }
             HostEvent::ControlRequested { viewer } if self.stdin_open => {
-                self.pending.push(viewer);
+                self.pending.push((viewer, Question::Control));
                 println!(
                     "share: {} asks for remote control: type y {viewer} to grant, n {viewer} to refuse",
                     self.who(viewer)
@@ -111,8 +154,11 @@ impl Terminal {
     /// Stdin closed: nobody can answer requests any more.
     pub fn stdin_closed(&mut self, host: &Host) {
         self.stdin_open = false;
-        for viewer in self.pending.drain(..) {
-            let _ = host.refuse(viewer);
+        for (viewer, question) in self.pending.drain(..) {
+            let _ = match question {
+                Question::Control => host.refuse(viewer),
+                Question::Admission => host.deny(viewer),
+            };
         }
     }
 
@@ -122,7 +168,7 @@ impl Terminal {
         match words.as_slice() {
             [answer @ ("y" | "yes" | "n" | "no"), rest @ ..] => {
                 let target = match rest {
-                    [id] => viewer(id).filter(|v| self.pending.contains(v)),
+                    [id] => viewer(id).and_then(|v| self.pending.iter().copied().find(|(p, _)| *p == v)),
                     [] if self.pending.len() == 1 => self.pending.first().copied(),
                     [] if self.pending.is_empty() => {
                         println!("share: no request to answer");
@@ -130,22 +176,23 @@ impl Terminal {
                     }
                     _ => None,
                 };
-                let Some(v) = target else {
+                let Some((v, question)) = target else {
                     println!(
                         "share: which viewer? pending: {}",
                         self.pending
                             .iter()
-                            .map(|v| format!("{answer} {v}"))
+                            .map(|(v, _)| format!("{answer} {v}"))
                             .collect::<Vec<_>>()
                             .join(", ")
                     );
                     return;
                 };
-                self.pending.retain(|p| *p != v);
-                let r = if answer.starts_with('y') {
-                    host.grant(v)
-                } else {
-                    host.refuse(v)
+                self.pending.retain(|(p, _)| *p != v);
+                let r = match (question, answer.starts_with('y')) {
+                    (Question::Control, true) => host.grant(v),
+                    (Question::Control, false) => host.refuse(v),
+                    (Question::Admission, true) => host.approve(v),
+                    (Question::Admission, false) => host.deny(v),
                 };
                 if let Err(e) = r {
                     println!("share: {e}");
@@ -157,6 +204,7 @@ impl Terminal {
             ["k" | "kick", id] => match viewer(id) {
                 Some(v) => {
                     let _ = host.remove(v);
+                    println!("share: viewer {v} removed; the stream's key was changed");
                 }
                 None => println!("share: k takes a viewer number"),
             },
