@@ -409,3 +409,55 @@ fn xtest_input_reaches_windows_and_local_input_is_noticed() {
     }
     input.release_all().unwrap();
 }
+
+/// Keycodes whose keysyms include `keysym`.
+fn keycodes_of(conn: &RustConnection, keysym: u32) -> Vec<u8> {
+    let setup = conn.setup();
+    let (min, max) = (setup.min_keycode, setup.max_keycode);
+    let map = conn
+        .get_keyboard_mapping(min, max - min + 1)
+        .unwrap()
+        .reply()
+        .unwrap();
+    let per = usize::from(map.keysyms_per_keycode.max(1));
+    map.keysyms
+        .chunks(per)
+        .enumerate()
+        .filter(|(_, syms)| syms.contains(&keysym))
+        .map(|(i, _)| min + i as u8)
+        .collect()
+}
+
+/// A flood of keysyms the keyboard lacks uses a few spare keycodes at a bounded rate, never the
+/// whole keymap; a keymap left changed by a process that died is put back by the next injector.
+#[test]
+fn unknown_keysyms_use_a_small_pool_and_a_crash_is_repaired() {
+    let Some(x) = xvfb() else { return };
+    let (conn, _) = x11rb::connect(Some(&x.display)).unwrap();
+    let mut input = InputInjector::open(Some(&x.display)).unwrap();
+    // 40 distinct Greek letters as fast as possible: some fail (the remap budget of the second),
+    // and all that succeed share at most 8 keycodes.
+    let greek: Vec<u32> = (0..40).map(|i| 0x0100_03b1 + i).collect();
+    let mut used = std::collections::HashSet::new();
+    let mut refused = 0;
+    for &keysym in &greek {
+        match input.keycode_for(keysym) {
+            Ok(keycode) => {
+                used.insert(keycode);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(used.len() <= 8, "{} spare keycodes used", used.len());
+    assert!(refused >= 40 - 20, "at most 20 remaps a second ({refused} refused)");
+    // The process "dies" without restoring: the keymap keeps our keysyms.
+    let last = *greek.iter().rev().find(|&&k| !keycodes_of(&conn, k).is_empty()).unwrap();
+    std::mem::forget(input);
+    assert!(!keycodes_of(&conn, last).is_empty(), "left changed");
+    // The next injector puts it back.
+    let fresh = InputInjector::open(Some(&x.display)).unwrap();
+    for &keysym in &greek {
+        assert!(keycodes_of(&conn, keysym).is_empty(), "{keysym:#x} still mapped");
+    }
+    drop(fresh);
+}

@@ -4,6 +4,7 @@
 //! capture loop and the input handling can live on different threads.
 
 mod input;
+mod keymap;
 mod shm;
 
 pub use input::{InputInjector, LocalInputWatch};
