@@ -449,15 +449,25 @@ fn unknown_keysyms_use_a_small_pool_and_a_crash_is_repaired() {
         }
     }
     assert!(used.len() <= 8, "{} spare keycodes used", used.len());
-    assert!(refused >= 40 - 20, "at most 20 remaps a second ({refused} refused)");
+    assert!(
+        refused >= 40 - 20,
+        "at most 20 remaps a second ({refused} refused)"
+    );
     // The process "dies" without restoring: the keymap keeps our keysyms.
-    let last = *greek.iter().rev().find(|&&k| !keycodes_of(&conn, k).is_empty()).unwrap();
+    let last = *greek
+        .iter()
+        .rev()
+        .find(|&&k| !keycodes_of(&conn, k).is_empty())
+        .unwrap();
     std::mem::forget(input);
     assert!(!keycodes_of(&conn, last).is_empty(), "left changed");
     // The next injector puts it back.
     let fresh = InputInjector::open(Some(&x.display)).unwrap();
     for &keysym in &greek {
-        assert!(keycodes_of(&conn, keysym).is_empty(), "{keysym:#x} still mapped");
+        assert!(
+            keycodes_of(&conn, keysym).is_empty(),
+            "{keysym:#x} still mapped"
+        );
     }
     drop(fresh);
 }

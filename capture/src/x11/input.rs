@@ -254,7 +254,8 @@ impl InputInjector {
     /// keyboard lacks it; at most 20 such remaps a second (each makes every X client reload its
     /// keymap).
     pub fn keycode_for(&mut self, keysym: u32) -> Result<u8, CaptureError> {
-        self.keymap.keycode_for(&self.conn, keysym, &self.pressed_keys)
+        self.keymap
+            .keycode_for(&self.conn, keysym, &self.pressed_keys)
     }
 
     /// Releases every key and button this injector holds down.
