@@ -50,11 +50,6 @@ pub mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 pub mod video;
 
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
 pub use codec::Entropy;
 pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update, VideoChunk};
 pub use encoder::{Encoder, EncoderConfig, EncoderStats, VideoSettings, MASK_COLOR};
