@@ -36,13 +36,26 @@
 #![warn(missing_docs)]
 
 mod demo;
+mod error;
+mod open;
+mod remote_input;
+#[cfg(all(target_os = "linux", feature = "wayland"))]
+mod wayland;
 #[cfg(target_os = "linux")]
 mod x11;
 
 pub use demo::DemoSource;
+pub use error::CaptureError;
 use glimpse::{PixelFormat, Rect};
+pub use open::{
+    detect_backend, list_monitors, open, Backend, BackendChoice, CaptureOptions, Monitor, Opened,
+    Selection,
+};
+pub use remote_input::{mouse_button, LocalWatch, RemoteInput};
+#[cfg(all(target_os = "linux", feature = "wayland"))]
+pub use wayland::{PortalInput, PortalSource, StreamInfo};
 #[cfg(target_os = "linux")]
-pub use x11::{InputInjector, LocalInputWatch, X11Source};
+pub use x11::{InputInjector, LocalInputWatch, X11Input, X11Source};
 
 /// One captured screen image, borrowed from its source until the next call.
 #[derive(Debug)]
@@ -106,57 +119,9 @@ pub trait ScreenSource {
     fn kind(&self) -> &'static str;
 }
 
-/// Why capturing or injecting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CaptureError {
-    /// No X server could be reached (`DISPLAY` unset, wrong, or refused).
-    #[error("cannot connect to the X server: {0}")]
-    Connect(String),
-    /// The connection broke or a request failed.
-    #[error("X11 request failed: {0}")]
-    Protocol(String),
-    /// The server lacks an extension this needs.
-    #[error("the X server lacks the {0} extension")]
-    MissingExtension(&'static str),
-    /// The screen's pixels are not 32-bit little-endian BGRX (depth 24 or 32, TrueColor).
-    #[error("unsupported screen format: depth {depth}, {bits_per_pixel} bits per pixel, {detail}")]
-    UnsupportedFormat {
-        /// Screen depth.
-        depth: u8,
-        /// Bits per pixel of that depth's image format (0 when the server lists none).
-        bits_per_pixel: u8,
-        /// What else is wrong (byte order, colour masks).
-        detail: String,
-    },
-    /// A size the source cannot produce (zero, or over [`glimpse::MAX_DIMENSION`]).
-    #[error("invalid screen size {width}x{height}")]
-    InvalidSize {
-        /// Requested columns.
-        width: u32,
-        /// Requested rows.
-        height: u32,
-    },
-    /// An injected input event was refused (unknown button, keysym that cannot be mapped...).
-    #[error("invalid input event: {0}")]
-    InvalidInput(String),
-    /// An operating-system call failed (shared memory).
-    #[error("system call failed: {0}")]
-    Os(#[from] std::io::Error),
-}
-
-/// Opens the real X11 screen when `DISPLAY` is set and the server can be reached, or the animated
-/// [`DemoSource`] (1280x720) otherwise. A reachable server that cannot be captured (say depth 16)
-/// is an error, not a silent fallback.
+/// Opens the desktop's screen with [`CaptureOptions::default()`]: the Wayland portal, X11 or the
+/// demo scene (1280x720), as [`detect_backend`] picks. Use [`open`] to choose what to share, get
+/// remote control and learn which backend is in use.
 pub fn open_default() -> Result<Box<dyn ScreenSource>, CaptureError> {
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) {
-        match X11Source::open(None) {
-            Ok(source) => return Ok(Box::new(source)),
-            // Unreachable server: fall back to the demo. A reachable but unusable one is an error.
-            Err(CaptureError::Connect(_)) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(Box::new(DemoSource::new(1280, 720)))
+    Ok(open(&CaptureOptions::default())?.source)
 }
