@@ -183,6 +183,13 @@ impl PortalSource {
             cursor_serial_sent: 0,
             last_cursor: (0, 0),
         };
+        // Wait for the first frame, so that the size is known and a dead stream shows now.
+        if !source.wait_for_frame(FIRST_FRAME_TIMEOUT)? {
+            return Err(CaptureError::Timeout {
+                waiting_for: "the first frame from PipeWire",
+                seconds: FIRST_FRAME_TIMEOUT.as_secs(),
+            });
+        }
         Ok((source, input))
     }
 
