@@ -5,6 +5,7 @@
 mod dmabuf;
 mod frame;
 mod input;
+mod params;
 mod portal;
 mod session;
 mod stream;
@@ -45,6 +46,9 @@ pub struct StreamInfo {
     pub choice_remembered: bool,
     /// Why the choice could not be remembered, when it could not (the token file, an old portal).
     pub remember_error: Option<String>,
+    /// Why the stream was reconnected with shared memory only: it failed before its first frame
+    /// with DMA-BUF offered.
+    pub dmabuf_error: Option<String>,
 }
 
 /// Counters of the PipeWire stream.
@@ -156,7 +160,7 @@ impl PortalSource {
             _ => {}
         }
         let node_id = started.stream.pipe_wire_node_id();
-        let info = StreamInfo {
+        let mut info = StreamInfo {
             node_id,
             source_type: started.stream.source_type().map(source_type_name),
             position: started.stream.position(),
@@ -164,8 +168,10 @@ impl PortalSource {
             cursor_as_metadata: started.cursor_as_metadata,
             choice_remembered,
             remember_error,
+            dmabuf_error: None,
         };
-        let stream = PipeWireStream::start(started.pipewire_fd, node_id)?;
+        let (stream, dmabuf_error) = connect_stream(&started.handle, started.pipewire_fd, node_id)?;
+        info.dmabuf_error = dmabuf_error;
         let input = (options.remote_control && (started.keyboard || started.pointer)).then(|| {
             PortalInput::new(
                 Arc::clone(&started.handle),
@@ -183,13 +189,6 @@ impl PortalSource {
             cursor_serial_sent: 0,
             last_cursor: (0, 0),
         };
-        // Wait for the first frame, so that the size is known and a dead stream shows now.
-        if !source.wait_for_frame(FIRST_FRAME_TIMEOUT)? {
-            return Err(CaptureError::Timeout {
-                waiting_for: "the first frame from PipeWire",
-                seconds: FIRST_FRAME_TIMEOUT.as_secs(),
-            });
-        }
         Ok((source, input))
     }
 
@@ -219,26 +218,61 @@ impl PortalSource {
     /// False on timeout; an error once the session has ended. Lets a caller capture as soon as the
     /// compositor sends something instead of polling.
     pub fn wait_for_frame(&self, timeout: Duration) -> Result<bool, CaptureError> {
-        let shared = self.stream.shared();
-        let deadline = Instant::now() + timeout;
-        let mut state = shared.lock();
-        loop {
-            if let Some(why) = &state.ended {
-                return Err(CaptureError::SessionClosed(why.clone()));
-            }
-            if state.pending.is_some() {
-                return Ok(true);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(false);
-            }
-            state = shared
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        wait_for_frame(self.stream.shared(), timeout)
+    }
+}
+
+/// Connects to the stream with DMA-BUF offered and waits for its first frame (so that the size is
+/// known and a dead stream shows now). A stream that fails before its first frame is connected
+/// again with shared memory only (the DMA-BUF path is not tested headless: mutter without a GPU
+/// offers no DMA-BUF); the first failure is returned with it.
+fn connect_stream(
+    session: &SessionHandle,
+    fd: std::os::fd::OwnedFd,
+    node: u32,
+) -> Result<(PipeWireStream, Option<String>), CaptureError> {
+    let first_frame =
+        |stream: &PipeWireStream| match wait_for_frame(stream.shared(), FIRST_FRAME_TIMEOUT) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CaptureError::Timeout {
+                waiting_for: "the first frame from PipeWire",
+                seconds: FIRST_FRAME_TIMEOUT.as_secs(),
+            }),
+            Err(e) => Err(e),
+        };
+    let stream = PipeWireStream::start(fd, node, true)?;
+    match first_frame(&stream) {
+        Ok(()) => Ok((stream, None)),
+        Err(CaptureError::SessionClosed(why)) => {
+            drop(stream);
+            let stream = PipeWireStream::start(session.open_pipewire()?, node, false)?;
+            first_frame(&stream)?;
+            Ok((stream, Some(why)))
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// Waits until `shared` holds a frame not yet handed out, for `timeout` at most.
+fn wait_for_frame(shared: &frame::SharedStream, timeout: Duration) -> Result<bool, CaptureError> {
+    let deadline = Instant::now() + timeout;
+    let mut state = shared.lock();
+    loop {
+        if let Some(why) = &state.ended {
+            return Err(CaptureError::SessionClosed(why.clone()));
+        }
+        if state.pending.is_some() {
+            return Ok(true);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        state = shared
+            .changed
+            .wait_timeout(state, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
 }
 

@@ -76,6 +76,8 @@ pub(crate) enum Command {
     /// Answers once everything before it was handed to the portal, with the first failure since
     /// the previous sync.
     Sync(std::sync::mpsc::SyncSender<Result<(), String>>),
+    /// Another connection to the session's PipeWire remote.
+    OpenPipeWire(std::sync::mpsc::SyncSender<Result<OwnedFd, String>>),
     Close,
 }
 
@@ -92,6 +94,20 @@ impl SessionHandle {
         self.commands.send(command).map_err(|_| {
             CaptureError::SessionClosed("the portal session's task has stopped".into())
         })
+    }
+
+    /// A new PipeWire connection for this session's stream (`OpenPipeWireRemote` again).
+    pub fn open_pipewire(&self) -> Result<OwnedFd, CaptureError> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.send(Command::OpenPipeWire(answer))?;
+        match answered.recv_timeout(REQUEST_TIMEOUT) {
+            Ok(Ok(fd)) => Ok(fd),
+            Ok(Err(e)) => Err(CaptureError::Portal(format!("OpenPipeWireRemote: {e}"))),
+            Err(_) => Err(CaptureError::Timeout {
+                waiting_for: "OpenPipeWireRemote",
+                seconds: REQUEST_TIMEOUT.as_secs(),
+            }),
+        }
     }
 
     /// `SessionClosed` once the portal closed the session.
@@ -116,9 +132,13 @@ impl Drop for SessionHandle {
 
 /// The portal objects a session task holds.
 enum PortalSession {
-    ScreenCast(Session<'static, Screencast<'static>>),
+    ScreenCast {
+        screencast: Screencast<'static>,
+        session: Session<'static, Screencast<'static>>,
+    },
     Remote {
         remote: RemoteDesktop<'static>,
+        screencast: Screencast<'static>,
         session: Session<'static, RemoteDesktop<'static>>,
         node: u32,
     },
@@ -217,7 +237,11 @@ async fn start_screencast(request: SessionRequest) -> Result<StartedSession, Cap
             return Err(e);
         }
     };
-    let handle = spawn_task(PortalSession::ScreenCast(session), false).await?;
+    let portal_session = PortalSession::ScreenCast {
+        screencast,
+        session,
+    };
+    let handle = spawn_task(portal_session, false).await?;
     Ok(StartedSession {
         handle,
         stream,
@@ -291,6 +315,7 @@ async fn start_remote(request: SessionRequest) -> Result<StartedSession, Capture
     let node = stream.pipe_wire_node_id();
     let portal_session = PortalSession::Remote {
         remote,
+        screencast,
         session,
         node,
     };
@@ -333,7 +358,9 @@ async fn spawn_task(
     let closed = Arc::new(Mutex::new(None));
     let (commands, queue) = mpsc::unbounded_channel();
     let closed_signal = match &session {
-        PortalSession::ScreenCast(s) => s.receive_closed().await.map(|s| s.boxed()),
+        PortalSession::ScreenCast { session, .. } => {
+            session.receive_closed().await.map(|s| s.boxed())
+        }
         PortalSession::Remote { session, .. } => session.receive_closed().await.map(|s| s.boxed()),
     }
     .map_err(|e| request_error("Session.Closed", e))?;
@@ -383,9 +410,20 @@ async fn run_session(
                 Some(Command::Sync(answer)) => {
                     let _ = answer.send(failure.take().map_or(Ok(()), Err));
                 }
+                Some(Command::OpenPipeWire(answer)) => {
+                    let fd = match &session {
+                        PortalSession::ScreenCast { screencast, session } => {
+                            screencast.open_pipe_wire_remote(session).await
+                        }
+                        PortalSession::Remote { screencast, session, .. } => {
+                            screencast.open_pipe_wire_remote(session).await
+                        }
+                    };
+                    let _ = answer.send(fd.map_err(|e| e.to_string()));
+                }
                 Some(Command::Close) | None => {
                     let _ = match &session {
-                        PortalSession::ScreenCast(s) => s.close().await,
+                        PortalSession::ScreenCast { session, .. } => session.close().await,
                         PortalSession::Remote { session, .. } => session.close().await,
                     };
                     *closed.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -408,6 +446,7 @@ async fn inject(session: &PortalSession, event: PortalEvent) -> Result<(), Strin
         remote,
         session,
         node,
+        ..
     } = session
     else {
         return Err("this session has no remote control".into());

@@ -7,12 +7,14 @@
 #![cfg(all(target_os = "linux", feature = "wayland"))]
 
 mod mutter;
+mod shot;
 
-use glimpse::{damage, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect};
+use glimpse::{damage, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Rect};
 use glimpse_capture::{
     detect_backend, open, Backend, BackendChoice, CaptureOptions, PortalSource, RemoteInput,
     ScreenSource,
 };
+use shot::{bbox, bluish, centre, Shot, ACCENT, SWITCH_OFF};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -110,64 +112,6 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-/// A frame owned by the test: tightly packed BGRA.
-#[derive(Clone, PartialEq, Eq)]
-struct Shot {
-    pixels: Vec<u8>,
-    width: u32,
-    height: u32,
-}
-
-impl std::fmt::Debug for Shot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Shot({}x{})", self.width, self.height)
-    }
-}
-
-impl Shot {
-    fn of(frame: &glimpse_capture::CapturedFrame<'_>) -> Shot {
-        assert_eq!(frame.format, PixelFormat::Bgra8, "mutter streams BGRx");
-        let row = frame.width as usize * 4;
-        let mut pixels = Vec::with_capacity(row * frame.height as usize);
-        for y in 0..frame.height as usize {
-            pixels.extend_from_slice(&frame.pixels[y * frame.stride..][..row]);
-        }
-        Shot {
-            pixels,
-            width: frame.width,
-            height: frame.height,
-        }
-    }
-
-    fn frame(&self) -> Frame<'_> {
-        Frame::new(
-            &self.pixels,
-            self.width,
-            self.height,
-            self.width as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .expect("valid frame")
-    }
-
-    /// The pixel at (x, y) as 0xRRGGBB.
-    fn rgb(&self, x: u32, y: u32) -> u32 {
-        let i = ((y * self.width + x) * 4) as usize;
-        let p = &self.pixels[i..i + 4];
-        u32::from(p[2]) << 16 | u32::from(p[1]) << 8 | u32::from(p[0])
-    }
-
-    fn write_ppm(&self, name: &str) -> PathBuf {
-        let path = artifacts().join(name);
-        let mut out = format!("P6\n{} {}\n255\n", self.width, self.height).into_bytes();
-        for p in self.pixels.chunks_exact(4) {
-            out.extend_from_slice(&[p[2], p[1], p[0]]);
-        }
-        std::fs::write(&path, out).expect("write ppm");
-        path
-    }
-}
-
 /// Captures until the compositor has sent nothing for `quiet`; returns the last frame.
 fn settle(source: &mut PortalSource, quiet: Duration) -> Shot {
     while source.wait_for_frame(quiet).expect("stream alive") {
@@ -201,35 +145,6 @@ fn wait_until(source: &mut PortalSource, name: &str, accept: impl Fn(&Shot) -> b
         }
     }
 }
-
-/// The bounding box of the pixels in `area` whose colour `accept`s.
-fn bbox(shot: &Shot, area: Rect, accept: impl Fn(u32) -> bool) -> Option<Rect> {
-    let mut found: Option<Rect> = None;
-    for y in area.y..area.bottom().min(shot.height) {
-        for x in area.x..area.right().min(shot.width) {
-            if accept(shot.rgb(x, y)) {
-                found =
-                    Some(found.map_or(Rect::new(x, y, 1, 1), |b| b.union(&Rect::new(x, y, 1, 1))));
-            }
-        }
-    }
-    found
-}
-
-fn centre(r: Rect) -> (u32, u32) {
-    (r.x + r.width / 2, r.y + r.height / 2)
-}
-
-/// GNOME's accent blue: the dialog's Share button, and its switches when on.
-const ACCENT: u32 = 0x3584e4;
-/// Accent blue, maybe lightened by the pointer hovering it.
-fn bluish(c: u32) -> bool {
-    let (r, g, b) = (c >> 16, (c >> 8) & 0xff, c & 0xff);
-    r < 120 && (100..180).contains(&g) && b > 200
-}
-
-/// The track of a switch that is off.
-const SWITCH_OFF: u32 = 0xe1e1e1;
 
 /// Waits for the RemoteDesktop portal's dialog (xdg-desktop-portal-gnome 43: the monitor is
 /// preselected, "Allow remote interaction" is off) and answers it as the person at the host would:
