@@ -12,7 +12,6 @@ root=$(pwd)
 frames=${1:-300}
 cargo build --release -q -p glimpse-capture --example capture_bench
 bench="$root/target/release/examples/capture_bench"
-export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 results=()
 for size in 1280x720 1920x1080; do
     out="$root/target/wayland-bench/$size"

@@ -218,6 +218,7 @@ impl PortalSource {
     /// False on timeout; an error once the session has ended. Lets a caller capture as soon as the
     /// compositor sends something instead of polling.
     pub fn wait_for_frame(&self, timeout: Duration) -> Result<bool, CaptureError> {
+        self.session.check()?;
         wait_for_frame(self.stream.shared(), timeout)
     }
 }

@@ -117,6 +117,22 @@ fn run(
             }
         })
         .register();
+    // The compositor's node going away (the compositor stopped or crashed) leaves our stream merely
+    // paused, and the portal may say nothing: the registry tells.
+    let registry = core.get_registry().map_err(pw_error("PipeWire registry"))?;
+    let removed_shared = Arc::clone(shared);
+    let removed_loop = mainloop.downgrade();
+    let _registry_listener = registry
+        .add_listener_local()
+        .global_remove(move |id| {
+            if id == node {
+                removed_shared.end("the compositor removed the stream".into());
+                if let Some(l) = removed_loop.upgrade() {
+                    l.quit();
+                }
+            }
+        })
+        .register();
     let stream = pw::stream::StreamBox::new(
         &core,
         "glimpse-capture",

@@ -532,3 +532,42 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     assert!(!input.local_activity().unwrap(), "reported twice");
     input.release_all().unwrap();
 }
+
+/// Stops mutter under a running capture: `capture` must then fail with a clear error (no panic, no
+/// hang). Destructive, so it runs alone in a session of its own (`GLIMPSE_WAYLAND_DESTRUCTIVE=1`,
+/// set by capture/wayland-ci.sh for that second session).
+#[test]
+fn vanished_compositor_is_a_clear_error() {
+    let Some(session) = session() else { return };
+    if std::env::var("GLIMPSE_WAYLAND_DESTRUCTIVE").as_deref() != Ok("1") {
+        skip("stops the compositor: runs in a session of its own (capture/wayland-ci.sh)");
+        return;
+    }
+    let pid = std::env::var("GLIMPSE_COMPOSITOR_PID").expect("GLIMPSE_COMPOSITOR_PID");
+    let mut source = session.screencast();
+    source.capture().expect("capture while mutter runs");
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let error = loop {
+        match source.capture() {
+            Err(e) => break e,
+            Ok(_) => assert!(
+                Instant::now() < deadline,
+                "still capturing 20 s after mutter stopped"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!("after mutter stopped: {error}");
+    assert!(
+        matches!(
+            error,
+            glimpse_capture::CaptureError::SessionClosed(_)
+                | glimpse_capture::CaptureError::PipeWire(_)
+                | glimpse_capture::CaptureError::Portal(_)
+        ),
+        "{error:?}"
+    );
+    assert!(source.wait_for_frame(Duration::from_millis(10)).is_err());
+}
