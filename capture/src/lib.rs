@@ -1,33 +1,54 @@
-//! Screen capture and input injection for Glimpse's `share` command.
+//! Screen capture and input injection for Glimpse's share command.
 //!
-//! A [`ScreenSource`] hands out BGRA frames ready for [`glimpse::Frame::new`], with damage rectangles
-//! as hints, and the mouse cursor separately (position every call, shape only when it changed):
+//! A [`ScreenSource`] hands out BGRA (or RGBA) frames ready for [`glimpse::Frame::new`], with damage
+//! rectangles as hints, and the mouse cursor separately (position every call, shape only when it
+//! changed). Three backends:
 //!
-//! - [`X11Source`] (Linux) reads the real X11 screen: MIT-SHM `GetImage` into a shared segment when
-//!   the server allows it (plain `GetImage` otherwise), XDamage for the changed rectangles, XFixes for
-//!   the cursor. Depth 24 and 32 TrueColor screens only.
-//! - [`DemoSource`] needs no X server: an animated, deterministic desktop-like scene whose damage
-//!   rectangles are exact.
+//! - **Wayland** ([`PortalSource`], Linux, the default `wayland` feature): the xdg-desktop-portal
+//!   ScreenCast portal (through `ashpd`) picks what to share in its dialog, asked once thanks to a
+//!   restore token kept under `$XDG_STATE_HOME/glimpse`; frames come from PipeWire (shared-memory
+//!   buffers, linear DMA-BUFs when offered) on a thread of their own; damage from the stream's
+//!   `SPA_META_VideoDamage`, or computed while copying when the compositor sends none; the cursor
+//!   from `SPA_META_Cursor`. A still screen (the compositor sends nothing) is the last frame again
+//!   with empty damage. Remote control goes through the RemoteDesktop portal ([`PortalInput`]).
+//! - **X11** ([`X11Source`], Linux): MIT-SHM `GetImage` into a shared segment when the server allows
+//!   it (plain `GetImage` otherwise), XDamage for the changed rectangles, XFixes for the cursor; the
+//!   whole screen or one RandR monitor. Depth 24 and 32 TrueColor screens only. Remote control with
+//!   XTest ([`X11Input`], built on [`InputInjector`] and [`LocalInputWatch`]).
+//! - **Demo** ([`DemoSource`]): no display at all; an animated, deterministic desktop-like scene
+//!   whose damage rectangles are exact.
 //!
-//! [`open_default`] picks the X11 screen when `DISPLAY` is set and reachable, the demo otherwise.
-//! For remote control, [`InputInjector`] replays the viewer's pointer, wheel and keys with XTest and
-//! [`LocalInputWatch`] tells when the person at the host touched the mouse or keyboard, so that the
-//! host takes control back at once.
+//! [`open`] picks the backend ([`detect_backend`]: `WAYLAND_DISPLAY` and a ScreenCast portal on the
+//! session bus, else `DISPLAY`, else the demo), applies the [`Selection`] (whole screen, monitor
+//! `n` from [`list_monitors`], a window) and, when asked, opens remote control as one
+//! [`RemoteInput`] whatever the backend: pointer, buttons in browser numbering, wheel, keysyms, and
+//! [`RemoteInput::local_activity`] for host priority (the person at the host takes control back by
+//! touching their mouse or keyboard). It says which backend it uses ([`Opened::backend`]).
 //!
 //! ```
 //! use glimpse::{Encoder, EncoderConfig, Frame};
-//! use glimpse_capture::{DemoSource, ScreenSource};
+//! use glimpse_capture::{open, BackendChoice, CaptureOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut source = DemoSource::new(640, 360); // or glimpse_capture::open_default()?
+//! let mut options = CaptureOptions::default(); // the desktop's backend, whole screen
+//! options.backend = BackendChoice::Demo; // (here: the demo, to run anywhere)
+//! options.remote_control = true; // Opened::input, when the backend grants it
+//! let mut opened = open(&options)?;
+//! println!("sharing through {}", opened.backend);
 //! let mut encoder = Encoder::new(EncoderConfig::default());
 //! for _ in 0..3 {
-//!     let shot = source.capture()?;
+//!     let shot = opened.source.capture()?;
 //!     let frame = Frame::new(shot.pixels, shot.width, shot.height, shot.stride, shot.format)?;
-//!     let _packet = encoder.encode(&frame)?; // damage: `shot.damage` (None = compare everything)
-//!     if let Some(cursor) = source.cursor()? {
+//!     let _packet = match &shot.damage {
+//!         Some(hints) => encoder.encode_with_hints(&frame, hints)?,
+//!         None => encoder.encode(&frame)?, // unknown damage: compare everything
+//!     };
+//!     if let Some(cursor) = opened.source.cursor()? {
 //!         let _ = (cursor.x, cursor.y, cursor.visible, cursor.shape.map(|s| s.serial));
 //!     }
+//! }
+//! if let Some(input) = opened.input.as_mut() {
+//!     input.pointer_move(100, 100)?; // frame coordinates
 //! }
 //! # Ok(())
 //! # }
@@ -68,7 +89,8 @@ pub struct CapturedFrame<'a> {
     pub height: u32,
     /// Bytes from one row to the next.
     pub stride: usize,
-    /// Byte order of the pixels (always [`PixelFormat::Bgra8`] today).
+    /// Byte order of the pixels: [`PixelFormat::Bgra8`], or [`PixelFormat::Rgba8`] from a PipeWire
+    /// stream in RGBx/RGBA.
     pub format: PixelFormat,
     /// What changed since the previous capture, as hints: every changed pixel lies inside one of the
     /// rectangles (they may cover unchanged pixels too). `None` means unknown: compare everything.
@@ -115,7 +137,7 @@ pub trait ScreenSource {
     /// The cursor's position and visibility, plus its shape when it changed. `None` when this
     /// source knows nothing about a cursor.
     fn cursor(&mut self) -> Result<Option<CursorState>, CaptureError>;
-    /// A short name for logs: `"x11"` or `"demo"`.
+    /// A short name for logs: `"portal"`, `"x11"` or `"demo"`.
     fn kind(&self) -> &'static str;
 }
 

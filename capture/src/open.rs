@@ -217,19 +217,7 @@ pub fn open(options: &CaptureOptions) -> Result<Opened, CaptureError> {
     let (backend, mut notes) = detect_backend(options);
     match backend {
         #[cfg(all(target_os = "linux", feature = "wayland"))]
-        Backend::Portal => {
-            let (source, input) = crate::wayland::PortalSource::open(options)?;
-            let input = input.map(|i| Box::new(i) as Box<dyn RemoteInput>);
-            if let Some(i) = &input {
-                notes.push(host_priority_note(i.as_ref()));
-            }
-            Ok(Opened {
-                source: Box::new(source),
-                input,
-                backend,
-                notes,
-            })
-        }
+        Backend::Portal => open_portal(options, notes),
         #[cfg(target_os = "linux")]
         Backend::X11 => match open_x11(options, &mut notes) {
             Err(CaptureError::Connect(e)) if options.backend == BackendChoice::Auto => {
@@ -245,6 +233,47 @@ pub fn open(options: &CaptureOptions) -> Result<Opened, CaptureError> {
             other.name()
         ))),
     }
+}
+
+#[cfg(all(target_os = "linux", feature = "wayland"))]
+fn open_portal(options: &CaptureOptions, mut notes: Vec<String>) -> Result<Opened, CaptureError> {
+    use crate::wayland::PortalSource;
+    let (source, input) = match PortalSource::open(options) {
+        // No RemoteDesktop portal: share without remote control rather than not at all.
+        Err(CaptureError::PortalUnavailable(why)) if options.remote_control => {
+            notes.push(format!("remote control unavailable: {why}"));
+            let mut view_only = options.clone();
+            view_only.remote_control = false;
+            PortalSource::open(&view_only)?
+        }
+        other => other?,
+    };
+    let info = source.info();
+    if let Some(why) = &info.remember_error {
+        notes.push(format!("the share dialog will ask again next time: {why}"));
+    }
+    if let Some(why) = &info.dmabuf_error {
+        notes.push(format!(
+            "DMA-BUF failed ({why}): frames come through shared memory"
+        ));
+    }
+    if !info.cursor_as_metadata {
+        notes.push("the portal draws the cursor into the frames (no cursor metadata)".into());
+    }
+    let input = input.map(|i| Box::new(i) as Box<dyn RemoteInput>);
+    match &input {
+        Some(i) => notes.push(host_priority_note(i.as_ref())),
+        None if options.remote_control => {
+            notes.push("remote control was not allowed in the share dialog".into())
+        }
+        None => {}
+    }
+    Ok(Opened {
+        source: Box::new(source),
+        input,
+        backend: Backend::Portal,
+        notes,
+    })
 }
 
 fn open_demo(options: &CaptureOptions, mut notes: Vec<String>) -> Opened {
