@@ -9,7 +9,8 @@ It gives the capture tests a screen they can reason about:
 - typed keys are echoed on row 4 and logged to typed.txt; Return ends a line: when it equals the
   contents of the file `expect`, the whole terminal turns magenta (#ff00ff), else red (#ff0000);
 - a left click (xterm SGR mouse reporting) paints a 3x3-cell green (#00ff00) block centred on the
-  clicked cell and logs "COL ROW" to clicks.txt.
+  clicked cell and logs "COL ROW" to clicks.txt; wheel notches are logged to wheel.txt ("up",
+  "down").
 It writes `ready` once it is drawing.
 """
 import os
@@ -91,7 +92,9 @@ def handle_input(data, typed):
             report, release = data[3:end].decode(), data[end:end + 1] == b"m"
             data = data[end + 1:]
             button, col, row = (int(v) for v in report.split(";"))
-            if button == 0 and not release:
+            if button in (64, 65):
+                log("wheel.txt", "up" if button == 64 else "down")
+            elif button == 0 and not release:
                 log("clicks.txt", "%d %d" % (col, row))
                 for dy in (-1, 0, 1):
                     put("\x1b[%d;%dH\x1b[48;2;0;255;0m   \x1b[0m" % (max(1, row + dy), max(1, col - 1)))

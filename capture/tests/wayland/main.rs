@@ -464,6 +464,7 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
         bbox(s, Rect::new(0, 0, s.width, s.height), |c| c == ACCENT).is_none()
     });
     let (x, y) = centre(terminal_area(&screen));
+    let first_shape = source.cursor().unwrap().and_then(|c| c.shape);
     input.pointer_move(x as i32, y as i32).unwrap();
     input
         .button(glimpse_capture::mouse_button::LEFT, true)
@@ -475,6 +476,38 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     wait_until(&mut source, "click-painted", |s| s.rgb(x, y) == 0x00ff00);
     let clicks = std::fs::read_to_string(session.dir.join("clicks.txt")).expect("clicks.txt");
     assert_eq!(clicks.lines().count(), 1, "{clicks}");
+    // The cursor came as metadata: where we put it, with its image.
+    wait_cursor_at(&mut source, x as i32, y as i32);
+    let shape = first_shape
+        .or_else(|| {
+            (0..100).find_map(|_| {
+                source.wait_for_frame(Duration::from_millis(20)).unwrap();
+                source.cursor().unwrap().and_then(|c| c.shape)
+            })
+        })
+        .expect("a cursor image");
+    assert!(shape.width > 0 && shape.height > 0 && shape.hotspot_x < shape.width);
+    assert_eq!(
+        shape.pixels.len(),
+        (shape.width * shape.height * 4) as usize
+    );
+    assert!(shape.pixels.chunks_exact(4).any(|p| p[3] == 255));
+
+    // Two wheel notches down: screen-app logs what the terminal reports.
+    input.wheel(0, 2).unwrap();
+    input.sync().expect("the portal took the wheel");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let wheel = loop {
+        let log = std::fs::read_to_string(session.dir.join("wheel.txt")).unwrap_or_default();
+        if !log.is_empty() || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        !wheel.is_empty() && wheel.lines().all(|l| l == "down"),
+        "wheel.txt: {wheel:?}"
+    );
 
     // Typed text: screen-app echoes it on its "typed:" row (above the click), and on Return turns
     // the terminal magenta when the line is right.
