@@ -32,7 +32,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut options = CaptureOptions::default(); // the desktop's backend, whole screen
 //! options.backend = BackendChoice::Demo; // (here: the demo, to run anywhere)
-//! options.remote_control = true; // Opened::input, when the backend grants it
+//! options.remote_control = true; // Opened::injector, when the backend grants it
 //! let mut opened = open(&options)?;
 //! println!("sharing through {}", opened.backend);
 //! let mut encoder = Encoder::new(EncoderConfig::default());
@@ -47,7 +47,7 @@
 //!         let _ = (cursor.x, cursor.y, cursor.visible, cursor.shape.map(|s| s.serial));
 //!     }
 //! }
-//! if let Some(input) = opened.input.as_mut() {
+//! if let Some(input) = opened.injector.as_mut() {
 //!     input.pointer_move(100, 100)?; // frame coordinates
 //! }
 //! # Ok(())

@@ -86,7 +86,7 @@ pub struct CaptureOptions {
     pub backend: BackendChoice,
     /// What to share (default: [`Selection::Auto`]).
     pub selection: Selection,
-    /// Also open remote control ([`Opened::input`]). On Wayland this asks the RemoteDesktop portal
+    /// Also open remote control ([`Opened::injector`]). On Wayland this asks the RemoteDesktop portal
     /// (its dialog also asks for the keyboard and pointer) and, with portals older than 1.17
     /// (RemoteDesktop version 1), the choice cannot be remembered: the dialog shows every time.
     pub remote_control: bool,
@@ -139,12 +139,13 @@ pub struct Monitor {
 }
 
 /// An opened source, with remote control when asked for and available.
+#[non_exhaustive]
 pub struct Opened {
     /// The frames.
     pub source: Box<dyn ScreenSource + Send>,
     /// Remote control, when [`CaptureOptions::remote_control`] was set and the backend could
     /// grant it (`None` otherwise: [`notes`](Self::notes) says why).
-    pub input: Option<Box<dyn RemoteInput>>,
+    pub injector: Option<Box<dyn RemoteInput>>,
     /// The backend in use, to tell the person at the host.
     pub backend: Backend,
     /// Remarks for the person at the host: a backend passed over and why, remote control not
@@ -156,7 +157,7 @@ impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")
             .field("source", &self.source.kind())
-            .field("input", &self.input.as_ref().map(|i| i.kind()))
+            .field("injector", &self.injector.as_ref().map(|i| i.kind()))
             .field("backend", &self.backend)
             .field("notes", &self.notes)
             .finish()
@@ -260,8 +261,8 @@ fn open_portal(options: &CaptureOptions, mut notes: Vec<String>) -> Result<Opene
     if !info.cursor_as_metadata {
         notes.push("the portal draws the cursor into the frames (no cursor metadata)".into());
     }
-    let input = input.map(|i| Box::new(i) as Box<dyn RemoteInput>);
-    match &input {
+    let injector = input.map(|i| Box::new(i) as Box<dyn RemoteInput>);
+    match &injector {
         Some(i) => notes.push(host_priority_note(i.as_ref())),
         None if options.remote_control => {
             notes.push("remote control was not allowed in the share dialog".into())
@@ -270,7 +271,7 @@ fn open_portal(options: &CaptureOptions, mut notes: Vec<String>) -> Result<Opene
     }
     Ok(Opened {
         source: Box::new(source),
-        input,
+        injector,
         backend: Backend::Portal,
         notes,
     })
@@ -283,7 +284,7 @@ fn open_demo(options: &CaptureOptions, mut notes: Vec<String>) -> Opened {
     let (width, height) = options.demo_size;
     Opened {
         source: Box::new(DemoSource::new(width, height)),
-        input: None,
+        injector: None,
         backend: Backend::Demo,
         notes,
     }
@@ -310,19 +311,19 @@ fn open_x11(options: &CaptureOptions, notes: &mut Vec<String>) -> Result<Opened,
         }
     };
     let source = crate::X11Source::open_area(display, area)?;
-    let mut input = None;
+    let mut injector = None;
     if options.remote_control {
         match crate::X11Input::open(display, area) {
             Ok(i) => {
                 notes.push(host_priority_note(&i));
-                input = Some(Box::new(i) as Box<dyn RemoteInput>);
+                injector = Some(Box::new(i) as Box<dyn RemoteInput>);
             }
             Err(e) => notes.push(format!("remote control unavailable: {e}")),
         }
     }
     Ok(Opened {
         source: Box::new(source),
-        input,
+        injector,
         backend: Backend::X11,
         notes: std::mem::take(notes),
     })

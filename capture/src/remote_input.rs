@@ -36,7 +36,7 @@ pub enum LocalWatch {
 /// Coordinates are pixels of the captured frames: `(0, 0)` is the top-left corner of what is shared
 /// (the chosen monitor, not the whole desktop); positions outside are clamped to it. Implemented by
 /// [`X11Input`](crate::X11Input) and, with the `wayland` feature, by the portal's
-/// `PortalInput`; [`open`](crate::open) gives the right one as `Opened::input`.
+/// `PortalInput`; [`open`](crate::open) gives the right one as `Opened::injector`.
 ///
 /// ```
 /// use glimpse_capture::{mouse_button, CaptureError, RemoteInput};

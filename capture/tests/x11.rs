@@ -512,7 +512,7 @@ fn monitor_selection_crops_to_a_randr_monitor() {
     }
 
     // Pointer positions are the monitor's too, both ways.
-    let mut input = opened.input.take().expect("XTest remote control");
+    let mut input = opened.injector.take().expect("XTest remote control");
     input.pointer_move(5, 6).unwrap();
     input.sync().unwrap();
     let pointer = conn.query_pointer(root).unwrap().reply().unwrap();
