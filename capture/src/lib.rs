@@ -139,6 +139,14 @@ pub trait ScreenSource {
     fn cursor(&mut self) -> Result<Option<CursorState>, CaptureError>;
     /// A short name for logs: `"portal"`, `"x11"` or `"demo"`.
     fn kind(&self) -> &'static str;
+    /// Waits up to `timeout` for the screen to change: true when a capture now may show something
+    /// new. Sources that are told about changes (the Wayland portal: PipeWire delivers frames only
+    /// then) block until one comes, so a capture loop needs no polling there; the others answer
+    /// true at once.
+    fn wait_for_change(&mut self, timeout: std::time::Duration) -> Result<bool, CaptureError> {
+        let _ = timeout;
+        Ok(true)
+    }
 }
 
 /// Opens the desktop's screen with [`CaptureOptions::default()`]: the Wayland portal, X11 or the

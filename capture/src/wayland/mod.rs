@@ -386,6 +386,10 @@ impl ScreenSource for PortalSource {
     fn kind(&self) -> &'static str {
         "portal"
     }
+
+    fn wait_for_change(&mut self, timeout: Duration) -> Result<bool, CaptureError> {
+        self.wait_for_frame(timeout)
+    }
 }
 
 #[cfg(test)]

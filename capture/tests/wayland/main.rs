@@ -271,6 +271,8 @@ fn still_screen_gives_the_last_frame_with_empty_damage() {
         received,
         "the compositor sent nothing"
     );
+    let changed = source.wait_for_change(Duration::from_millis(300)).unwrap();
+    assert!(!changed, "a still screen is no change");
     let stats = source.stats();
     assert_eq!(stats.buffer_kind, Some("memfd"), "{stats:?}");
 }
