@@ -471,3 +471,125 @@ fn unknown_keysyms_use_a_small_pool_and_a_crash_is_repaired() {
     }
     drop(fresh);
 }
+
+#[test]
+fn monitor_selection_crops_to_a_randr_monitor() {
+    use glimpse_capture::{list_monitors, open, Backend, BackendChoice, CaptureOptions, Selection};
+    use x11rb::protocol::randr::{self, ConnectionExt as _};
+    let Some(x) = xvfb() else { return };
+    let (conn, root) = connect(&x);
+    // Two monitors side by side, as `xrandr --setmonitor` defines them.
+    for (name, left) in [("LEFT", 0), ("RIGHT", 640)] {
+        let atom = conn
+            .intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom;
+        let monitor = randr::MonitorInfo {
+            name: atom,
+            primary: left == 0,
+            automatic: false,
+            x: left,
+            y: 0,
+            width: 640,
+            height: 720,
+            width_in_millimeters: 170,
+            height_in_millimeters: 190,
+            outputs: vec![],
+        };
+        conn.randr_set_monitor(root, monitor)
+            .unwrap()
+            .check()
+            .expect("RandR 1.5 SetMonitor");
+    }
+    let mut options = CaptureOptions::default();
+    options.backend = BackendChoice::X11;
+    options.x11_display = Some(x.display.clone());
+    let monitors = list_monitors(&options).unwrap();
+    let geometry: Vec<_> = monitors
+        .iter()
+        .map(|m| {
+            (
+                m.index,
+                m.name.as_str(),
+                m.x,
+                m.y,
+                m.width,
+                m.height,
+                m.primary,
+            )
+        })
+        .collect();
+    // Xvfb keeps the automatic monitor of its one output after ours.
+    assert_eq!(
+        geometry,
+        [
+            (0, "LEFT", 0, 0, 640, 720, true),
+            (1, "RIGHT", 640, 0, 640, 720, false),
+            (2, "screen", 0, 0, 1280, 720, false)
+        ]
+    );
+
+    // A window across the boundary: its right part is in monitor 1, from column 0.
+    let win = window(
+        &conn,
+        root,
+        (600, 100, 200, 100),
+        xproto::EventMask::NO_EVENT,
+    );
+    options.selection = Selection::Monitor(1);
+    options.remote_control = true;
+    let mut opened = open(&options).expect("monitor 1");
+    assert_eq!(opened.backend, Backend::X11);
+    assert_eq!(opened.source.size(), (640, 720));
+    {
+        let frame = opened.source.capture().unwrap();
+        assert_eq!((frame.width, frame.height), (640, 720));
+        assert_area(
+            frame.pixels,
+            frame.stride,
+            Rect::new(0, 100, 160, 100),
+            0x808080,
+        );
+        assert_area(
+            frame.pixels,
+            frame.stride,
+            Rect::new(160, 100, 10, 10),
+            0x000000,
+        );
+    }
+    fill(&conn, win, 0xff00ff, (100, 10, 30, 20));
+    let changed = Rect::new(60, 110, 30, 20);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = opened.source.capture().unwrap();
+        let damage = frame.damage.clone().expect("known damage");
+        assert!(damage.iter().all(|d| d.right() <= 640 && d.bottom() <= 720));
+        if covered(&damage, changed) {
+            assert_area(frame.pixels, frame.stride, changed, 0xff00ff);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no damage for the change");
+    }
+
+    // Pointer positions are the monitor's too, both ways.
+    let mut input = opened.injector.take().expect("XTest remote control");
+    input.pointer_move(5, 6).unwrap();
+    input.sync().unwrap();
+    let pointer = conn.query_pointer(root).unwrap().reply().unwrap();
+    assert_eq!((pointer.root_x, pointer.root_y), (645, 6));
+    let cursor = opened.source.cursor().unwrap().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (5, 6));
+
+    options.selection = Selection::Monitor(3);
+    assert!(matches!(
+        open(&options),
+        Err(glimpse_capture::CaptureError::NoSuchMonitor { index: 3, count: 3 })
+    ));
+    options.selection = Selection::Window;
+    assert!(matches!(
+        open(&options),
+        Err(glimpse_capture::CaptureError::Unsupported(_))
+    ));
+}
