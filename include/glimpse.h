@@ -64,10 +64,12 @@
  * What a Glimpse call did. `GLIMPSE_RESULT_OK` (0) is success; every other value is a failure and
  * nothing was written to the call's outputs (except the needed size on `GLIMPSE_RESULT_BUFFER_TOO_SMALL`).
  *
- * Numbers never change once released. 1..9 are conditions of the C interface itself; 10 and above
- * are the engine's errors and equal the core's `glimpse::Error::code()`. Functions return this type;
- * functions that take a code (`glimpse_result_message`) take a plain `uint32_t`, so unknown values
- * from newer libraries are safe to pass.
+ * Numbers never change once released. 1..9 are conditions of the C interface itself; 10..31 are
+ * the engine's errors and equal the core's `glimpse::Error::code()`; 30..39 (session) and 40..59
+ * (connection) are quick connect's errors (`glimpse_host_*`) and equal `ConnectError::code()` of
+ * glimpse-connect (30 is both the engine's and quick connect's "control not granted"). Functions
+ * return this type; functions that take a code (`glimpse_result_message`) take a plain `uint32_t`,
+ * so unknown values from newer libraries are safe to pass.
  */
 enum glimpse_result
 #ifdef __cplusplus
@@ -197,6 +199,55 @@ enum glimpse_result
    * when).
    */
   GLIMPSE_RESULT_RATE_LIMITED = 35,
+  /**
+   * The relay could not be reached (connection refused, host unreachable, timed out, DNS).
+   */
+  GLIMPSE_RESULT_RELAY_UNREACHABLE = 40,
+  /**
+   * TLS failed: an untrusted or invalid certificate, or an unusable CA file.
+   */
+  GLIMPSE_RESULT_TLS = 41,
+  /**
+   * A relay URL that cannot be used (it must be `ws://HOST:PORT`, `wss://HOST[:PORT]`, or the
+   * `http(s)://` page URL).
+   */
+  GLIMPSE_RESULT_INVALID_RELAY_URL = 42,
+  /**
+   * A peer sent something the quick-connect protocol does not allow.
+   */
+  GLIMPSE_RESULT_PROTOCOL_ERROR = 43,
+  /**
+   * The session is over: ended by the host, or closed for good by the relay.
+   */
+  GLIMPSE_RESULT_SESSION_ENDED = 44,
+  /**
+   * The host removed this viewer from the session.
+   */
+  GLIMPSE_RESULT_REMOVED = 45,
+  /**
+   * The relay refused: too many sessions or viewers, or its memory budget is spent.
+   */
+  GLIMPSE_RESULT_RELAY_FULL = 46,
+  /**
+   * The connection to the relay was lost and could not be restored in time.
+   */
+  GLIMPSE_RESULT_CONNECTION_LOST = 47,
+  /**
+   * The session's network thread is gone (the session ended): nothing more will come.
+   */
+  GLIMPSE_RESULT_CLOSED = 48,
+  /**
+   * Nothing happened in time (`glimpse_host_next_event`: no event within the timeout).
+   */
+  GLIMPSE_RESULT_TIMEOUT = 49,
+  /**
+   * The session key is held by another host.
+   */
+  GLIMPSE_RESULT_SESSION_KEY_IN_USE = 50,
+  /**
+   * A request that does not fit the current state of the session.
+   */
+  GLIMPSE_RESULT_INVALID_REQUEST = 51,
   /**
    * An engine error this version of the C library has no code for (the core is newer than the
    * binding). The last-error detail says what it was.

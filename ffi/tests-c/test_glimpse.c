@@ -123,11 +123,21 @@ static void test_result_messages(void) {
     EXPECT(GLIMPSE_RESULT_CONTROL_NOT_GRANTED == 30 && GLIMPSE_RESULT_POINTER_OUTSIDE_SCREEN == 31);
     EXPECT(GLIMPSE_RESULT_INVALID_SESSION_KEY == 32 && GLIMPSE_RESULT_UNKNOWN_SESSION_KEY == 33);
     EXPECT(GLIMPSE_RESULT_SESSION_KEY_EXPIRED == 34 && GLIMPSE_RESULT_RATE_LIMITED == 35);
+    /* Quick connect's numbers (glimpse_connect::ConnectError::code). */
+    EXPECT(GLIMPSE_RESULT_RELAY_UNREACHABLE == 40 && GLIMPSE_RESULT_TLS == 41 && GLIMPSE_RESULT_INVALID_RELAY_URL == 42);
+    EXPECT(GLIMPSE_RESULT_PROTOCOL_ERROR == 43 && GLIMPSE_RESULT_SESSION_ENDED == 44 && GLIMPSE_RESULT_REMOVED == 45);
+    EXPECT(GLIMPSE_RESULT_RELAY_FULL == 46 && GLIMPSE_RESULT_CONNECTION_LOST == 47 && GLIMPSE_RESULT_CLOSED == 48);
+    EXPECT(GLIMPSE_RESULT_TIMEOUT == 49 && GLIMPSE_RESULT_SESSION_KEY_IN_USE == 50 && GLIMPSE_RESULT_INVALID_REQUEST == 51);
     for (c = 30; c <= 35; c++) {
+        EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
+    }
+    for (c = 40; c <= 51; c++) {
         EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
     }
     EXPECT(strcmp(glimpse_result_message(29), "unknown result code") == 0);
     EXPECT(strcmp(glimpse_result_message(36), "unknown result code") == 0);
+    EXPECT(strcmp(glimpse_result_message(39), "unknown result code") == 0);
+    EXPECT(strcmp(glimpse_result_message(52), "unknown result code") == 0);
 }
 
 static void test_free_null(void) {
