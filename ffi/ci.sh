@@ -76,11 +76,20 @@ for prog in share view; do
     gcc "${CFLAGS[@]}" "examples/c/$prog.c" $(pkg-config --cflags --libs glimpse) -Wl,-rpath,"$PREFIX/lib" \
         -o "$OUT/${prog}_shared"
 done
-if ldd "$OUT/share_static" | grep -q libglimpse; then
-    echo "share_static depends on libglimpse.so" >&2
-    exit 1
-fi
-ldd "$OUT/share_shared" | grep -q "$PREFIX/lib/libglimpse.so"
+# ldd's output is captured first: `ldd | grep -q` fails under pipefail when grep stops reading early.
+for prog in share; do
+    LDD="$(ldd "$OUT/${prog}_static")"
+    if [[ "$LDD" == *libglimpse* ]]; then
+        echo "${prog}_static depends on libglimpse.so" >&2
+        exit 1
+    fi
+    LDD="$(ldd "$OUT/${prog}_shared")"
+    if [[ "$LDD" != *"$PREFIX/lib/libglimpse.so"* ]]; then
+        echo "${prog}_shared does not load $PREFIX/lib/libglimpse.so:" >&2
+        echo "$LDD" >&2
+        exit 1
+    fi
+done
 
 step "share -> view round trips (pixel-exact)"
 roundtrip() { # name, share arguments...
@@ -117,7 +126,12 @@ step "C test suite under AddressSanitizer + UBSan"
 gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
     -I"$PREFIX/include" ffi/tests-c/test_glimpse.c "$PREFIX/lib/libglimpse.a" $NATIVE -o "$OUT/test_asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$OUT/test_asan" | tee "$OUT/test_asan.log"
-tail -n 1 "$OUT/test_asan.log" | grep -Eq '^[0-9]+ passed, 0 failed$'
+passed() { # the suite's last line says that nothing failed
+    local last
+    last="$(tail -n 1 "$1")"
+    [[ "$last" =~ ^[0-9]+\ passed,\ 0\ failed$ ]]
+}
+passed "$OUT/test_asan.log"
 
 step "C test suite under valgrind"
 if ! command -v valgrind >/dev/null; then
@@ -127,7 +141,7 @@ gcc "${CFLAGS[@]}" -I"$PREFIX/include" ffi/tests-c/test_glimpse.c "$PREFIX/lib/l
     -o "$OUT/test_plain"
 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --log-file="$OUT/valgrind.log" "$OUT/test_plain" | tee "$OUT/test_valgrind.log"
-tail -n 1 "$OUT/test_valgrind.log" | grep -Eq '^[0-9]+ passed, 0 failed$'
+passed "$OUT/test_valgrind.log"
 grep -E 'ERROR SUMMARY|All heap blocks|definitely lost|indirectly lost' "$OUT/valgrind.log" | sed 's/^==[0-9]*== //'
 
 printf '\n== ffi: all C library checks passed\n'
