@@ -8,7 +8,9 @@ use std::mem::offset_of;
 
 use engine::{Encoder, EncoderConfig, Entropy, Packet, VideoSettings};
 
-use crate::boundary::{bool_arg, ffi_call, ffi_void, out, read_settings, BoxHandle};
+use crate::boundary::{
+    bool_arg, ffi_call, ffi_void, out, read_settings, write_u64_fields, BoxHandle,
+};
 use crate::error::{glimpse_result, Failure};
 use crate::types::{
     check_inside, frame, glimpse_rect, glimpse_session, kind_number, rects, write_rects,
@@ -184,6 +186,26 @@ impl glimpse_encoder_settings {
     }
 }
 
+/// Reads and validates encoder settings from C (NULL is a failure naming `name`).
+///
+/// # Safety
+/// `settings` is NULL or points to `settings->struct_size` readable bytes.
+pub(crate) unsafe fn encoder_config(
+    settings: *const glimpse_encoder_settings,
+    name: &str,
+) -> Result<EncoderConfig, Failure> {
+    // SAFETY: forwarded from the caller.
+    let settings = unsafe {
+        read_settings(
+            settings,
+            glimpse_encoder_settings::defaults(),
+            SETTINGS_V1_SIZE,
+            name,
+        )
+    }?;
+    settings.to_config()
+}
+
 /// Receives each packet an encoder produces: `userdata` as given to `glimpse_encoder_set_callback`,
 /// the packet bytes (valid only during the call: copy them to keep them), their length, and the
 /// packet's `glimpse_packet_kind`. Called synchronously on the thread that made the call producing
@@ -307,17 +329,9 @@ pub unsafe extern "C" fn glimpse_encoder_new(
 ) -> glimpse_result {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
-        let settings = unsafe {
-            read_settings(
-                settings,
-                glimpse_encoder_settings::defaults(),
-                SETTINGS_V1_SIZE,
-                "settings",
-            )
-        }?;
+        let config = unsafe { encoder_config(settings, "settings") }?;
         // SAFETY: forwarded from the caller.
         let out_encoder = unsafe { out(out_encoder, "out_encoder") }?;
-        let config = settings.to_config()?;
         let state = EncoderState {
             encoder: Encoder::new(config),
             queue: VecDeque::new(),
@@ -703,60 +717,30 @@ pub unsafe extern "C" fn glimpse_encoder_get_stats(
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        if out_stats.is_null() {
-            return Err(Failure::null("out_stats"));
-        }
-        if !out_stats.is_aligned() {
-            return Err(Failure::new(
-                glimpse_result::InvalidArgument,
-                "out_stats is not aligned for glimpse_encoder_stats",
-            ));
-        }
-        // SAFETY: non-NULL and aligned; the caller promises at least the 4 bytes of `struct_size`.
-        let size = unsafe { out_stats.cast::<u32>().read() } as usize;
-        if size < STATS_V1_SIZE {
-            return Err(Failure::new(
-                glimpse_result::SettingsSize,
-                format!("out_stats->struct_size is {size}, the smallest version is {STATS_V1_SIZE} bytes"),
-            ));
-        }
-        let s = encoder
-            .state
-            .try_borrow()
-            .map_err(|_| busy())?
-            .encoder
-            .stats();
         type S = glimpse_encoder_stats;
-        let fields = [
-            (offset_of!(S, frames), s.frames),
-            (offset_of!(S, unchanged_frames), s.unchanged_frames),
-            (offset_of!(S, checkpoints), s.checkpoints),
-            (offset_of!(S, bytes), s.bytes),
-            (offset_of!(S, copies), s.copies),
-            (offset_of!(S, cache_hits), s.cache_hits),
-            (offset_of!(S, video_pictures), s.video_pictures),
-            (offset_of!(S, video_bytes), s.video_bytes),
-            (offset_of!(S, video_pixels), s.video_pixels),
-            (offset_of!(S, lossy_pixels), s.lossy_pixels),
-        ];
-        let known = size_of::<S>();
-        let base = out_stats.cast::<u8>();
-        let mut filled = 0;
-        for (offset, value) in fields {
-            if offset + size_of::<u64>() <= size {
-                // SAFETY: inside the caller's `size` writable bytes; the field is aligned (the
-                // pointer is aligned for the struct).
-                unsafe { base.add(offset).cast::<u64>().write(value) };
-                filled = offset + size_of::<u64>();
-            }
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            write_u64_fields(out_stats, STATS_V1_SIZE, "out_stats", || {
+                let s = encoder
+                    .state
+                    .try_borrow()
+                    .map_err(|_| busy())?
+                    .encoder
+                    .stats();
+                Ok([
+                    (offset_of!(S, frames), s.frames),
+                    (offset_of!(S, unchanged_frames), s.unchanged_frames),
+                    (offset_of!(S, checkpoints), s.checkpoints),
+                    (offset_of!(S, bytes), s.bytes),
+                    (offset_of!(S, copies), s.copies),
+                    (offset_of!(S, cache_hits), s.cache_hits),
+                    (offset_of!(S, video_pictures), s.video_pictures),
+                    (offset_of!(S, video_bytes), s.video_bytes),
+                    (offset_of!(S, video_pixels), s.video_pixels),
+                    (offset_of!(S, lossy_pixels), s.lossy_pixels),
+                ])
+            })
         }
-        if size > known {
-            // SAFETY: bytes known..size are inside the caller's `size` writable bytes.
-            unsafe { base.add(known).write_bytes(0, size - known) };
-        }
-        // SAFETY: non-NULL and writable, as above. `filled` <= size <= u32::MAX.
-        unsafe { out_stats.cast::<u32>().write(filled as u32) };
-        Ok(())
     })
 }
 
