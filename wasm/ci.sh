@@ -35,13 +35,8 @@ cargo clippy -q --manifest-path "$MANIFEST" --all-targets -- -D warnings
 cargo clippy -q --manifest-path "$MANIFEST" --all-targets --target wasm32-unknown-unknown -- -D warnings
 cargo test -q --manifest-path "$MANIFEST" --lib
 
-echo "== wasm build"
-# Size: one codegen unit and LTO, no debug info (only for this build; the workspace profile is untouched).
-CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
-  cargo build -q --manifest-path "$MANIFEST" --lib --release --target wasm32-unknown-unknown
-rm -rf dist
-wasm-bindgen --target web --out-dir dist --out-name glimpse_wasm \
-  "$TARGET_DIR/wasm32-unknown-unknown/release/glimpse_wasm.wasm"
+# The wasm engine and the TypeScript in ts/ (JavaScript and generated types in js/).
+bash build.sh
 
 echo "== test packets (native encoder)"
 cargo build -q --manifest-path "$MANIFEST" --example packets
