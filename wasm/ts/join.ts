@@ -204,7 +204,14 @@ export class ViewerLink {
       clearTimeout(this.#connectTimer);
       socket.send(this.#session.hello());
     };
-    socket.onmessage = (e) => this.#onMessage(socket, e);
+    socket.onmessage = (e) => {
+      try {
+        this.#onMessage(socket, e);
+      } catch (err) {
+        // Never an exception per message: the connection goes, the session decides what next.
+        this.#drop(socket, `internal error: ${toGlimpseError(err).message}`);
+      }
+    };
     socket.onerror = () => {}; // onclose follows, with the code
     socket.onclose = (e) => this.#closed(socket, e.code, e.reason);
   }

@@ -223,10 +223,11 @@ export class HostLink {
       if (!(e.data instanceof ArrayBuffer)) return this.#drop(socket, 'the relay sent a text message');
       try {
         this.#session.receive(new Uint8Array(e.data));
+        this.#drain();
       } catch (err) {
-        return this.#drop(socket, toGlimpseError(err).message);
+        // A message a relay may not send (or a failure acting on it): reconnect.
+        this.#drop(socket, toGlimpseError(err).message);
       }
-      this.#drain();
     };
     socket.onerror = () => {}; // onclose follows, with the code
     socket.onclose = (e) => this.#closed(socket, e.code, e.reason);

@@ -52,6 +52,10 @@ export interface GlimpseSharerEventMap {
 
 type Canvas2D = OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D;
 
+/** Packets kept for a packets() iterator not opened yet. */
+const MAX_QUEUED = 512;
+const MAX_QUEUED_BYTES = 32 << 20;
+
 /**
  * Shares a video track (from getDisplayMedia(), or any track such as a canvas captureStream()): each
  * captured frame is read as RGBA and encoded in wasm into the same packets a native host sends.
@@ -68,9 +72,11 @@ export class GlimpseSharer extends EventTarget {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   readonly #onPacket: ((packet: Uint8Array, kind: PacketKind) => void) | undefined;
-  readonly #queue: Uint8Array[] = [];
+  /** Packets for packets() iterators, oldest first (see #queuePacket for its bound). */
+  #queue: Uint8Array[] = [];
+  #queueBytes = 0;
   readonly #waiters: ((r: IteratorResult<Uint8Array, undefined>) => void)[] = [];
-  /** Iterators from packets() still open: packets are queued only for them. */
+  /** Iterators from packets() still open. */
   #iterators = 0;
   #ownsTrack = false;
   #link: HostLink | null = null;
@@ -184,20 +190,25 @@ export class GlimpseSharer extends EventTarget {
     return packet;
   }
 
-  /** The packets, in order, as an async iterator (ends when stop() is called). */
+  /**
+   * The packets, in order, as an async iterator (ends when stop() is called). Packets made before the
+   * first call are kept from the last checkpoint on (at most 512 packets and 32 MiB).
+   */
   packets(): AsyncIterableIterator<Uint8Array> {
     this.#iterators++;
     let open = true;
     const close = () => {
       if (open) this.#iterators--;
       open = false;
-      if (this.#iterators === 0) this.#queue.length = 0;
     };
     const iterator: AsyncIterableIterator<Uint8Array> = {
       [Symbol.asyncIterator]() { return iterator; },
       next: (): Promise<IteratorResult<Uint8Array, undefined>> => {
         const value = this.#queue.shift();
-        if (value) return Promise.resolve({ value, done: false });
+        if (value) {
+          this.#queueBytes -= value.byteLength;
+          return Promise.resolve({ value, done: false });
+        }
         if (!this.#running && this.#video) {
           close();
           return Promise.resolve({ value: undefined, done: true });
@@ -274,7 +285,26 @@ export class GlimpseSharer extends EventTarget {
     this.dispatchEvent(new CustomEvent('packet', { detail: { packet, kind, image } }));
     const waiter = this.#waiters.shift();
     if (waiter) waiter({ value: packet, done: false });
-    else if (this.#iterators > 0) this.#queue.push(packet);
+    else this.#queuePacket(packet, kind);
+  }
+
+  /**
+   * Keeps a packet for packets(). While no iterator is open (a sharer used through events or
+   * share()), only what a late iterator can start from is kept: the packets since the last checkpoint,
+   * at most MAX_QUEUED of them and MAX_QUEUED_BYTES.
+   */
+  #queuePacket(packet: Uint8Array, kind: PacketKind): void {
+    if (this.#iterators === 0) {
+      if (kind === 'checkpoint') {
+        this.#queue = [];
+        this.#queueBytes = 0;
+      }
+      while (this.#queue.length && (this.#queue.length >= MAX_QUEUED || this.#queueBytes + packet.byteLength > MAX_QUEUED_BYTES)) {
+        this.#queueBytes -= this.#queue.shift()!.byteLength;
+      }
+    }
+    this.#queue.push(packet);
+    this.#queueBytes += packet.byteLength;
   }
 
   async #ensureVideo(): Promise<void> {
