@@ -44,6 +44,9 @@ echo "== test packets (native encoder)"
 cargo build -q --manifest-path "$MANIFEST" --example packets
 TOOL="$TARGET_DIR/debug/examples/packets"
 "$TOOL" make build/testdata
+# Messages of a misbehaving relay, encoded by the protocol itself.
+cargo build -q --manifest-path "$MANIFEST" --example relay_messages
+"$TARGET_DIR/debug/examples/relay_messages" build/relay-messages
 
 echo "== npm pack"
 mkdir -p build
@@ -75,6 +78,7 @@ echo "types ok"
 
 echo "== node + chromium tests"
 export GLIMPSE_TESTDATA="$HERE/build/testdata" GLIMPSE_PACKETS_TOOL="$TOOL" GLIMPSE_TARBALL="$TARBALL"
+export GLIMPSE_RELAY_MESSAGES="$HERE/build/relay-messages"
 export GLIMPSE_BIN_DIR="$BIN_DIR" GLIMPSE_WEB_DIR="$WEB" GLIMPSE_CORPUS_DIR="$CORPUS_DIR" GLIMPSE_CORPUS=typing_editor@1280x720
 cd "$CONSUMER"
 timeout 900 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap node.test.mjs browser.test.mjs connect.test.mjs 2>&1 \

@@ -23,6 +23,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let browser;
 let relay;
 let staticServer;
+/** Run by after(), whatever failed. */
+const cleanups = [];
 
 before(async () => {
   relay = await startRelay();
@@ -31,6 +33,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const f of cleanups) f();
   await browser?.close();
   staticServer?.server.close();
   await stopAll();
@@ -308,4 +311,72 @@ test('relay restart: the browser sharer and viewer reconnect by themselves with 
   await host.context.close();
   await viewer.context.close();
   await again.stop();
+});
+
+test('a misbehaving relay: clear GlimpseErrors, bounded reconnection, bad packets reported, no page errors', async () => {
+  const { hostileRelay, message } = await import('./hostile-relay.mjs');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`${staticServer.url}/page.html`);
+  await page.waitForFunction(() => window.glimpseReady === true);
+  /** Joins `url` in the page; after `watchMs` (if the join is still pending) reports and leaves. */
+  const attempt = (url, options, watchMs) => page.evaluate(async ({ url, options, watchMs }) => {
+    const viewer = new window.glimpse.GlimpseViewer(document.getElementById('screen'));
+    const log = { states: [], errors: [], viewers: [] };
+    viewer.addEventListener('state', (e) => log.states.push(e.detail.state));
+    viewer.addEventListener('error', (e) => log.errors.push(e.detail.error.code));
+    viewer.addEventListener('viewers', (e) => log.viewers.push(e.detail.count));
+    const joined = viewer.join(url, '123 456 789', options).then(() => null, (e) => ({ code: e.code, message: e.message, name: e.name }));
+    let during = null;
+    if (watchMs) {
+      await new Promise((r) => setTimeout(r, watchMs));
+      during = { state: viewer.state, hostName: viewer.hostName, viewerCount: viewer.viewerCount };
+      viewer.leave();
+    }
+    const rejected = await joined;
+    viewer.destroy();
+    return { rejected, during, ...log };
+  }, { url, options, watchMs });
+
+  const hostile = async (script) => {
+    const r = await hostileRelay(script);
+    cleanups.push(() => r.close());
+    return r;
+  };
+  const garbage = await hostile(() => [message('garbage')]);
+  const a = await attempt(garbage.url, {}, 0);
+  assert.equal(a.rejected.code, 40);
+  assert.match(a.rejected.message, /not a Glimpse message/);
+  assert.deepEqual(a.states, ['connecting', 'ended']);
+
+  const wrongRole = await hostile(() => [message('host-hello')]);
+  const b = await attempt(wrongRole.url, {}, 0);
+  assert.equal(b.rejected.code, 40);
+  assert.match(b.rejected.message, /may not send HostHello/);
+
+  // Welcomed, then garbage on every connection: reconnects with the session's backoff, never in a
+  // tight loop, until join()'s time limit.
+  const flapping = await hostile(() => [message('welcome'), message('garbage')]);
+  const c = await attempt(flapping.url, { timeoutMs: 3000 }, 0);
+  assert.equal(c.rejected.code, 49);
+  assert.ok(c.states.includes('reconnecting') && c.states.at(-1) === 'ended', c.states.join());
+  const n = flapping.connections();
+  assert.ok(n >= 2 && n <= 40, `${n} connections in 3 s`);
+
+  // A packet that does not decode: an error event, the connection stays; then leave().
+  // A text message (never Glimpse's) on the first connection: dropped, and a new one made.
+  const badPacket = await hostile((n) => (n === 0
+    ? [message('welcome'), message('count'), message('stream-bad-payload'), 'a text message']
+    : [message('welcome'), message('count')]));
+  const d = await attempt(badPacket.url, {}, 1500);
+  assert.deepEqual(d.during, { state: 'connected', hostName: 'hostile', viewerCount: 3 });
+  assert.deepEqual(d.viewers.slice(0, 1), [3]);
+  assert.ok(d.errors.length === 1 && (d.errors[0] === 21 || d.errors[0] === 20), d.errors.join());
+  assert.ok(d.states.includes('reconnecting'), d.states.join());
+  assert.equal(d.rejected.code, 48);
+  assert.equal(badPacket.connections(), 2);
+  assert.deepEqual(logs, []);
+  await context.close();
 });
