@@ -178,9 +178,9 @@ for kind in static shared; do
         --wait-viewers 1 --final "$OUT/quick.$kind.bgra" --linger 2 >"$OUT/quick_share.$kind.log" 2>&1 &
     QS_PID=$!
     PIDS+=("$QS_PID")
-    KEY="$(wait_line "$OUT/quick_share.$kind.log" "session key: ")"
+    KEY="$(wait_line "$OUT/quick_share.$kind.log" "code: ")"
     VIEW_RC=0
-    timeout 180 "$VIEW_BIN" --relay "$RELAY_URL" --key "$KEY" --seconds 150 --name "ffi ci" \
+    timeout 180 "$VIEW_BIN" --relay "$RELAY_URL" --code "$KEY" --seconds 150 --name "ffi ci" \
         --expect "$OUT/quick.$kind.bgra" --expect-size "${QW}x${QH}" --snapshot "$OUT/quick.$kind.png" \
         --stats "$OUT/quick.$kind.json" >"$OUT/view.$kind.log" 2>&1 || VIEW_RC=$?
     if [ "$VIEW_RC" -ne 0 ]; then

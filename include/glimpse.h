@@ -63,9 +63,9 @@
 #define GLIMPSE_MAX_VIDEO_SETTLE_FRAMES 65535
 
 /**
- * Bytes `glimpse_host_key` needs: `"123 456 789"` and its NUL.
+ * Bytes `glimpse_host_key` needs: the code `"123 456 7890"` and its NUL.
  */
-#define GLIMPSE_HOST_KEY_SIZE 12
+#define GLIMPSE_HOST_KEY_SIZE 13
 
 /**
  * Largest `glimpse_host_settings.reconnect_seconds`.
@@ -91,6 +91,12 @@
  * Bytes of `glimpse_host_event.reason`, NUL included.
  */
 #define GLIMPSE_HOST_REASON_SIZE 256
+
+/**
+ * Bytes of `glimpse_host_event.code`, NUL included: `"123 456 7890"` needs 13, the rest is room
+ * for longer codes (and keeps the struct free of padding).
+ */
+#define GLIMPSE_HOST_CODE_SIZE 20
 
 /**
  * What a Glimpse call did. `GLIMPSE_RESULT_OK` (0) is success; every other value is a failure and
@@ -215,22 +221,30 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_POINTER_OUTSIDE_SCREEN = 31,
   /**
-   * Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
+   * Text that is not a join code (10 digits, optionally grouped by spaces or dashes).
    */
-  GLIMPSE_RESULT_INVALID_SESSION_KEY = 32,
+  GLIMPSE_RESULT_INVALID_CODE = 32,
   /**
-   * A session key that names no session.
+   * A code that names no session (a typo, a code that was replaced, or a session that ended).
    */
-  GLIMPSE_RESULT_UNKNOWN_SESSION_KEY = 33,
+  GLIMPSE_RESULT_UNKNOWN_SESSION = 33,
   /**
-   * A session key whose session was unused for too long.
+   * A code whose session was unused for too long.
    */
-  GLIMPSE_RESULT_SESSION_KEY_EXPIRED = 34,
+  GLIMPSE_RESULT_CODE_EXPIRED = 34,
   /**
-   * Too many wrong session keys from this client: try again later (the last-error detail says
-   * when).
+   * Too many failed attempts from this network, or at this relay: try again later (the
+   * last-error detail says when).
    */
   GLIMPSE_RESULT_RATE_LIMITED = 35,
+  /**
+   * The code was wrong: the key exchange with the host did not confirm.
+   */
+  GLIMPSE_RESULT_WRONG_CODE = 36,
+  /**
+   * The host did not let this viewer in.
+   */
+  GLIMPSE_RESULT_NOT_ADMITTED = 37,
   /**
    * The relay could not be reached (connection refused, host unreachable, timed out, DNS).
    */
@@ -273,9 +287,9 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_TIMEOUT = 49,
   /**
-   * The session key is held by another host.
+   * The code is held by another host.
    */
-  GLIMPSE_RESULT_SESSION_KEY_IN_USE = 50,
+  GLIMPSE_RESULT_CODE_IN_USE = 50,
   /**
    * A request that does not fit the current state of the session.
    */
@@ -411,7 +425,7 @@ enum glimpse_host_event_kind
 #endif // __cplusplus
  {
   /**
-   * The session is live: the first event, once `glimpse_host_new` returned.
+   * The session is live: the first event, once `glimpse_host_new` returned. `code`.
    */
   GLIMPSE_HOST_EVENT_KIND_READY = 1,
   /**
@@ -462,7 +476,7 @@ enum glimpse_host_event_kind
    */
   GLIMPSE_HOST_EVENT_KIND_DISCONNECTED = 12,
   /**
-   * The link is back and the session continues with the same key and viewers.
+   * The link is back and the session continues with the same code and viewers. `code`.
    */
   GLIMPSE_HOST_EVENT_KIND_RECONNECTED = 13,
   /**
@@ -472,6 +486,21 @@ enum glimpse_host_event_kind
    * `GLIMPSE_RESULT_CLOSED`. Free the host.
    */
   GLIMPSE_HOST_EVENT_KIND_ENDED = 14,
+  /**
+   * Someone tried a wrong code (their key exchange did not confirm): `address`, `count` (wrong
+   * attempts on the current code so far). After three the code is burned.
+   */
+  GLIMPSE_HOST_EVENT_KIND_WRONG_CODE = 15,
+  /**
+   * The code was burned after three wrong attempts: show the new `code`. Viewers already in
+   * stay.
+   */
+  GLIMPSE_HOST_EVENT_KIND_CODE_REPLACED = 16,
+  /**
+   * A viewer proved it has the code and waits to be let in (`approve_viewers` set): `viewer`,
+   * `address`, `name`. Answer with `glimpse_host_approve` or `glimpse_host_deny`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED = 17,
 };
 #ifndef __cplusplus
 typedef uint32_t glimpse_host_event_kind;
@@ -819,6 +848,11 @@ typedef struct glimpse_host_settings {
    * defaults. Read during `glimpse_host_new` only.
    */
   const struct glimpse_encoder_settings *encoder;
+  /**
+   * Non-zero: ask before letting each viewer in (`GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED`, then
+   * `glimpse_host_approve` or `glimpse_host_deny`). Default 0: whoever has the code gets in.
+   */
+  uint32_t approve_viewers;
 } glimpse_host_settings;
 
 /**
@@ -926,6 +960,10 @@ typedef struct glimpse_host_event {
    */
   uint32_t end_code;
   /**
+   * `GLIMPSE_HOST_EVENT_KIND_WRONG_CODE`: wrong attempts on the current code so far.
+   */
+  uint32_t count;
+  /**
    * `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED`: the viewer's network address (`IP:port`).
    */
   char address[GLIMPSE_HOST_ADDRESS_SIZE];
@@ -937,6 +975,10 @@ typedef struct glimpse_host_event {
    * `GLIMPSE_HOST_EVENT_KIND_ENDED`: the detail, in English.
    */
   char reason[GLIMPSE_HOST_REASON_SIZE];
+  /**
+   * `READY`, `RECONNECTED` and `CODE_REPLACED`: the code viewers type, `"123 456 7890"`.
+   */
+  char code[GLIMPSE_HOST_CODE_SIZE];
 } glimpse_host_event;
 
 #ifdef __cplusplus
@@ -1335,9 +1377,11 @@ glimpse_result glimpse_host_new(const struct glimpse_host_settings *settings, st
 void glimpse_host_free(struct glimpse_host *host);
 
 /**
- * Copies the session key viewers type, `"123 456 789"` (digits in groups of three), NUL-terminated,
- * to `buf` (`cap` bytes; `GLIMPSE_HOST_KEY_SIZE` is enough) and sets `*out_len` to its length
- * without the NUL. The key stays the same for the host's life, across reconnections.
+ * Copies the code viewers type, `"123 456 7890"`, NUL-terminated, to `buf` (`cap` bytes;
+ * `GLIMPSE_HOST_KEY_SIZE` is enough) and sets `*out_len` to its length without the NUL. The code
+ * stays the same across reconnections; it changes only when it is burned after three wrong
+ * attempts (`GLIMPSE_HOST_EVENT_KIND_CODE_REPLACED` gives the new one). The last five digits never
+ * reach the relay: they key the end-to-end encryption.
  *
  * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`host` or `out_len` NULL, or `buf` NULL with a non-zero
  * `cap`), `GLIMPSE_RESULT_BUFFER_TOO_SMALL` (then `*out_len` is the size needed, NUL included, and
@@ -1350,8 +1394,9 @@ void glimpse_host_free(struct glimpse_host *host);
 glimpse_result glimpse_host_key(const struct glimpse_host *host, char *buf, size_t cap, size_t *out_len);
 
 /**
- * Copies the link viewers open (the relay's page with the key in the URL fragment, e.g.
- * `http://relay:8080/#key=123456789`), NUL-terminated, like `glimpse_host_key` does the key.
+ * Copies the link viewers open (the relay's page with the code in the URL fragment, which browsers
+ * never send to a server, e.g. `http://relay:8080/#code=1234567890`), NUL-terminated, like
+ * `glimpse_host_key` does the code.
  *
  * Returns the codes of `glimpse_host_key`. Thread-safe.
  *
@@ -1460,7 +1505,7 @@ glimpse_result glimpse_host_revoke(const struct glimpse_host *host);
 
 /**
  * Disconnects `viewer` from the session (it cannot come back with its resume token; it may join
- * again with the key). `GLIMPSE_HOST_EVENT_KIND_VIEWER_LEFT` follows. Asynchronous, like
+ * again with the code) and changes the session's content key, so it cannot read what follows. `GLIMPSE_HOST_EVENT_KIND_VIEWER_LEFT` follows. Asynchronous, like
  * `glimpse_host_grant`.
  *
  * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
@@ -1469,6 +1514,29 @@ glimpse_result glimpse_host_revoke(const struct glimpse_host *host);
  * `host` is NULL or a live host.
  */
 glimpse_result glimpse_host_remove(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Lets in a viewer waiting for approval (`GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED`, with
+ * `approve_viewers` set); `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED` follows. Asynchronous, like
+ * `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_approve(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Turns away a viewer waiting for approval (it is told the host did not let it in).
+ * Asynchronous, like `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_deny(const struct glimpse_host *host, uint64_t viewer);
 
 /**
  * Tells the host that the person at this machine used mouse or keyboard: a viewer holding remote

@@ -4,7 +4,7 @@
  *   quick_share --relay URL [--frames N] [--fps F] [--size WxH] [--name NAME]
  *               [--wait-viewers N] [--final FILE.bgra] [--linger SECONDS]
  *
- * Starts a session on the relay (glimpse_host_new), prints "session key: 123 456 789" and the join
+ * Starts a session on the relay (glimpse_host_new), prints "code: 123 456 7890" and the join
  * link, then shares N synthesized frames (a moving window over a gradient) at F frames per second.
  * With --wait-viewers it first waits until that many viewers joined (at most a minute). Events
  * (viewers joining and leaving, control requests, input) are printed as they come; the event wait
@@ -76,7 +76,13 @@ static int on_event(struct share *s, const glimpse_host_event *ev) {
         printf("quick_share: relay link lost, reconnecting\n");
         break;
     case GLIMPSE_HOST_EVENT_KIND_RECONNECTED:
-        printf("quick_share: relay link back\n");
+        printf("quick_share: relay link back, same code %s\n", ev->code);
+        break;
+    case GLIMPSE_HOST_EVENT_KIND_WRONG_CODE:
+        printf("quick_share: a wrong code was tried from %s (%u of 3)\n", ev->address, (unsigned)ev->count);
+        break;
+    case GLIMPSE_HOST_EVENT_KIND_CODE_REPLACED:
+        printf("quick_share: code burned after three wrong attempts; new code: %s\n", ev->code);
         break;
     case GLIMPSE_HOST_EVENT_KIND_ENDED:
         s->ended = 1;
@@ -218,7 +224,7 @@ static int start(struct share *s, const struct options *o) {
         !check(glimpse_host_key(s->host, key, sizeof key, &len), "glimpse_host_key")) {
         return 0;
     }
-    printf("session key: %s\n", key);
+    printf("code: %s\n", key);
     /* The (buf, cap, out_len) protocol: ask for the size first, then copy. */
     if (glimpse_host_join_link(s->host, NULL, 0, &len) != GLIMPSE_RESULT_BUFFER_TOO_SMALL ||
         (link = (char *)malloc(len)) == NULL) {

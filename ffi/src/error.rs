@@ -72,15 +72,19 @@ pub enum glimpse_result {
     ControlNotGranted = 30,
     /// A pointer event outside the shared screen.
     PointerOutsideScreen = 31,
-    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
-    InvalidSessionKey = 32,
-    /// A session key that names no session.
-    UnknownSessionKey = 33,
-    /// A session key whose session was unused for too long.
-    SessionKeyExpired = 34,
-    /// Too many wrong session keys from this client: try again later (the last-error detail says
-    /// when).
+    /// Text that is not a join code (10 digits, optionally grouped by spaces or dashes).
+    InvalidCode = 32,
+    /// A code that names no session (a typo, a code that was replaced, or a session that ended).
+    UnknownSession = 33,
+    /// A code whose session was unused for too long.
+    CodeExpired = 34,
+    /// Too many failed attempts from this network, or at this relay: try again later (the
+    /// last-error detail says when).
     RateLimited = 35,
+    /// The code was wrong: the key exchange with the host did not confirm.
+    WrongCode = 36,
+    /// The host did not let this viewer in.
+    NotAdmitted = 37,
     /// The relay could not be reached (connection refused, host unreachable, timed out, DNS).
     RelayUnreachable = 40,
     /// TLS failed: an untrusted or invalid certificate, or an unusable CA file.
@@ -102,8 +106,8 @@ pub enum glimpse_result {
     Closed = 48,
     /// Nothing happened in time (`glimpse_host_next_event`: no event within the timeout).
     Timeout = 49,
-    /// The session key is held by another host.
-    SessionKeyInUse = 50,
+    /// The code is held by another host.
+    CodeInUse = 50,
     /// A request that does not fit the current state of the session.
     InvalidRequest = 51,
     /// An engine error this version of the C library has no code for (the core is newer than the
@@ -113,7 +117,7 @@ pub enum glimpse_result {
 
 impl glimpse_result {
     /// Every code, for tests and for `glimpse_result_message`.
-    pub(crate) const ALL: [glimpse_result; 42] = [
+    pub(crate) const ALL: [glimpse_result; 44] = [
         Self::Ok,
         Self::NullParameter,
         Self::Panic,
@@ -139,10 +143,12 @@ impl glimpse_result {
         Self::CorruptPayload,
         Self::ControlNotGranted,
         Self::PointerOutsideScreen,
-        Self::InvalidSessionKey,
-        Self::UnknownSessionKey,
-        Self::SessionKeyExpired,
+        Self::InvalidCode,
+        Self::UnknownSession,
+        Self::CodeExpired,
         Self::RateLimited,
+        Self::WrongCode,
+        Self::NotAdmitted,
         Self::RelayUnreachable,
         Self::Tls,
         Self::InvalidRelayUrl,
@@ -153,7 +159,7 @@ impl glimpse_result {
         Self::ConnectionLost,
         Self::Closed,
         Self::Timeout,
-        Self::SessionKeyInUse,
+        Self::CodeInUse,
         Self::InvalidRequest,
         Self::Unknown,
     ];
@@ -219,10 +225,12 @@ impl glimpse_result {
             Self::CorruptPayload => "corrupt compressed payload\0",
             Self::ControlNotGranted => "the viewer does not hold remote control\0",
             Self::PointerOutsideScreen => "pointer position outside the shared screen\0",
-            Self::InvalidSessionKey => "not a session key (9 digits)\0",
-            Self::UnknownSessionKey => "unknown session key\0",
-            Self::SessionKeyExpired => "session key expired\0",
+            Self::InvalidCode => "not a code (10 digits)\0",
+            Self::UnknownSession => "no session has this code\0",
+            Self::CodeExpired => "the code expired\0",
             Self::RateLimited => "too many failed attempts: retry later\0",
+            Self::WrongCode => "wrong code: the key exchange did not confirm\0",
+            Self::NotAdmitted => "the host did not let this viewer in\0",
             Self::RelayUnreachable => "cannot reach the relay\0",
             Self::Tls => "TLS failed (certificate or TLS settings)\0",
             Self::InvalidRelayUrl => "invalid relay URL (ws://HOST:PORT or wss://HOST[:PORT])\0",
@@ -233,7 +241,7 @@ impl glimpse_result {
             Self::ConnectionLost => "connection to the relay lost\0",
             Self::Closed => "the session is closed: nothing more will come\0",
             Self::Timeout => "timed out: nothing happened in time\0",
-            Self::SessionKeyInUse => "the session key is in use by another host\0",
+            Self::CodeInUse => "the code is in use by another host\0",
             Self::InvalidRequest => "invalid request for the session's current state\0",
             Self::Unknown => "unknown engine error (see glimpse_last_error)\0",
         }
@@ -381,10 +389,12 @@ mod tests {
     fn connect_errors() -> Vec<connect::ConnectError> {
         use connect::ConnectError as E;
         vec![
-            E::InvalidKey("x"),
+            E::InvalidCode("x"),
             E::UnknownSession,
-            E::KeyExpired,
+            E::CodeExpired,
             E::RateLimited { retry_after_ms: 1 },
+            E::WrongCode,
+            E::NotAdmitted,
             E::Unreachable("x".into()),
             E::Tls("x".into()),
             E::InvalidUrl {
@@ -398,7 +408,7 @@ mod tests {
             E::ConnectionLost("x".into()),
             E::Closed,
             E::Timeout("x"),
-            E::KeyInUse,
+            E::CodeInUse,
             E::ControlNotGranted,
             E::InvalidRequest("x".into()),
         ]

@@ -33,8 +33,8 @@ pub enum glimpse_control_policy {
     ViewOnly = 2,
 }
 
-/// Bytes `glimpse_host_key` needs: `"123 456 789"` and its NUL.
-pub const GLIMPSE_HOST_KEY_SIZE: usize = 12;
+/// Bytes `glimpse_host_key` needs: the code `"123 456 7890"` and its NUL.
+pub const GLIMPSE_HOST_KEY_SIZE: usize = 13;
 
 /// Largest `glimpse_host_settings.reconnect_seconds`.
 pub const GLIMPSE_MAX_RECONNECT_SECONDS: u32 = 3600;
@@ -70,6 +70,9 @@ pub struct glimpse_host_settings {
     /// `glimpse_encoder_settings_init`, versioned by its own `struct_size`), or NULL for the
     /// defaults. Read during `glimpse_host_new` only.
     pub encoder: *const glimpse_encoder_settings,
+    /// Non-zero: ask before letting each viewer in (`GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED`, then
+    /// `glimpse_host_approve` or `glimpse_host_deny`). Default 0: whoever has the code gets in.
+    pub approve_viewers: u32,
 }
 
 /// The first (smallest) version of the settings struct.
@@ -86,6 +89,7 @@ impl glimpse_host_settings {
             name: std::ptr::null(),
             ca_cert_path: std::ptr::null(),
             encoder: std::ptr::null(),
+            approve_viewers: 0,
         }
     }
 
@@ -131,6 +135,7 @@ impl glimpse_host_settings {
             )));
         }
         config.connect_timeout = Duration::from_millis(u64::from(self.connect_timeout_ms));
+        config.approve_viewers = self.approve_viewers != 0;
         Ok(config)
     }
 }
@@ -141,8 +146,6 @@ impl glimpse_host_settings {
 #[allow(non_camel_case_types)]
 pub struct glimpse_host {
     pub(crate) host: Host,
-    /// `"123 456 789"`.
-    key: String,
     /// `GLIMPSE_HOST_EVENT_KIND_ENDED` was handed out: no event will come any more.
     pub(crate) ended: AtomicBool,
 }
@@ -214,7 +217,6 @@ pub unsafe extern "C" fn glimpse_host_new(
         let out_host = unsafe { out(out_host, "out_host") }?;
         let host = Host::connect(config)?;
         *out_host = glimpse_host::into_raw(glimpse_host {
-            key: host.key().to_string(),
             host,
             ended: AtomicBool::new(false),
         });
@@ -237,9 +239,11 @@ pub unsafe extern "C" fn glimpse_host_free(host: *mut glimpse_host) {
     ffi_void(|| unsafe { glimpse_host::free(host) })
 }
 
-/// Copies the session key viewers type, `"123 456 789"` (digits in groups of three), NUL-terminated,
-/// to `buf` (`cap` bytes; `GLIMPSE_HOST_KEY_SIZE` is enough) and sets `*out_len` to its length
-/// without the NUL. The key stays the same for the host's life, across reconnections.
+/// Copies the code viewers type, `"123 456 7890"`, NUL-terminated, to `buf` (`cap` bytes;
+/// `GLIMPSE_HOST_KEY_SIZE` is enough) and sets `*out_len` to its length without the NUL. The code
+/// stays the same across reconnections; it changes only when it is burned after three wrong
+/// attempts (`GLIMPSE_HOST_EVENT_KIND_CODE_REPLACED` gives the new one). The last five digits never
+/// reach the relay: they key the end-to-end encryption.
 ///
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`host` or `out_len` NULL, or `buf` NULL with a non-zero
 /// `cap`), `GLIMPSE_RESULT_BUFFER_TOO_SMALL` (then `*out_len` is the size needed, NUL included, and
@@ -259,12 +263,13 @@ pub unsafe extern "C" fn glimpse_host_key(
         // SAFETY: forwarded from the caller.
         let host = unsafe { glimpse_host::from_ptr(host, "host") }?;
         // SAFETY: forwarded from the caller.
-        unsafe { write_text(&host.key, buf, cap, out_len) }
+        unsafe { write_text(&host.host.code().to_string(), buf, cap, out_len) }
     })
 }
 
-/// Copies the link viewers open (the relay's page with the key in the URL fragment, e.g.
-/// `http://relay:8080/#key=123456789`), NUL-terminated, like `glimpse_host_key` does the key.
+/// Copies the link viewers open (the relay's page with the code in the URL fragment, which browsers
+/// never send to a server, e.g. `http://relay:8080/#code=1234567890`), NUL-terminated, like
+/// `glimpse_host_key` does the code.
 ///
 /// Returns the codes of `glimpse_host_key`. Thread-safe.
 ///
@@ -281,7 +286,7 @@ pub unsafe extern "C" fn glimpse_host_join_link(
         // SAFETY: forwarded from the caller.
         let host = unsafe { glimpse_host::from_ptr(host, "host") }?;
         // SAFETY: forwarded from the caller.
-        unsafe { write_text(host.host.join_link(), buf, cap, out_len) }
+        unsafe { write_text(&host.host.join_link(), buf, cap, out_len) }
     })
 }
 
@@ -473,7 +478,7 @@ pub unsafe extern "C" fn glimpse_host_revoke(host: *const glimpse_host) -> glimp
 }
 
 /// Disconnects `viewer` from the session (it cannot come back with its resume token; it may join
-/// again with the key). `GLIMPSE_HOST_EVENT_KIND_VIEWER_LEFT` follows. Asynchronous, like
+/// again with the code) and changes the session's content key, so it cannot read what follows. `GLIMPSE_HOST_EVENT_KIND_VIEWER_LEFT` follows. Asynchronous, like
 /// `glimpse_host_grant`.
 ///
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
@@ -487,6 +492,39 @@ pub unsafe extern "C" fn glimpse_host_remove(
 ) -> glimpse_result {
     // SAFETY: forwarded from the caller.
     unsafe { command(host, |h| h.remove(viewer)) }
+}
+
+/// Lets in a viewer waiting for approval (`GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED`, with
+/// `approve_viewers` set); `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED` follows. Asynchronous, like
+/// `glimpse_host_grant`.
+///
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+///
+/// # Safety
+/// `host` is NULL or a live host.
+#[no_mangle]
+pub unsafe extern "C" fn glimpse_host_approve(
+    host: *const glimpse_host,
+    viewer: u64,
+) -> glimpse_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { command(host, |h| h.approve(viewer)) }
+}
+
+/// Turns away a viewer waiting for approval (it is told the host did not let it in).
+/// Asynchronous, like `glimpse_host_grant`.
+///
+/// Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+///
+/// # Safety
+/// `host` is NULL or a live host.
+#[no_mangle]
+pub unsafe extern "C" fn glimpse_host_deny(
+    host: *const glimpse_host,
+    viewer: u64,
+) -> glimpse_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { command(host, |h| h.deny(viewer)) }
 }
 
 /// Tells the host that the person at this machine used mouse or keyboard: a viewer holding remote

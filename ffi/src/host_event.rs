@@ -5,8 +5,7 @@ use std::ffi::c_char;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use connect::host_session::HostEvent;
-use connect::protocol::ViewerEntry;
+use connect::host_session::{HostEvent, ViewerInfo};
 use engine::session::{ControlEvent, InputEvent};
 
 use crate::boundary::{ffi_call, write_versioned, BoxHandle};
@@ -22,13 +21,17 @@ pub const GLIMPSE_HOST_NAME_SIZE: usize = 80;
 /// Bytes of `glimpse_host_event.reason`, NUL included.
 pub const GLIMPSE_HOST_REASON_SIZE: usize = 256;
 
+/// Bytes of `glimpse_host_event.code`, NUL included: `"123 456 7890"` needs 13, the rest is room
+/// for longer codes (and keeps the struct free of padding).
+pub const GLIMPSE_HOST_CODE_SIZE: usize = 20;
+
 /// What a `glimpse_host_event` reports (its `kind`). The fields each kind sets are listed; the
 /// others are zero (strings empty).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
 pub enum glimpse_host_event_kind {
-    /// The session is live: the first event, once `glimpse_host_new` returned.
+    /// The session is live: the first event, once `glimpse_host_new` returned. `code`.
     Ready = 1,
     /// A viewer joined: `viewer`, `address` (as the relay sees it), `name` (may be empty).
     ViewerJoined = 2,
@@ -55,13 +58,22 @@ pub enum glimpse_host_event_kind {
     /// The link to the relay dropped; the library reconnects by itself (viewers see a frozen
     /// screen meanwhile).
     Disconnected = 12,
-    /// The link is back and the session continues with the same key and viewers.
+    /// The link is back and the session continues with the same code and viewers. `code`.
     Reconnected = 13,
     /// The session is over: `end_code` (a `glimpse_result`, e.g. `GLIMPSE_RESULT_CONNECTION_LOST`
     /// when reconnecting failed for `reconnect_seconds`, `GLIMPSE_RESULT_SESSION_ENDED`) and
     /// `reason` say why. The last event: afterwards `glimpse_host_next_event` returns
     /// `GLIMPSE_RESULT_CLOSED`. Free the host.
     Ended = 14,
+    /// Someone tried a wrong code (their key exchange did not confirm): `address`, `count` (wrong
+    /// attempts on the current code so far). After three the code is burned.
+    WrongCode = 15,
+    /// The code was burned after three wrong attempts: show the new `code`. Viewers already in
+    /// stay.
+    CodeReplaced = 16,
+    /// A viewer proved it has the code and waits to be let in (`approve_viewers` set): `viewer`,
+    /// `address`, `name`. Answer with `glimpse_host_approve` or `glimpse_host_deny`.
+    ApprovalNeeded = 17,
 }
 
 /// One event of a host, filled by `glimpse_host_next_event`. A tagged struct: `kind` (a
@@ -98,12 +110,16 @@ pub struct glimpse_host_event {
     pub down: u32,
     /// `GLIMPSE_HOST_EVENT_KIND_ENDED`: why, as a `glimpse_result`.
     pub end_code: u32,
+    /// `GLIMPSE_HOST_EVENT_KIND_WRONG_CODE`: wrong attempts on the current code so far.
+    pub count: u32,
     /// `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED`: the viewer's network address (`IP:port`).
     pub address: [c_char; GLIMPSE_HOST_ADDRESS_SIZE],
     /// `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED`: the name the viewer typed (UTF-8, may be empty).
     pub name: [c_char; GLIMPSE_HOST_NAME_SIZE],
     /// `GLIMPSE_HOST_EVENT_KIND_ENDED`: the detail, in English.
     pub reason: [c_char; GLIMPSE_HOST_REASON_SIZE],
+    /// `READY`, `RECONNECTED` and `CODE_REPLACED`: the code viewers type, `"123 456 7890"`.
+    pub code: [c_char; GLIMPSE_HOST_CODE_SIZE],
 }
 
 /// The first (smallest) version of the event struct.
@@ -123,9 +139,11 @@ impl glimpse_host_event {
             keysym: 0,
             down: 0,
             end_code: 0,
+            count: 0,
             address: [0; GLIMPSE_HOST_ADDRESS_SIZE],
             name: [0; GLIMPSE_HOST_NAME_SIZE],
             reason: [0; GLIMPSE_HOST_REASON_SIZE],
+            code: [0; GLIMPSE_HOST_CODE_SIZE],
         }
     }
 
@@ -133,19 +151,26 @@ impl glimpse_host_event {
     fn from_event(event: HostEvent) -> Option<Self> {
         use glimpse_host_event_kind as K;
         Some(match event {
-            HostEvent::Ready { resumed: false, .. } => Self::new(K::Ready, 0),
-            HostEvent::Ready { resumed: true, .. } => Self::new(K::Reconnected, 0),
-            HostEvent::CheckpointNeeded => return None,
-            HostEvent::ViewerJoined(ViewerEntry {
-                viewer,
-                address,
-                name,
-            }) => {
-                let mut e = Self::new(K::ViewerJoined, viewer);
-                copy_text(&address, &mut e.address);
-                copy_text(&name, &mut e.name);
+            HostEvent::Ready { code, resumed } => {
+                let kind = if resumed { K::Reconnected } else { K::Ready };
+                let mut e = Self::new(kind, 0);
+                copy_text(&code.to_string(), &mut e.code);
                 e
             }
+            HostEvent::CodeReplaced { code } => {
+                let mut e = Self::new(K::CodeReplaced, 0);
+                copy_text(&code.to_string(), &mut e.code);
+                e
+            }
+            HostEvent::WrongCode { address, attempts } => {
+                let mut e = Self::new(K::WrongCode, 0);
+                e.count = attempts;
+                copy_text(&address, &mut e.address);
+                e
+            }
+            HostEvent::CheckpointNeeded => return None,
+            HostEvent::ViewerJoined(info) => Self::viewer(K::ViewerJoined, &info),
+            HostEvent::ApprovalNeeded(info) => Self::viewer(K::ApprovalNeeded, &info),
             HostEvent::ViewerLeft { viewer } => Self::new(K::ViewerLeft, viewer),
             HostEvent::ControlRequested { viewer } => Self::new(K::ControlRequested, viewer),
             HostEvent::Control(control) => match control {
@@ -163,6 +188,13 @@ impl glimpse_host_event {
                 e
             }
         })
+    }
+
+    fn viewer(kind: glimpse_host_event_kind, info: &ViewerInfo) -> Self {
+        let mut e = Self::new(kind, info.viewer);
+        copy_text(&info.address, &mut e.address);
+        copy_text(&info.name, &mut e.name);
+        e
     }
 
     fn input(viewer: u64, event: InputEvent) -> Self {
@@ -285,11 +317,8 @@ mod tests {
     fn event_has_no_padding() {
         type E = glimpse_host_event;
         assert_eq!(offset_of!(E, viewer), 8);
-        assert_eq!(offset_of!(E, address), 48);
-        assert_eq!(
-            offset_of!(E, reason) + GLIMPSE_HOST_REASON_SIZE,
-            size_of::<E>()
-        );
+        assert_eq!(offset_of!(E, address), 52);
+        assert_eq!(offset_of!(E, code) + GLIMPSE_HOST_CODE_SIZE, size_of::<E>());
     }
 
     #[test]
@@ -304,7 +333,7 @@ mod tests {
 
     #[test]
     fn events_map_to_kinds_and_fields() {
-        let joined = HostEvent::ViewerJoined(ViewerEntry {
+        let joined = HostEvent::ViewerJoined(ViewerInfo {
             viewer: 7,
             address: "127.0.0.1:5".into(),
             name: "Ada".into(),

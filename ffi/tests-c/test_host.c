@@ -243,26 +243,26 @@ void test_host_unreachable(void) {
     EXPECT(host == NULL);
 }
 
-/* Key and link: the (buf, cap, out_len) text protocol. */
+/* Code and link: the (buf, cap, out_len) text protocol. The code is "123 456 7890". */
 static void check_key_and_link(glimpse_host *host) {
     char key[GLIMPSE_HOST_KEY_SIZE], small[4] = "abc", link[256];
     size_t len = 0, i;
     OK(glimpse_host_key(host, key, sizeof key, &len));
-    EXPECT(len == 11 && strlen(key) == 11);
-    for (i = 0; i < 11; i++) {
+    EXPECT(len == 12 && strlen(key) == 12);
+    for (i = 0; i < 12; i++) {
         EXPECT(i == 3 || i == 7 ? key[i] == ' ' : (key[i] >= '0' && key[i] <= '9'));
     }
     EXPECT_CODE(glimpse_host_key(host, small, sizeof small, &len), GLIMPSE_RESULT_BUFFER_TOO_SMALL);
     EXPECT(len == GLIMPSE_HOST_KEY_SIZE && strcmp(small, "abc") == 0);
-    EXPECT_CODE(glimpse_host_key(host, key, 11, &len), GLIMPSE_RESULT_BUFFER_TOO_SMALL); /* no room for the NUL */
+    EXPECT_CODE(glimpse_host_key(host, key, 12, &len), GLIMPSE_RESULT_BUFFER_TOO_SMALL); /* no room for the NUL */
     len = 0;
     EXPECT_CODE(glimpse_host_key(host, NULL, 0, &len), GLIMPSE_RESULT_BUFFER_TOO_SMALL);
     EXPECT(len == GLIMPSE_HOST_KEY_SIZE);
     EXPECT_CODE(glimpse_host_key(host, NULL, 5, &len), GLIMPSE_RESULT_NULL_PARAMETER);
     EXPECT_CODE(glimpse_host_key(host, key, sizeof key, NULL), GLIMPSE_RESULT_NULL_PARAMETER);
     OK(glimpse_host_join_link(host, link, sizeof link, &len));
-    EXPECT(len == strlen(link) && strstr(link, "#key=") != NULL && strncmp(link, "http", 4) == 0);
-    EXPECT(strncmp(strstr(link, "#key=") + 5, key, 3) == 0 && strlen(strstr(link, "#key=") + 5) == 9);
+    EXPECT(len == strlen(link) && strstr(link, "#code=") != NULL && strncmp(link, "http", 4) == 0);
+    EXPECT(strncmp(strstr(link, "#code=") + 6, key, 3) == 0 && strlen(strstr(link, "#code=") + 6) == 10);
 }
 
 static void check_push_frame_misuse(glimpse_host *host, const uint8_t *px) {
@@ -338,7 +338,7 @@ static void viewer_joins(glimpse_host *host, const char *url, const char *view) 
     uint64_t viewer;
     int status = 0;
     pid_t pid;
-    char *argv[] = {NULL, "--relay", NULL, "--key", NULL, "--seconds", "120", "--name", "C suite viewer", NULL};
+    char *argv[] = {NULL, "--relay", NULL, "--code", NULL, "--seconds", "120", "--name", "C suite viewer", NULL};
     OK(glimpse_host_key(host, key, sizeof key, &len));
     argv[0] = (char *)view;
     argv[2] = (char *)url;
