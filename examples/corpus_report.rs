@@ -416,6 +416,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    #[cfg(feature = "h264")]
+    if !glimpse::video::OPENH264_ASSEMBLY {
+        eprintln!(
+            "corpus_report: warning: OpenH264 was built without its assembly (no nasm): video \
+             encode times are about 3x what they should be (see the glimpse crate docs)"
+        );
+    }
     let corpus = match Corpus::open(&o.corpus) {
         Ok(c) => c,
         Err(e) => {

@@ -54,6 +54,12 @@ mod h264;
 pub use bitstream::codec_string;
 pub use h264::{RegionDecoder, RegionEncoder};
 
+/// True when the OpenH264 linked in has its x86 assembly (or needs none: other architectures), as far
+/// as glimpse's build script could tell: it checks what `openh264-sys2` checks (`nasm` runs,
+/// `OPENH264_NO_ASM` is unset) when glimpse is built. Without it H.264 encoding is about three times
+/// slower; the build prints a cargo warning (see the [crate docs](crate#building-with-h264)).
+pub const OPENH264_ASSEMBLY: bool = matches!(env!("GLIMPSE_OPENH264_ASSEMBLY").as_bytes(), b"1");
+
 /// Widest region [`RegionEncoder`] accepts (OpenH264's limit: 3840x2160, or 2160x3840 portrait).
 pub const MAX_ENCODE_WIDTH: u32 = 3840;
 /// Tallest region [`RegionEncoder`] accepts in landscape (see [`MAX_ENCODE_WIDTH`]).
