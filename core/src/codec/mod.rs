@@ -5,7 +5,8 @@
 //! - **palette** when it holds few colours (UI, plain text: up to 16 with Zstandard, 256 otherwise): the
 //!   colours, then indices packed at 1, 2, 4 or 8 bits each;
 //! - **raw** or **predicted** otherwise: plain pixels when Zstandard follows (it finds repeated glyphs
-//!   across tiles itself), each pixel minus its left neighbour for LZ4 and DEFLATE.
+//!   across tiles itself; one byte per pixel when every pixel is grey, as anti-aliased black-on-white
+//!   text is), each pixel minus its left neighbour for LZ4 and DEFLATE.
 //!
 //! - **recolour** when the new pixels are the old ones with some colours replaced (the pairs), or, when
 //!   highlighting changes over many tiles, the update's shared colour map plus exception rectangles.
@@ -51,6 +52,8 @@ pub(crate) enum TileMode {
     RecolorAlpha = 7,
     /// The rectangle recoloured by the update's shared colour map (no payload of its own).
     RecolorShared = 8,
+    /// Opaque grey pixels (B = G = R), one byte each.
+    Grey = 9,
 }
 
 impl TileMode {
@@ -73,6 +76,7 @@ impl TileMode {
             6 => TileMode::Recolor,
             7 => TileMode::RecolorAlpha,
             8 => TileMode::RecolorShared,
+            9 => TileMode::Grey,
             _ => return Err(Error::Malformed("unknown tile mode")),
         })
     }
@@ -159,10 +163,10 @@ pub(crate) fn encode_rect(
                 TileMode::PredictedAlpha
             })
         }
-        palette::Analysis::TooManyColors { .. } => Coded::Tile(if raw::encode(src, rect, out) {
-            TileMode::Raw
-        } else {
-            TileMode::RawAlpha
+        palette::Analysis::TooManyColors { .. } => Coded::Tile(match raw::encode(src, rect, out) {
+            raw::Layout::Opaque => TileMode::Raw,
+            raw::Layout::Alpha => TileMode::RawAlpha,
+            raw::Layout::Grey => TileMode::Grey,
         }),
     }
 }
@@ -198,6 +202,7 @@ pub(crate) fn decode_rect(
         TileMode::PredictedAlpha => predicted::decode(data, width, true, out),
         TileMode::Raw => raw::decode(data, false, out),
         TileMode::RawAlpha => raw::decode(data, true, out),
+        TileMode::Grey => raw::decode_grey(data, out),
         // Recolouring reads the framebuffer: the decoder applies it in place (see `recolor`).
         TileMode::Recolor | TileMode::RecolorAlpha | TileMode::RecolorShared => {
             Err(Error::Malformed("recolour is not a standalone tile"))
