@@ -196,7 +196,11 @@ fn ffmpeg_decodes_every_picture(chunks: &[VideoChunk]) {
         .flat_map(|c| c.data.clone())
         .collect();
     let pictures = chunks.iter().filter(|c| c.region == region).count();
-    let path = std::env::temp_dir().join(format!("glimpse-region-{}.h264", std::process::id()));
+    // One file per call: tests run on several threads of one process.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("glimpse-region-{}-{call}.h264", std::process::id()));
     std::fs::write(&path, &stream).unwrap();
     let probe = Command::new("ffprobe")
         .args([
