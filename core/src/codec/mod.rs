@@ -13,8 +13,8 @@
 //!
 //! The per-frame payload (all coded rectangles back to back) then goes through one entropy stage
 //! ([`Entropy`]), so glyphs repeated across tiles cost a back-reference; with Zstandard, frame updates
-//! also see the last 256 KiB of earlier payloads as a dictionary, so glyphs repeated
-//! across frames do too. Everything here is pure safe Rust (but the zstd encoder) so that the same
+//! also see the last 256 KiB (1 MiB for large payloads) of earlier payloads as a dictionary, so
+//! glyphs repeated across frames do too. Everything here is pure safe Rust (but the zstd encoder) so that the same
 //! decoder runs natively and in WebAssembly.
 
 mod entropy;

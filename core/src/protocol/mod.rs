@@ -13,7 +13,8 @@
 //!
 //! Session info: `width`, `height`, `scale_percent` (100 = 96 DPI), `tile_size`, `cache_tiles`.
 //! Ops: a count, the ops, then one payload (`method u8`: 0 stored, 1 LZ4 block, 2 DEFLATE, 3 zstd, 4 zstd
-//! with the payload history; `raw_len`, `[packed_len]`, bytes; see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
+//! with the payload history, 5 zstd with the longer payload history; `raw_len`, `[packed_len]`, bytes;
+//! see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
 //! `Tile` and `Cached` means "store the whole tile into the tile cache afterwards"):
 //!
 //! | op | fields | effect |
@@ -32,7 +33,7 @@
 //!
 //! **Payload history.** Both sides keep the uncompressed payloads of the frame updates since the
 //! last `ResetHistory` (or, for a decoder, since its checkpoint); payload method 4 is zstd with the
-//! last 256 KiB of them as its dictionary. See [`crate::codec`].
+//! last 256 KiB of them as its dictionary, method 5 with the last 1 MiB. See [`crate::codec`].
 //!
 //! **Reference image.** Content often comes back shifted after a transient change (an editor colours
 //! everything below an opening quote as a string, then restores it a line lower once the quote is
