@@ -239,3 +239,55 @@ pub(crate) fn decompress(
     }
     Ok(raw)
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::protocol::wire::Reader;
+
+    fn noise(seed: u32, len: usize) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 16) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn large_payloads_reach_back_a_mebibyte() {
+        let mut compressor = Compressor::default();
+        let mut decoder_history = super::super::history::History::default();
+        let old = noise(7, 600_000);
+        let filler = noise(9, 300_000);
+        for payload in [&old, &filler] {
+            let mut out = Vec::new();
+            compressor.compress_update(Entropy::Adaptive, payload, &mut out);
+            decoder_history.append(payload);
+        }
+        // Content from 900 KB back: beyond the small dictionary, inside the large one.
+        let payload: Vec<u8> = [&old[1_000..60_000], &noise(11, 1_000)[..]].concat();
+        let mut out = Vec::new();
+        compressor.compress_update(Entropy::Adaptive, &payload, &mut out);
+        assert_eq!(out[0], ZSTD_LARGE_HISTORY);
+        assert!(out.len() < 4_000, "{} bytes", out.len());
+        let decoded = decompress(
+            &mut Reader::new(&out),
+            1 << 20,
+            Some(decoder_history.window()),
+        )
+        .unwrap();
+        assert_eq!(decoded, payload);
+        // A decoder holding only the last 256 KiB cannot decode it (an error or other bytes).
+        let short = super::super::history::last(decoder_history.window(), 256 * 1024);
+        assert_ne!(
+            decompress(&mut Reader::new(&out), 1 << 20, Some(short)).ok(),
+            Some(payload)
+        );
+        // Small payloads keep the short dictionary.
+        let mut out = Vec::new();
+        compressor.compress_update(Entropy::Adaptive, &filler[290_000..291_000], &mut out);
+        assert_eq!(out[0], ZSTD_HISTORY);
+    }
+}
