@@ -8,6 +8,8 @@ use crate::frame::{Rect, SourceRows};
 pub(crate) enum Layout {
     /// B, G, R per pixel (every pixel opaque).
     Opaque,
+    /// Every pixel opaque, on the line between two colours (see [`super::line`]).
+    Line,
     /// B, G, R, A per pixel.
     Alpha,
     /// One byte per pixel: every pixel opaque and grey (B = G = R), like anti-aliased black or white
@@ -17,12 +19,19 @@ pub(crate) enum Layout {
 }
 
 /// Appends the pixels of `rect` (at most 256 wide): one byte per pixel when every pixel is opaque
-/// grey, else B, G, R, and A unless every pixel is opaque.
+/// grey, a colour line when `lines` and the pixels lie on one (see [`super::line`]), else B, G, R,
+/// and A unless every pixel is opaque. `scratch` is working memory.
 ///
 /// One pass packs each row to 3 bytes per pixel while checking alpha and greyness; a grey rectangle
 /// is then narrowed in place to 1 byte per pixel, and a translucent pixel (rare on screens) rewinds
 /// and writes all 4 channels.
-pub(crate) fn encode(src: &SourceRows<'_>, rect: &Rect, out: &mut Vec<u8>) -> Layout {
+pub(crate) fn encode(
+    src: &SourceRows<'_>,
+    rect: &Rect,
+    out: &mut Vec<u8>,
+    lines: bool,
+    scratch: &mut Vec<u8>,
+) -> Layout {
     let start = out.len();
     out.reserve(rect.area() as usize * 3);
     let mut packed = [0u8; 256 * 3];
@@ -37,6 +46,9 @@ pub(crate) fn encode(src: &SourceRows<'_>, rect: &Rect, out: &mut Vec<u8>) -> La
     }
     if alpha >> 24 == 0xff {
         if colour != 0 {
+            if lines && super::line::encode(out, start, scratch) {
+                return Layout::Line;
+            }
             return Layout::Opaque;
         }
         // Grey: keep every third byte (B), in place.
@@ -176,7 +188,10 @@ mod tests {
         };
         let rect = Rect::new(3, 1, 30, 4);
         let mut out = vec![9u8];
-        assert_eq!(encode(&src, &rect, &mut out), Layout::Grey);
+        assert_eq!(
+            encode(&src, &rect, &mut out, true, &mut Vec::new()),
+            Layout::Grey
+        );
         assert_eq!(out.len(), 1 + 30 * 4);
         let mut back = vec![0u8; 30 * 4 * 4];
         let mut data = &out[1..];
