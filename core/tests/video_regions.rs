@@ -541,3 +541,38 @@ fn recordings_with_video_go_h264_from_their_first_change() {
         "the shared corpus has video_region and fullscreen_video"
     );
 }
+
+#[test]
+fn a_letterboxed_film_goes_as_the_whole_screen_and_a_panel_stays_exact() {
+    // A film played full screen: pillarbox bars (black) left and right.
+    let mut desk = Desk::new(640, 360);
+    desk.pixels
+        .chunks_exact_mut(4)
+        .for_each(|px| px.copy_from_slice(&[0, 0, 0, 255]));
+    let film = Rect::new(100, 0, 440, 360);
+    let seen = run(&mut desk, |_| film, 12, EncoderConfig::default());
+    let screen = Rect::new(0, 0, 640, 360);
+    assert!(!seen.chunks.is_empty());
+    assert!(
+        seen.chunks.iter().all(|c| c.rect == screen),
+        "{:?}",
+        seen.chunks[0].rect
+    );
+    // The same film above a panel (text, not one colour): the panel is no bar, it stays out of the
+    // pictures and exact (`run` checks every pixel outside the lossy ones at every frame).
+    let mut desk = Desk::new(640, 360);
+    for (i, px) in desk.pixels.chunks_exact_mut(4).enumerate() {
+        if i / 640 < 330 {
+            px.copy_from_slice(&[0, 0, 0, 255]);
+        }
+    }
+    let film = Rect::new(100, 0, 440, 330);
+    let seen = run(&mut desk, |_| film, 12, EncoderConfig::default());
+    assert!(!seen.chunks.is_empty());
+    assert!(
+        seen.chunks.iter().all(|c| c.rect.bottom() <= 330),
+        "{:?}",
+        seen.chunks[0].rect
+    );
+    assert!(seen.settled_after.is_some());
+}

@@ -14,9 +14,10 @@
 //! box moves) do not qualify; a playing video does.
 //!
 //! A region is the pixel rectangle that changed (the box's changed pixels, plus changes in the tiles
-//! around it that touch them: the edges of a video rarely fall on tile borders); one that covers half
-//! of the screen or more is the whole screen (a film played full screen: the letterbox bars cost
-//! nothing in H.264 and keep no lossless seam). Changes that keep appearing beside a region for
+//! around it that touch them: the edges of a video rarely fall on tile borders), or the whole screen
+//! when one-colour strips fill the rest (the letterbox bars of a film played full screen: they cost
+//! nothing in H.264 and leave no lossless seam); UI around a video that is not one colour (a panel, a
+//! window's frame) stays out and exact. Changes that keep appearing beside a region for
 //! [`GROW_FRAMES`] frames grow it (it restarts).
 //!
 //! While a region is active its pixels are sent as H.264 pictures only, and decoders show them lossy;
@@ -38,8 +39,6 @@ const BUSY_FRAMES: u8 = 4;
 const FAST_MIN_TILES: u32 = 6;
 /// Regions encoded at once.
 const MAX_REGIONS: usize = 4;
-/// A region covering at least this many percent of the screen becomes the whole screen.
-const WHOLE_SCREEN_PERCENT: u64 = 50;
 /// Frames in a row with changes beside a region that make it grow.
 const GROW_FRAMES: u32 = 3;
 
@@ -276,7 +275,7 @@ impl VideoState {
             ops.push(Op::VideoEnd { region: r.id });
         }
         if self.settings.enabled {
-            self.grow(ops);
+            self.grow(src, ops);
             self.detect(grid, src, before, &changes, ops);
         }
         // Lossy pixels no active region covers are topped off now.
@@ -296,7 +295,7 @@ impl VideoState {
     }
 
     /// Regions with changes beside them for [`GROW_FRAMES`] frames restart over the larger rectangle.
-    fn grow(&mut self, ops: &mut Vec<Op>) {
+    fn grow(&mut self, src: &SourceRows<'_>, ops: &mut Vec<Op>) {
         let grown: Vec<Rect> = self
             .regions
             .iter()
@@ -304,7 +303,7 @@ impl VideoState {
             .filter_map(|r| Some(r.rect.union(&r.beside?)))
             .collect();
         for rect in grown {
-            self.start_region(rect, ops);
+            self.start_region(src, rect, ops);
         }
     }
 
@@ -342,7 +341,7 @@ impl VideoState {
             .max_by_key(|(b, _)| (b.c1 - b.c0) * (b.r1 - b.r0));
         if let Some(rect) = fast_box.and_then(|(b, _)| geometry(grid, &b, changes)) {
             self.pending = None;
-            self.start_region(rect, ops);
+            self.start_region(src, rect, ops);
             return;
         }
         // After a while: busy for several frames, photographic now, the same box twice.
@@ -370,18 +369,14 @@ impl VideoState {
         }
         self.pending = None;
         if let Some(rect) = geometry(grid, &best, changes) {
-            self.start_region(rect, ops);
+            self.start_region(src, rect, ops);
         }
     }
 
-    /// Starts a region over `rect`, or the whole screen when `rect` covers half of it or more
-    /// (regions it overlaps end: it replaces them).
-    fn start_region(&mut self, rect: Rect, ops: &mut Vec<Op>) {
-        let rect = if rect.area() * 100 >= self.screen.area() * WHOLE_SCREEN_PERCENT {
-            self.screen
-        } else {
-            rect
-        };
+    /// Starts a region over `rect` widened over the one-colour strips between it and the screen's
+    /// edges (regions it overlaps end: it replaces them).
+    fn start_region(&mut self, src: &SourceRows<'_>, rect: Rect, ops: &mut Vec<Op>) {
+        let rect = widen_over_bars(src, rect, &self.screen);
         let (overlapped, kept): (Vec<_>, Vec<_>) = self
             .regions
             .drain(..)
@@ -493,6 +488,42 @@ fn geometry(grid: &TileGrid, tiles: &TileBox, changes: &TileChanges) -> Option<R
         }
     }
     Some(rect)
+}
+
+/// The whole screen when `rect` plus one-colour strips up to the screen's edges covers it (a film
+/// played full screen with its letterbox or pillarbox bars), else `rect`: a one-colour desktop around a
+/// window is no bar.
+fn widen_over_bars(src: &SourceRows<'_>, rect: Rect, screen: &Rect) -> Rect {
+    let solid = |strip: Rect| strip.is_empty() || crate::tiles::solid_color(src, &strip).is_some();
+    let mut r = rect;
+    // Left and right over the rect's rows, then top and bottom over the widened columns.
+    if solid(Rect::new(0, r.y, r.x, r.height)) {
+        r = Rect::new(0, r.y, r.right(), r.height);
+    }
+    if solid(Rect::new(
+        r.right(),
+        r.y,
+        screen.right() - r.right(),
+        r.height,
+    )) {
+        r = Rect::new(r.x, r.y, screen.right() - r.x, r.height);
+    }
+    if solid(Rect::new(r.x, 0, r.width, r.y)) {
+        r = Rect::new(r.x, 0, r.width, r.bottom());
+    }
+    if solid(Rect::new(
+        r.x,
+        r.bottom(),
+        r.width,
+        screen.bottom() - r.bottom(),
+    )) {
+        r = Rect::new(r.x, r.y, r.width, screen.bottom() - r.y);
+    }
+    if r == *screen {
+        r
+    } else {
+        rect
+    }
 }
 
 /// `a` minus `b`: up to four rectangles (above, below, left, right of `b`).
