@@ -5,9 +5,10 @@
 //! 1. [`frame`]: a captured image is a borrowed, validated [`Frame`] (BGRA8 or RGBA8, any stride).
 //! 2. [`damage`]: each frame is compared with the previous one, tile by tile, tightened to the changed
 //!    pixels; capture-API damage rectangles ("hints") limit the compare.
-//! 3. [`tiles`]: changed tiles are looked up in a tile cache that encoder and decoder keep in step, and
-//!    moved content (scrolling, dragged windows, content back from the reference image saved before a
-//!    large change) is found and sent as copies.
+//! 3. [`tiles`]: changed tiles are looked up in a tile cache that encoder and decoder keep in step
+//!    (and small shapes, such as the glyphs of text, in a glyph cache), and moved content (scrolling,
+//!    dragged windows, content back from the reference image saved before a large change) is found
+//!    and sent as copies.
 //! 4. [`codec`]: what is left is coded losslessly: fills, palettes for text and UI, recolourings,
 //!    prediction for the rest, then one entropy stage per frame with the earlier payloads as its
 //!    dictionary.

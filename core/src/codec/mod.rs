@@ -184,6 +184,21 @@ pub(crate) fn encode_rect(
     }
 }
 
+/// Appends a one-colour rectangle of `area` pixels as a one-entry palette, for an op that needs coded
+/// pixels rather than a fill.
+pub(crate) fn write_solid(color: u32, area: u64, out: &mut Vec<u8>) -> TileMode {
+    let opaque = color >> 24 == 0xff;
+    out.push(0);
+    let bytes = color.to_le_bytes();
+    out.extend_from_slice(if opaque { &bytes[..3] } else { &bytes[..] });
+    out.resize(out.len() + (area as usize).div_ceil(8), 0);
+    if opaque {
+        TileMode::Palette
+    } else {
+        TileMode::PaletteAlpha
+    }
+}
+
 /// True when `rect` holds more than 256 colours (photographs, video), counted until the 257th.
 #[cfg_attr(
     not(all(feature = "h264", not(target_arch = "wasm32"))),

@@ -8,6 +8,7 @@ use crate::protocol::{
     self, CursorImage, CursorPosition, CursorState, Packet, SessionInfo, MAX_CURSOR_SIZE,
 };
 use crate::tiles::cache::EncoderCache;
+use crate::tiles::glyphs::EncoderGlyphs;
 
 #[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
 #[path = "no_video.rs"]
@@ -15,6 +16,7 @@ mod video;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 mod video;
 
+mod glyph_coding;
 mod motion;
 mod shared_recolor;
 mod update;
@@ -138,6 +140,9 @@ struct Screen {
     /// The previous reference's memory, reused for the next one.
     spare_reference: Option<PackedImage>,
     video: video::VideoState,
+    /// What decoders in step hold in their glyph cache.
+    glyphs: EncoderGlyphs,
+    glyph_work: glyph_coding::GlyphScratch,
 }
 
 /// Counters of what an encoder produced.
@@ -254,6 +259,8 @@ impl Encoder {
         screen.store_screen_pending = screen.cache.enabled();
         // A late joiner has no reference image either: the next large change saves a new one.
         screen.spare_reference = screen.reference.take();
+        // Nor glyphs: the next update's `ResetHistory` empties the cache of viewers in step too.
+        screen.glyphs.clear();
         // A late joiner's video decoders start at a keyframe.
         screen.video.request_keyframes();
         self.cursor_shapes
@@ -456,6 +463,8 @@ impl Encoder {
             history_reset_pending: true,
             reference: None,
             spare_reference: None,
+            glyphs: EncoderGlyphs::default(),
+            glyph_work: Default::default(),
         });
     }
 }

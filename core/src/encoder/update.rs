@@ -2,11 +2,11 @@
 //! mirror of what viewers show, and the checkpoint of the whole mirror.
 
 use super::motion::{apply_motion, snapshot, MoveSource};
-use super::{shared_recolor, EncoderConfig, EncoderStats, Screen};
+use super::{glyph_coding, shared_recolor, EncoderConfig, EncoderStats, Screen};
 use crate::codec::{self, recolor, Coded, Entropy, Scratch, TileMode};
 use crate::damage::{detect_with, DirtyTile};
 use crate::frame::{Rect, SourceRows};
-use crate::protocol::{self, CursorState, Op, Packet};
+use crate::protocol::{self, CursorState, Op, Packet, TileGlyphs};
 use crate::tiles::motion::CurrentAnchors;
 use crate::tiles::{solid_color, TileKey};
 
@@ -178,6 +178,7 @@ pub(super) fn encode_update(
                 rect: relative(&d.rect, &tile_rect),
                 mode: TileMode::RecolorShared,
                 store: false,
+                glyphs: TileGlyphs::default(),
             });
             let mut coded = Vec::with_capacity(exceptions.len());
             for rect in &exceptions {
@@ -188,6 +189,7 @@ pub(super) fn encode_update(
                         rect: relative(rect, &tile_rect),
                         mode,
                         store: false,
+                        glyphs: TileGlyphs::default(),
                     }),
                 }
             }
@@ -206,6 +208,7 @@ pub(super) fn encode_update(
             }
             continue;
         }
+        let mut glyphs = TileGlyphs::default();
         let recolorable = !screen.video.is_lossy(d.index) && d.rect.area() >= MIN_RECOLOR_PIXELS;
         let coded = match recolorable
             .then(|| recolor::find(&screen.mirror, src, &d.rect))
@@ -220,11 +223,34 @@ pub(super) fn encode_update(
                     TileMode::RecolorAlpha
                 })
             }
-            _ => codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy),
+            // Shapes seen before come from the glyph cache (which needs the tile cache's memory).
+            _ => match screen
+                .cache
+                .enabled()
+                .then(|| {
+                    glyph_coding::encode(
+                        src,
+                        &d.rect,
+                        &mut screen.glyphs,
+                        &mut payload,
+                        scratch,
+                        strategy,
+                        &mut screen.glyph_work,
+                    )
+                })
+                .flatten()
+            {
+                Some((mode, flags)) => {
+                    glyphs = flags;
+                    Coded::Tile(mode)
+                }
+                None => codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy),
+            },
         };
         match coded {
             Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
             Coded::Tile(mode) => {
+                // Glyphs are drawn as the tile is decoded: it is complete when the decoder stores it.
                 let store = screen.cache.enabled() && !lossy;
                 if store {
                     screen.cache.store(TileKey::of(src, &tile_rect));
@@ -234,6 +260,7 @@ pub(super) fn encode_update(
                     rect: relative(&d.rect, &tile_rect),
                     mode,
                     store,
+                    glyphs,
                 });
             }
         }
@@ -336,6 +363,7 @@ pub(super) fn build_checkpoint(
                 rect: relative(&rect, &rect),
                 mode,
                 store: false,
+                glyphs: TileGlyphs::default(),
             }),
         }
     }
