@@ -39,14 +39,21 @@ pub(super) fn encode(
     }
     let absolute = |r: &Rect| Rect::new(rect.x + r.x, rect.y + r.y, r.width, r.height);
     let mut refs = Vec::new();
-    let mut stores = Vec::new();
+    let mut misses = Vec::new();
     for shape in &found {
         let key = TileKey::of(src, &absolute(shape));
         match glyphs.lookup(&key) {
             Some(back) => refs.push((*shape, back)),
-            None => stores.push(key),
+            None => misses.push((*shape, key)),
         }
     }
+    // Decoders store the shapes no reference drew, telling them apart by rectangle: a shape with
+    // the rectangle of a drawn one (two shapes in one box, rare) is stored by neither side.
+    let stores: Vec<TileKey> = misses
+        .into_iter()
+        .filter(|(shape, _)| !refs.iter().any(|(drawn, _)| drawn == shape))
+        .map(|(_, key)| key)
+        .collect();
     let flags = TileGlyphs {
         refs: !refs.is_empty(),
         store: !stores.is_empty(),

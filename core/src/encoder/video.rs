@@ -173,7 +173,7 @@ impl VideoState {
     }
 
     /// Takes the regions' pixels out of `dirty` (they go as pictures): what is left of a changed
-    /// rectangle around a region stays, in up to two pieces per tile.
+    /// rectangle around a region stays, in up to four pieces per tile.
     pub fn exclude(&self, dirty: &mut Vec<DirtyTile>) {
         if self.regions.is_empty() {
             return;
