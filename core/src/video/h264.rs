@@ -244,6 +244,10 @@ fn new_encoder(
         // Background detection skips blocks it takes for static background: on films it cost
         // 0.4 dB for 3% fewer bytes (a worse trade than one quantiser step).
         .background_detection(false)
+        // Adaptive quantisation moves the quantiser per macroblock: nothing to move at constant
+        // quality (the same bytes without it), and under a bit rate target it spends bits by looks
+        // rather than by PSNR.
+        .adaptive_quantization(constant_qp.is_none())
         .intra_frame_period(IntraFramePeriod::from_num_frames(config.keyframe_interval))
         // One thread: size-limited slices on two threads measured no faster (the only multi-slice
         // mode the safe API offers), and the host runs one encoder per region anyway.
