@@ -25,33 +25,30 @@ pub const MIN_GLYPH_PIXELS: u32 = 24;
 /// Glyphs both sides keep (at most 4 KiB each: 8 MiB on a viewer at worst).
 pub const GLYPH_CAPACITY: u64 = 2048;
 
-/// The background of a rectangle of packed pixels (`w * h` words): its most frequent colour if it
-/// covers a quarter of it, the one met first in raster order on a tie (the same in any byte order).
-fn background(pixels: &[u32]) -> Option<u32> {
-    let mut sorted = pixels.to_vec();
-    sorted.sort_unstable();
-    let mut best: Vec<u32> = Vec::new();
-    let (mut best_count, mut run) = (0usize, 0usize);
-    for (i, &c) in sorted.iter().enumerate() {
-        run = if i > 0 && sorted[i - 1] == c {
-            run + 1
-        } else {
-            1
-        };
-        if run > best_count {
-            best_count = run;
-            best.clear();
-            best.push(c);
-        } else if run == best_count {
-            best.push(c);
+/// The background of a `w` x `h` rectangle of packed pixels: of the colours at 16 spots spread over
+/// it, the most frequent in the whole rectangle if it covers a quarter of it (a band of text cut
+/// tight around its ink has little more; a photograph has none); on a tie, the one whose spot comes
+/// first. The same in any byte order, and linear time whatever the pixels (no sorting, no hashing of
+/// what a peer sent).
+fn background(pixels: &[u32], w: usize, h: usize) -> Option<u32> {
+    let mut candidates: Vec<(u32, usize)> = Vec::with_capacity(16);
+    for j in 0..4 {
+        for i in 0..4 {
+            let (x, y) = ((2 * i + 1) * w / 8, (2 * j + 1) * h / 8);
+            let c = pixels[y * w + x];
+            if !candidates.iter().any(|&(k, _)| k == c) {
+                candidates.push((c, 0));
+            }
         }
     }
-    // A background covers at least a quarter of the rectangle (a band of text cut tight around its
-    // ink has little more; a photograph has none).
-    if best_count * 4 < pixels.len() {
-        return None;
+    for &p in pixels {
+        if let Some(entry) = candidates.iter_mut().find(|(k, _)| *k == p) {
+            entry.1 += 1;
+        }
     }
-    pixels.iter().copied().find(|c| best.contains(c))
+    // `max_by_key` keeps the last of equal maxima: scan in reverse to keep the first spot's.
+    let (bg, count) = candidates.iter().rev().copied().max_by_key(|&(_, n)| n)?;
+    (count * 4 >= pixels.len()).then_some(bg)
 }
 
 /// The background and shapes of a `w` x `h` rectangle of packed pixels (one word each, any byte
@@ -60,7 +57,7 @@ fn background(pixels: &[u32]) -> Option<u32> {
 pub(crate) fn shapes(pixels: &[u32], w: u32, h: u32) -> Option<(u32, Vec<Rect>)> {
     let (w, h) = (w as usize, h as usize);
     debug_assert_eq!(pixels.len(), w * h);
-    let bg = background(pixels)?;
+    let bg = background(pixels, w, h)?;
     let mut seen = vec![false; w * h];
     let mut out = Vec::new();
     let mut stack = Vec::new();
@@ -216,12 +213,31 @@ mod tests {
     }
 
     #[test]
-    fn the_background_tie_goes_to_the_first_colour_met() {
-        let px = [5, 9, 9, 5];
-        assert_eq!(background(&px), Some(5));
-        let px = [9, 5, 5, 9];
-        assert_eq!(background(&px), Some(9));
-        assert_eq!(background(&[1, 2, 3, 4, 5]), None);
+    fn the_background_is_the_most_frequent_colour_at_the_spots() {
+        // 8x8: four columns of 5, one of 7, three of 9.
+        let px: Vec<u32> = (0..64)
+            .map(|i| match i % 8 {
+                0..=3 => 5,
+                4 => 7,
+                _ => 9,
+            })
+            .collect();
+        assert_eq!(background(&px, 8, 8), Some(5));
+        let px: Vec<u32> = px
+            .iter()
+            .map(|&c| {
+                if c == 5 {
+                    9
+                } else if c == 9 {
+                    5
+                } else {
+                    c
+                }
+            })
+            .collect();
+        assert_eq!(background(&px, 8, 8), Some(9));
+        let noise: Vec<u32> = (0..64).collect();
+        assert_eq!(background(&noise, 8, 8), None);
     }
 
     #[test]
