@@ -37,10 +37,11 @@
 //!
 //! **Glyph cache.** Both sides keep the shapes (glyphs, digits, icons) of the rectangles of `Tile`
 //! ops flagged "store glyphs", found the same way on both sides (8-connected pixels unlike the
-//! rectangle's most frequent colour, bounding boxes up to 32x32 and of 24 pixels or more, in raster
-//! order; `tiles/glyphs.rs`), so storing costs no bytes; the newest 2048 are kept. A `Tile` op flagged "glyph references" starts its payload with
-//! `count` and, per glyph, `dx` u8, `dy` u8 (inside the rectangle) and how many entries back from the
-//! newest it is; they are drawn over the decoded pixels. Checkpoints and `ResetHistory` empty the cache.
+//! rectangle's background, the most frequent of the colours at 16 spots; bounding boxes up to 32x32
+//! and of 24 pixels or more, in raster order; see `tiles/glyphs.rs`), so storing costs no bytes; the
+//! newest 2048 are kept. A `Tile` op flagged "glyph references" starts its payload with `count` and,
+//! per glyph, `dx` u8, `dy` u8 (inside the rectangle) and how many entries back from the newest it
+//! is; they are drawn over the decoded pixels. Checkpoints and `ResetHistory` empty the cache.
 //!
 //! **Reference image.** Content often comes back shifted after a transient change (an editor colours
 //! everything below an opening quote as a string, then restores it a line lower once the quote is

@@ -3,8 +3,9 @@
 //! again, at any pixel position (the tile cache only helps whole tiles at the same place; zstd's
 //! history only matches row by row, a few bytes per glyph row).
 //!
-//! A *shape* is a set of 8-connected pixels that differ from the rectangle's background (its most
-//! frequent colour), taken with every pixel of its bounding box, at most [`MAX_GLYPH_SIDE`] each way
+//! A *shape* is a set of 8-connected pixels that differ from the rectangle's background (the most
+//! frequent of the colours at 16 spots, when it covers a quarter of the rectangle), taken with every
+//! pixel of its bounding box, at most [`MAX_GLYPH_SIDE`] each way
 //! and at least [`MIN_GLYPH_PIXELS`] in area. Both sides find the shapes of a coded rectangle the same
 //! way ([`shapes`]), so storing them costs nothing on the wire: a `Tile` op flagged "store glyphs"
 //! makes both sides add every shape of its rectangle that a reference did not draw, in raster order
