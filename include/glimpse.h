@@ -727,13 +727,14 @@ typedef struct glimpse_encoder_settings {
    */
   uint32_t video_enabled;
   /**
-   * Target bit rate of each video region in bits per second; 0 (default) picks one from the
-   * region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Version 2.
+   * Bit rate ceiling of each video region in bits per second; 0 (default) picks one from the
+   * region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Regions are coded at
+   * constant quality and spend less when the content allows. Version 2.
    */
   uint32_t video_bitrate_bps;
   /**
-   * Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the rate control spreads
-   * the bit rate over them). Default 10. Version 2.
+   * Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the bit rate ceiling is
+   * checked over a second of them). Default 10. Version 2.
    */
   uint32_t video_fps;
   /**

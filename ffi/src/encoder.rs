@@ -83,11 +83,12 @@ pub struct glimpse_encoder_settings {
     /// 1: send video-like regions as H.264 (default, when the library was built with H.264); 0:
     /// everything lossless, every pixel exact at every frame. Version 2.
     pub video_enabled: u32,
-    /// Target bit rate of each video region in bits per second; 0 (default) picks one from the
-    /// region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Version 2.
+    /// Bit rate ceiling of each video region in bits per second; 0 (default) picks one from the
+    /// region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Regions are coded at
+    /// constant quality and spend less when the content allows. Version 2.
     pub video_bitrate_bps: u32,
-    /// Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the rate control spreads
-    /// the bit rate over them). Default 10. Version 2.
+    /// Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the bit rate ceiling is
+    /// checked over a second of them). Default 10. Version 2.
     pub video_fps: u32,
     /// A video region still for this many frames ends and is re-sent losslessly,
     /// 0..`GLIMPSE_MAX_VIDEO_SETTLE_FRAMES` (0 acts as 1). Default 3. Version 2.
