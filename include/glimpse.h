@@ -103,11 +103,10 @@
  * nothing was written to the call's outputs (except the needed size on `GLIMPSE_RESULT_BUFFER_TOO_SMALL`).
  *
  * Numbers never change once released. 1..9 are conditions of the C interface itself; 10..31 are
- * the engine's errors and equal the core's `glimpse::Error::code()`; 30..39 (session) and 40..59
- * (connection) are quick connect's errors (`glimpse_host_*`) and equal `ConnectError::code()` of
- * glimpse-connect (30 is both the engine's and quick connect's "control not granted"). Functions
- * return this type; functions that take a code (`glimpse_result_message`) take a plain `uint32_t`,
- * so unknown values from newer libraries are safe to pass.
+ * the engine's errors; 30..59 quick connect's (`glimpse_host_*`; 30 is both the engine's and
+ * quick connect's "control not granted"). Functions return this type; functions that take a code
+ * (`glimpse_result_message`) take a plain `uint32_t`, so unknown values from newer libraries are
+ * safe to pass.
  */
 enum glimpse_result
 #ifdef __cplusplus
@@ -123,8 +122,8 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_NULL_PARAMETER = 1,
   /**
-   * Glimpse panicked inside the call (a bug in Glimpse). The object the call was given may be in an
-   * inconsistent state: free it and start over.
+   * Glimpse panicked inside the call, or its WebAssembly trapped (a bug in Glimpse). The object
+   * the call was given may be in an inconsistent state: free it and start over.
    */
   GLIMPSE_RESULT_PANIC = 2,
   /**
@@ -152,7 +151,7 @@ enum glimpse_result
   GLIMPSE_RESULT_NO_PACKET = 7,
   /**
    * The object has no such state yet (no framebuffer before the first checkpoint, no cursor before
-   * the first cursor packet, no session before the first frame).
+   * the first cursor packet, no session before the first frame; in JavaScript: `init()` not awaited).
    */
   GLIMPSE_RESULT_NOT_AVAILABLE = 8,
   /**
@@ -169,11 +168,11 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_INVALID_STRIDE = 11,
   /**
-   * The pixel buffer ends before the last row of the frame (`len` too small for width, height, stride).
+   * The pixel buffer ends before the last row of the frame (too short for width, height, stride).
    */
   GLIMPSE_RESULT_FRAME_DATA_TOO_SHORT = 12,
   /**
-   * A pixel format value that Glimpse does not know (see `glimpse_pixel_format`).
+   * A pixel format value that Glimpse does not know.
    */
   GLIMPSE_RESULT_UNKNOWN_PIXEL_FORMAT = 13,
   /**
@@ -225,7 +224,8 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_INVALID_CODE = 32,
   /**
-   * A code that names no session (a typo, a code that was replaced, or a session that ended).
+   * A code that names no session (a typo in its first five digits, a code that was replaced, or
+   * a session that ended).
    */
   GLIMPSE_RESULT_UNKNOWN_SESSION = 33,
   /**
@@ -233,12 +233,13 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_CODE_EXPIRED = 34,
   /**
-   * Too many failed attempts from this network, or at this relay: try again later (the
-   * last-error detail says when).
+   * Too many failed attempts from this network, or at this relay: try again later (the error's
+   * detail says when).
    */
   GLIMPSE_RESULT_RATE_LIMITED = 35,
   /**
-   * The code was wrong: the key exchange with the host did not confirm.
+   * The code was wrong: the key exchange with the host did not confirm (check its last five
+   * digits).
    */
   GLIMPSE_RESULT_WRONG_CODE = 36,
   /**
@@ -250,7 +251,8 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_RELAY_UNREACHABLE = 40,
   /**
-   * TLS failed: an untrusted or invalid certificate, or an unusable CA file.
+   * TLS failed: an untrusted or invalid certificate, or an unusable CA file (native clients only;
+   * a browser reports an unreachable relay).
    */
   GLIMPSE_RESULT_TLS = 41,
   /**
@@ -279,11 +281,12 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_CONNECTION_LOST = 47,
   /**
-   * The session's network thread is gone (the session ended): nothing more will come.
+   * The session is closed by this side (its network thread is gone, or `leave()`, `end()`,
+   * `destroy()` was called): nothing more will come.
    */
   GLIMPSE_RESULT_CLOSED = 48,
   /**
-   * Nothing happened in time (`glimpse_host_next_event`: no event within the timeout).
+   * Nothing happened in time (no event within the timeout, no first screen, no code).
    */
   GLIMPSE_RESULT_TIMEOUT = 49,
   /**
@@ -291,12 +294,13 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_CODE_IN_USE = 50,
   /**
-   * A request that does not fit the current state of the session.
+   * A request that does not fit the current state of the session (joining twice, a viewer that
+   * is not connected, ...).
    */
   GLIMPSE_RESULT_INVALID_REQUEST = 51,
   /**
-   * An engine error this version of the C library has no code for (the core is newer than the
-   * binding). The last-error detail says what it was.
+   * An error this version of the binding has no code for (the core is newer than the binding).
+   * The error's detail says what it was.
    */
   GLIMPSE_RESULT_UNKNOWN = 99,
 };

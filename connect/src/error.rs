@@ -97,31 +97,31 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    /// The stable numeric code of this error: engine errors keep the engine's number
-    /// ([`glimpse::Error::code`]); session errors use 30-39, connection errors 40-59. Numbers never
-    /// change once released.
+    /// The stable numeric code of this error (see [`glimpse::result_code`]): engine errors keep the
+    /// engine's number ([`glimpse::Error::code`]); session errors use 30-39, connection errors 40-59.
     pub fn code(&self) -> u32 {
+        use glimpse::result_code as code;
         match self {
             ConnectError::Engine(e) => e.code(),
-            ConnectError::ControlNotGranted => 30,
-            ConnectError::InvalidCode(_) => 32,
-            ConnectError::UnknownSession => 33,
-            ConnectError::CodeExpired => 34,
-            ConnectError::RateLimited { .. } => 35,
-            ConnectError::WrongCode => 36,
-            ConnectError::NotAdmitted => 37,
-            ConnectError::Unreachable(_) => 40,
-            ConnectError::Tls(_) => 41,
-            ConnectError::InvalidUrl { .. } => 42,
-            ConnectError::Protocol(_) => 43,
-            ConnectError::SessionEnded(_) => 44,
-            ConnectError::Removed => 45,
-            ConnectError::RelayFull(_) => 46,
-            ConnectError::ConnectionLost(_) => 47,
-            ConnectError::Closed => 48,
-            ConnectError::Timeout(_) => 49,
-            ConnectError::CodeInUse => 50,
-            ConnectError::InvalidRequest(_) => 51,
+            ConnectError::ControlNotGranted => code::CONTROL_NOT_GRANTED,
+            ConnectError::InvalidCode(_) => code::INVALID_CODE,
+            ConnectError::UnknownSession => code::UNKNOWN_SESSION,
+            ConnectError::CodeExpired => code::CODE_EXPIRED,
+            ConnectError::RateLimited { .. } => code::RATE_LIMITED,
+            ConnectError::WrongCode => code::WRONG_CODE,
+            ConnectError::NotAdmitted => code::NOT_ADMITTED,
+            ConnectError::Unreachable(_) => code::RELAY_UNREACHABLE,
+            ConnectError::Tls(_) => code::TLS,
+            ConnectError::InvalidUrl { .. } => code::INVALID_RELAY_URL,
+            ConnectError::Protocol(_) => code::PROTOCOL_ERROR,
+            ConnectError::SessionEnded(_) => code::SESSION_ENDED,
+            ConnectError::Removed => code::REMOVED,
+            ConnectError::RelayFull(_) => code::RELAY_FULL,
+            ConnectError::ConnectionLost(_) => code::CONNECTION_LOST,
+            ConnectError::Closed => code::CLOSED,
+            ConnectError::Timeout(_) => code::TIMEOUT,
+            ConnectError::CodeInUse => code::CODE_IN_USE,
+            ConnectError::InvalidRequest(_) => code::INVALID_REQUEST,
         }
     }
 }

@@ -5,6 +5,8 @@
 
 use thiserror::Error;
 
+use crate::result_code as code;
+
 /// Everything that can go wrong in Glimpse. Variants carry the expected and the received values.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -20,7 +22,7 @@ pub enum Error {
 
     /// The pixel buffer ends before the last row of the frame.
     #[error("pixel buffer holds {actual} bytes, the frame needs {needed}")]
-    BufferTooSmall { needed: usize, actual: usize },
+    FrameDataTooShort { needed: usize, actual: usize },
 
     /// A pixel format number that Glimpse does not know (from C or JS callers).
     #[error("unknown pixel format {0}")]
@@ -88,25 +90,25 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable numeric code of this error, shared by the C library (`GLIMPSE_RESULT_*`) and the
-    /// JavaScript package (`error.code`). Numbers never change once released.
+    /// The stable numeric code of this error (see [`crate::result_code`]), shared by the C library
+    /// (`GLIMPSE_RESULT_*`) and the JavaScript package (`error.code`).
     pub fn code(&self) -> u32 {
         match self {
-            Error::InvalidDimensions { .. } => 10,
-            Error::InvalidStride { .. } => 11,
-            Error::BufferTooSmall { .. } => 12,
-            Error::UnknownPixelFormat(_) => 13,
-            Error::InvalidRect { .. } => 14,
-            Error::Truncated(_) => 20,
-            Error::Malformed(_) => 21,
-            Error::UnsupportedVersion { .. } => 22,
-            Error::LimitExceeded { .. } => 23,
-            Error::MissingCacheEntry { .. } => 24,
-            Error::OutOfSync { .. } => 25,
-            Error::NoCheckpoint => 26,
-            Error::CorruptPayload(_) => 27,
-            Error::ControlNotGranted { .. } => 30,
-            Error::PointerOutsideScreen { .. } => 31,
+            Error::InvalidDimensions { .. } => code::INVALID_DIMENSIONS,
+            Error::InvalidStride { .. } => code::INVALID_STRIDE,
+            Error::FrameDataTooShort { .. } => code::FRAME_DATA_TOO_SHORT,
+            Error::UnknownPixelFormat(_) => code::UNKNOWN_PIXEL_FORMAT,
+            Error::InvalidRect { .. } => code::INVALID_RECT,
+            Error::Truncated(_) => code::TRUNCATED,
+            Error::Malformed(_) => code::MALFORMED,
+            Error::UnsupportedVersion { .. } => code::UNSUPPORTED_VERSION,
+            Error::LimitExceeded { .. } => code::LIMIT_EXCEEDED,
+            Error::MissingCacheEntry { .. } => code::MISSING_CACHE_ENTRY,
+            Error::OutOfSync { .. } => code::OUT_OF_SYNC,
+            Error::NoCheckpoint => code::NO_CHECKPOINT,
+            Error::CorruptPayload(_) => code::CORRUPT_PAYLOAD,
+            Error::ControlNotGranted { .. } => code::CONTROL_NOT_GRANTED,
+            Error::PointerOutsideScreen { .. } => code::POINTER_OUTSIDE_SCREEN,
         }
     }
 }

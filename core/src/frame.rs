@@ -174,12 +174,12 @@ impl<'a> Frame<'a> {
         let needed = stride
             .checked_mul(height as usize - 1)
             .and_then(|n| n.checked_add(row_bytes))
-            .ok_or(Error::BufferTooSmall {
+            .ok_or(Error::FrameDataTooShort {
                 needed: usize::MAX,
                 actual: data.len(),
             })?;
         if data.len() < needed {
-            return Err(Error::BufferTooSmall {
+            return Err(Error::FrameDataTooShort {
                 needed,
                 actual: data.len(),
             });
@@ -380,12 +380,12 @@ mod tests {
         ));
         assert!(matches!(
             Frame::new(&buf, 5, 5, 24, PixelFormat::Bgra8),
-            Err(Error::BufferTooSmall { needed: 116, .. })
+            Err(Error::FrameDataTooShort { needed: 116, .. })
         ));
         assert!(Frame::new(&buf, 5, 1, usize::MAX, PixelFormat::Bgra8).is_ok());
         assert!(matches!(
             Frame::new(&buf, 5, 2, usize::MAX, PixelFormat::Bgra8),
-            Err(Error::BufferTooSmall { .. })
+            Err(Error::FrameDataTooShort { .. })
         ));
         // The last row needs no padding.
         assert!(Frame::new(&buf, 5, 4, 24, PixelFormat::Bgra8).is_ok());

@@ -58,6 +58,7 @@ mod error;
 mod fast_hash;
 pub mod frame;
 pub mod protocol;
+pub mod result_code;
 pub mod session;
 pub mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]

@@ -337,18 +337,18 @@ fn rejects_bad_geometry() {
     let mut encoder = RegionEncoder::new(8, 8, &config).unwrap();
     assert!(matches!(
         encoder.encode(&[0; 8 * 8 * 4], 8 * 4 - 1, false),
-        Err(VideoError::StrideTooSmall { .. })
+        Err(VideoError::InvalidStride { .. })
     ));
     assert!(matches!(
         encoder.encode(&[0; 8 * 8 * 4 - 1], 8 * 4, false),
-        Err(VideoError::BufferTooSmall { .. })
+        Err(VideoError::FrameDataTooShort { .. })
     ));
     let picture = encoder.encode(&[0; 8 * 8 * 4], 8 * 4, false).unwrap();
     let mut decoder = RegionDecoder::new().unwrap();
     let mut out = vec![0u8; 8 * 8 * 4];
     assert!(matches!(
         decoder.decode(&picture.annexb, 8, 8, &mut out[..100], 8 * 4),
-        Err(VideoError::BufferTooSmall { .. })
+        Err(VideoError::FrameDataTooShort { .. })
     ));
     assert!(matches!(
         decoder.decode(&picture.annexb, 8193, 8, &mut out, 8 * 4),

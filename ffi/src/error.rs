@@ -3,167 +3,9 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 
-/// What a Glimpse call did. `GLIMPSE_RESULT_OK` (0) is success; every other value is a failure and
-/// nothing was written to the call's outputs (except the needed size on `GLIMPSE_RESULT_BUFFER_TOO_SMALL`).
-///
-/// Numbers never change once released. 1..9 are conditions of the C interface itself; 10..31 are
-/// the engine's errors and equal the core's `glimpse::Error::code()`; 30..39 (session) and 40..59
-/// (connection) are quick connect's errors (`glimpse_host_*`) and equal `ConnectError::code()` of
-/// glimpse-connect (30 is both the engine's and quick connect's "control not granted"). Functions
-/// return this type; functions that take a code (`glimpse_result_message`) take a plain `uint32_t`,
-/// so unknown values from newer libraries are safe to pass.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(non_camel_case_types)]
-pub enum glimpse_result {
-    /// Success.
-    Ok = 0,
-    /// A required pointer argument was NULL.
-    NullParameter = 1,
-    /// Glimpse panicked inside the call (a bug in Glimpse). The object the call was given may be in an
-    /// inconsistent state: free it and start over.
-    Panic = 2,
-    /// The caller's output buffer is too small; the needed size was written to the size output.
-    BufferTooSmall = 3,
-    /// An integer argument or settings field is out of its documented range (e.g. a bool that is not
-    /// 0 or 1, an unknown entropy mode, a count too large to address).
-    InvalidArgument = 4,
-    /// A settings struct whose `struct_size` is smaller than the first version, or larger than this
-    /// library knows with non-zero bytes in the part it does not know.
-    SettingsSize = 5,
-    /// The encoder's packet queue is full: drain it with `glimpse_encoder_next_packet` first. The call
-    /// did nothing.
-    QueueFull = 6,
-    /// `glimpse_encoder_next_packet`: no packet is waiting.
-    NoPacket = 7,
-    /// The object has no such state yet (no framebuffer before the first checkpoint, no cursor before
-    /// the first cursor packet, no session before the first frame).
-    NotAvailable = 8,
-    /// The object is in use by a call further up this thread's stack (a call from inside a packet
-    /// callback that would need the encoder while it works). The call did nothing.
-    Busy = 9,
-    /// Width or height is zero or above 8192.
-    InvalidDimensions = 10,
-    /// A row stride smaller than `width * 4` bytes.
-    InvalidStride = 11,
-    /// The pixel buffer ends before the last row of the frame (`len` too small for width, height, stride).
-    FrameDataTooShort = 12,
-    /// A pixel format value that Glimpse does not know (see `glimpse_pixel_format`).
-    UnknownPixelFormat = 13,
-    /// A rectangle that is empty or lies (partly) outside the screen.
-    InvalidRect = 14,
-    /// A packet ended before a field it announced.
-    Truncated = 20,
-    /// A packet that is structurally wrong (bad magic, bad field value, trailing bytes, ...).
-    Malformed = 21,
-    /// A packet of a protocol version this decoder does not speak.
-    UnsupportedVersion = 22,
-    /// A packet or argument whose sizes exceed what Glimpse accepts.
-    LimitExceeded = 23,
-    /// A cached-tile reference to an entry the decoder does not hold.
-    MissingCacheEntry = 24,
-    /// A frame update that does not follow the previous one: the viewer needs a checkpoint.
-    OutOfSync = 25,
-    /// A frame update or cursor packet before any checkpoint.
-    NoCheckpoint = 26,
-    /// Compressed data that does not decompress to its declared size.
-    CorruptPayload = 27,
-    /// Input from a viewer that does not hold remote control.
-    ControlNotGranted = 30,
-    /// A pointer event outside the shared screen.
-    PointerOutsideScreen = 31,
-    /// Text that is not a join code (10 digits, optionally grouped by spaces or dashes).
-    InvalidCode = 32,
-    /// A code that names no session (a typo, a code that was replaced, or a session that ended).
-    UnknownSession = 33,
-    /// A code whose session was unused for too long.
-    CodeExpired = 34,
-    /// Too many failed attempts from this network, or at this relay: try again later (the
-    /// last-error detail says when).
-    RateLimited = 35,
-    /// The code was wrong: the key exchange with the host did not confirm.
-    WrongCode = 36,
-    /// The host did not let this viewer in.
-    NotAdmitted = 37,
-    /// The relay could not be reached (connection refused, host unreachable, timed out, DNS).
-    RelayUnreachable = 40,
-    /// TLS failed: an untrusted or invalid certificate, or an unusable CA file.
-    Tls = 41,
-    /// A relay URL that cannot be used (it must be `ws://HOST:PORT`, `wss://HOST[:PORT]`, or the
-    /// `http(s)://` page URL).
-    InvalidRelayUrl = 42,
-    /// A peer sent something the quick-connect protocol does not allow.
-    ProtocolError = 43,
-    /// The session is over: ended by the host, or closed for good by the relay.
-    SessionEnded = 44,
-    /// The host removed this viewer from the session.
-    Removed = 45,
-    /// The relay refused: too many sessions or viewers, or its memory budget is spent.
-    RelayFull = 46,
-    /// The connection to the relay was lost and could not be restored in time.
-    ConnectionLost = 47,
-    /// The session's network thread is gone (the session ended): nothing more will come.
-    Closed = 48,
-    /// Nothing happened in time (`glimpse_host_next_event`: no event within the timeout).
-    Timeout = 49,
-    /// The code is held by another host.
-    CodeInUse = 50,
-    /// A request that does not fit the current state of the session.
-    InvalidRequest = 51,
-    /// An engine error this version of the C library has no code for (the core is newer than the
-    /// binding). The last-error detail says what it was.
-    Unknown = 99,
-}
+pub use crate::result_code::glimpse_result;
 
 impl glimpse_result {
-    /// Every code, for tests and for `glimpse_result_message`.
-    pub(crate) const ALL: [glimpse_result; 44] = [
-        Self::Ok,
-        Self::NullParameter,
-        Self::Panic,
-        Self::BufferTooSmall,
-        Self::InvalidArgument,
-        Self::SettingsSize,
-        Self::QueueFull,
-        Self::NoPacket,
-        Self::NotAvailable,
-        Self::Busy,
-        Self::InvalidDimensions,
-        Self::InvalidStride,
-        Self::FrameDataTooShort,
-        Self::UnknownPixelFormat,
-        Self::InvalidRect,
-        Self::Truncated,
-        Self::Malformed,
-        Self::UnsupportedVersion,
-        Self::LimitExceeded,
-        Self::MissingCacheEntry,
-        Self::OutOfSync,
-        Self::NoCheckpoint,
-        Self::CorruptPayload,
-        Self::ControlNotGranted,
-        Self::PointerOutsideScreen,
-        Self::InvalidCode,
-        Self::UnknownSession,
-        Self::CodeExpired,
-        Self::RateLimited,
-        Self::WrongCode,
-        Self::NotAdmitted,
-        Self::RelayUnreachable,
-        Self::Tls,
-        Self::InvalidRelayUrl,
-        Self::ProtocolError,
-        Self::SessionEnded,
-        Self::Removed,
-        Self::RelayFull,
-        Self::ConnectionLost,
-        Self::Closed,
-        Self::Timeout,
-        Self::CodeInUse,
-        Self::InvalidRequest,
-        Self::Unknown,
-    ];
-
     /// The code for a number, if it is one.
     pub(crate) fn from_u32(code: u32) -> Option<Self> {
         Self::ALL.iter().copied().find(|c| *c as u32 == code)
@@ -193,58 +35,6 @@ impl glimpse_result {
     /// The numbers quick connect owns (30 is shared with the engine).
     fn is_connect_code(code: u32) -> bool {
         (30..60).contains(&code) && code != Self::PointerOutsideScreen as u32
-    }
-
-    /// A short, static, NUL-terminated description.
-    pub(crate) fn message(self) -> &'static str {
-        match self {
-            Self::Ok => "success\0",
-            Self::NullParameter => "a required pointer argument was NULL\0",
-            Self::Panic => "internal error: Glimpse panicked (please report a bug)\0",
-            Self::BufferTooSmall => "output buffer too small (the needed size was returned)\0",
-            Self::InvalidArgument => "an argument is out of its documented range\0",
-            Self::SettingsSize => "settings struct_size is not one this library understands\0",
-            Self::QueueFull => "packet queue full: drain it with glimpse_encoder_next_packet\0",
-            Self::NoPacket => "no packet waiting\0",
-            Self::NotAvailable => "not available yet\0",
-            Self::Busy => "object busy: called again from inside one of its callbacks\0",
-            Self::InvalidDimensions => "invalid dimensions: each side must be 1..=8192\0",
-            Self::InvalidStride => "stride is smaller than a row (width * 4 bytes)\0",
-            Self::FrameDataTooShort => "pixel buffer is too short for width, height and stride\0",
-            Self::UnknownPixelFormat => "unknown pixel format\0",
-            Self::InvalidRect => "rectangle is empty or outside the screen\0",
-            Self::Truncated => "packet truncated\0",
-            Self::Malformed => "malformed packet\0",
-            Self::UnsupportedVersion => "unsupported protocol version\0",
-            Self::LimitExceeded => "size above the accepted limit\0",
-            Self::MissingCacheEntry => {
-                "packet refers to a tile cache entry the decoder does not hold\0"
-            }
-            Self::OutOfSync => "frame update out of sequence: a checkpoint is needed\0",
-            Self::NoCheckpoint => "no checkpoint received yet\0",
-            Self::CorruptPayload => "corrupt compressed payload\0",
-            Self::ControlNotGranted => "the viewer does not hold remote control\0",
-            Self::PointerOutsideScreen => "pointer position outside the shared screen\0",
-            Self::InvalidCode => "not a code (10 digits)\0",
-            Self::UnknownSession => "no session has this code\0",
-            Self::CodeExpired => "the code expired\0",
-            Self::RateLimited => "too many failed attempts: retry later\0",
-            Self::WrongCode => "wrong code: the key exchange did not confirm\0",
-            Self::NotAdmitted => "the host did not let this viewer in\0",
-            Self::RelayUnreachable => "cannot reach the relay\0",
-            Self::Tls => "TLS failed (certificate or TLS settings)\0",
-            Self::InvalidRelayUrl => "invalid relay URL (ws://HOST:PORT or wss://HOST[:PORT])\0",
-            Self::ProtocolError => "quick-connect protocol error\0",
-            Self::SessionEnded => "the session ended\0",
-            Self::Removed => "removed from the session by the host\0",
-            Self::RelayFull => "the relay is full\0",
-            Self::ConnectionLost => "connection to the relay lost\0",
-            Self::Closed => "the session is closed: nothing more will come\0",
-            Self::Timeout => "timed out: nothing happened in time\0",
-            Self::CodeInUse => "the code is in use by another host\0",
-            Self::InvalidRequest => "invalid request for the session's current state\0",
-            Self::Unknown => "unknown engine error (see glimpse_last_error)\0",
-        }
     }
 }
 
@@ -326,7 +116,7 @@ mod tests {
                 max: 1,
             },
             engine::Error::InvalidStride { stride: 0, min: 1 },
-            engine::Error::BufferTooSmall {
+            engine::Error::FrameDataTooShort {
                 needed: 1,
                 actual: 0,
             },

@@ -22,6 +22,7 @@ pub mod encoder;
 pub mod error;
 pub mod host;
 pub mod host_event;
+pub mod result_code;
 pub mod types;
 
 use std::ffi::c_char;

@@ -123,7 +123,7 @@ mod tests {
                 max: 1,
             },
             glimpse::Error::InvalidStride { stride: 0, min: 1 },
-            glimpse::Error::BufferTooSmall {
+            glimpse::Error::FrameDataTooShort {
                 needed: 1,
                 actual: 0,
             },

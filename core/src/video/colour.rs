@@ -65,9 +65,9 @@ impl I420 {
                 (&self.scratch[..], w * 4)
             }
         };
-        let stride_u32 = u32::try_from(stride).map_err(|_| VideoError::StrideTooSmall {
-            expected: w * 4,
-            received: stride,
+        let stride_u32 = u32::try_from(stride).map_err(|_| VideoError::InvalidStride {
+            min: w * 4,
+            stride: stride,
         })?;
         let chroma_stride = self.width / 2;
         let chroma_len = chroma_stride * h.div_ceil(2);
@@ -176,9 +176,9 @@ pub(crate) fn write_bgra(
         width,
         height,
     };
-    let out_stride = u32::try_from(out_stride).map_err(|_| VideoError::StrideTooSmall {
-        expected: width as usize * 4,
-        received: out_stride,
+    let out_stride = u32::try_from(out_stride).map_err(|_| VideoError::InvalidStride {
+        min: width as usize * 4,
+        stride: out_stride,
     })?;
     ::yuv::yuv420_to_bgra(&image, &mut out[..out_len], out_stride, RANGE, MATRIX)
         .map_err(|e| VideoError::Colour(e.to_string()))

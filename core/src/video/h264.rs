@@ -142,9 +142,9 @@ impl RegionEncoder {
     ) -> Result<EncodedPicture, VideoError> {
         let needed = bgra_len(self.width, self.height, stride)?;
         if pixels.len() < needed {
-            return Err(VideoError::BufferTooSmall {
-                expected: needed,
-                received: pixels.len(),
+            return Err(VideoError::FrameDataTooShort {
+                needed: needed,
+                actual: pixels.len(),
             });
         }
         self.picture
@@ -302,9 +302,9 @@ impl RegionDecoder {
         }
         let needed = bgra_len(width, height, out_stride)?;
         if out.len() < needed {
-            return Err(VideoError::BufferTooSmall {
-                expected: needed,
-                received: out.len(),
+            return Err(VideoError::FrameDataTooShort {
+                needed: needed,
+                actual: out.len(),
             });
         }
         if annexb.len() > MAX_PICTURE_BYTES {

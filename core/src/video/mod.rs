@@ -131,21 +131,21 @@ pub enum VideoError {
         /// Requested height in pixels.
         height: u32,
     },
-    /// A row stride is shorter than one row of pixels.
-    #[error("stride of {received} bytes is shorter than a row of {expected} bytes")]
-    StrideTooSmall {
-        /// Bytes in one row of visible pixels.
-        expected: usize,
+    /// A row stride is shorter than one row of pixels (as [`crate::Error::InvalidStride`]).
+    #[error("stride {stride} bytes is smaller than a row of {min} bytes")]
+    InvalidStride {
         /// The stride given.
-        received: usize,
+        stride: usize,
+        /// Bytes in one row of visible pixels.
+        min: usize,
     },
-    /// A pixel buffer is too short for the size and stride.
-    #[error("pixel buffer of {received} bytes, {expected} needed")]
-    BufferTooSmall {
+    /// A pixel buffer is too short for the size and stride (as [`crate::Error::FrameDataTooShort`]).
+    #[error("pixel buffer holds {actual} bytes, the frame needs {needed}")]
+    FrameDataTooShort {
         /// Bytes needed.
-        expected: usize,
+        needed: usize,
         /// Bytes given.
-        received: usize,
+        actual: usize,
     },
     /// The H.264 data is not something this decoder accepts (bad Annex-B framing, an unsupported NAL
     /// unit type, a broken SPS, a format other than 8-bit 4:2:0).
@@ -212,17 +212,17 @@ pub fn psnr_bgra(a: &[u8], b: &[u8], width: u32, height: u32, stride: usize) -> 
 fn bgra_len(width: u32, height: u32, stride: usize) -> Result<usize, VideoError> {
     let row = width as usize * 4;
     if stride < row {
-        return Err(VideoError::StrideTooSmall {
-            expected: row,
-            received: stride,
+        return Err(VideoError::InvalidStride {
+            min: row,
+            stride: stride,
         });
     }
     (height as usize - 1)
         .checked_mul(stride)
         .and_then(|n| n.checked_add(row))
-        .ok_or(VideoError::BufferTooSmall {
-            expected: usize::MAX,
-            received: 0,
+        .ok_or(VideoError::FrameDataTooShort {
+            needed: usize::MAX,
+            actual: 0,
         })
 }
 
