@@ -190,9 +190,7 @@ impl glimpse_result {
             Self::Malformed => "malformed packet\0",
             Self::UnsupportedVersion => "unsupported protocol version\0",
             Self::LimitExceeded => "size above the accepted limit\0",
-            Self::MissingCacheEntry => {
-                "packet refers to a tile cache entry the decoder does not hold\0"
-            }
+            Self::MissingCacheEntry => "packet refers to a tile cache entry the decoder does not hold\0",
             Self::OutOfSync => "frame update out of sequence: a checkpoint is needed\0",
             Self::NoCheckpoint => "no checkpoint received yet\0",
             Self::CorruptPayload => "corrupt compressed payload\0",
