@@ -196,6 +196,86 @@ fn per_frame(a: Sample, b: Sample) -> (f64, f64, u64) {
     )
 }
 
+/// Plays the recording to the host at `fps`, round and round, until the host is closed.
+fn play(host: std::sync::Arc<Host>, frames: Vec<Vec<u8>>, (w, h): (u32, u32), fps: f64) {
+    std::thread::spawn(move || {
+        let interval = Duration::from_secs_f64(1.0 / fps);
+        let mut next = Instant::now();
+        for pixels in frames.iter().cycle() {
+            let frame =
+                Frame::new(pixels, w, h, w as usize * 4, PixelFormat::Bgra8).expect("frame");
+            if host.push_frame(&frame, None).is_err() {
+                return;
+            }
+            next += interval;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    });
+}
+
+/// Joins `total` viewers, 8 at a time; the first `slow` of them are slow readers.
+fn join_crowd(
+    join: &(dyn Fn(bool) -> Result<Viewer, glimpse_connect::ConnectError> + Sync),
+    total: usize,
+    slow: usize,
+) -> Vec<(bool, Viewer)> {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|k| {
+                scope.spawn(move || {
+                    (k..total)
+                        .step_by(8)
+                        .map(|i| {
+                            let v = join(i < slow).unwrap_or_else(|e| {
+                                fail(format!("viewer {i} could not join: {e}"))
+                            });
+                            (i < slow, v)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("joiner"))
+            .collect()
+    })
+}
+
+/// What went wrong in the run, if anything: the load test fails on these, never on its figures.
+fn problems(
+    o: &Options,
+    joined: usize,
+    frames_and_samples: [u64; 5],
+    errors: u64,
+    metrics_viewers: f64,
+    health: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if joined != o.viewers - 1 {
+        problems.push(format!(
+            "{joined} of {} joiners saw a screen",
+            o.viewers - 1
+        ));
+    }
+    if frames_and_samples.contains(&0) {
+        problems.push("a phase measured no frame".to_string());
+    }
+    if errors > 0 {
+        problems.push(format!("{errors} decode errors"));
+    }
+    if metrics_viewers != o.viewers as f64 {
+        problems.push(format!(
+            "/metrics counted {metrics_viewers} viewers, {} were connected",
+            o.viewers
+        ));
+    }
+    if !health.contains(" 200") {
+        problems.push(format!("/healthz answered {health:?}"));
+    }
+    problems
+}
+
 fn main() {
     let o = parse();
     std::thread::spawn(|| {
@@ -225,21 +305,7 @@ fn main() {
         std::sync::Arc::new(Host::connect(config).unwrap_or_else(|e| fail(format!("host: {e}"))));
     host.record_timings(true);
     let code = host.code();
-    let player = host.clone();
-    let fps = o.fps;
-    std::thread::spawn(move || {
-        let interval = Duration::from_secs_f64(1.0 / fps);
-        let mut next = Instant::now();
-        for pixels in frames.iter().cycle() {
-            let frame =
-                Frame::new(pixels, w, h, w as usize * 4, PixelFormat::Bgra8).expect("frame");
-            if player.push_frame(&frame, None).is_err() {
-                return;
-            }
-            next += interval;
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
-    });
+    play(host.clone(), frames, (w, h), o.fps);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -267,31 +333,7 @@ fn main() {
 
     // Phase 2: everybody (the slow ones read one message per 200 ms). Joins run 8 at a time.
     let join_started = Instant::now();
-    let crowd: Vec<(bool, Viewer)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..8)
-            .map(|k| {
-                let join = &join;
-                let slow_count = o.slow;
-                let total = o.viewers - 1;
-                scope.spawn(move || {
-                    (k..total)
-                        .step_by(8)
-                        .map(|i| {
-                            let slow = i < slow_count;
-                            let v = join(slow).unwrap_or_else(|e| {
-                                fail(format!("viewer {i} could not join: {e}"))
-                            });
-                            (slow, v)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("joiner"))
-            .collect()
-    });
+    let crowd = join_crowd(&join, o.viewers - 1, o.slow);
     let join_wall = join_started.elapsed();
     std::thread::sleep(Duration::from_millis(1000));
     let b0 = sample(&host.stats());
@@ -379,29 +421,14 @@ fn main() {
         "relay_metrics": {"healthz": health, "viewers": metrics_viewers, "expected_viewers": o.viewers},
     });
     println!("{json}");
-    let mut problems = Vec::new();
-    if joins.len() != o.viewers - 1 {
-        problems.push(format!(
-            "{} of {} joiners saw a screen",
-            joins.len(),
-            o.viewers - 1
-        ));
-    }
-    if one_frames == 0 || all_frames == 0 || nos_frames == 0 || lw_n == 0 || lo_n == 0 {
-        problems.push("a phase measured no frame".to_string());
-    }
-    if errors > 0 {
-        problems.push(format!("{errors} decode errors"));
-    }
-    if metrics_viewers != o.viewers as f64 {
-        problems.push(format!(
-            "/metrics counted {metrics_viewers} viewers, {} were connected",
-            o.viewers
-        ));
-    }
-    if !health.contains(" 200") {
-        problems.push(format!("/healthz answered {health:?}"));
-    }
+    let problems = problems(
+        &o,
+        joins.len(),
+        [one_frames, all_frames, nos_frames, lw_n as u64, lo_n as u64],
+        errors,
+        metrics_viewers,
+        &health,
+    );
     if !problems.is_empty() {
         fail(problems.join("; "));
     }
