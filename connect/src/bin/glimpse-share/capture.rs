@@ -1,5 +1,6 @@
-//! The capture loop: takes a frame at a fixed rate and pushes it to the host (which encodes it on
-//! this thread), with the cursor.
+//! The capture loop: takes a frame at a fixed rate (on Wayland, as soon as the compositor sends
+//! one, at most that often) and pushes it to the host (which encodes it on this thread), with the
+//! cursor.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,8 +35,18 @@ pub fn run(
         if config.max_frames.is_some_and(|m| frames >= m) {
             break;
         }
+        let mut changed = true;
         match &mut source {
             Source::Screen(screen) => {
+                // Sources told about changes (the Wayland portal) block here until a frame comes,
+                // so it goes out at once instead of at the next tick; after a frame interval
+                // without one, the last frame is pushed again (the encoder tops off on those).
+                // X11 and the demo answer at once.
+                let waiting = Instant::now();
+                changed = screen
+                    .wait_for_change(interval)
+                    .map_err(|e| e.to_string())?;
+                next_tick += waiting.elapsed();
                 let shot = screen.capture().map_err(|e| e.to_string())?;
                 let frame = Frame::new(
                     shot.pixels,
@@ -71,8 +82,8 @@ pub fn run(
                 }
             }
         }
-        next_tick += interval;
         let now = Instant::now();
+        next_tick = if changed { next_tick + interval } else { now };
         if next_tick > now {
             std::thread::sleep(next_tick - now);
         } else {

@@ -271,19 +271,19 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
             result
         })
         .expect("capture thread");
-    let injector = match opened_rx.recv() {
-        Ok(Ok((what, notes, injector))) => {
+    let injector = match wait_for_source(&opened_rx, &stop) {
+        Some(Ok((what, notes, injector))) => {
             println!("share: sharing the {what}");
             for note in notes {
                 println!("share: note: {note}");
             }
             injector
         }
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             eprintln!("share: cannot capture: {e}");
             return 1;
         }
-        Err(_) => return 1,
+        None => return 1,
     };
     let mut config = HostConfig::new(relay_url);
     config.tls = ClientTls {
@@ -325,6 +325,32 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     host.close();
     report(args, &host.stats(), pump.as_ref());
     code
+}
+
+/// Waits for the capture thread to open the source. On Wayland that waits for the person at the
+/// host to answer the portal's share dialog: after a moment it says so, and a signal ends the wait
+/// (`None`; the capture thread stays blocked in the portal until the process exits).
+fn wait_for_source<T>(
+    opened: &mpsc::Receiver<Result<T, String>>,
+    stop: &AtomicBool,
+) -> Option<Result<T, String>> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        match opened.recv_timeout(Duration::from_millis(100)) {
+            Ok(result) => return Some(result),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("share: stopped before the screen was opened");
+            return None;
+        }
+        if !told && started.elapsed() >= Duration::from_secs(2) {
+            println!("share: waiting for the screen (answer the share dialog on this desktop, if one shows)");
+            told = true;
+        }
+    }
 }
 
 /// Prints events and reads commands until the session ends, the capture stops, or time is up.
