@@ -245,6 +245,8 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     };
     let choice = source_choice(args);
     let capture_stop = stop.clone();
+    let counts = Arc::new(capture::CaptureCounts::default());
+    let capture_counts = counts.clone();
     // The source is opened on the capture thread (an X11 connection stays on one thread); the
     // portal's dialog, if any, is answered meanwhile.
     let capture_thread = std::thread::Builder::new()
@@ -266,7 +268,13 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
             let Ok(host) = host_rx.recv() else {
                 return Ok(0);
             };
-            let result = capture::run(source, &host, &capture_config, &capture_stop);
+            let result = capture::run(
+                source,
+                &host,
+                &capture_config,
+                &capture_counts,
+                &capture_stop,
+            );
             capture_stop.store(true, Ordering::Relaxed);
             result
         })
@@ -323,7 +331,7 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
         eprintln!("share: capture stopped: {e}");
     }
     host.close();
-    report(args, &host.stats(), pump.as_ref());
+    report(args, &host.stats(), &counts, pump.as_ref());
     code
 }
 
@@ -394,7 +402,7 @@ fn event_loop(args: &Args, host: &Host, pump: Option<&InputPump>, stop: &AtomicB
     }
 }
 
-fn report(args: &Args, s: &HostStats, pump: Option<&InputPump>) {
+fn report(args: &Args, s: &HostStats, counts: &capture::CaptureCounts, pump: Option<&InputPump>) {
     let cpu_per_frame = s.encode_cpu_ns as f64 / 1e6 / s.frames.max(1) as f64;
     let (injected, dropped_input) = pump.map_or((0, 0), |p| p.counts());
     println!(
@@ -423,6 +431,10 @@ fn report(args: &Args, s: &HostStats, pump: Option<&InputPump>) {
             "reconnects": s.reconnects,
             "injected": injected,
             "dropped_input": dropped_input,
+            "hinted_frames": counts.hinted_frames.load(Ordering::Relaxed),
+            "unchanged_frames": counts.unchanged_frames.load(Ordering::Relaxed),
+            "hint_pixels": counts.hint_pixels.load(Ordering::Relaxed),
+            "changed_frame_pixels": counts.changed_frame_pixels.load(Ordering::Relaxed),
         });
         if let Err(e) = std::fs::write(path, format!("{json}\n")) {
             eprintln!("share: cannot write {}: {e}", path.display());
