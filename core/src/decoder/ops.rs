@@ -237,7 +237,7 @@ pub(super) fn stage_ops(
 /// Reads the glyph references that open a tile's payload: `count`, then per glyph `dx` u8, `dy` u8
 /// and how far back from the newest entry it is.
 fn read_glyph_refs(payload: &mut &[u8], rect: &Rect) -> Result<Vec<(u32, u32, u64)>> {
-    let mut r = crate::protocol::wire::Reader::new(payload);
+    let mut r = crate::wire::Reader::new(payload);
     let count = r.varint_usize("glyph count", rect.area() as usize)?;
     let mut refs = Vec::with_capacity(count);
     for _ in 0..count {

@@ -66,16 +66,15 @@
 //! keeps often-used tiles alive. Both sides derive everything from the packets, so they never disagree.
 
 mod ops;
-pub(crate) mod wire;
 
 use bytes::Bytes;
 
 use crate::codec::{self, TileMode};
 use crate::error::{Error, Result};
 use crate::frame::{check_dimensions, Rect, MAX_DIMENSION};
+use crate::wire::{put_signed, put_varint, Reader};
 use ops::{read_ops, write_ops};
 pub(crate) use ops::{Op, OpList, TileGlyphs};
-use wire::{put_signed, put_varint, Reader};
 
 /// Protocol version spoken by this build.
 pub const PROTOCOL_VERSION: u8 = 1;
