@@ -6,7 +6,6 @@
 //! size and the cache capacity the decoder accepted, whatever the packets claim.
 
 use crate::codec;
-use crate::damage::TileGrid;
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, PackedImage, PixelFormat, Rect, MAX_DIMENSION};
 use crate::protocol::{
@@ -14,6 +13,7 @@ use crate::protocol::{
 };
 use crate::tiles::cache::DecoderCache;
 use crate::tiles::glyphs::DecoderGlyphs;
+use crate::tiles::TileGrid;
 
 mod ops;
 mod video;

@@ -1,7 +1,6 @@
 //! The encoder: frames in, packets out.
 
 use crate::codec::{Entropy, Scratch};
-use crate::damage::{TileGrid, TILE_SIZE};
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, Frame, PackedImage, PixelFormat, Rect, SourceRows};
 use crate::protocol::{
@@ -9,6 +8,7 @@ use crate::protocol::{
 };
 use crate::tiles::cache::EncoderCache;
 use crate::tiles::glyphs::EncoderGlyphs;
+use crate::tiles::{TileGrid, TILE_SIZE};
 
 #[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
 #[path = "no_video.rs"]

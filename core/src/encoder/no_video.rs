@@ -2,9 +2,10 @@
 //! tile is sent losslessly. Same interface, nothing to do.
 
 use super::VideoSettings;
-use crate::damage::{DirtyTile, TileGrid};
+use crate::damage::DirtyTile;
 use crate::frame::{Rect, SourceRows};
 use crate::protocol::Op;
+use crate::tiles::TileGrid;
 
 #[derive(Default)]
 pub(crate) struct VideoPlan {

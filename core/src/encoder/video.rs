@@ -28,9 +28,10 @@
 
 use super::VideoSettings;
 use crate::codec;
-use crate::damage::{DirtyTile, TileGrid};
+use crate::damage::DirtyTile;
 use crate::frame::{Rect, SourceRows};
 use crate::protocol::Op;
+use crate::tiles::TileGrid;
 use crate::video::{RegionEncoder, VideoEncoderConfig};
 
 mod geometry;
