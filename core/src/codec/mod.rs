@@ -19,6 +19,7 @@
 //! glyphs repeated across frames do too. Everything here is pure safe Rust (but the zstd encoder) so
 //! that the same decoder runs natively and in WebAssembly.
 
+pub(crate) mod cursor;
 mod entropy;
 pub(crate) mod history;
 mod line;

@@ -69,9 +69,9 @@ mod ops;
 
 use bytes::Bytes;
 
-use crate::codec::{self, TileMode};
+use crate::codec;
 use crate::error::{Error, Result};
-use crate::frame::{check_dimensions, Rect, MAX_DIMENSION};
+use crate::frame::{check_dimensions, MAX_DIMENSION};
 use crate::wire::{put_signed, put_varint, Reader};
 use ops::{read_ops, write_ops};
 pub(crate) use ops::{Op, OpList, TileGlyphs};
@@ -415,21 +415,7 @@ fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
     let hotspot_x = r.varint_u32("cursor hotspot x", width - 1)?;
     let hotspot_y = r.varint_u32("cursor hotspot y", height - 1)?;
     let max = (MAX_CURSOR_SIZE * MAX_CURSOR_SIZE * 4 + 1100) as usize;
-    let payload = codec::decompress(r, max, None)?;
-    let mut data = &payload[..];
-    let (&mode, rest) = data.split_first().ok_or(Error::Truncated("cursor mode"))?;
-    data = rest;
-    let mut pixels = vec![0u8; width as usize * height as usize * 4];
-    codec::decode_rect(
-        TileMode::from_u8(mode)?,
-        width,
-        height,
-        &mut data,
-        &mut pixels,
-    )?;
-    if !data.is_empty() {
-        return Err(Error::Malformed("trailing bytes in cursor image"));
-    }
+    let pixels = codec::cursor::decode(r, width, height, max)?;
     Ok(CursorImage {
         id,
         width,
@@ -446,40 +432,7 @@ fn write_cursor_image(out: &mut Vec<u8>, image: &CursorImage, entropy: codec::En
     put_varint(out, u64::from(image.height));
     put_varint(out, u64::from(image.hotspot_x));
     put_varint(out, u64::from(image.hotspot_y));
-    let rows = crate::frame::SourceRows {
-        data: &image.pixels,
-        stride: image.width as usize * 4,
-        width: image.width,
-        height: image.height,
-    };
-    let rect = Rect::new(0, 0, image.width, image.height);
-    let mut payload = vec![0u8];
-    let mut scratch = codec::Scratch::default();
-    payload[0] = match codec::encode_rect(
-        &rows,
-        &rect,
-        &mut payload,
-        &mut scratch,
-        codec::Strategy::for_entropy(entropy),
-    ) {
-        codec::Coded::Tile(mode) => mode as u8,
-        codec::Coded::Fill(_) => {
-            // One colour: code it as a one-entry palette so the reader has a single path.
-            payload.truncate(1);
-            let c = image.pixels[..4].to_vec();
-            payload.push(0);
-            payload.extend_from_slice(&c);
-            payload.resize(payload.len() + (image.area_pixels()).div_ceil(8), 0);
-            TileMode::PaletteAlpha as u8
-        }
-    };
-    codec::compress(entropy, &payload, out);
-}
-
-impl CursorImage {
-    fn area_pixels(&self) -> usize {
-        self.width as usize * self.height as usize
-    }
+    codec::cursor::encode(&image.pixels, image.width, image.height, entropy, out);
 }
 
 fn read_cursor_position(r: &mut Reader<'_>) -> Result<CursorPosition> {
