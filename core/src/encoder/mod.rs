@@ -19,6 +19,7 @@ mod video;
 mod glyph_coding;
 mod motion;
 mod shared_recolor;
+mod tile_coding;
 mod update;
 
 use update::{build_checkpoint, encode_update};
