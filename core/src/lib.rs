@@ -62,6 +62,7 @@ pub mod session;
 pub mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 pub mod video;
+mod video_codec;
 mod wire;
 
 pub use codec::Entropy;

@@ -201,10 +201,6 @@ pub(crate) fn write_solid(color: u32, area: u64, out: &mut Vec<u8>) -> TileMode 
 }
 
 /// True when `rect` holds more than 256 colours (photographs, video), counted until the 257th.
-#[cfg_attr(
-    not(all(feature = "h264", not(target_arch = "wasm32"))),
-    allow(dead_code)
-)]
 pub(crate) fn is_photographic(src: &SourceRows<'_>, rect: &Rect) -> bool {
     let mut table = palette::ColorTable::default();
     let mut indices = Vec::new();

@@ -50,7 +50,7 @@ impl Default for DecoderConfig {
             max_width: MAX_DIMENSION,
             max_height: MAX_DIMENSION,
             max_cache_tiles: 8192,
-            decode_video: cfg!(all(feature = "h264", not(target_arch = "wasm32"))),
+            decode_video: crate::video_codec::AVAILABLE,
         }
     }
 }

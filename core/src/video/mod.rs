@@ -70,7 +70,7 @@ pub const MAX_DECODE_DIMENSION: u32 = 8192;
 /// Quantiser of [`VideoEncoderConfig::default`]'s constant quality, tuned on the corpus films: about
 /// 41 dB RGB PSNR on the 480x352 clip of `video_region` (1280x720) at 380 kbit/s, 44 dB on the
 /// letterboxed full-screen film at 1.06 Mbit/s (10 pictures per second).
-pub const DEFAULT_QUALITY_QP: u8 = crate::encoder::DEFAULT_VIDEO_QUALITY_QP;
+pub const DEFAULT_QUALITY_QP: u8 = 22;
 
 /// Settings of one [`RegionEncoder`].
 #[derive(Debug, Clone, PartialEq)]
