@@ -9,7 +9,7 @@
 //! rectangles as hints; only pixels inside them are compared.
 
 use crate::frame::{Frame, Rect};
-pub use crate::tiles::{TileGrid, TILE_SIZE};
+use crate::tiles::TileGrid;
 
 /// One changed tile and the smallest rectangle holding all of its changed pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,8 @@ pub struct DirtyTile {
 /// (pixels outside are taken as unchanged); hints are clipped to the screen.
 ///
 /// ```
-/// use glimpse::{damage, Frame, PixelFormat, Rect};
+/// use glimpse::internals::damage;
+/// use glimpse::{Frame, PixelFormat, Rect};
 /// let a = vec![0u8; 100 * 100 * 4];
 /// let mut b = a.clone();
 /// b[(50 * 100 + 70) * 4] = 9; // pixel (70, 50)

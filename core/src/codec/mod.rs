@@ -242,7 +242,7 @@ pub(crate) fn decode_rect(
 /// experiments; the encoder is what sends pixels.
 ///
 /// ```
-/// use glimpse::codec::TileCoder;
+/// use glimpse::internals::TileCoder;
 /// use glimpse::{Entropy, Frame, PixelFormat, Rect};
 ///
 /// let pixels = vec![255u8; 64 * 64 * 4];

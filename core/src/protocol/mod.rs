@@ -14,7 +14,7 @@
 //! Session info: `width`, `height`, `scale_percent` (100 = 96 DPI), `tile_size`, `cache_tiles`.
 //! Ops: a count, the ops, then one payload (`method u8`: 0 stored, 1 LZ4 block, 2 DEFLATE, 3 zstd, 4 zstd
 //! with the payload history, 5 zstd with the longer payload history; `raw_len`, `[packed_len]`, bytes;
-//! see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
+//! see [`crate::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
 //! `Tile` and `Cached` means "store the whole tile into the tile cache afterwards"):
 //!
 //! | op | fields | effect |
@@ -33,7 +33,7 @@
 //!
 //! **Payload history.** Both sides keep the uncompressed payloads of the frame updates since the
 //! last `ResetHistory` (or, for a decoder, since its checkpoint); payload method 4 is zstd with the
-//! last 256 KiB of them as its dictionary, method 5 with the last 1 MiB. See [`crate::codec`].
+//! last 256 KiB of them as its dictionary, method 5 with the last 1 MiB. See the `codec` module.
 //!
 //! **Glyph cache.** Both sides keep the shapes (glyphs, digits, icons) of the rectangles of `Tile`
 //! ops flagged "store glyphs", found the same way on both sides (8-connected pixels unlike the
