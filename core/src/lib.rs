@@ -15,6 +15,12 @@
 //! 5. [`protocol`]: everything travels in versioned [`Packet`]s; checkpoints let late viewers join.
 //! 6. [`decoder`]: applies packets to a framebuffer and reports the damaged rectangles.
 //!
+//! Below them all, `wire` reads and writes bytes (varints, a reader that checks every length), and
+//! `video_codec` is the one place the build decides between OpenH264 (the `video` module, feature
+//! `h264`) and stand-ins that never start a region. The stages without links are internal: the
+//! public API is the SDK (benchmark and test helpers live in the hidden `internals` module, with no
+//! stability promise).
+//!
 //! [`Encoder`] and [`Decoder`] are the two ends most users hold:
 //!
 //! ```
