@@ -276,6 +276,22 @@ fn problems(
     problems
 }
 
+/// The joiners' first-screen times (every viewer but the first), the slow viewers' skips to a
+/// checkpoint, and every viewer's decode errors.
+fn crowd_figures(
+    fast: &[glimpse_connect::ViewerStats],
+    slow: &[glimpse_connect::ViewerStats],
+) -> (Vec<f64>, u64, u64) {
+    let joins = fast[1..]
+        .iter()
+        .chain(slow)
+        .filter_map(|s| s.first_screen_ms)
+        .collect();
+    let skips = slow.iter().map(|s| s.checkpoints.saturating_sub(1)).sum();
+    let errors = fast.iter().chain(slow).map(|s| s.decode_errors).sum();
+    (joins, skips, errors)
+}
+
 fn main() {
     let o = parse();
     std::thread::spawn(|| {
@@ -388,20 +404,7 @@ fn main() {
     let (l1_50, l1_95, _) = latency(&fast_stats[..1], t1, t1_end);
     let (lw_50, lw_95, lw_n) = latency(&fast_stats, t2, t2_end);
     let (lo_50, lo_95, lo_n) = latency(&fast_stats, t3, t3_end);
-    let joins: Vec<f64> = fast_stats[1..]
-        .iter()
-        .chain(&slow_stats)
-        .filter_map(|s| s.first_screen_ms)
-        .collect();
-    let slow_skips: u64 = slow_stats
-        .iter()
-        .map(|s| s.checkpoints.saturating_sub(1))
-        .sum();
-    let errors: u64 = fast_stats
-        .iter()
-        .chain(&slow_stats)
-        .map(|s| s.decode_errors)
-        .sum();
+    let (joins, slow_skips, errors) = crowd_figures(&fast_stats, &slow_stats);
     let json = serde_json::json!({
         "scenario": o.corpus, "resolution": format!("{w}x{h}"), "fps": o.fps,
         "viewers": o.viewers, "slow_viewers": o.slow,
