@@ -11,8 +11,9 @@ mod mutter;
 mod program;
 mod shot;
 
+use glimpse::internals::damage;
 use glimpse::session::InputEvent;
-use glimpse::{damage, Rect};
+use glimpse::Rect;
 use glimpse_capture::{BackendChoice, CaptureOptions, PortalSource, ScreenSource};
 use glimpse_connect::viewer_session::ControlState;
 use glimpse_connect::{JoinCode, Viewer, ViewerConfig, ViewerEvent};
