@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the pages the relay serves into web/dist/: index.html (view a session by key) and
+# Builds the pages the relay serves into web/dist/: index.html (view a session by code) and
 # share.html (share this browser's screen), their scripts compiled from web/viewer/*.ts, and the
-# packed npm package glimpse-web under web/dist/glimpse-web/. Build the relay afterwards and it
-# embeds them (connect/build.rs), or serve the folder with `glimpse-relay --web web/dist`.
+# packed npm package glimpse-web under web/dist/glimpse-web/. The pages pin every script they load
+# and the engine's .wasm with Subresource Integrity hashes (sha384, scripts/sri.mjs). Build the
+# relay afterwards and it embeds them (connect/build.rs), or serve the folder with
+# `glimpse-relay --web web/dist`.
 #
 # Installs what it needs (wasm32 target, the pinned wasm-bindgen-cli, npm packages; see
 # wasm/build.sh); safe to run twice.
@@ -53,6 +55,8 @@ cat > "$STAGE/tsconfig.json" <<JSON
 }
 JSON
 wasm/node_modules/.bin/tsc -p "$STAGE/tsconfig.json"
+# Subresource Integrity: every script the pages load, and the engine's .wasm, pinned by its hash.
+node scripts/sri.mjs "$OUT" index.html share.html
 for f in index.html viewer.js share.html share.js glimpse-web/js/index.js glimpse-web/dist/glimpse_wasm_bg.wasm; do
   [ -f "$OUT/$f" ] || { echo "build-web.sh: $OUT/$f is missing" >&2; exit 1; }
 done

@@ -3,8 +3,10 @@
 # (wasm/build.sh: the wasm engine and the TypeScript in ts/), `npm pack`, then tests of the packed
 # tarball: tsc --noEmit over its generated types, Node tests (node:test), real headless Chromium tests
 # (playwright-core driving /usr/bin/chromium) and the benchmark, and quick connect against a real
-# glimpse-relay (GlimpseViewer.join on a glimpse-share session, the relay's page built from the
-# tarball, GlimpseSharer.share joined by glimpse-view and by a browser, a relay restart).
+# glimpse-relay, end-to-end encrypted (GlimpseViewer.join on a glimpse-share session, the relay's page
+# built from the tarball with its integrity hashes, join errors, GlimpseSharer.share joined by
+# glimpse-view and by a browser with approval and a replaced code, a relay restart, a misbehaving and
+# a tampering relay).
 # Installs what it needs (wasm32 target, the pinned wasm-bindgen-cli, chromium, npm packages); safe to
 # run twice. Usage: bash wasm/ci.sh
 set -euo pipefail
@@ -81,7 +83,7 @@ export GLIMPSE_TESTDATA="$HERE/build/testdata" GLIMPSE_PACKETS_TOOL="$TOOL" GLIM
 export GLIMPSE_RELAY_MESSAGES="$HERE/build/relay-messages"
 export GLIMPSE_BIN_DIR="$BIN_DIR" GLIMPSE_WEB_DIR="$WEB" GLIMPSE_CORPUS_DIR="$CORPUS_DIR" GLIMPSE_CORPUS=typing_editor@1280x720
 cd "$CONSUMER"
-timeout 900 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap node.test.mjs browser.test.mjs connect.test.mjs 2>&1 \
+timeout 900 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap node.test.mjs browser.test.mjs connect.test.mjs hostile-relay.test.mjs 2>&1 \
   | tee ../test.log | grep -v '^ *# Subtest' || true
 grep -q '^# fail 0$' ../test.log || { echo "ci.sh: wasm tests failed" >&2; exit 1; }
 pass=$(sed -n 's/^# pass //p' ../test.log)

@@ -55,16 +55,16 @@ const ready = new Promise((resolve, reject) => {
   share.stdout.on('data', (chunk) => {
     shareOut += chunk;
     process.stdout.write(chunk);
-    const key = /session key: (\d{3} \d{3} \d{3})/.exec(shareOut);
-    const link = /or open (http:\/\/[\d.:]+)\/#key=(\d{9})/.exec(shareOut);
-    if (key && link) resolve({ key: key[1].replace(/ /g, ''), base: link[1], linkKey: link[2] });
+    const code = /code: (\d{3} \d{3} \d{4})/.exec(shareOut);
+    const link = /or open (http:\/\/[\d.:]+)\/#code=(\d{10})/.exec(shareOut);
+    if (code && link) resolve({ code: code[1].replace(/ /g, ''), base: link[1], linkCode: link[2] });
   });
-  share.on('exit', (code) => reject(new Error(`share exited (${code}) before printing its key`)));
+  share.on('exit', (status) => reject(new Error(`share exited (${status}) before printing its code`)));
 });
-const { key, base, linkKey } = await ready;
-if (linkKey !== key) throw new Error(`the join link's key ${linkKey} is not the session key ${key}`);
+const { code, base, linkCode } = await ready;
+if (linkCode !== code) throw new Error(`the join link's code ${linkCode} is not the session code ${code}`);
 
-// 2. The browser and three viewers, each opening the join link (the key in the URL fragment).
+// 2. The browser and three viewers, each opening the join link (the code in the URL fragment).
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -108,7 +108,7 @@ async function openViewer(name, throttle) {
     });
   }
   const started = Date.now();
-  await page.goto(`${base}/#key=${key}`, { timeout: 30_000 });
+  await page.goto(`${base}/#code=${code}`, { timeout: 30_000 });
   const v = { name, page, started, throttle };
   viewers.push(v);
   return v;
@@ -190,13 +190,13 @@ for (let i = 0; i < 40 && !controlRefused; i++) {
 }
 console.log(`e2e: control request ${controlRefused ? 'refused by the view-only host, shown on the page' : 'NOT ANSWERED'}`);
 if (!controlRefused) failed = true;
-// The page never showed the key in a request URL: only the fragment carries it.
-const leaked = viewers.some((v) => v.page.url().split('#')[0].includes(key));
+// The page never showed the code in a request URL: only the fragment carries it.
+const leaked = viewers.some((v) => v.page.url().split('#')[0].includes(code));
 if (leaked) failed = true;
 await browser.close();
 
 // 4. Latency: the host's capture time of each seq vs the page's paint time (same machine clock).
-const code = await shareExit;
+const shareStatus = await shareExit;
 const captured = new Map(readFileSync(timingFile, 'utf8').trim().split('\n').map((l) => {
   const [seq, ms] = l.split(' ');
   return [Number(seq), Number(ms)];
@@ -212,8 +212,8 @@ function latency(name) {
 }
 const joins = Object.values(results).map((r) => r.joinToFirstPaintMs).filter((ms) => ms !== null);
 const summary = {
-  corpus, fps: FPS, share_exit: code,
-  all_exact: Object.values(results).every((r) => r.exact), control_refused_shown: controlRefused, key_in_url_path: leaked,
+  corpus, fps: FPS, share_exit: shareStatus,
+  all_exact: Object.values(results).every((r) => r.exact), control_refused_shown: controlRefused, code_in_url_path: leaked,
   join_to_first_paint_ms: { p50: percentile(joins, 50), p95: percentile(joins, 95) },
   viewers: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, {
     exact: r.exact, wrong_pixels: r.wrongPixels, paints: r.paints,

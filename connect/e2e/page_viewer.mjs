@@ -3,7 +3,7 @@
 // them in window.glimpseDebug), until N seconds passed or the session ended, then writes them as
 // JSON and, when asked, the final canvas as BGRA rows packed (read 1:1, device scale factor 1).
 //
-// Usage: node page_viewer.mjs --url http://ADDR/#key=123456789 --seconds N --out RESULT.json
+// Usage: node page_viewer.mjs --url http://ADDR/#code=1234567890 --seconds N --out RESULT.json
 //          [--screen-out FILE.bgra] [--spki BASE64]
 //   --spki: trust a test certificate over https/wss (the base64 SHA-256 of its public key, as
 //           Chromium's --ignore-certificate-errors-spki-list takes it)

@@ -105,6 +105,12 @@ impl Decoder {
         out.unchecked_into()
     }
 
+    /// How many H.264 pictures the last successful push carried (without copying them).
+    #[wasm_bindgen(getter, js_name = videoCount)]
+    pub fn video_count(&self) -> u32 {
+        self.video.len() as u32
+    }
+
     /// Video regions that ended in the last successful push (their pixels follow losslessly): drop
     /// their decoders and any picture still in flight.
     #[wasm_bindgen(js_name = videoEnded)]

@@ -10,7 +10,7 @@ use glimpse_connect::ConnectError;
 use wasm_bindgen::prelude::*;
 
 /// Every code the package can throw, by its C name without the `GLIMPSE_RESULT_` prefix. The
-/// hand-written `ErrorCode` object in `js/index.js` is tested against this table.
+/// `ErrorCode` object in `ts/errors.ts` is tested against this table.
 pub const CODES: &[(&str, u32)] = &[
     ("PANIC", 2),
     ("INVALID_ARGUMENT", 4),
@@ -30,10 +30,12 @@ pub const CODES: &[(&str, u32)] = &[
     ("CORRUPT_PAYLOAD", 27),
     ("CONTROL_NOT_GRANTED", 30),
     ("POINTER_OUTSIDE_SCREEN", 31),
-    ("INVALID_SESSION_KEY", 32),
-    ("UNKNOWN_SESSION_KEY", 33),
-    ("SESSION_KEY_EXPIRED", 34),
+    ("INVALID_CODE", 32),
+    ("UNKNOWN_SESSION", 33),
+    ("CODE_EXPIRED", 34),
     ("RATE_LIMITED", 35),
+    ("WRONG_CODE", 36),
+    ("NOT_ADMITTED", 37),
     ("RELAY_UNREACHABLE", 40),
     ("TLS", 41),
     ("INVALID_RELAY_URL", 42),
@@ -44,7 +46,7 @@ pub const CODES: &[(&str, u32)] = &[
     ("CONNECTION_LOST", 47),
     ("CLOSED", 48),
     ("TIMEOUT", 49),
-    ("SESSION_KEY_IN_USE", 50),
+    ("CODE_IN_USE", 50),
     ("INVALID_REQUEST", 51),
     ("UNKNOWN", 99),
 ];
@@ -180,10 +182,12 @@ mod tests {
     fn connect_errors() -> Vec<ConnectError> {
         vec![
             ConnectError::ControlNotGranted,
-            ConnectError::InvalidKey("x"),
+            ConnectError::InvalidCode("x"),
             ConnectError::UnknownSession,
-            ConnectError::KeyExpired,
+            ConnectError::CodeExpired,
             ConnectError::RateLimited { retry_after_ms: 1 },
+            ConnectError::WrongCode,
+            ConnectError::NotAdmitted,
             ConnectError::Unreachable("x".into()),
             ConnectError::Tls("x".into()),
             ConnectError::InvalidUrl {
@@ -197,9 +201,20 @@ mod tests {
             ConnectError::ConnectionLost("x".into()),
             ConnectError::Closed,
             ConnectError::Timeout("x"),
-            ConnectError::KeyInUse,
+            ConnectError::CodeInUse,
             ConnectError::InvalidRequest("x".into()),
         ]
+    }
+
+    /// Every name and number of the table is the C header's `GLIMPSE_RESULT_*` (the header is
+    /// generated from the C library's `glimpse_result`).
+    #[test]
+    fn codes_are_the_c_headers() {
+        let header = include_str!("../../include/glimpse.h");
+        for &(name, code) in CODES {
+            let line = format!("GLIMPSE_RESULT_{name} = {code},");
+            assert!(header.contains(&line), "{line} is not in include/glimpse.h");
+        }
     }
 
     /// Every quick-connect error has its own number in the table, the C library's.

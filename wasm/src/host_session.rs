@@ -1,10 +1,13 @@
-//! A host's session with a relay (`GlimpseSharer.share`'s engine): the hello, the stream wrapped
-//! for the relay, viewers, remote control. Translation only: the logic is
-//! [`glimpse_connect::host_session::HostSession`], shared with the Rust host and the C library.
+//! A host's session with a relay (`GlimpseSharer.share`'s engine): the hello, the key exchange with
+//! every joining viewer, the stream sealed for the relay, viewers, approval, remote control.
+//! Translation only: the logic is [`glimpse_connect::host_session::HostSession`], shared with the
+//! Rust host and the C library.
 
 use glimpse::session::{ControlEvent, InputEvent};
-use glimpse_connect::host_session::{ControlPolicy, HostEvent, HostSession as Session};
-use glimpse_connect::protocol::ViewerEntry;
+use glimpse_connect::host_session::{
+    ControlPolicy, HostEvent, HostOptions, HostSession as Session, ViewerInfo,
+};
+use glimpse_connect::protocol::JoinCode;
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -20,7 +23,7 @@ pub struct HostSession {
     inner: Session,
 }
 
-fn entry(v: &ViewerEntry) -> Object {
+fn entry(v: &ViewerInfo) -> Object {
     object(&[
         ("viewer", (v.viewer as f64).into()),
         ("address", v.address.as_str().into()),
@@ -53,23 +56,42 @@ fn input(event: &InputEvent) -> Object {
     }
 }
 
+/// A viewer's entry with its event type.
+fn viewer_event(kind: &str, v: &ViewerInfo) -> Object {
+    let o = entry(v);
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = js_sys::Reflect::set(&o, &"type".into(), &kind.into());
+    o
+}
+
+/// `code` and `codeDigits` of a code.
+fn code_fields(code: &JoinCode) -> [(&'static str, JsValue); 2] {
+    [
+        ("code", code.to_string().into()),
+        ("codeDigits", code.digits().into()),
+    ]
+}
+
 fn event(event: HostEvent) -> Object {
     let kind = |name: &str| ("type", JsValue::from(name));
     let id = |v: u64| JsValue::from(v as f64);
     match event {
-        HostEvent::Ready { key, resumed } => object(&[
-            kind("ready"),
-            ("key", key.to_string().into()),
-            ("keyDigits", key.digits().into()),
-            ("resumed", resumed.into()),
-        ]),
-        HostEvent::CheckpointNeeded => object(&[kind("checkpoint-needed")]),
-        HostEvent::ViewerJoined(v) => {
-            let o = entry(&v);
-            // Setting a property on a fresh plain object cannot fail.
-            let _ = js_sys::Reflect::set(&o, &"type".into(), &"viewer-joined".into());
-            o
+        HostEvent::Ready { code, resumed } => {
+            let [c, d] = code_fields(&code);
+            object(&[kind("ready"), c, d, ("resumed", resumed.into())])
         }
+        HostEvent::WrongCode { address, attempts } => object(&[
+            kind("wrong-code"),
+            ("address", address.into()),
+            ("attempts", attempts.into()),
+        ]),
+        HostEvent::CodeReplaced { code } => {
+            let [c, d] = code_fields(&code);
+            object(&[kind("code-replaced"), c, d])
+        }
+        HostEvent::CheckpointNeeded => object(&[kind("checkpoint-needed")]),
+        HostEvent::ApprovalNeeded(v) => viewer_event("approval-needed", &v),
+        HostEvent::ViewerJoined(v) => viewer_event("viewer-joined", &v),
         HostEvent::ViewerLeft { viewer } => object(&[kind("viewer-left"), ("viewer", id(viewer))]),
         HostEvent::ControlRequested { viewer } => {
             object(&[kind("control-requested"), ("viewer", id(viewer))])
@@ -104,11 +126,18 @@ fn viewer_id(viewer: f64) -> Result<u64, JsValue> {
 
 #[wasm_bindgen]
 impl HostSession {
-    /// A session without a key yet. `policy`: `"ask"` (control requests are events),
-    /// `"auto-grant"` or `"view-only"`. `secret`: 32 random bytes (`crypto.getRandomValues`), kept
-    /// for the session's life: it lets this host, and only it, take the session back after a drop.
+    /// A session without a code yet. `policy`: `"ask"` (control requests are events),
+    /// `"auto-grant"` or `"view-only"`; `name`: what viewers see (sealed); `approveViewers`: ask
+    /// (`approval-needed` events) before letting each viewer in. `secret`: 32 random bytes
+    /// (`crypto.getRandomValues`), kept for the session's life: it lets this host, and only it,
+    /// take the session back after a drop.
     #[wasm_bindgen(constructor)]
-    pub fn new(policy: &str, name: &str, secret: &[u8]) -> Result<HostSession, JsValue> {
+    pub fn new(
+        policy: &str,
+        name: &str,
+        approve_viewers: bool,
+        secret: &[u8],
+    ) -> Result<HostSession, JsValue> {
         let policy = match policy {
             "ask" => ControlPolicy::Ask,
             "auto-grant" => ControlPolicy::AutoGrant,
@@ -122,21 +151,26 @@ impl HostSession {
         let secret: [u8; 32] = secret
             .try_into()
             .map_err(|_| invalid("the host secret must be 32 random bytes"))?;
-        Ok(HostSession {
-            inner: Session::new(policy, name, secret),
-        })
+        let options = HostOptions {
+            policy,
+            name: name.to_string(),
+            approve_viewers,
+        };
+        let inner = Session::new(options, secret).map_err(|e| from_connect(&e))?;
+        Ok(HostSession { inner })
     }
 
-    /// The key (`"123 456 789"`) once the relay gave one, else `undefined`.
+    /// The code (`"123 456 7890"`) once the relay gave the session its lookup, else `undefined`.
+    /// It changes when a code is burned after wrong attempts (`code-replaced`).
     #[wasm_bindgen(getter)]
-    pub fn key(&self) -> Option<String> {
-        self.inner.key().map(|k| k.to_string())
+    pub fn code(&self) -> Option<String> {
+        self.inner.code().map(|c| c.to_string())
     }
 
-    /// The key as digits only (`"123456789"`), for links; `undefined` before the relay gave one.
-    #[wasm_bindgen(getter, js_name = keyDigits)]
-    pub fn key_digits(&self) -> Option<String> {
-        self.inner.key().map(|k| k.digits())
+    /// The code as digits only (`"1234567890"`), for links; `undefined` before the relay answered.
+    #[wasm_bindgen(getter, js_name = codeDigits)]
+    pub fn code_digits(&self) -> Option<String> {
+        self.inner.code().map(|c| c.digits())
     }
 
     /// True once the relay confirmed the session on the current connection.
@@ -151,7 +185,7 @@ impl HostSession {
         self.inner.control_holder().map(|v| v as f64)
     }
 
-    /// Viewers connected, as last announced: `[{ viewer, address, name }]`.
+    /// Viewers let in: `[{ viewer, address, name }]`.
     pub fn viewers(&self) -> RawViewerEntryArray {
         let out = Array::new();
         for v in self.inner.viewers() {
@@ -160,7 +194,7 @@ impl HostSession {
         out.unchecked_into()
     }
 
-    /// The first message of every new connection (after a drop it asks to resume the same key).
+    /// The first message of every new connection (after a drop it asks to resume the same code).
     /// A `checkpoint-needed` event follows: nothing of the stream goes out before a checkpoint.
     pub fn hello(&mut self) -> Vec<u8> {
         self.inner.hello()
@@ -171,14 +205,23 @@ impl HostSession {
         self.inner.disconnected()
     }
 
-    /// A message from the relay; then read `pollEvent()` and `pollOutgoing()`. Throws
-    /// `PROTOCOL_ERROR` (43) for a message a relay may not send: close the connection (and
-    /// reconnect).
-    pub fn receive(&mut self, message: &[u8]) -> Result<(), JsValue> {
-        self.inner.receive(message).map_err(|e| from_connect(&e))
+    /// A message from the relay at `nowMs` (ms since the Unix epoch); then read `pollEvent()` and
+    /// `pollOutgoing()`. Throws a `GlimpseError` (`PROTOCOL_ERROR` (43) for a message a relay may
+    /// not send): close the connection (and reconnect).
+    pub fn receive(&mut self, message: &[u8], now_ms: f64) -> Result<(), JsValue> {
+        let now = to_u64("nowMs", now_ms)?;
+        self.inner
+            .receive(message, now)
+            .map_err(|e| from_connect(&e))
     }
 
-    /// Wraps an encoder packet for the relay; `undefined` when it must not go out (before the
+    /// Time passes (call about every second): key exchanges left unconfirmed count as wrong codes.
+    pub fn tick(&mut self, now_ms: f64) -> Result<(), JsValue> {
+        self.inner.tick(to_u64("nowMs", now_ms)?);
+        Ok(())
+    }
+
+    /// Seals an encoder packet for the relay; `undefined` when it must not go out (before the
     /// first checkpoint on this connection, or after a gap: then a checkpoint is asked for).
     /// `capturedAtMs`: when the frame was captured (ms since the Unix epoch, 0 if unknown). Throws
     /// for bytes that are not a Glimpse packet.
@@ -218,9 +261,25 @@ impl HostSession {
         Ok(())
     }
 
-    /// Disconnects `viewer`; it cannot come back with its resume token.
+    /// Disconnects `viewer`; it cannot come back with its resume token, and the stream's key
+    /// changes so that it cannot read what follows.
     pub fn remove(&mut self, viewer: f64) -> Result<(), JsValue> {
-        self.inner.remove(viewer_id(viewer)?);
+        self.inner
+            .remove(viewer_id(viewer)?)
+            .map_err(|e| from_connect(&e))
+    }
+
+    /// Lets in a viewer that waits for approval. Throws `INVALID_REQUEST` (51) when it does not
+    /// wait.
+    pub fn approve(&mut self, viewer: f64) -> Result<(), JsValue> {
+        self.inner
+            .approve(viewer_id(viewer)?)
+            .map_err(|e| from_connect(&e))
+    }
+
+    /// Turns away a viewer that waits for approval (nothing when it does not wait).
+    pub fn deny(&mut self, viewer: f64) -> Result<(), JsValue> {
+        self.inner.deny(viewer_id(viewer)?);
         Ok(())
     }
 

@@ -23,7 +23,7 @@ pub use encoder::Encoder;
 pub use host_session::HostSession;
 pub use viewer_session::ViewerSession;
 
-use glimpse_connect::protocol::{close, close_error, SessionKey};
+use glimpse_connect::protocol::{close, close_error, JoinCode};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -37,21 +37,21 @@ pub(crate) fn object(fields: &[(&str, JsValue)]) -> Object {
     o
 }
 
-/// A session key as people read it (`"123 456 789"`), from what a user typed: 9 digits,
-/// optionally grouped by spaces or dashes. Throws `INVALID_SESSION_KEY` (32) otherwise.
-#[wasm_bindgen(js_name = formatSessionKey)]
-pub fn format_session_key(text: &str) -> Result<String, JsValue> {
-    SessionKey::parse(text)
-        .map(|k| k.to_string())
+/// A join code as people read it (`"123 456 7890"`), from what a user typed: 10 digits,
+/// optionally grouped by spaces or dashes. Throws `INVALID_CODE` (32) otherwise.
+#[wasm_bindgen(js_name = formatCode)]
+pub fn format_code(text: &str) -> Result<String, JsValue> {
+    JoinCode::parse(text)
+        .map(|c| c.to_string())
         .map_err(|e| error::from_connect(&e))
 }
 
-/// A session key as digits only (`"123456789"`, for links), from what a user typed. Throws
-/// `INVALID_SESSION_KEY` (32) for text that is not a key.
-#[wasm_bindgen(js_name = sessionKeyDigits)]
-pub fn session_key_digits(text: &str) -> Result<String, JsValue> {
-    SessionKey::parse(text)
-        .map(|k| k.digits())
+/// A join code as digits only (`"1234567890"`, for links), from what a user typed. Throws
+/// `INVALID_CODE` (32) for text that is not a code.
+#[wasm_bindgen(js_name = codeDigits)]
+pub fn code_digits(text: &str) -> Result<String, JsValue> {
+    JoinCode::parse(text)
+        .map(|c| c.digits())
         .map_err(|e| error::from_connect(&e))
 }
 
@@ -74,6 +74,14 @@ pub fn packet_kind(packet: &[u8]) -> Result<u32, JsValue> {
     glimpse::protocol::peek_kind(packet)
         .map(|k| k as u32)
         .map_err(|e| error::from_core(&e))
+}
+
+/// The screen size a checkpoint announces, `[width, height]`, read from its header without
+/// applying it (nor checking it against a decoder's limits); `undefined` for anything else.
+#[wasm_bindgen(js_name = packetScreenSize)]
+pub fn packet_screen_size(packet: &[u8]) -> Option<Vec<u32>> {
+    let header = glimpse::protocol::PacketHeader::read(packet).ok()?;
+    header.session.map(|s| vec![s.width, s.height])
 }
 
 /// The wire protocol version this build speaks.
@@ -137,7 +145,10 @@ export interface RawVideoChunk {
 }
 /** What a message from the relay means to a viewer (`ViewerSession.receive`). */
 export type RawViewerEvent =
-  | { type: "welcome"; viewer: number; hostName: string }
+  /** The relay took this viewer in; the key exchange with the host runs. */
+  | { type: "welcome"; viewer: number }
+  /** The host confirmed the code (and approved, when it asks): packets follow. */
+  | { type: "admitted"; hostName: string }
   | {
       type: "packet";
       kind: "checkpoint" | "update" | "cursor";
@@ -146,10 +157,11 @@ export type RawViewerEvent =
       seq: number;
       /** The host's capture time (ms since the Unix epoch; 0 when unknown). */
       capturedAtMs: number;
-      /** Where the Glimpse packet is inside the message given to receive(). */
-      payloadOffset: number;
-      payloadLength: number;
+      /** The Glimpse packet, opened (authenticated and decrypted). */
+      data: Uint8Array;
     }
+  /** A packet that did not authenticate or was replayed: dropped, never shown. */
+  | { type: "refused"; reason: string }
   | { type: "viewer-count"; count: number }
   | { type: "control"; state: "none" | "asked" | "granted"; refused: boolean }
   | { type: "host-status"; connected: boolean };
@@ -157,12 +169,12 @@ export type RawViewerEvent =
 export type RawReconnect =
   | { reconnect: true; delayMs: number }
   | { reconnect: false; error: Error & { code: number } };
-/** A viewer as the relay announces it to the host. */
+/** A viewer as the host knows it once its key exchange confirmed. */
 export interface RawViewerEntry {
   viewer: number;
   /** Its address as the relay sees it (IP:port). */
   address: string;
-  /** The name it gave (may be empty). */
+  /** The name it typed (may be empty; sealed: the relay never sees it). */
   name: string;
 }
 /** An input event from the viewer holding control. */
@@ -173,8 +185,11 @@ export type RawInputEvent =
   | { type: "key"; keysym: number; down: boolean };
 /** What the host must know or do (`HostSession.pollEvent`). */
 export type RawHostEvent =
-  | { type: "ready"; key: string; keyDigits: string; resumed: boolean }
+  | { type: "ready"; code: string; codeDigits: string; resumed: boolean }
+  | { type: "wrong-code"; address: string; attempts: number }
+  | { type: "code-replaced"; code: string; codeDigits: string }
   | { type: "checkpoint-needed" }
+  | ({ type: "approval-needed" } & RawViewerEntry)
   | ({ type: "viewer-joined" } & RawViewerEntry)
   | { type: "viewer-left"; viewer: number }
   | { type: "control-requested"; viewer: number }

@@ -1,12 +1,14 @@
-//! A viewer's session with a relay (`GlimpseViewer.join`'s engine): the hello, what the relay's
-//! messages mean, acks, control requests, input, and whether to reconnect. Translation only: the
-//! logic is [`glimpse_connect::viewer_session::ViewerSession`], shared with the Rust viewer.
+//! A viewer's session with a relay (`GlimpseViewer.join`'s engine): the hello and the key exchange
+//! with the host, what the relay's messages mean (the stream opened and checked), acks, control
+//! requests, sealed input, and whether to reconnect. Translation only: the logic is
+//! [`glimpse_connect::viewer_session::ViewerSession`], shared with the Rust viewer.
 
 use glimpse::session::{InputEvent, StreamKind};
-use glimpse_connect::protocol::SessionKey;
+use glimpse_connect::protocol::JoinCode;
 use glimpse_connect::viewer_session::{
     ControlState, Reconnect, ViewerEvent, ViewerSession as Session,
 };
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -40,34 +42,89 @@ pub(crate) fn to_u64(what: &str, value: f64) -> Result<u64, JsValue> {
     }
 }
 
+/// The JavaScript object of a session event.
+fn event_object(event: ViewerEvent) -> js_sys::Object {
+    match event {
+        ViewerEvent::Welcome { viewer } => object(&[
+            ("type", "welcome".into()),
+            ("viewer", (viewer as f64).into()),
+        ]),
+        ViewerEvent::Admitted { host_name } => {
+            object(&[("type", "admitted".into()), ("hostName", host_name.into())])
+        }
+        ViewerEvent::Packet {
+            kind,
+            seq,
+            captured_at_ms,
+            data,
+        } => {
+            let (kind, restart) = match kind {
+                StreamKind::Checkpoint { restart } => ("checkpoint", restart),
+                StreamKind::Update => ("update", false),
+                StreamKind::Cursor => ("cursor", false),
+            };
+            object(&[
+                ("type", "packet".into()),
+                ("kind", kind.into()),
+                ("restart", restart.into()),
+                ("seq", (seq as f64).into()),
+                ("capturedAtMs", (captured_at_ms as f64).into()),
+                ("data", Uint8Array::from(&data[..]).into()),
+            ])
+        }
+        ViewerEvent::Refused { reason } => {
+            object(&[("type", "refused".into()), ("reason", reason.into())])
+        }
+        ViewerEvent::ViewerCount(count) => {
+            object(&[("type", "viewer-count".into()), ("count", count.into())])
+        }
+        ViewerEvent::Control { state, refused } => object(&[
+            ("type", "control".into()),
+            ("state", control_name(state).into()),
+            ("refused", refused.into()),
+        ]),
+        ViewerEvent::HostStatus { connected } => object(&[
+            ("type", "host-status".into()),
+            ("connected", connected.into()),
+        ]),
+    }
+}
+
 #[wasm_bindgen]
 impl ViewerSession {
-    /// A session to join with `key` (9 digits, optionally grouped by spaces or dashes); `name` is
-    /// shown to the host. Throws `INVALID_SESSION_KEY` (32) for a key that is not 9 digits.
+    /// A session to join with `code` (10 digits, optionally grouped by spaces or dashes); `name` is
+    /// shown to the host (sealed: the relay never sees it). Throws `INVALID_CODE` (32) for text
+    /// that is not a code.
     #[wasm_bindgen(constructor)]
-    pub fn new(key: &str, name: &str) -> Result<ViewerSession, JsValue> {
-        let key = SessionKey::parse(key).map_err(|e| from_connect(&e))?;
+    pub fn new(code: &str, name: &str) -> Result<ViewerSession, JsValue> {
+        let code = JoinCode::parse(code).map_err(|e| from_connect(&e))?;
         Ok(ViewerSession {
-            inner: Session::new(key, name),
+            inner: Session::new(code, name),
         })
     }
 
-    /// The key, as people read it: `"123 456 789"`.
+    /// The code, as people read it: `"123 456 7890"`.
     #[wasm_bindgen(getter)]
-    pub fn key(&self) -> String {
-        self.inner.key().to_string()
+    pub fn code(&self) -> String {
+        self.inner.code().to_string()
     }
 
-    /// The key as digits only (`"123456789"`), for links.
-    #[wasm_bindgen(getter, js_name = keyDigits)]
-    pub fn key_digits(&self) -> String {
-        self.inner.key().digits()
+    /// The code as digits only (`"1234567890"`), for links.
+    #[wasm_bindgen(getter, js_name = codeDigits)]
+    pub fn code_digits(&self) -> String {
+        self.inner.code().digits()
     }
 
     /// This viewer's id while connected (after the welcome), else `undefined`.
     #[wasm_bindgen(getter)]
     pub fn viewer(&self) -> Option<f64> {
         self.inner.viewer().map(|v| v as f64)
+    }
+
+    /// True once the host let this viewer in on the current connection.
+    #[wasm_bindgen(getter)]
+    pub fn admitted(&self) -> bool {
+        self.inner.is_admitted()
     }
 
     /// Where remote control stands: `"none"`, `"asked"` or `"granted"`.
@@ -77,62 +134,33 @@ impl ViewerSession {
     }
 
     /// The first message of every new connection (the resume token when there is one, else the
-    /// key).
+    /// code's lookup and a fresh key exchange).
     pub fn hello(&mut self) -> Vec<u8> {
         self.inner.hello()
     }
 
-    /// What a message from the relay means, or `undefined` when it needs nothing. A packet event
-    /// gives the payload's place inside `message` (`payloadOffset`, `payloadLength`): apply it,
-    /// then send `ack(seq)` for checkpoints and updates. Throws `PROTOCOL_ERROR` (43) for a
-    /// message a relay may not send: close the connection (and reconnect).
+    /// What a message from the relay means, or `undefined` when it needs nothing. A `packet`
+    /// event carries the opened Glimpse packet (`data`): apply it, then send `ack(seq)` for
+    /// checkpoints and updates (or `resync()` when the decoder refused it). After every call send
+    /// what `pollOutgoing()` returns (the key confirmation, resync requests). Throws a
+    /// `GlimpseError` (`PROTOCOL_ERROR` (43) for a message a relay may not send): close the
+    /// connection (and reconnect).
     pub fn receive(&mut self, message: &[u8], now_ms: f64) -> Result<MaybeRawViewerEvent, JsValue> {
         let now = to_u64("nowMs", now_ms)?;
         let event = self
             .inner
             .receive(message, now)
             .map_err(|e| from_connect(&e))?;
-        let Some(event) = event else {
-            return Ok(JsValue::UNDEFINED.unchecked_into());
-        };
-        let o = match event {
-            ViewerEvent::Welcome { viewer, host_name } => object(&[
-                ("type", "welcome".into()),
-                ("viewer", (viewer as f64).into()),
-                ("hostName", host_name.into()),
-            ]),
-            ViewerEvent::Packet(p) => {
-                let (kind, restart) = match p.kind {
-                    StreamKind::Checkpoint { restart } => ("checkpoint", restart),
-                    StreamKind::Update => ("update", false),
-                    StreamKind::Cursor => ("cursor", false),
-                };
-                // The payload is a slice of `message`: say where, JavaScript takes a subarray.
-                let offset = p.payload.as_ptr() as usize - message.as_ptr() as usize;
-                object(&[
-                    ("type", "packet".into()),
-                    ("kind", kind.into()),
-                    ("restart", restart.into()),
-                    ("seq", (p.seq as f64).into()),
-                    ("capturedAtMs", (p.captured_at_ms as f64).into()),
-                    ("payloadOffset", (offset as f64).into()),
-                    ("payloadLength", (p.payload.len() as f64).into()),
-                ])
-            }
-            ViewerEvent::ViewerCount(count) => {
-                object(&[("type", "viewer-count".into()), ("count", count.into())])
-            }
-            ViewerEvent::Control { state, refused } => object(&[
-                ("type", "control".into()),
-                ("state", control_name(state).into()),
-                ("refused", refused.into()),
-            ]),
-            ViewerEvent::HostStatus { connected } => object(&[
-                ("type", "host-status".into()),
-                ("connected", connected.into()),
-            ]),
-        };
-        Ok(o.unchecked_into())
+        Ok(match event {
+            Some(event) => event_object(event).unchecked_into(),
+            None => JsValue::UNDEFINED.unchecked_into(),
+        })
+    }
+
+    /// The next message to send to the relay, or `undefined`.
+    #[wasm_bindgen(js_name = pollOutgoing)]
+    pub fn poll_outgoing(&mut self) -> Option<Vec<u8>> {
+        self.inner.poll_outgoing()
     }
 
     /// The acknowledgement of a painted checkpoint or update `seq` (the relay paces this viewer by
@@ -141,40 +169,48 @@ impl ViewerSession {
         Ok(self.inner.ack(to_u64("seq", seq)?))
     }
 
+    /// Asks the relay to restart this viewer from the next checkpoint (its decoder refused a
+    /// packet).
+    pub fn resync(&self) -> Vec<u8> {
+        self.inner.resync()
+    }
+
     /// The request for remote control, or `undefined` when there is nothing to ask (asked or
-    /// granted already, or not connected).
+    /// granted already, or not let in).
     #[wasm_bindgen(js_name = requestControl)]
     pub fn request_control(&mut self) -> Option<Vec<u8>> {
         self.inner.request_control()
     }
 
-    /// Pointer moved to `x, y` (screen pixels); `undefined` unless this viewer holds control.
+    /// Pointer moved to `x, y` (screen pixels), sealed for the host; `undefined` unless this
+    /// viewer holds control.
     #[wasm_bindgen(js_name = pointerMove)]
-    pub fn pointer_move(&self, x: i32, y: i32) -> Option<Vec<u8>> {
+    pub fn pointer_move(&mut self, x: i32, y: i32) -> Option<Vec<u8>> {
         self.inner.input(InputEvent::PointerMove { x, y })
     }
 
     /// Mouse button (0 left, 1 middle, 2 right, 3 back, 4 forward) down or up; `undefined` unless
     /// this viewer holds control.
-    pub fn button(&self, button: u8, down: bool) -> Option<Vec<u8>> {
+    pub fn button(&mut self, button: u8, down: bool) -> Option<Vec<u8>> {
         self.inner.input(InputEvent::Button { button, down })
     }
 
     /// Wheel steps (`dy > 0`: down); `undefined` unless this viewer holds control.
-    pub fn wheel(&self, dx: i32, dy: i32) -> Option<Vec<u8>> {
+    pub fn wheel(&mut self, dx: i32, dy: i32) -> Option<Vec<u8>> {
         self.inner.input(InputEvent::Wheel { dx, dy })
     }
 
     /// A key (X11 keysym) down or up; `undefined` unless this viewer holds control.
     #[wasm_bindgen(js_name = keyEvent)]
-    pub fn key_event(&self, keysym: u32, down: bool) -> Option<Vec<u8>> {
+    pub fn key_event(&mut self, keysym: u32, down: bool) -> Option<Vec<u8>> {
         self.inner.input(InputEvent::Key { keysym, down })
     }
 
     /// The connection closed with WebSocket close `code` (1006 when it dropped without one) at
     /// `nowMs` (ms since the Unix epoch). `random` (a random u32) spreads the reconnections of many
     /// viewers. `{ reconnect: true, delayMs }`: open a new connection after `delayMs` and send
-    /// `hello()`; `{ reconnect: false, error }`: the session is over for this viewer.
+    /// `hello()`; `{ reconnect: false, error }`: the session is over for this viewer (`WRONG_CODE`
+    /// (36) after a wrong code, `NOT_ADMITTED` (37) when the host said no...).
     pub fn closed(
         &mut self,
         code: u16,

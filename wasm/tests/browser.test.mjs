@@ -381,6 +381,52 @@ test('video region without WebCodecs: one NOT_AVAILABLE error, lossless parts ex
   await context.close();
 });
 
+test('hostile streams: an update with 5 video regions is refused, at most 4 decoders live (LRU), a screen over the limit is refused clearly', async () => {
+  const hostile = manifest.hostile;
+  const { context, page, logs } = await openPage();
+  const r = await page.evaluate(async (h) => {
+    const { GlimpseViewer } = window.glimpse;
+    const canvas = document.getElementById('screen');
+    const run = async (file) => {
+      const viewer = new GlimpseViewer(canvas);
+      const errors = [];
+      viewer.addEventListener('error', (e) => errors.push({ code: e.detail.error.code, message: e.detail.error.message, needsCheckpoint: e.detail.needsCheckpoint }));
+      const applied = [];
+      let maxRegions = 0;
+      for (const p of window.parseFramed(await window.fetchBytes(file))) {
+        applied.push(viewer.push(p));
+        maxRegions = Math.max(maxRegions, viewer.videoStats.regions);
+      }
+      await Promise.race([viewer.videoIdle(), new Promise((r) => setTimeout(r, 5000))]);
+      const out = { applied, errors, maxRegions, stats: viewer.videoStats, width: viewer.width, needsCheckpoint: viewer.needsCheckpoint };
+      viewer.destroy();
+      return out;
+    };
+    return { five: await run(h.video5), regions: await run(h.regions), huge: await run(h.huge) };
+  }, hostile);
+  assert.deepEqual(r.five.applied, [true, false]);
+  assert.equal(r.five.errors.length, 1, JSON.stringify(r.five.errors));
+  assert.equal(r.five.errors[0].code, 23);
+  assert.equal(r.five.errors[0].needsCheckpoint, true);
+  assert.match(r.five.errors[0].message, /5 video pictures.*at most 4 video regions/);
+  assert.deepEqual([r.five.stats.regions, r.five.stats.frames, r.five.needsCheckpoint], [0, 0, true]);
+
+  assert.deepEqual(r.regions.applied, Array(hostile.regionCount + 1).fill(true));
+  assert.deepEqual(r.regions.errors, []);
+  assert.ok(r.regions.maxRegions <= 4, `${r.regions.maxRegions} decoders at once`);
+  assert.equal(r.regions.stats.evicted, hostile.regionCount - 4);
+  assert.equal(r.regions.stats.regions, 4);
+
+  assert.deepEqual(r.huge.applied, [false]);
+  assert.equal(r.huge.errors.length, 1);
+  assert.equal(r.huge.errors[0].code, 23);
+  assert.match(r.huge.errors[0].message, /the shared screen is 8192x8192: this viewer shows at most 4096x4096/);
+  assert.equal(r.huge.width, 0);
+  console.log(`hostile streams: 5 regions in one update refused (${r.five.errors[0].code}); ${hostile.regionCount} regions over time: at most ${r.regions.maxRegions} decoders, ${r.regions.stats.evicted} closed (least recently used), ${r.regions.stats.frames} pictures drawn; 8192x8192 refused: "${r.huge.errors[0].message}"`);
+  assert.deepEqual(logs, []);
+  await context.close();
+});
+
 test('bench: typing update, full checkpoint, wasm size', async () => {
   const { context, page, logs } = await openPage();
   const stream = manifest.bench;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   init, Decoder, Encoder, GlimpseError, ErrorCode, engineErrorCodes, packetKind, protocolVersion, h264CodecString,
+  formatCode, codeDigits,
 } from 'glimpse-web';
 import { manifest, loadStream, loadRgba, firstDiff, framed } from './common.mjs';
 
@@ -17,6 +18,23 @@ before(async () => {
 test('ErrorCode equals the engine table', () => {
   assert.deepEqual({ ...ErrorCode }, engineErrorCodes());
   assert.equal(protocolVersion(), 1);
+});
+
+test('join codes: 10 digits grouped 3-3-4, spaces or dashes accepted, anything else INVALID_CODE (32)', () => {
+  assert.equal(formatCode('1234567890'), '123 456 7890');
+  assert.equal(formatCode(' 12345-67890 '), '123 456 7890');
+  assert.equal(codeDigits('123 456 7890'), '1234567890');
+  for (const bad of ['123 456 789', '12345678901', '123456789x', '']) {
+    assert.throws(() => formatCode(bad), (e) => e instanceof GlimpseError && e.code === ErrorCode.INVALID_CODE, bad);
+  }
+  assert.deepEqual([ErrorCode.WRONG_CODE, ErrorCode.NOT_ADMITTED, ErrorCode.UNKNOWN_SESSION, ErrorCode.CODE_EXPIRED, ErrorCode.CODE_IN_USE], [36, 37, 33, 34, 50]);
+});
+
+test('init() with an integrity needs a URL: INVALID_ARGUMENT in a fresh process', () => {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e',
+    "import { init, GlimpseError } from 'glimpse-web'; init(new Uint8Array(8), { integrity: 'sha384-x' }).then(() => console.log('loaded'), (e) => console.log(e instanceof GlimpseError, e.code));"],
+  { encoding: 'utf8' });
+  assert.equal(out.trim(), 'true 4');
 });
 
 test('objects before init() would need it; init() is idempotent', async () => {

@@ -47,9 +47,9 @@ function startUntil(name, args, pattern, timeoutMs = 30_000) {
   return { proc, exited, matched, output: () => ({ out, err }) };
 }
 
-/** glimpse-relay on 127.0.0.1 (port 0 picks one) serving WEB_DIR; stops by itself after 10 min. */
-export async function startRelay(port = 0) {
-  const r = startUntil('glimpse-relay', ['--listen', `127.0.0.1:${port}`, '--web', WEB_DIR, '--seconds', '600'], /relay listening on http:\/\/([\d.]+:\d+)/);
+/** glimpse-relay on 127.0.0.1 (port 0 picks one) serving `web` (WEB_DIR); stops by itself after 10 min. */
+export async function startRelay(port = 0, web = WEB_DIR) {
+  const r = startUntil('glimpse-relay', ['--listen', `127.0.0.1:${port}`, '--web', web, '--seconds', '600'], /relay listening on http:\/\/([\d.]+:\d+)/);
   const [, addr] = await r.matched;
   return {
     ...r,
@@ -65,12 +65,16 @@ export async function startRelay(port = 0) {
   };
 }
 
-/** glimpse-share streaming CORPUS through `relayWs`; resolves with its key (digits) once printed. */
+/**
+ * glimpse-share streaming CORPUS through `relayWs` (view-only unless `extra` says otherwise);
+ * resolves with its code (digits) once printed.
+ */
 export async function startShare(relayWs, lastFrame, extra = []) {
-  const args = ['--relay', relayWs, '--corpus', CORPUS, '--corpus-dir', CORPUS_DIR, '--view-only', '--last-frame', lastFrame, ...extra];
-  const s = startUntil('glimpse-share', args, /session key: (\d{3}) (\d{3}) (\d{3})/);
+  const control = extra.includes('--allow-control') ? [] : ['--view-only'];
+  const args = ['--relay', relayWs, '--corpus', CORPUS, '--corpus-dir', CORPUS_DIR, ...control, '--last-frame', lastFrame, ...extra];
+  const s = startUntil('glimpse-share', args, /code: (\d{3}) (\d{3}) (\d{4})/);
   const m = await s.matched;
-  return { ...s, key: `${m[1]}${m[2]}${m[3]}` };
+  return { ...s, code: `${m[1]}${m[2]}${m[3]}` };
 }
 
 /** Runs `name` to its end (killed after `timeoutMs`): { code, out, err }. */

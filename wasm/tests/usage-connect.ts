@@ -1,8 +1,8 @@
 // A typed usage of quick connect (join and share): tsc --noEmit must accept it, and reject the marked misuse.
 import {
-  init, GlimpseViewer, GlimpseSharer, GlimpseError, ErrorCode, formatSessionKey, sessionKeyDigits,
+  init, GlimpseViewer, GlimpseSharer, GlimpseError, ErrorCode, formatCode, codeDigits,
   type ViewerState, type StateDetail, type ControlDetail, type PaintDetail, type ShareResult, type SharerState,
-  type ViewerInfo, type InputEvent,
+  type ViewerInfo, type InputEvent, type WrongCodeDetail, type CodeReplacedDetail,
 } from 'glimpse-web';
 
 export async function watch(canvas: HTMLCanvasElement, typed: string): Promise<GlimpseViewer | null> {
@@ -21,9 +21,9 @@ export async function watch(canvas: HTMLCanvasElement, typed: string): Promise<G
   });
   viewer.addEventListener('paint', (e) => { const p: PaintDetail = e.detail; console.log(p.seq, p.paintedAtMs - p.capturedAtMs); });
   try {
-    await viewer.join('https://relay.example', formatSessionKey(typed), { name: 'Grace', timeoutMs: 5000, signal: AbortSignal.timeout(60_000) });
+    await viewer.join('https://relay.example', formatCode(typed), { name: 'Grace', timeoutMs: 5000, signal: AbortSignal.timeout(60_000) });
   } catch (e) {
-    if (e instanceof GlimpseError && e.code === ErrorCode.UNKNOWN_SESSION_KEY) return null;
+    if (e instanceof GlimpseError && (e.code === ErrorCode.UNKNOWN_SESSION || e.code === ErrorCode.WRONG_CODE)) return null;
     throw e;
   }
   const asked: boolean = viewer.requestControl();
@@ -31,17 +31,20 @@ export async function watch(canvas: HTMLCanvasElement, typed: string): Promise<G
   const sent: boolean = viewer.sendInput(move);
   // @ts-expect-error: input events are a closed set
   viewer.sendInput({ type: 'scroll', dx: 1 });
-  void [asked, sent, viewer.viewerCount, viewer.hostName, viewer.key, sessionKeyDigits(typed)];
-  const other: GlimpseViewer = await GlimpseViewer.join('ws://127.0.0.1:8080', '123 456 789', { canvas, forwardInput: false });
+  void [asked, sent, viewer.viewerCount, viewer.hostName, viewer.code, codeDigits(typed), viewer.stats?.refused];
+  const other: GlimpseViewer = await GlimpseViewer.join('ws://127.0.0.1:8080', '123 456 7890', { canvas, forwardInput: false });
   other.leave();
   // @ts-expect-error: the static join needs the canvas
-  void GlimpseViewer.join('ws://127.0.0.1:8080', '123 456 789', {});
+  void GlimpseViewer.join('ws://127.0.0.1:8080', '123 456 7890', {});
   return viewer;
 }
 
 export async function share(track: MediaStreamTrack): Promise<ShareResult> {
   await init();
-  const { key, link, sharer } = await GlimpseSharer.share('https://relay.example', { track, fps: 5, control: 'ask', name: 'Ada' });
+  const { code, link, sharer } = await GlimpseSharer.share('https://relay.example', { track, fps: 5, control: 'ask', name: 'Ada', approveViewers: true });
+  sharer.addEventListener('approvalneeded', (e) => { const v: ViewerInfo = e.detail; if (v.name) sharer.approve(v.viewer); else sharer.deny(v.viewer); });
+  sharer.addEventListener('wrongcode', (e) => { const w: WrongCodeDetail = e.detail; console.log(w.address, w.attempts); });
+  sharer.addEventListener('codereplaced', (e) => { const c: CodeReplacedDetail = e.detail; console.log(c.code, c.link, sharer.code, sharer.joinLink); });
   sharer.addEventListener('viewerjoined', (e) => { const v: ViewerInfo = e.detail; console.log(v.name, v.address); });
   sharer.addEventListener('controlrequest', (e) => sharer.grant(e.detail.viewer));
   sharer.addEventListener('input', (e) => { if (e.detail.event.type === 'key') console.log(e.detail.event.keysym); });
@@ -51,5 +54,5 @@ export async function share(track: MediaStreamTrack): Promise<ShareResult> {
   const own = new GlimpseSharer(track);
   const again: ShareResult = await own.share('wss://relay.example', { reconnectForMs: 30_000 });
   own.end();
-  return { key: key ?? again.key, link };
+  return { code: code ?? again.code, link };
 }

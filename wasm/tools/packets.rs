@@ -9,9 +9,16 @@
 //! there. For each checked frame: the source screen (RGBA) and the encoder's lossy rectangles (every
 //! other pixel must be exact on a viewer); the last frame is checked after the region settled.
 //!
+//! Plus hostile streams for the browser viewer's limits (`hostile` in the manifest; see
+//! `hostile.rs`): an update with 5 video regions, 8 regions started one after another, a checkpoint
+//! announcing 8192x8192.
+//!
 //! `packets check <packets> <frames.rgba> <width> <height>`: decodes a packet file made elsewhere (by
 //! the browser sharer) with the native decoder and compares, after every checkpoint or frame update, the
 //! framebuffer with the next frame of `frames.rgba` (RGBA frames, concatenated). Exits 1 on mismatch.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod hostile;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -466,10 +473,13 @@ mod native {
             .ok_or("no typing_editor recording in the corpus")?;
         let bench_json = encode(bench, out, "bench", 41, &[40])?.json;
         let video = video_streams(shared.as_ref(), out)?;
+        let background = synthetic_background();
+        let moving = (0..SYN_MOVING).map(|t| synthetic_frame(&background, t));
+        let hostile = crate::hostile::make(out, (SYN_W, SYN_H), moving.collect())?;
         let mut manifest = String::new();
         write!(
             manifest,
-            "{{\"corpus\": \"{source}\", \"checkpointEvery\": {CHECKPOINT_EVERY}, \"streams\": [\n  {}\n], \"videoStreams\": [\n  {}\n], \"bench\": {bench_json}}}\n",
+            "{{\"corpus\": \"{source}\", \"checkpointEvery\": {CHECKPOINT_EVERY}, \"streams\": [\n  {}\n], \"videoStreams\": [\n  {}\n], \"hostile\": {hostile}, \"bench\": {bench_json}}}\n",
             streams.join(",\n  "),
             video.join(",\n  ")
         )?;

@@ -21,6 +21,12 @@ export function packetKind(packet: Uint8Array): PacketKind {
   return kindName(call(() => engine().packetKind(packet)));
 }
 
+/** The screen size a checkpoint announces, [width, height] (without applying it); undefined for other packets. */
+export function screenSize(packet: Uint8Array): [number, number] | undefined {
+  const size = engine().packetScreenSize(packet);
+  return size && size.length === 2 ? [size[0]!, size[1]!] : undefined;
+}
+
 /** A rectangle in screen pixels. */
 export interface Rect {
   x: number;

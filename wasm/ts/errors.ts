@@ -28,14 +28,18 @@ export const ErrorCode = Object.freeze({
   CONTROL_NOT_GRANTED: 30,
   /** A pointer event outside the shared screen. */
   POINTER_OUTSIDE_SCREEN: 31,
-  /** Text that is not a session key (9 digits, optionally grouped by spaces or dashes). */
-  INVALID_SESSION_KEY: 32,
-  /** No session has this key (a typo, or the host ended the session). */
-  UNKNOWN_SESSION_KEY: 33,
-  /** The key's session was unused for too long. */
-  SESSION_KEY_EXPIRED: 34,
-  /** Too many wrong keys from this address: try again later. */
+  /** Text that is not a join code (10 digits, optionally grouped by spaces or dashes). */
+  INVALID_CODE: 32,
+  /** No session has this code (a typo in its first five digits, a replaced code, or the host ended the session). */
+  UNKNOWN_SESSION: 33,
+  /** The code's session was unused for too long. */
+  CODE_EXPIRED: 34,
+  /** Too many failed attempts (from this network, or at this relay): try again later. */
   RATE_LIMITED: 35,
+  /** The code was wrong: the key exchange with the host did not confirm (check its last five digits). */
+  WRONG_CODE: 36,
+  /** The host did not let this viewer in. */
+  NOT_ADMITTED: 37,
   /** The relay could not be reached. */
   RELAY_UNREACHABLE: 40,
   /** TLS failed (native clients only; a browser reports an unreachable relay). */
@@ -54,10 +58,10 @@ export const ErrorCode = Object.freeze({
   CONNECTION_LOST: 47,
   /** Closed by this side (leave(), end(), destroy()). */
   CLOSED: 48,
-  /** Something did not happen in time (the first screen, the session key). */
+  /** Something did not happen in time (the first screen, the session's code). */
   TIMEOUT: 49,
   /** A host tried to take over a session another host holds. */
-  SESSION_KEY_IN_USE: 50,
+  CODE_IN_USE: 50,
   /** A request that does not fit the current state (joining twice, a viewer not connected...). */
   INVALID_REQUEST: 51,
   UNKNOWN: 99,

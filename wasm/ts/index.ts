@@ -1,8 +1,8 @@
 // glimpse-web: view a Glimpse screen share in a <canvas>, or share a browser tab, with the same Rust
 // engine as native hosts (compiled to WebAssembly). Join and share sessions through a Glimpse relay
-// by key. ESM: works from bundlers, from <script type="module">, and in Node (headless Decoder/Encoder).
+// by code, end-to-end encrypted. ESM: works from bundlers, from <script type="module">, and in Node (headless Decoder/Encoder).
 export { ErrorCode, GlimpseError, type ErrorCodeValue } from './errors.js';
-export { init, engineErrorCodes, protocolVersion, type WasmSource } from './engine.js';
+export { init, engineErrorCodes, protocolVersion, type InitOptions, type WasmSource } from './engine.js';
 export {
   Decoder, Encoder, packetKind, h264CodecString, type PacketKind, type Rect, type VideoChunk, type Update,
   type DecoderOptions, type CursorShape, type CursorState, type RgbaImage, type EncoderOptions, type FrameInput,
@@ -22,5 +22,6 @@ export {
 } from './sharer.js';
 export type {
   ShareOptions, ShareResult, SharerState, SharerStateDetail, ControlPolicy, ViewerInfo, SharerControlDetail, InputDetail,
+  WrongCodeDetail, CodeReplacedDetail,
 } from './share.js';
-export { formatSessionKey, sessionKeyDigits } from './relay.js';
+export { formatCode, codeDigits } from './relay.js';

@@ -1,6 +1,6 @@
 // A viewer's link to a relay (GlimpseViewer.join): the WebSocket, driven by the engine's
-// ViewerSession (every message is encoded and decoded in Rust), acks of what was painted, automatic
-// reconnection, remote control.
+// ViewerSession (every message is encoded, decoded, sealed and opened in Rust: the key exchange with
+// the host, the encrypted stream), acks of what was painted, automatic reconnection, remote control.
 import type * as raw from '../dist/glimpse_wasm.js';
 import { engine } from './engine.js';
 import { call, ErrorCode, GlimpseError, toGlimpseError } from './errors.js';
@@ -10,8 +10,9 @@ import { closeCode, closeReason, discard, randomU32, relaySocketUrl } from './re
 export type { InputEvent } from './input.js';
 
 /**
- * Where a viewer's session stands. 'connected' after 'host-away' means the host is back; 'ended' is
- * final (the detail's error says why).
+ * Where a viewer's session stands. 'connecting' until the host let this viewer in (its code was
+ * right); 'connected' after 'host-away' means the host is back; 'ended' is final (the detail's error
+ * says why).
  */
 export type ViewerState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'host-away' | 'ended';
 
@@ -57,7 +58,7 @@ export interface PaintDetail {
 
 /** Settings of GlimpseViewer.join(). */
 export interface JoinOptions {
-  /** A name the host sees (default empty; at most 64 bytes are kept). */
+  /** A name the host sees (default empty; at most 64 bytes are kept; sealed: the relay never sees it). */
   name?: string;
   /** join() rejects with TIMEOUT when the first screen has not been painted by then (default 20000 ms). */
   timeoutMs?: number;
@@ -71,8 +72,13 @@ export interface JoinOptions {
 
 /** What the link needs from its viewer. */
 export interface ViewerPort {
-  /** Applies and paints a packet; true when it was applied. */
-  push(payload: Uint8Array, capturedAtMs: number): boolean;
+  /** Applies and paints an opened packet: null when it was applied, else why not. */
+  push(payload: Uint8Array, capturedAtMs: number): GlimpseError | null;
+  /**
+   * A packet was refused before decoding (it did not authenticate, or was replayed): count it.
+   * `gap`: the stream now misses a packet (a resync was asked for): wait for the next checkpoint.
+   */
+  refused(reason: string, gap: boolean): void;
   /** Dispatches an event on the viewer. */
   emit(type: 'state' | 'viewers' | 'control' | 'paint', detail: StateDetail | ViewersDetail | ControlDetail | PaintDetail): void;
 }
@@ -107,6 +113,9 @@ export class ViewerLink {
   #control: ControlState = 'none';
   #viewerCount = 0;
   #hostName = '';
+  #refused = 0;
+  /** A resync was asked for and no checkpoint applied since (one request per gap). */
+  #resyncAsked = false;
   #pending: { resolve: () => void; reject: (e: GlimpseError) => void } | null = null;
   #joinTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -114,8 +123,8 @@ export class ViewerLink {
   #unforward: (() => void) | null = null;
   readonly #onAbort = () => this.leave();
 
-  /** Throws INVALID_RELAY_URL, INVALID_SESSION_KEY or INVALID_ARGUMENT. */
-  constructor(viewer: { readonly canvas: HTMLCanvasElement }, relayUrl: string, key: string, options: JoinOptions, port: ViewerPort) {
+  /** Throws INVALID_RELAY_URL, INVALID_CODE or INVALID_ARGUMENT. */
+  constructor(viewer: { readonly canvas: HTMLCanvasElement }, relayUrl: string, code: string, options: JoinOptions, port: ViewerPort) {
     this.#port = port;
     this.#canvas = viewer.canvas;
     this.#url = relaySocketUrl(relayUrl, '/ws/view');
@@ -124,15 +133,17 @@ export class ViewerLink {
     this.#forwardInput = options.forwardInput !== false;
     this.#signal = options.signal;
     const name = options.name === undefined ? '' : String(options.name);
-    this.#session = call(() => new (engine().ViewerSession)(String(key), name));
+    this.#session = call(() => new (engine().ViewerSession)(String(code), name));
   }
 
   get state(): ViewerState { return this.#state; }
   get control(): ControlState { return this.#control; }
   get viewerCount(): number { return this.#viewerCount; }
   get hostName(): string { return this.#hostName; }
-  /** The key, '123 456 789'. */
-  get key(): string { return this.#session.key; }
+  /** The code, '123 456 7890'. */
+  get code(): string { return this.#session.code; }
+  /** Packets refused because they did not authenticate (changed on the way, replayed): never shown. */
+  get refusedPackets(): number { return this.#refused; }
 
   /** Opens the first connection; resolves at the first painted screen. */
   start(): Promise<void> {
@@ -160,19 +171,16 @@ export class ViewerLink {
 
   /** Sends a control request; false when there is nothing to ask. */
   requestControl(): boolean {
-    const socket = this.#socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
-    const message = this.#session.requestControl();
+    const message = this.#live() ? this.#session.requestControl() : undefined;
     if (!message) return false;
-    socket.send(message);
+    this.#socket!.send(message);
     this.#setControl('asked', 'asked');
     return true;
   }
 
-  /** Sends an input event when this viewer holds control. */
+  /** Sends an input event, sealed for the host, when this viewer holds control. */
   sendInput(event: InputEvent): boolean {
-    const socket = this.#socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN || this.#control !== 'granted') return false;
+    if (!this.#live() || this.#control !== 'granted') return false;
     const s = this.#session;
     const i32 = (v: number) => int(v, -0x80000000, 0x7fffffff);
     let message: Uint8Array | undefined;
@@ -184,8 +192,13 @@ export class ViewerLink {
       default: throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, `unknown input event type ${String((event as { type?: unknown })?.type)}`);
     }
     if (!message) return false;
-    socket.send(message);
+    this.#socket!.send(message);
     return true;
+  }
+
+  /** True while the connection is open. */
+  #live(): boolean {
+    return this.#socket?.readyState === WebSocket.OPEN;
   }
 
   #open(): void {
@@ -199,6 +212,7 @@ export class ViewerLink {
     }
     socket.binaryType = 'arraybuffer';
     this.#socket = socket;
+    this.#resyncAsked = false;
     this.#connectTimer = setTimeout(() => this.#drop(socket, 'connection timed out'), this.#connectTimeoutMs);
     socket.onopen = () => {
       clearTimeout(this.#connectTimer);
@@ -222,21 +236,30 @@ export class ViewerLink {
       this.#drop(socket, 'the relay sent a text message');
       return;
     }
-    const bytes = new Uint8Array(e.data);
     let event: raw.RawViewerEvent | undefined;
     try {
-      event = this.#session.receive(bytes, Date.now());
+      event = this.#session.receive(new Uint8Array(e.data), Date.now());
     } catch (err) {
       this.#drop(socket, toGlimpseError(err).message);
       return;
     }
+    // What the session queued (its key confirmation, a resync after a gap): before anything else.
+    let queued = 0;
+    for (let m = this.#session.pollOutgoing(); m; m = this.#session.pollOutgoing(), queued++) socket.send(m);
     switch (event?.type) {
       case undefined: break;
-      case 'welcome':
+      case 'welcome': break; // the key exchange with the host runs
+      case 'admitted':
         this.#hostName = event.hostName;
         this.#setState('connected', {});
         break;
-      case 'packet': this.#onPacket(socket, bytes, event); break;
+      case 'packet': this.#onPacket(socket, event); break;
+      case 'refused':
+        // The session asks for a resync (what it queued) exactly when the refusal left a gap.
+        this.#refused++;
+        if (queued > 0) this.#resyncAsked = true;
+        this.#port.refused(event.reason, queued > 0);
+        break;
       case 'viewer-count':
         this.#viewerCount = event.count;
         this.#port.emit('viewers', { count: event.count });
@@ -248,9 +271,21 @@ export class ViewerLink {
     }
   }
 
-  #onPacket(socket: WebSocket, bytes: Uint8Array, p: Extract<raw.RawViewerEvent, { type: 'packet' }>): void {
-    const payload = bytes.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength);
-    if (!this.#port.push(payload, p.capturedAtMs) || p.kind === 'cursor') return;
+  #onPacket(socket: WebSocket, p: Extract<raw.RawViewerEvent, { type: 'packet' }>): void {
+    const error = this.#port.push(p.data, p.capturedAtMs);
+    if (error) {
+      if (p.kind === 'checkpoint' && error.code === ErrorCode.LIMIT_EXCEEDED) {
+        // A screen this viewer refuses to show (too large for its limits): nothing to wait for.
+        this.#end(error);
+        return;
+      }
+      // The decoder refused it: restart from the next checkpoint (asked once per gap).
+      if (!this.#resyncAsked) socket.send(this.#session.resync());
+      this.#resyncAsked = true;
+      return;
+    }
+    if (p.kind === 'cursor') return;
+    if (p.kind === 'checkpoint') this.#resyncAsked = false;
     // Painted: the relay sends more only within this viewer's window of unacknowledged updates.
     socket.send(this.#session.ack(p.seq));
     this.#port.emit('paint', { seq: p.seq, kind: p.kind, capturedAtMs: p.capturedAtMs, paintedAtMs: Date.now() });

@@ -1,4 +1,4 @@
-// Relay addresses, session keys and close codes: small helpers shared by join() and share().
+// Relay addresses, join codes and close codes: small helpers shared by join() and share().
 import { engine } from './engine.js';
 import { call, ErrorCode, GlimpseError, toGlimpseError } from './errors.js';
 
@@ -7,9 +7,12 @@ export function relaySocketUrl(relayUrl: string, path: '/ws/view' | '/ws/host'):
   return `${relayOrigin(relayUrl, 'ws')}${path}`;
 }
 
-/** The page viewers open for the relay at `relayUrl`, with `keyDigits` in the fragment. */
-export function joinLink(relayUrl: string, keyDigits: string): string {
-  return `${relayOrigin(relayUrl, 'http')}/#key=${keyDigits}`;
+/**
+ * The page viewers open for the relay at `relayUrl`, with the code's digits in the fragment
+ * (`https://relay.example/#code=1234567890`), which browsers never send to a server.
+ */
+export function joinLink(relayUrl: string, codeDigits: string): string {
+  return `${relayOrigin(relayUrl, 'http')}/#code=${codeDigits}`;
 }
 
 /**
@@ -32,16 +35,16 @@ function relayOrigin(relayUrl: string, as: 'ws' | 'http'): string {
 }
 
 /**
- * A session key as people read it ('123 456 789') from what a user typed (9 digits, optionally
- * grouped by spaces or dashes). Throws INVALID_SESSION_KEY. Needs init().
+ * A join code as people read it ('123 456 7890') from what a user typed (10 digits, optionally
+ * grouped by spaces or dashes). Throws INVALID_CODE. Needs init().
  */
-export function formatSessionKey(text: string): string {
-  return call(() => engine().formatSessionKey(String(text)));
+export function formatCode(text: string): string {
+  return call(() => engine().formatCode(String(text)));
 }
 
-/** A session key as digits only ('123456789', for links). Throws INVALID_SESSION_KEY. Needs init(). */
-export function sessionKeyDigits(text: string): string {
-  return call(() => engine().sessionKeyDigits(String(text)));
+/** A join code as digits only ('1234567890', for links). Throws INVALID_CODE. Needs init(). */
+export function codeDigits(text: string): string {
+  return call(() => engine().codeDigits(String(text)));
 }
 
 /** The error a WebSocket close code and reason from a relay stand for. Needs init(). */

@@ -1,6 +1,7 @@
 // A sharer's link to a relay (GlimpseSharer.share): the WebSocket, driven by the engine's
-// HostSession (every message is encoded and decoded in Rust), checkpoints on request, viewers,
-// remote control, and reconnection with the same key.
+// HostSession (every message is encoded, decoded, sealed and opened in Rust: the key exchange with
+// each viewer, the encrypted stream), checkpoints on request, viewers, approval, remote control,
+// and reconnection with the same code.
 import type * as raw from '../dist/glimpse_wasm.js';
 import { engine } from './engine.js';
 import { call, ErrorCode, GlimpseError, toGlimpseError } from './errors.js';
@@ -29,15 +30,20 @@ export type ControlPolicy = 'view-only' | 'ask' | 'auto-grant';
 
 /** Settings of GlimpseSharer.share(). */
 export interface ShareOptions {
-  /** A name viewers see (default empty). */
+  /** A name viewers see (default empty; sealed: the relay never sees it). */
   name?: string;
+  /**
+   * Ask before letting each viewer in (default false): an 'approvalneeded' event per viewer that
+   * proved it has the code; answer with approve(viewer) or deny(viewer).
+   */
+  approveViewers?: boolean;
   /**
    * Remote control: 'view-only' (the default: every request is refused), 'ask' ('controlrequest'
    * events; answer with grant() or refuse()), 'auto-grant'. A browser tab cannot inject input:
    * granted input arrives as 'input' events for the page to act on.
    */
   control?: ControlPolicy;
-  /** share() rejects with TIMEOUT when the relay has not given a key by then (default 20000 ms). */
+  /** share() rejects with TIMEOUT when the relay has not started the session by then (default 20000 ms). */
   timeoutMs?: number;
   /** One connection attempt's time limit (default 10000 ms). */
   connectTimeoutMs?: number;
@@ -49,17 +55,20 @@ export interface ShareOptions {
 
 /** What share() resolves with. */
 export interface ShareResult {
-  /** The key viewers type: '123 456 789'. */
-  key: string;
-  /** The page viewers open: the relay's page with the key in the URL fragment (never sent to a server). */
+  /**
+   * The code viewers type: '123 456 7890'. The relay sees its first five digits only; the last five
+   * key the end-to-end encryption. It changes after three wrong attempts ('codereplaced').
+   */
+  code: string;
+  /** The page viewers open: the relay's page with the code in the URL fragment (never sent to a server). */
   link: string;
 }
 
-/** A viewer of a shared session. */
+/** A viewer of a shared session (it proved it has the code). */
 export interface ViewerInfo {
   /** Its id in this session. */
   viewer: number;
-  /** The name it gave (may be empty). */
+  /** The name it typed (may be empty; sealed: the relay never sees it). */
   name: string;
   /** Its address as the relay sees it (IP:port). */
   address: string;
@@ -77,9 +86,28 @@ export interface InputDetail {
   event: InputEvent;
 }
 
+/** Detail of a sharer's 'wrongcode' event: someone tried a wrong code. */
+export interface WrongCodeDetail {
+  /** Where from, as the relay reports it. */
+  address: string;
+  /** Wrong attempts on the current code so far (at 3 the code is replaced). */
+  attempts: number;
+}
+
+/** Detail of a sharer's 'codereplaced' event: the code was burned after three wrong attempts. */
+export interface CodeReplacedDetail {
+  /** The new code to give viewers (those already in stay). */
+  code: string;
+  /** The new join link. */
+  link: string;
+}
+
 /** The events a link dispatches on its sharer, with their details. */
 export interface LinkEvents {
   state: SharerStateDetail;
+  wrongcode: WrongCodeDetail;
+  codereplaced: CodeReplacedDetail;
+  approvalneeded: ViewerInfo;
   viewerjoined: ViewerInfo;
   viewerleft: { viewer: number };
   controlrequest: { viewer: number };
@@ -122,6 +150,7 @@ export class HostLink {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #tickTimer: ReturnType<typeof setInterval> | undefined;
   #downSince: number | null = null;
   #attempts = 0;
   readonly #onAbort = () => this.end();
@@ -138,20 +167,21 @@ export class HostLink {
     const policy = options.control ?? 'view-only';
     const secret = crypto.getRandomValues(new Uint8Array(32));
     const name = options.name === undefined ? '' : String(options.name);
-    this.#session = call(() => new (engine().HostSession)(policy, name, secret));
+    const approve = options.approveViewers === true;
+    this.#session = call(() => new (engine().HostSession)(policy, name, approve, secret));
   }
 
   get state(): SharerState { return this.#state; }
-  /** '123 456 789' once the relay gave the key. */
-  get key(): string | undefined { return this.#session.key; }
-  /** The join link once the relay gave the key. */
+  /** '123 456 7890' once the relay started the session. */
+  get code(): string | undefined { return this.#session.code; }
+  /** The join link once the relay started the session. */
   get link(): string | undefined { return this.#link; }
   /** Viewers connected now. */
   get viewers(): ViewerInfo[] { return this.#session.viewers(); }
   /** True while frames should not be captured (the relay reads slower than we send). */
   get congested(): boolean { return (this.#socket?.bufferedAmount ?? 0) > MAX_BUFFERED; }
 
-  /** Opens the first connection; resolves with the key once the relay confirmed the session. */
+  /** Opens the first connection; resolves with the code once the relay confirmed the session. */
   start(): Promise<ShareResult> {
     if (this.#signal?.aborted) return Promise.reject(new GlimpseError(ErrorCode.CLOSED, 'aborted before sharing'));
     const ready = new Promise<ShareResult>((resolve, reject) => {
@@ -159,8 +189,13 @@ export class HostLink {
     });
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#timer = setTimeout(() => {
-      this.#end(new GlimpseError(ErrorCode.TIMEOUT, `timed out waiting for the session key (${this.#timeoutMs} ms)`));
+      this.#end(new GlimpseError(ErrorCode.TIMEOUT, `timed out waiting for the relay to start the session (${this.#timeoutMs} ms)`));
     }, this.#timeoutMs);
+    // Key exchanges left unconfirmed count as wrong codes: the session needs the time.
+    this.#tickTimer = setInterval(() => {
+      this.#session.tick(Date.now());
+      this.#drain();
+    }, 1000);
     this.#setState('connecting', {});
     this.#open();
     return ready;
@@ -195,6 +230,16 @@ export class HostLink {
     this.#drain();
   }
 
+  approve(viewer: number): void {
+    call(() => this.#session.approve(viewer));
+    this.#drain();
+  }
+
+  deny(viewer: number): void {
+    call(() => this.#session.deny(viewer));
+    this.#drain();
+  }
+
   /** Ends the session for every viewer. */
   end(): void {
     const socket = this.#socket;
@@ -222,7 +267,7 @@ export class HostLink {
       if (socket !== this.#socket) return;
       if (!(e.data instanceof ArrayBuffer)) return this.#drop(socket, 'the relay sent a text message');
       try {
-        this.#session.receive(new Uint8Array(e.data));
+        this.#session.receive(new Uint8Array(e.data), Date.now());
         this.#drain();
       } catch (err) {
         // A message a relay may not send (or a failure acting on it): reconnect.
@@ -237,8 +282,14 @@ export class HostLink {
   #drain(): void {
     for (let event = this.#session.pollEvent(); event; event = this.#session.pollEvent()) {
       switch (event.type) {
-        case 'ready': this.#ready(event.key, event.keyDigits); break;
+        case 'ready': this.#ready(event.code, event.codeDigits); break;
+        case 'wrong-code': this.#port.emit('wrongcode', { address: event.address, attempts: event.attempts }); break;
+        case 'code-replaced':
+          this.#link = joinLink(this.#relayUrl, event.codeDigits);
+          this.#port.emit('codereplaced', { code: event.code, link: this.#link });
+          break;
         case 'checkpoint-needed': this.#port.checkpoint(); break;
+        case 'approval-needed': this.#port.emit('approvalneeded', { viewer: event.viewer, name: event.name, address: event.address }); break;
         case 'viewer-joined': this.#port.emit('viewerjoined', { viewer: event.viewer, name: event.name, address: event.address }); break;
         case 'viewer-left': this.#port.emit('viewerleft', { viewer: event.viewer }); break;
         case 'control-requested': this.#port.emit('controlrequest', { viewer: event.viewer }); break;
@@ -254,8 +305,8 @@ export class HostLink {
     }
   }
 
-  #ready(key: string, keyDigits: string): void {
-    this.#link ??= joinLink(this.#relayUrl, keyDigits);
+  #ready(code: string, codeDigits: string): void {
+    this.#link = joinLink(this.#relayUrl, codeDigits);
     this.#downSince = null;
     this.#attempts = 0;
     this.#setState('live', {});
@@ -263,7 +314,7 @@ export class HostLink {
       clearTimeout(this.#timer);
       const { resolve } = this.#pending;
       this.#pending = null;
-      resolve({ key, link: this.#link });
+      resolve({ code, link: this.#link });
     }
   }
 
@@ -280,7 +331,7 @@ export class HostLink {
     clearTimeout(this.#connectTimer);
     code = closeCode(code);
     reason = closeReason(reason);
-    if (this.#pending && this.#session.key === undefined) {
+    if (this.#pending && this.#session.code === undefined) {
       // The first connection failed: say why at once.
       const error = code === 1006 || code === 1005
         ? new GlimpseError(ErrorCode.RELAY_UNREACHABLE, `cannot reach the relay${reason ? `: ${reason}` : ''}`)
@@ -308,6 +359,7 @@ export class HostLink {
     clearTimeout(this.#timer);
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#connectTimer);
+    clearInterval(this.#tickTimer);
     if (this.#socket) discard(this.#socket, 1000, 'session ended');
     this.#socket = null;
     this.#signal?.removeEventListener('abort', this.#onAbort);

@@ -3,8 +3,8 @@
 import { Encoder, packetKind, type EncoderOptions, type PacketKind } from './codec.js';
 import { ErrorCode, GlimpseError, toGlimpseError } from './errors.js';
 import {
-  HostLink, type ControlPolicy, type InputDetail, type LinkEvents, type SharerControlDetail, type ShareOptions,
-  type ShareResult, type SharerState, type SharerStateDetail, type ViewerInfo,
+  HostLink, type CodeReplacedDetail, type ControlPolicy, type InputDetail, type LinkEvents, type SharerControlDetail,
+  type ShareOptions, type ShareResult, type SharerState, type SharerStateDetail, type ViewerInfo, type WrongCodeDetail,
 } from './share.js';
 import type { ErrorDetail } from './viewer.js';
 
@@ -38,6 +38,12 @@ export interface GlimpseSharerEventMap {
   error: CustomEvent<ErrorDetail>;
   /** share(): the session's state changed. */
   state: CustomEvent<SharerStateDetail>;
+  /** share(): someone tried a wrong code (at the third, the code is replaced). */
+  wrongcode: CustomEvent<WrongCodeDetail>;
+  /** share(): the code was burned after three wrong attempts: show the new code and link (viewers in stay). */
+  codereplaced: CustomEvent<CodeReplacedDetail>;
+  /** share() with approveViewers: a viewer has the code and waits (answer with approve() or deny()). */
+  approvalneeded: CustomEvent<ViewerInfo>;
   /** share(): a viewer joined. */
   viewerjoined: CustomEvent<ViewerInfo>;
   /** share(): a viewer left. */
@@ -93,8 +99,8 @@ export class GlimpseSharer extends EventTarget {
 
   /**
    * Shares `options.track` (or what the user picks in getDisplayMedia) with viewers through the
-   * relay at `relayUrl`; resolves with the key, the join link and the sharer once the relay gave
-   * the key. Rejects with a GlimpseError (RELAY_UNREACHABLE, RELAY_FULL, TIMEOUT...); the sharer is
+   * relay at `relayUrl`; resolves with the code, the join link and the sharer once the relay started
+   * the session. Rejects with a GlimpseError (RELAY_UNREACHABLE, RELAY_FULL, TIMEOUT...); the sharer is
    * then stopped.
    */
   static async share(relayUrl: string, options: SharerShareOptions = {}): Promise<ShareResult & { sharer: GlimpseSharer }> {
@@ -226,8 +232,9 @@ export class GlimpseSharer extends EventTarget {
   /**
    * Shares this sharer's track with viewers through the relay at `relayUrl` (ws://, wss://, or the
    * relay's http(s):// page URL): opens `/ws/host`, starts reading frames if start() was not called,
-   * answers the relay's checkpoint requests, and reconnects with the same key after drops. Resolves
-   * with the key and join link; rejects with a GlimpseError (RELAY_UNREACHABLE, RELAY_FULL, TIMEOUT,
+   * runs the key exchange with every joining viewer (the relay cannot read the stream), answers the
+   * relay's checkpoint requests, and reconnects with the same code after drops. Resolves with the
+   * code and join link; rejects with a GlimpseError (RELAY_UNREACHABLE, RELAY_FULL, TIMEOUT,
    * INVALID_REQUEST when sharing already).
    */
   async share(relayUrl: string, options: ShareOptions = {}): Promise<ShareResult> {
@@ -257,9 +264,9 @@ export class GlimpseSharer extends EventTarget {
 
   /** The shared session's state ('idle' before share()). */
   get state(): SharerState { return this.#link?.state ?? 'idle'; }
-  /** The session key ('123 456 789') once share() resolved. */
-  get key(): string | undefined { return this.#link?.key; }
-  /** The link viewers open once share() resolved. */
+  /** The code viewers type ('123 456 7890') once share() resolved; a new one after 'codereplaced'. */
+  get code(): string | undefined { return this.#link?.code; }
+  /** The link viewers open once share() resolved (with the current code). */
   get joinLink(): string | undefined { return this.#link?.link; }
   /** Viewers connected now. */
   get viewers(): ViewerInfo[] { return this.#link?.viewers ?? []; }
@@ -270,8 +277,12 @@ export class GlimpseSharer extends EventTarget {
   refuse(viewer: number): void { this.#requireLink().refuse(viewer); }
   /** Takes remote control back. */
   revoke(): void { this.#requireLink().revoke(); }
-  /** Disconnects `viewer` (it cannot come back with its resume token). */
+  /** Disconnects `viewer` (it cannot come back with its resume token; the stream's key changes). */
   remove(viewer: number): void { this.#requireLink().remove(viewer); }
+  /** Lets in a viewer that waits for approval ('approvalneeded'). Throws INVALID_REQUEST when it does not wait. */
+  approve(viewer: number): void { this.#requireLink().approve(viewer); }
+  /** Turns away a viewer that waits for approval (it sees NOT_ADMITTED). */
+  deny(viewer: number): void { this.#requireLink().deny(viewer); }
 
   #requireLink(): HostLink {
     if (!this.#link || this.#link.state === 'ended') throw new GlimpseError(ErrorCode.INVALID_REQUEST, 'not sharing: call share() first');

@@ -3,6 +3,14 @@ import type * as raw from '../dist/glimpse_wasm.js';
 import { h264CodecString, type Rect } from './codec.js';
 import { ErrorCode, type ErrorCodeValue } from './errors.js';
 
+/**
+ * Video decoders a viewer keeps at once (the least recently used one is closed for a new region), and
+ * the most video pictures one update may carry (more is refused: a hostile stream).
+ */
+export const MAX_VIDEO_REGIONS = 4;
+/** Pictures of one region waiting in its decoder, at most: beyond, the region restarts at its next keyframe. */
+const MAX_IN_FLIGHT = 60;
+
 /** A viewer's video counters. */
 export interface VideoStats {
   /** Pictures decoded and drawn. */
@@ -11,8 +19,10 @@ export interface VideoStats {
   dropped: number;
   /** Video errors reported. */
   errors: number;
-  /** Regions being decoded now. */
+  /** Regions being decoded now (at most MAX_VIDEO_REGIONS). */
   regions: number;
+  /** Regions whose decoder was closed for a newer region (least recently used first). */
+  evicted: number;
 }
 
 /** What the regions need from their viewer. */
@@ -39,7 +49,7 @@ export class VideoRegions {
   /** Codec strings this browser cannot decode (reported once each; '*' = no WebCodecs). */
   readonly #unsupported = new Set<string>();
   #idleWaiters: (() => void)[] = [];
-  readonly #stats = { frames: 0, dropped: 0, errors: 0 };
+  readonly #stats = { frames: 0, dropped: 0, errors: 0, evicted: 0 };
   #closed = false;
 
   constructor(host: VideoHost) {
@@ -84,8 +94,18 @@ export class VideoRegions {
     if (!entry) {
       // A new region (or one restarting after an error or a checkpoint) starts at a keyframe.
       if (!c.keyframe) return;
+      this.#makeRoom();
       entry = this.#open(c);
       if (!entry) return;
+    } else {
+      // Most recently used last: Map keeps insertion order.
+      this.#regions.delete(c.region);
+      this.#regions.set(c.region, entry);
+    }
+    if (entry.pending >= MAX_IN_FLIGHT) {
+      this.end(c.region);
+      this.#error(c.region, ErrorCode.CORRUPT_PAYLOAD, `video region ${c.region}: ${MAX_IN_FLIGHT} pictures wait to be decoded (it restarts at its next keyframe)`);
+      return;
     }
     try {
       entry.decoder.decode(new EncodedVideoChunk({ type: c.keyframe ? 'key' : 'delta', timestamp: entry.timestamp, data: c.data }));
@@ -94,6 +114,16 @@ export class VideoRegions {
     } catch (e) {
       this.end(c.region);
       this.#error(c.region, ErrorCode.CORRUPT_PAYLOAD, `video region ${c.region}: ${e instanceof Error ? e.message : String(e)}`, e);
+    }
+  }
+
+  /** Closes the least recently used decoder when MAX_VIDEO_REGIONS are open. */
+  #makeRoom(): void {
+    while (this.#regions.size >= MAX_VIDEO_REGIONS) {
+      const oldest = this.#regions.keys().next().value;
+      if (oldest === undefined) return;
+      this.end(oldest);
+      this.#stats.evicted++;
     }
   }
 

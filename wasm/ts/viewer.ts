@@ -1,16 +1,21 @@
 // GlimpseViewer: shows a shared screen in a <canvas>. Packets come from push() (any transport), or
 // from a relay session opened by join() (see join.ts).
 import type * as raw from '../dist/glimpse_wasm.js';
-import { newRawDecoder, type DecoderOptions, type Rect } from './codec.js';
+import { newRawDecoder, screenSize, type DecoderOptions, type Rect } from './codec.js';
 import { wasmMemory } from './engine.js';
 import { ErrorCode, GlimpseError, toGlimpseError, type ErrorCodeValue } from './errors.js';
 import {
   ViewerLink, type ControlDetail, type ControlState, type InputEvent, type JoinOptions, type PaintDetail,
   type StateDetail, type ViewerState, type ViewersDetail,
 } from './join.js';
-import { VideoRegions, type VideoStats } from './video.js';
+import { MAX_VIDEO_REGIONS, VideoRegions, type VideoStats } from './video.js';
 
-/** GlimpseViewer settings. */
+/**
+ * GlimpseViewer settings. Its decoder limits follow the device unless given: screens up to
+ * 4096x4096 (maxWidth, maxHeight; at most 8192), and a tile cache of 4096 tiles (64 MiB), 2048 on
+ * devices with less than 4 GiB of memory (maxCacheTiles). A larger screen is refused with
+ * LIMIT_EXCEEDED.
+ */
 export interface ViewerOptions extends DecoderOptions {
   /**
    * 'natural' (default): the canvas CSS size is the screen size / devicePixelRatio, so one screen pixel
@@ -74,6 +79,11 @@ export interface ViewerStats {
   errors: number;
   /** Packets that failed while waiting for a checkpoint (reported once, not as events). */
   dropped: number;
+  /**
+   * join(): packets refused before decoding because they did not authenticate (changed on the way,
+   * replayed, or sealed under a key this viewer does not have). None of them was shown.
+   */
+  refused: number;
 }
 
 /** The events of a GlimpseViewer. */
@@ -103,6 +113,20 @@ interface StatsWindow {
 
 const RECOVERABLE_WHILE_WAITING: ReadonlySet<number> = new Set([ErrorCode.OUT_OF_SYNC, ErrorCode.NO_CHECKPOINT, ErrorCode.MISSING_CACHE_ENTRY]);
 
+/** The largest screen a GlimpseViewer accepts unless its options raise it. */
+const DEFAULT_MAX_SCREEN = 4096;
+
+/** Decoder limits for this device: the embedder's, else defaults that fit a phone. */
+function deviceLimits(options: ViewerOptions): DecoderOptions {
+  const memoryGiB = (globalThis.navigator as { deviceMemory?: number } | undefined)?.deviceMemory;
+  const smallDevice = typeof memoryGiB === 'number' && memoryGiB < 4;
+  return {
+    maxWidth: options.maxWidth ?? DEFAULT_MAX_SCREEN,
+    maxHeight: options.maxHeight ?? DEFAULT_MAX_SCREEN,
+    maxCacheTiles: options.maxCacheTiles ?? (smallDevice ? 2048 : 4096),
+  };
+}
+
 /**
  * Shows a shared screen in a <canvas>. Feed it packets with push(), or let join() follow a session
  * through a relay. It repaints only damaged rectangles, decodes video regions with WebCodecs, draws
@@ -124,7 +148,8 @@ export class GlimpseViewer extends EventTarget {
   #waiting = true;
   readonly #statsInterval: number;
   #window: StatsWindow;
-  readonly #totals = { packets: 0, bytes: 0, frames: 0, errors: 0, dropped: 0 };
+  readonly #totals = { packets: 0, bytes: 0, frames: 0, errors: 0, dropped: 0, refused: 0 };
+  readonly #limits: DecoderOptions;
   #lastStats: ViewerStats | null = null;
   #onWindowResize: (() => void) | null = null;
   #unwatchPixelRatio: (() => void) | null = null;
@@ -133,19 +158,19 @@ export class GlimpseViewer extends EventTarget {
   #destroyed = false;
 
   /**
-   * Joins the session of `key` through the relay at `relayUrl` with a new viewer drawing into
+   * Joins the session of `code` through the relay at `relayUrl` with a new viewer drawing into
    * `options.canvas`; resolves with the viewer once the first screen is painted. Rejects with a
-   * GlimpseError (UNKNOWN_SESSION_KEY for a wrong key, RELAY_UNREACHABLE, TIMEOUT...); the viewer is
-   * then destroyed. To see the 'state' events of the join itself, create the viewer first and call
-   * its join() method.
+   * GlimpseError (WRONG_CODE, UNKNOWN_SESSION, RELAY_UNREACHABLE, TIMEOUT...); the viewer is then
+   * destroyed. To see the 'state' events of the join itself, create the viewer first and call its
+   * join() method.
    */
-  static async join(relayUrl: string, key: string, options: ViewerJoinOptions): Promise<GlimpseViewer> {
+  static async join(relayUrl: string, code: string, options: ViewerJoinOptions): Promise<GlimpseViewer> {
     if (!options || typeof HTMLCanvasElement === 'undefined' || !(options.canvas instanceof HTMLCanvasElement)) {
       throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, 'GlimpseViewer.join needs options.canvas, a <canvas> element');
     }
     const viewer = new GlimpseViewer(options.canvas, options);
     try {
-      await viewer.join(relayUrl, key, options);
+      await viewer.join(relayUrl, code, options);
     } catch (e) {
       viewer.destroy();
       throw e;
@@ -164,7 +189,8 @@ export class GlimpseViewer extends EventTarget {
     }
     const ctx = canvas.getContext('2d');
     if (!ctx) throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, 'the canvas has no 2d context (it is used for something else)');
-    this.#decoder = newRawDecoder(options);
+    this.#limits = deviceLimits(options);
+    this.#decoder = newRawDecoder(this.#limits);
     this.#canvas = canvas;
     this.#ctx = ctx;
     this.#size = options.size ?? 'natural';
@@ -223,6 +249,11 @@ export class GlimpseViewer extends EventTarget {
    * transport carries it; latency is measured from it. Returns true when the packet was applied.
    */
   push(packet: Uint8Array, sentAtMs?: number): boolean {
+    return this.#apply(packet, sentAtMs) === null;
+  }
+
+  /** push(): null when the packet was applied and painted, else the error (reported as an event). */
+  #apply(packet: Uint8Array, sentAtMs: number | undefined): GlimpseError | null {
     const t0 = performance.now();
     const bytes = packet.byteLength;
     this.#totals.packets++;
@@ -231,18 +262,22 @@ export class GlimpseViewer extends EventTarget {
     let kind: number;
     try {
       kind = this.#decoder.push(packet);
+      if (kind === 2 && this.#decoder.videoCount > MAX_VIDEO_REGIONS) {
+        throw new GlimpseError(ErrorCode.LIMIT_EXCEEDED, `an update with ${this.#decoder.videoCount} video pictures: this viewer decodes at most ${MAX_VIDEO_REGIONS} video regions (the update is not shown; waiting for a checkpoint)`);
+      }
     } catch (e) {
-      const error = toGlimpseError(e);
+      const error = this.#explain(toGlimpseError(e), packet);
       this.#totals.errors++;
       if (this.#waiting && RECOVERABLE_WHILE_WAITING.has(error.code)) {
         // Still waiting for a checkpoint: updates in between are expected to fail; reported once.
         this.#totals.dropped++;
       } else {
         this.#waiting = true;
+        this.#video.endAll();
         this.dispatchEvent(new CustomEvent('error', { detail: { error, needsCheckpoint: true } }));
       }
       this.#maybeStats(t0);
-      return false;
+      return error;
     }
     if (kind === 1) {
       this.#waiting = false;
@@ -267,7 +302,18 @@ export class GlimpseViewer extends EventTarget {
     this.#window.latencyMs += sentAtMs === undefined ? t1 - t0 : Date.now() - sentAtMs;
     this.#window.applied++;
     this.#maybeStats(t1);
-    return true;
+    return null;
+  }
+
+  /** A clearer message for a screen larger than this viewer's limits. */
+  #explain(error: GlimpseError, packet: Uint8Array): GlimpseError {
+    if (error.code !== ErrorCode.LIMIT_EXCEEDED) return error;
+    const size = screenSize(packet);
+    const { maxWidth, maxHeight } = this.#limits;
+    if (!size || (size[0]! <= maxWidth! && size[1]! <= maxHeight!)) return error;
+    return new GlimpseError(ErrorCode.LIMIT_EXCEEDED,
+      `the shared screen is ${size[0]}x${size[1]}: this viewer shows at most ${maxWidth}x${maxHeight} (the maxWidth and maxHeight options raise it, up to 8192)`,
+      { cause: error });
   }
 
   /**
@@ -303,22 +349,31 @@ export class GlimpseViewer extends EventTarget {
   }
 
   /**
-   * Follows the session of `key` (9 digits, spaces or dashes allowed) through the relay at
-   * `relayUrl` (ws://, wss://, or the relay's http(s):// page URL). Resolves once the first screen
-   * is painted; rejects with a GlimpseError: UNKNOWN_SESSION_KEY (wrong key), SESSION_KEY_EXPIRED,
-   * RATE_LIMITED, RELAY_UNREACHABLE, RELAY_FULL, TIMEOUT, CLOSED (leave() first), INVALID_REQUEST
-   * (already joined). Afterwards it reconnects by itself after drops (resume token first, then the
-   * key) and reports through 'state', 'viewers', 'control' and 'paint' events.
+   * Follows the session of `code` (10 digits, spaces or dashes allowed: '123 456 7890') through the
+   * relay at `relayUrl` (ws://, wss://, or the relay's http(s):// page URL). The code's last five
+   * digits never leave this page: they key an exchange with the host that the relay cannot read,
+   * and the stream is end-to-end encrypted. Resolves once the first screen is painted; rejects with
+   * a GlimpseError: INVALID_CODE, UNKNOWN_SESSION (no session has the code's first five digits),
+   * WRONG_CODE (its last five are wrong), NOT_ADMITTED (the host said no), CODE_EXPIRED,
+   * RATE_LIMITED, RELAY_UNREACHABLE, RELAY_FULL, LIMIT_EXCEEDED (a screen larger than this viewer's
+   * limits), TIMEOUT, CLOSED (leave() first), INVALID_REQUEST (already joined). Afterwards it
+   * reconnects by itself after drops (resume token first, then the code) and reports through
+   * 'state', 'viewers', 'control' and 'paint' events.
    */
-  join(relayUrl: string, key: string, options: JoinOptions = {}): Promise<void> {
+  join(relayUrl: string, code: string, options: JoinOptions = {}): Promise<void> {
     if (this.#destroyed) return Promise.reject(new GlimpseError(ErrorCode.CLOSED, 'this viewer was destroyed'));
     if (this.#link && this.#link.state !== 'ended') {
       return Promise.reject(new GlimpseError(ErrorCode.INVALID_REQUEST, 'this viewer is in a session already: leave() first'));
     }
     let link: ViewerLink;
     try {
-      link = new ViewerLink(this, relayUrl, key, options, {
-        push: (payload, capturedAtMs) => this.push(payload, capturedAtMs || undefined),
+      link = new ViewerLink(this, relayUrl, code, options, {
+        push: (payload, capturedAtMs) => this.#apply(payload, capturedAtMs || undefined),
+        refused: (_reason, gap) => {
+          this.#totals.refused++;
+          // Updates until the next checkpoint cannot apply: expected, not reported one by one.
+          if (gap) this.#waiting = true;
+        },
         emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
       });
     } catch (e) {
@@ -355,8 +410,8 @@ export class GlimpseViewer extends EventTarget {
   get control(): ControlState { return this.#link?.control ?? 'none'; }
   /** How many viewers watch (0 before the relay said). */
   get viewerCount(): number { return this.#link?.viewerCount ?? 0; }
-  /** The session key being followed ('123 456 789'), or undefined before join(). */
-  get key(): string | undefined { return this.#link?.key; }
+  /** The code of the session being followed ('123 456 7890'), or undefined before join(). */
+  get code(): string | undefined { return this.#link?.code; }
   /** The host's name (may be empty), once connected. */
   get hostName(): string { return this.#link?.hostName ?? ''; }
 

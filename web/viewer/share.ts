@@ -1,5 +1,5 @@
 // The relay's share page: shares what the user picks (getDisplayMedia) with GlimpseSharer.share,
-// view-only, and shows the key and the join link.
+// view-only, and shows the code and the join link (a new one after three wrong attempts).
 import { init, GlimpseSharer, type ViewerInfo } from './glimpse-web/js/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -18,17 +18,26 @@ function showViewers(viewers: ViewerInfo[]): void {
 
 async function share(): Promise<void> {
   $('error').textContent = '';
-  await init();
+  const preload = document.querySelector<HTMLLinkElement>('link[rel="preload"][as="fetch"][href$=".wasm"]');
+  await (preload?.integrity ? init(preload.href, { integrity: preload.integrity }) : init());
   shareButton.disabled = true;
   status('Connecting…');
   const result = await GlimpseSharer.share(location.href, { fps: 10, control: 'view-only' });
   const s = result.sharer;
   sharer = s;
-  $('key').textContent = result.key;
-  const link = $<HTMLAnchorElement>('link');
-  link.href = result.link;
-  link.textContent = result.link;
-  status('Sharing. Viewers open the link, or this page and type the key.');
+  const showCode = (code: string, url: string) => {
+    $('code').textContent = code;
+    const link = $<HTMLAnchorElement>('link');
+    link.href = url;
+    link.textContent = url;
+  };
+  showCode(result.code, result.link);
+  status('Sharing. Viewers open the link, or this page and type the code.');
+  s.addEventListener('wrongcode', (e) => status(`A wrong code was tried from ${e.detail.address} (${e.detail.attempts} of 3).`));
+  s.addEventListener('codereplaced', (e) => {
+    showCode(e.detail.code, e.detail.link);
+    status('Three wrong codes were tried: this is a new code. Viewers already in stay.');
+  });
   stopButton.classList.remove('hidden');
   showViewers(s.viewers);
   s.addEventListener('viewerjoined', () => showViewers(s.viewers));
@@ -41,7 +50,7 @@ async function share(): Promise<void> {
       if (e.detail.error) $('error').textContent = e.detail.error.message;
       stopButton.classList.add('hidden');
       shareButton.disabled = false;
-      $('key').textContent = '';
+      $('code').textContent = '';
     }
   });
 }

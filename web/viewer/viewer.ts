@@ -1,13 +1,15 @@
-// The relay's viewer page: joins a session by key with glimpse-web's GlimpseViewer.join (the key
-// typed, or from the link's #key= fragment, which browsers never send to a server). The package does
-// the rest: the relay's messages, painting, acks, reconnection, remote control input.
+// The relay's viewer page: joins a session by code with glimpse-web's GlimpseViewer.join (the code
+// typed, or from the link's #code= fragment, which browsers never send to a server). The package does
+// the rest: the key exchange with the host, the encrypted stream, painting, acks, reconnection,
+// remote control input.
 import {
-  init, GlimpseViewer, ErrorCode, sessionKeyDigits, type GlimpseError, type ViewerState,
+  init, GlimpseViewer, ErrorCode, codeDigits, type GlimpseError, type ViewerState,
 } from './glimpse-web/js/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = $<HTMLCanvasElement>('screen');
-const keyInput = $<HTMLInputElement>('key');
+const codeInput = $<HTMLInputElement>('code');
+const nameInput = $<HTMLInputElement>('name');
 const controlButton = $<HTMLButtonElement>('control');
 const leaveButton = $<HTMLButtonElement>('leave');
 
@@ -26,11 +28,34 @@ interface GlimpseDebug {
   viewerCount: number;
   /** The first screen was painted. */
   joined: boolean;
-  /** The key being viewed (digits). */
-  key: string | null;
+  /** The code being viewed (digits). */
+  code: string | null;
+  /** The host's name, once let in. */
+  hostName: string;
 }
 
-const debug: GlimpseDebug = { paints: [], states: [], errors: [], control: [], viewerCount: 0, joined: false, key: null };
+const debug: GlimpseDebug = {
+  paints: [], states: [], errors: [], control: [], viewerCount: 0, joined: false, code: null, hostName: '',
+};
+
+/** Where the viewer's name is remembered (this browser only). */
+const NAME_KEY = 'glimpse-name';
+
+function rememberedName(): string {
+  try {
+    return localStorage.getItem(NAME_KEY) ?? '';
+  } catch {
+    return ''; // storage blocked
+  }
+}
+
+function rememberName(name: string): void {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // storage blocked: the name is used for this join only
+  }
+}
 (window as unknown as { glimpseDebug: GlimpseDebug }).glimpseDebug = debug;
 
 function push<T>(list: T[], value: T): void {
@@ -47,9 +72,9 @@ function showError(text: string): void {
   if (text) push(debug.errors, text);
 }
 
-/** '123456789' -> '123 456 789' (also for a partly typed key). */
+/** '1234567890' -> '123 456 7890' (also for a partly typed code). */
 function grouped(digits: string): string {
-  return digits.replace(/(\d{3})(?=\d)/g, '$1 ');
+  return [digits.slice(0, 3), digits.slice(3, 6), digits.slice(6, 10)].filter(Boolean).join(' ');
 }
 
 /** What to tell the user when the session ended. */
@@ -57,9 +82,12 @@ function endMessage(error: GlimpseError | undefined): string {
   if (!error) return 'Not connected.';
   switch (error.code) {
     case ErrorCode.CLOSED: return '';
-    case ErrorCode.UNKNOWN_SESSION_KEY: return 'No session has this key. Check it with the host.';
-    case ErrorCode.SESSION_KEY_EXPIRED: return 'This key expired. Ask the host for a new one.';
-    case ErrorCode.RATE_LIMITED: return 'Too many wrong keys. Wait a minute, then try again.';
+    case ErrorCode.UNKNOWN_SESSION: return 'No session has this code. Check its first five digits with the host.';
+    case ErrorCode.WRONG_CODE: return 'Wrong code. Check the digits with the host (after three wrong tries the host gets a new code).';
+    case ErrorCode.NOT_ADMITTED: return 'The host did not let you in.';
+    case ErrorCode.CODE_EXPIRED: return 'This code expired. Ask the host for a new one.';
+    case ErrorCode.RATE_LIMITED: return 'Too many wrong codes. Wait a minute, then try again.';
+    case ErrorCode.LIMIT_EXCEEDED: return `This screen is too large for this device: ${error.message}`;
     case ErrorCode.SESSION_ENDED: return 'The host ended the session.';
     case ErrorCode.REMOVED: return 'The host removed you from the session.';
     case ErrorCode.RELAY_UNREACHABLE: return 'Cannot reach the relay.';
@@ -82,7 +110,11 @@ function onState(state: ViewerState, error: GlimpseError | undefined, delayMs: n
   leaveButton.classList.toggle('hidden', state === 'ended');
   switch (state) {
     case 'connecting': status('Connecting…'); break;
-    case 'connected': showError(''); status(watching()); break;
+    case 'connected':
+      debug.hostName = viewer?.hostName ?? '';
+      showError('');
+      status(watching());
+      break;
     case 'host-away': status('The host\'s connection dropped: the screen is frozen until it is back.'); break;
     case 'reconnecting': status(`Connection lost; reconnecting${delayMs === undefined ? '' : ` in ${(delayMs / 1000).toFixed(1)} s`}…`); break;
     case 'ended':
@@ -94,9 +126,18 @@ function onState(state: ViewerState, error: GlimpseError | undefined, delayMs: n
   }
 }
 
+/**
+ * Loads the engine: the .wasm the page preloads, with the integrity hash build-web.sh wrote there
+ * (a changed file is refused), else the package's default.
+ */
+function loadEngine(): Promise<void> {
+  const preload = document.querySelector<HTMLLinkElement>('link[rel="preload"][as="fetch"][href$=".wasm"]');
+  return preload?.integrity ? init(preload.href, { integrity: preload.integrity }) : init();
+}
+
 async function viewerForPage(): Promise<GlimpseViewer> {
   if (viewer) return viewer;
-  await init();
+  await loadEngine();
   const v = new GlimpseViewer(canvas, { size: 'natural' });
   v.addEventListener('state', (e) => onState(e.detail.state, e.detail.error, e.detail.delayMs));
   v.addEventListener('paint', (e) => push(debug.paints, [e.detail.seq, e.detail.paintedAtMs]));
@@ -123,28 +164,30 @@ async function join(typed: string): Promise<void> {
   const v = await viewerForPage();
   let digits: string;
   try {
-    digits = sessionKeyDigits(typed);
+    digits = codeDigits(typed);
   } catch {
-    showError('A key is 9 digits, like 123 456 789.');
+    showError('A code is 10 digits, like 123 456 7890.');
     return;
   }
   v.leave();
   showError('');
-  debug.key = digits;
+  debug.code = digits;
   debug.joined = false;
-  keyInput.value = grouped(digits);
+  codeInput.value = grouped(digits);
+  const name = nameInput.value.trim();
+  rememberName(name);
   try {
-    await v.join(location.href, digits, { name: '' });
+    await v.join(location.href, digits, { name });
     debug.joined = true;
   } catch {
     // The 'state' event ('ended') already said why.
   }
 }
 
-/** The key of a join link: /#key=123456789 (never sent to the server). */
-function keyFromFragment(): string | null {
+/** The code of a join link: /#code=1234567890 (never sent to the server). */
+function codeFromFragment(): string | null {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  return params.get('key');
+  return params.get('code');
 }
 
 function start(typed: string): void {
@@ -153,12 +196,14 @@ function start(typed: string): void {
 
 $('join').addEventListener('submit', (e) => {
   e.preventDefault();
-  start(keyInput.value);
+  start(codeInput.value);
 });
 
-keyInput.addEventListener('input', () => {
-  keyInput.value = grouped(keyInput.value.replace(/\D/g, '').slice(0, 9));
+codeInput.addEventListener('input', () => {
+  codeInput.value = grouped(codeInput.value.replace(/\D/g, '').slice(0, 10));
 });
+
+nameInput.value = rememberedName();
 
 controlButton.addEventListener('click', () => {
   viewer?.requestControl();
@@ -169,13 +214,13 @@ leaveButton.addEventListener('click', () => {
 });
 
 window.addEventListener('hashchange', () => {
-  const key = keyFromFragment();
-  if (key) start(key);
+  const code = codeFromFragment();
+  if (code) start(code);
 });
 
-const linked = keyFromFragment();
+const linked = codeFromFragment();
 if (linked) {
   start(linked);
 } else {
-  init().catch((e: unknown) => showError(`cannot load the viewer: ${e instanceof Error ? e.message : String(e)}`));
+  loadEngine().catch((e: unknown) => showError(`cannot load the viewer: ${e instanceof Error ? e.message : String(e)}`));
 }
