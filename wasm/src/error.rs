@@ -1,62 +1,26 @@
 //! JavaScript errors: `Error` objects with `name = "GlimpseError"` and a stable numeric `code`.
 //!
-//! Codes 10 to 31 are the core's [`glimpse::Error::code`], 30 to 59 quick connect's
-//! [`ConnectError::code`] (the same numbers and names as the C library's `GLIMPSE_RESULT_*`). Conditions of the JavaScript interface itself reuse the C interface's numbers
-//! where they mean the same: 4 (`INVALID_ARGUMENT`) and 8 (`NOT_AVAILABLE`); 2 (`PANIC`) is thrown by the
-//! JavaScript layer when the engine traps (a bug in Glimpse). 99 (`UNKNOWN`) is an engine
-//! error this binding has no name for. Numbers never change once released.
+//! The codes are the core's table ([`glimpse::result_code`]), the entries marked for JavaScript: the
+//! engine's (10-31), quick connect's (30-59), this interface's own 4 (`INVALID_ARGUMENT`) and 8
+//! (`NOT_AVAILABLE`), 2 (`PANIC`, thrown by the JavaScript layer when the engine traps) and 99
+//! (`UNKNOWN`, an error this binding has no name for).
 
+use glimpse::result_code::{self, ResultCode};
 use glimpse_connect::ConnectError;
 use wasm_bindgen::prelude::*;
 
-/// Every code the package can throw, by its C name without the `GLIMPSE_RESULT_` prefix. The
-/// `ErrorCode` object in `ts/errors.ts` is tested against this table.
-pub const CODES: &[(&str, u32)] = &[
-    ("PANIC", 2),
-    ("INVALID_ARGUMENT", 4),
-    ("NOT_AVAILABLE", 8),
-    ("INVALID_DIMENSIONS", 10),
-    ("INVALID_STRIDE", 11),
-    ("FRAME_DATA_TOO_SHORT", 12),
-    ("UNKNOWN_PIXEL_FORMAT", 13),
-    ("INVALID_RECT", 14),
-    ("TRUNCATED", 20),
-    ("MALFORMED", 21),
-    ("UNSUPPORTED_VERSION", 22),
-    ("LIMIT_EXCEEDED", 23),
-    ("MISSING_CACHE_ENTRY", 24),
-    ("OUT_OF_SYNC", 25),
-    ("NO_CHECKPOINT", 26),
-    ("CORRUPT_PAYLOAD", 27),
-    ("CONTROL_NOT_GRANTED", 30),
-    ("POINTER_OUTSIDE_SCREEN", 31),
-    ("INVALID_CODE", 32),
-    ("UNKNOWN_SESSION", 33),
-    ("CODE_EXPIRED", 34),
-    ("RATE_LIMITED", 35),
-    ("WRONG_CODE", 36),
-    ("NOT_ADMITTED", 37),
-    ("RELAY_UNREACHABLE", 40),
-    ("TLS", 41),
-    ("INVALID_RELAY_URL", 42),
-    ("PROTOCOL_ERROR", 43),
-    ("SESSION_ENDED", 44),
-    ("REMOVED", 45),
-    ("RELAY_FULL", 46),
-    ("CONNECTION_LOST", 47),
-    ("CLOSED", 48),
-    ("TIMEOUT", 49),
-    ("CODE_IN_USE", 50),
-    ("INVALID_REQUEST", 51),
-    ("UNKNOWN", 99),
-];
+/// Every code the package can throw: the core's table ([`glimpse::result_code`]), the entries
+/// marked for JavaScript. `ErrorCode` in `ts/codes.ts` is generated from the same table.
+pub fn codes() -> impl Iterator<Item = &'static ResultCode> {
+    result_code::ALL.iter().filter(|c| c.js)
+}
 
 /// An argument out of its documented range.
-pub const INVALID_ARGUMENT: u32 = 4;
+pub const INVALID_ARGUMENT: u32 = result_code::INVALID_ARGUMENT;
 /// No such state yet (no framebuffer before the first checkpoint).
-pub const NOT_AVAILABLE: u32 = 8;
+pub const NOT_AVAILABLE: u32 = result_code::NOT_AVAILABLE;
 /// An engine error this binding does not know.
-pub const UNKNOWN: u32 = 99;
+pub const UNKNOWN: u32 = result_code::UNKNOWN;
 
 /// The code of a core error: the core's own number when this binding knows it, else [`UNKNOWN`].
 pub fn code_of(error: &glimpse::Error) -> u32 {
@@ -69,7 +33,7 @@ pub fn connect_code_of(error: &ConnectError) -> u32 {
 }
 
 fn known(code: u32) -> u32 {
-    if code >= 10 && CODES.iter().any(|&(_, c)| c == code) {
+    if code >= 10 && codes().any(|c| c.number == code) {
         code
     } else {
         UNKNOWN
@@ -80,7 +44,8 @@ fn known(code: u32) -> u32 {
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> crate::CodeTable {
     let table = js_sys::Object::new();
-    for &(name, code) in CODES {
+    for code in codes() {
+        let (name, code) = (code.name, code.number);
         // Setting a property on a fresh plain object cannot fail.
         let _ = js_sys::Reflect::set(&table, &name.into(), &code.into());
     }
@@ -115,67 +80,21 @@ pub fn invalid(message: &str) -> JsValue {
 mod tests {
     use super::*;
 
-    /// Every core error, one per variant, has its own number in the table (never `UNKNOWN`).
+    /// Every number the core's errors use is one this binding throws as itself.
     #[test]
-    fn core_codes_are_known() {
-        let errors = [
-            glimpse::Error::InvalidDimensions {
-                width: 0,
-                height: 0,
-                max: 1,
-            },
-            glimpse::Error::InvalidStride { stride: 0, min: 1 },
-            glimpse::Error::FrameDataTooShort {
-                needed: 1,
-                actual: 0,
-            },
-            glimpse::Error::UnknownPixelFormat(9),
-            glimpse::Error::InvalidRect {
-                x: 0,
-                y: 0,
-                width: 0,
-                height: 0,
-                screen_width: 1,
-                screen_height: 1,
-            },
-            glimpse::Error::Truncated("x"),
-            glimpse::Error::Malformed("x"),
-            glimpse::Error::UnsupportedVersion {
-                found: 9,
-                supported: 1,
-            },
-            glimpse::Error::LimitExceeded {
-                what: "x",
-                value: 2,
-                limit: 1,
-            },
-            glimpse::Error::MissingCacheEntry { id: 1 },
-            glimpse::Error::OutOfSync {
-                expected: 1,
-                got: 2,
-            },
-            glimpse::Error::NoCheckpoint,
-            glimpse::Error::CorruptPayload("x"),
-            glimpse::Error::ControlNotGranted { viewer: 1 },
-            glimpse::Error::PointerOutsideScreen {
-                x: 0,
-                y: 0,
-                width: 1,
-                height: 1,
-            },
-        ];
-        for e in &errors {
-            assert_eq!(code_of(e), e.code(), "{e:?}");
+    fn engine_codes_are_known() {
+        for code in result_code::ALL
+            .iter()
+            .filter(|c| (10..32).contains(&c.number))
+        {
+            assert!(code.js, "{}", code.name);
+            assert_eq!(known(code.number), code.number, "{}", code.name);
         }
-        let core: Vec<u32> = errors.iter().map(|e| e.code()).collect();
-        let connect: Vec<u32> = connect_errors().iter().map(|e| e.code()).collect();
-        for &(name, code) in CODES {
-            let known = core.contains(&code) || connect.contains(&code);
-            assert_eq!((10..99).contains(&code), known, "{name}");
-        }
-        for (i, a) in CODES.iter().enumerate() {
-            assert!(CODES[i + 1..].iter().all(|b| a.0 != b.0 && a.1 != b.1));
-        }
+        assert_eq!(
+            code_of(&glimpse::Error::NoCheckpoint),
+            result_code::NO_CHECKPOINT
+        );
+        assert_eq!(known(28), UNKNOWN);
     }
 
     /// One quick-connect error per variant (engine errors are covered above).
@@ -206,13 +125,12 @@ mod tests {
         ]
     }
 
-    /// Every name and number of the table is the C header's `GLIMPSE_RESULT_*` (the header is
-    /// generated from the C library's `glimpse_result`).
+    /// Every name and number this binding throws is the C header's `GLIMPSE_RESULT_*` too.
     #[test]
     fn codes_are_the_c_headers() {
         let header = include_str!("../../include/glimpse.h");
-        for &(name, code) in CODES {
-            let line = format!("GLIMPSE_RESULT_{name} = {code},");
+        for code in codes() {
+            let line = format!("GLIMPSE_RESULT_{} = {},", code.name, code.number);
             assert!(header.contains(&line), "{line} is not in include/glimpse.h");
         }
     }

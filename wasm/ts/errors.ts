@@ -1,74 +1,8 @@
 // Errors: every failure this package throws or reports is a GlimpseError with a stable numeric code.
 
-/**
- * Stable numeric error codes; the same numbers (and names) as the C library's GLIMPSE_RESULT_*.
- * Never change. 10-31: the engine; 30-59: quick connect (sessions, relays, connections).
- */
-export const ErrorCode = Object.freeze({
-  /** The engine trapped (a bug in Glimpse); the object that threw should be dropped. */
-  PANIC: 2,
-  INVALID_ARGUMENT: 4,
-  /** No such state yet (no framebuffer before the first checkpoint; init() not awaited). */
-  NOT_AVAILABLE: 8,
-  INVALID_DIMENSIONS: 10,
-  INVALID_STRIDE: 11,
-  FRAME_DATA_TOO_SHORT: 12,
-  UNKNOWN_PIXEL_FORMAT: 13,
-  INVALID_RECT: 14,
-  TRUNCATED: 20,
-  MALFORMED: 21,
-  UNSUPPORTED_VERSION: 22,
-  LIMIT_EXCEEDED: 23,
-  MISSING_CACHE_ENTRY: 24,
-  /** A frame update that does not follow the previous one: wait for (or ask for) a checkpoint. */
-  OUT_OF_SYNC: 25,
-  NO_CHECKPOINT: 26,
-  CORRUPT_PAYLOAD: 27,
-  /** Input from a viewer that does not hold remote control. */
-  CONTROL_NOT_GRANTED: 30,
-  /** A pointer event outside the shared screen. */
-  POINTER_OUTSIDE_SCREEN: 31,
-  /** Text that is not a join code (10 digits, optionally grouped by spaces or dashes). */
-  INVALID_CODE: 32,
-  /** No session has this code (a typo in its first five digits, a replaced code, or the host ended the session). */
-  UNKNOWN_SESSION: 33,
-  /** The code's session was unused for too long. */
-  CODE_EXPIRED: 34,
-  /** Too many failed attempts (from this network, or at this relay): try again later. */
-  RATE_LIMITED: 35,
-  /** The code was wrong: the key exchange with the host did not confirm (check its last five digits). */
-  WRONG_CODE: 36,
-  /** The host did not let this viewer in. */
-  NOT_ADMITTED: 37,
-  /** The relay could not be reached. */
-  RELAY_UNREACHABLE: 40,
-  /** TLS failed (native clients only; a browser reports an unreachable relay). */
-  TLS: 41,
-  /** A relay URL that cannot be used: ws://, wss://, http:// or https:// with a host. */
-  INVALID_RELAY_URL: 42,
-  /** The relay sent something the protocol does not allow. */
-  PROTOCOL_ERROR: 43,
-  /** The session is over: the host ended it, or the relay closed it for good. */
-  SESSION_ENDED: 44,
-  /** The host removed this viewer. */
-  REMOVED: 45,
-  /** The relay is full (sessions, viewers or memory). */
-  RELAY_FULL: 46,
-  /** The connection was lost and could not be restored in time. */
-  CONNECTION_LOST: 47,
-  /** Closed by this side (leave(), end(), destroy()). */
-  CLOSED: 48,
-  /** Something did not happen in time (the first screen, the session's code). */
-  TIMEOUT: 49,
-  /** A host tried to take over a session another host holds. */
-  CODE_IN_USE: 50,
-  /** A request that does not fit the current state (joining twice, a viewer not connected...). */
-  INVALID_REQUEST: 51,
-  UNKNOWN: 99,
-} as const);
+import { ErrorCode, type ErrorCodeValue } from './codes.js';
 
-/** One of the values of ErrorCode. */
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+export { ErrorCode, type ErrorCodeName, type ErrorCodeValue } from './codes.js';
 
 /** Every error this package throws or reports. Branch on `code`, not on the message. */
 export class GlimpseError extends Error {

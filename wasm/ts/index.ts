@@ -1,7 +1,7 @@
 // glimpse-web: view a Glimpse screen share in a <canvas>, or share a browser tab, with the same Rust
 // engine as native hosts (compiled to WebAssembly). Join and share sessions through a Glimpse relay
 // by code, end-to-end encrypted. ESM: works from bundlers, from <script type="module">, and in Node (headless Decoder/Encoder).
-export { ErrorCode, GlimpseError, type ErrorCodeValue } from './errors.js';
+export { ErrorCode, GlimpseError, type ErrorCodeName, type ErrorCodeValue } from './errors.js';
 export { init, engineErrorCodes, protocolVersion, type InitOptions, type WasmSource } from './engine.js';
 export {
   Decoder, Encoder, packetKind, h264CodecString, type PacketKind, type Rect, type VideoChunk, type Update,

@@ -67,7 +67,7 @@ impl I420 {
         };
         let stride_u32 = u32::try_from(stride).map_err(|_| VideoError::InvalidStride {
             min: w * 4,
-            stride: stride,
+            stride,
         })?;
         let chroma_stride = self.width / 2;
         let chroma_len = chroma_stride * h.div_ceil(2);

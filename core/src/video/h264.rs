@@ -143,7 +143,7 @@ impl RegionEncoder {
         let needed = bgra_len(self.width, self.height, stride)?;
         if pixels.len() < needed {
             return Err(VideoError::FrameDataTooShort {
-                needed: needed,
+                needed,
                 actual: pixels.len(),
             });
         }
@@ -303,7 +303,7 @@ impl RegionDecoder {
         let needed = bgra_len(width, height, out_stride)?;
         if out.len() < needed {
             return Err(VideoError::FrameDataTooShort {
-                needed: needed,
+                needed,
                 actual: out.len(),
             });
         }

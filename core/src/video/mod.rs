@@ -181,7 +181,7 @@ fn bgra_len(width: u32, height: u32, stride: usize) -> Result<usize, VideoError>
     if stride < row {
         return Err(VideoError::InvalidStride {
             min: row,
-            stride: stride,
+            stride,
         });
     }
     (height as usize - 1)
