@@ -18,6 +18,8 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const OP_STORE_SCREEN: u8 = 0;
 const OP_VIDEO: u8 = 5;
+const OP_SAVE_REFERENCE: u8 = 7;
+const OP_RESET_HISTORY: u8 = 10;
 
 /// One `Video` op as read from an update.
 #[derive(Clone)]
@@ -27,7 +29,8 @@ struct VideoOp {
     data: Vec<u8>,
 }
 
-/// An update whose ops are video pictures only (and maybe `StoreScreen`): its pictures and the
+/// An update whose ops are video pictures only (and one-byte ops: `StoreScreen`, `SaveReference`,
+/// `ResetHistory`): its pictures and the
 /// bytes after its ops (the payload section).
 struct Template {
     video: VideoOp,
@@ -63,7 +66,8 @@ fn template(update: &[u8]) -> Option<Template> {
     let mut keyframe = None;
     for _ in 0..count {
         match *update.get(at)? {
-            OP_STORE_SCREEN => at += 1,
+            // One-byte ops the copies leave out (the stored payload needs no history).
+            OP_STORE_SCREEN | OP_SAVE_REFERENCE | OP_RESET_HISTORY => at += 1,
             OP_VIDEO => {
                 at += 1;
                 varint(update, &mut at)?; // region

@@ -65,10 +65,8 @@ impl I420 {
                 (&self.scratch[..], w * 4)
             }
         };
-        let stride_u32 = u32::try_from(stride).map_err(|_| VideoError::InvalidStride {
-            min: w * 4,
-            stride,
-        })?;
+        let stride_u32 =
+            u32::try_from(stride).map_err(|_| VideoError::InvalidStride { min: w * 4, stride })?;
         let chroma_stride = self.width / 2;
         let chroma_len = chroma_stride * h.div_ceil(2);
         let mut image = YuvPlanarImageMut {

@@ -179,10 +179,7 @@ pub enum VideoError {
 fn bgra_len(width: u32, height: u32, stride: usize) -> Result<usize, VideoError> {
     let row = width as usize * 4;
     if stride < row {
-        return Err(VideoError::InvalidStride {
-            min: row,
-            stride,
-        });
+        return Err(VideoError::InvalidStride { min: row, stride });
     }
     (height as usize - 1)
         .checked_mul(stride)
