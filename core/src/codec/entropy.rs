@@ -31,6 +31,7 @@ pub enum Entropy {
 const SMALL_PAYLOAD: usize = 32 * 1024;
 
 /// Payloads beyond this size go at a faster level with the short dictionary (time budget).
+#[cfg(not(target_arch = "wasm32"))]
 const HUGE_PAYLOAD: usize = 1024 * 1024;
 
 const STORED: u8 = 0;
