@@ -4,12 +4,17 @@
 //! at the public URL and type the key. Prints `relay listening on http(s)://ADDR` once ready (tests
 //! read that line). SIGTERM and SIGINT close every connection with code 1012 (clients reconnect)
 //! and stop.
+//!
+//! With `--nats nats://HOST:PORT[,...]` the relay is one node of a cluster (hosts and viewers may
+//! connect to any node; see `glimpse_connect::relay::cluster`); it prints
+//! `cluster node N joined` once it is in. Without it, no NATS is needed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use glimpse_connect::relay::cluster::ClusterConfig;
 use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, TlsFiles};
 
 /// The Glimpse quick-connect relay.
@@ -73,6 +78,18 @@ struct Args {
     /// Stop by itself after this many seconds.
     #[arg(long)]
     seconds: Option<f64>,
+    /// Join a relay cluster through these NATS servers (comma-separated nats://HOST:PORT).
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    nats: Vec<String>,
+    /// Name of the cluster's subjects, buckets and stream (several clusters may share NATS).
+    #[arg(long, default_value = "glimpse", requires = "nats")]
+    nats_prefix: String,
+    /// Replicas of the cluster's JetStream buckets and stream (at most the NATS servers known).
+    #[arg(long, default_value_t = 3, requires = "nats")]
+    nats_replicas: usize,
+    /// Keep the cluster's stream in memory instead of files.
+    #[arg(long, requires = "nats")]
+    nats_memory: bool,
 }
 
 /// `ADDR/BITS` (or a bare address: the whole address).
@@ -116,6 +133,13 @@ fn main() {
     config.max_connections_per_ip = args.max_connections_per_ip;
     config.allowed_origins = args.allow_origins.clone();
     config.trusted_proxies = args.trust_proxies.clone();
+    if !args.nats.is_empty() {
+        let mut cluster = ClusterConfig::new(args.nats.clone());
+        cluster.prefix = args.nats_prefix.clone();
+        cluster.replicas = args.nats_replicas;
+        cluster.memory_storage = args.nats_memory;
+        config.cluster = Some(cluster);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -139,6 +163,9 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     let scheme = if tls { "https" } else { "http" };
     println!("relay listening on {scheme}://{}", relay.local_addr());
     println!("viewers open {}/", relay.public_url());
+    if let Some(cluster) = relay.cluster_stats() {
+        println!("cluster node {} joined", cluster.node);
+    }
     if !relay.web_ready() {
         eprintln!("glimpse-relay: warning: {}", web_build_hint());
     }
