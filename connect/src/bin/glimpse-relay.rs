@@ -7,14 +7,16 @@
 //!
 //! With `--nats nats://HOST:PORT[,...]` the relay is one node of a cluster (hosts and viewers may
 //! connect to any node; see `glimpse_connect::relay::cluster`); it prints
-//! `cluster node N joined` once it is in. Without it, no NATS is needed.
+//! `cluster node N joined` once it is in (a build without the `cluster` feature refuses
+//! `--nats`). Without it, no NATS is needed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use glimpse_connect::relay::cluster::ClusterConfig;
+#[cfg(feature = "cluster")]
+use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
 use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, TlsFiles};
 
 /// The Glimpse quick-connect relay.
@@ -90,6 +92,21 @@ struct Args {
     /// Keep the cluster's stream in memory instead of files.
     #[arg(long, requires = "nats")]
     nats_memory: bool,
+    /// A file with the NATS token, or user:password, on its first line.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    nats_auth_file: Option<PathBuf>,
+    /// Trust this PEM certificate (CA) for NATS, and require TLS.
+    #[arg(long, value_name = "PEM", requires = "nats")]
+    nats_ca: Option<PathBuf>,
+}
+
+/// `println!` that never fails: a relay whose stdout nobody reads any more (a supervisor that read
+/// the first line and closed the pipe) keeps serving.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
 }
 
 /// `ADDR/BITS` (or a bare address: the whole address).
@@ -134,11 +151,7 @@ fn main() {
     config.allowed_origins = args.allow_origins.clone();
     config.trusted_proxies = args.trust_proxies.clone();
     if !args.nats.is_empty() {
-        let mut cluster = ClusterConfig::new(args.nats.clone());
-        cluster.prefix = args.nats_prefix.clone();
-        cluster.replicas = args.nats_replicas;
-        cluster.memory_storage = args.nats_memory;
-        config.cluster = Some(cluster);
+        join_cluster(&args, &mut config);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -151,6 +164,36 @@ fn main() {
     std::process::exit(code);
 }
 
+/// `--nats` and its options into `config` (exits with status 2 on a bad credentials file).
+#[cfg(feature = "cluster")]
+fn join_cluster(args: &Args, config: &mut RelayConfig) {
+    let mut cluster = ClusterConfig::new(args.nats.clone());
+    cluster.prefix = args.nats_prefix.clone();
+    cluster.replicas = args.nats_replicas;
+    cluster.memory_storage = args.nats_memory;
+    cluster.ca_file = args.nats_ca.clone();
+    if let Some(path) = &args.nats_auth_file {
+        match NatsAuth::from_file(path) {
+            Ok(auth) => cluster.auth = Some(auth),
+            Err(e) => {
+                eprintln!("glimpse-relay: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    config.cluster = Some(cluster);
+}
+
+/// A build without the `cluster` feature cannot join a cluster: says so and exits (status 2).
+#[cfg(not(feature = "cluster"))]
+fn join_cluster(_: &Args, _: &mut RelayConfig) {
+    eprintln!(
+        "glimpse-relay: this build has no cluster support (--nats): \
+         cargo build --release -p glimpse-connect --features cluster --bin glimpse-relay"
+    );
+    std::process::exit(2);
+}
+
 async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     let tls = config.tls.is_some();
     let relay = match Relay::start(config).await {
@@ -161,10 +204,11 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
         }
     };
     let scheme = if tls { "https" } else { "http" };
-    println!("relay listening on {scheme}://{}", relay.local_addr());
-    println!("viewers open {}/", relay.public_url());
+    say!("relay listening on {scheme}://{}", relay.local_addr());
+    say!("viewers open {}/", relay.public_url());
+    #[cfg(feature = "cluster")]
     if let Some(cluster) = relay.cluster_stats() {
-        println!("cluster node {} joined", cluster.node);
+        say!("cluster node {} joined", cluster.node);
     }
     if !relay.web_ready() {
         eprintln!("glimpse-relay: warning: {}", web_build_hint());
@@ -177,13 +221,14 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     };
     let signal = wait_for_signal();
     tokio::select! {
-        _ = signal => println!("glimpse-relay: stopping (signal)"),
-        _ = limit => println!("glimpse-relay: stopping (time limit)"),
+        _ = signal => say!("glimpse-relay: stopping (signal)"),
+        _ = limit => say!("glimpse-relay: stopping (time limit)"),
     }
     let stats = relay.stats();
-    println!(
+    say!(
         "glimpse-relay: {} sessions, {} viewers at stop",
-        stats.sessions, stats.viewers
+        stats.sessions,
+        stats.viewers
     );
     relay.shutdown().await;
     0

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use glimpse::session::{FanOut, StreamKind, ViewerId};
+use glimpse::session::{FanOut, ViewerId};
 use sha2::{Digest, Sha256};
 
 use super::codes::client_network;
@@ -296,7 +296,10 @@ fn handle(state: &Arc<RelayState>, session: &Arc<Session>, bytes: Bytes) -> Resu
                 .stream_packet(bytes.clone(), packet.kind, packet.seq, now)
                 .map_err(|e| (close::POLICY, format!("bad stream packet: {e}")))?;
             #[cfg(feature = "cluster")]
-            inner.publish_stream(&bytes, matches!(packet.kind, StreamKind::Checkpoint { .. }));
+            inner.publish_stream(
+                &bytes,
+                matches!(packet.kind, glimpse::session::StreamKind::Checkpoint { .. }),
+            );
             if inner.drain_events() {
                 session.host_notify.notify_one();
             }
@@ -355,6 +358,7 @@ fn handle(state: &Arc<RelayState>, session: &Arc<Session>, bytes: Bytes) -> Resu
 
 /// What the host says to one viewer: applied here when the viewer is on this node, else (a
 /// cluster origin) sent to the node holding it.
+#[cfg_attr(not(feature = "cluster"), allow(clippy::needless_return))]
 fn to_viewer(
     inner: &mut SessionInner,
     viewer: ViewerId,

@@ -243,6 +243,7 @@ impl SessionInner {
 
     /// Queues an encoded message for a viewer of this node, or (origin of a cluster session)
     /// sends it to the node holding the viewer.
+    #[cfg_attr(not(feature = "cluster"), allow(clippy::needless_return))]
     pub fn push_viewer_bytes(&mut self, viewer: ViewerId, bytes: Bytes) {
         if let Some(slot) = self.viewers.get_mut(&viewer) {
             if slot.outbox.len() < VIEWER_OUTBOX {

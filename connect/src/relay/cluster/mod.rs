@@ -94,6 +94,45 @@ pub struct ClusterConfig {
     /// How long a new origin waits for the other nodes' viewer rosters after a takeover (1 s;
     /// it stops waiting as soon as every live node answered).
     pub roster_wait: Duration,
+    /// How this node proves itself to NATS (`None`: no authentication).
+    pub auth: Option<NatsAuth>,
+    /// A PEM file of certificates to trust for NATS over TLS (then TLS is required).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// Credentials for NATS.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NatsAuth {
+    /// A token (`authorization { token: ... }` in the server's configuration).
+    Token(String),
+    /// A user and password.
+    UserPassword(String, String),
+}
+
+impl NatsAuth {
+    /// Reads a file holding a token, or `user:password`, on its first line.
+    pub fn from_file(path: &std::path::Path) -> Result<NatsAuth, ClusterError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?;
+        let line = text.lines().next().unwrap_or("").trim();
+        if line.is_empty() {
+            return Err(ClusterError::Config(format!("{}: empty", path.display())));
+        }
+        Ok(match line.split_once(':') {
+            Some((user, password)) => NatsAuth::UserPassword(user.into(), password.into()),
+            None => NatsAuth::Token(line.into()),
+        })
+    }
+}
+
+impl std::fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NatsAuth::Token(_) => f.write_str("Token(..)"),
+            NatsAuth::UserPassword(user, _) => write!(f, "UserPassword({user:?}, ..)"),
+        }
+    }
 }
 
 impl ClusterConfig {
@@ -111,6 +150,8 @@ impl ClusterConfig {
             publish_queue_bytes: 64 << 20,
             connect_timeout: Duration::from_secs(30),
             roster_wait: Duration::from_secs(1),
+            auth: None,
+            ca_file: None,
         }
     }
 }
@@ -350,6 +391,19 @@ async fn connect_client(
                 }
             }
         });
+    let options = match &config.auth {
+        Some(NatsAuth::Token(token)) => options.token(token.clone()),
+        Some(NatsAuth::UserPassword(user, password)) => {
+            options.user_and_password(user.clone(), password.clone())
+        }
+        None => options,
+    };
+    let options = match &config.ca_file {
+        Some(path) => options
+            .add_root_certificates(path.clone())
+            .require_tls(true),
+        None => options,
+    };
     let until = Instant::now() + config.connect_timeout;
     loop {
         match options.clone().connect(config.servers.as_slice()).await {
