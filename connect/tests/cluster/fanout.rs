@@ -1,6 +1,7 @@
 //! Host on node 1, viewers on nodes 2 and 3 and a late joiner on node 3: every viewer ends
 //! pixel-exact, and each mirror node reads the session's stream from NATS once (however many
-//! viewers it holds).
+//! viewers it holds). The NATS servers take 64 KiB messages at most, so checkpoints cross NATS in
+//! chunks.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ fn viewers_on_every_node_end_pixel_exact() {
     };
     let rt = runtime();
     let _guard = rt.enter();
-    let servers = NatsCluster::start(&nats, 3);
+    let servers = NatsCluster::start_with(&nats, 3, Some(64 << 10));
     let nodes: Vec<RelayNode> = (0..3)
         .map(|_| RelayNode::start(&relay_exe(), &servers.urls(), &[]))
         .collect();
@@ -48,6 +49,9 @@ fn viewers_on_every_node_end_pixel_exact() {
     }
     let published = nodes[0].metric("glimpse_relay_cluster_stream_published_bytes_total");
     assert!(published > 0.0, "the origin published the stream");
+    let chunked = nodes[0].metric("glimpse_relay_cluster_chunked_messages_total");
+    println!("cluster: {chunked} stream messages crossed NATS in chunks");
+    assert!(chunked > 0.0, "checkpoints over 64 KiB went in chunks");
     assert_eq!(
         nodes[0].metric("glimpse_relay_cluster_origin_sessions"),
         1.0

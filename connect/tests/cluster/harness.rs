@@ -56,6 +56,11 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     pub fn start(exe: &std::path::Path, n: usize) -> NatsCluster {
+        NatsCluster::start_with(exe, n, None)
+    }
+
+    /// With a payload limit of `max_payload` bytes (the server's default is 1 MB).
+    pub fn start_with(exe: &std::path::Path, n: usize, max_payload: Option<usize>) -> NatsCluster {
         let dir = std::env::temp_dir().join(format!(
             "glimpse-nats-{}-{}",
             std::process::id(),
@@ -87,6 +92,11 @@ impl NatsCluster {
                 "-sd",
                 &store.to_string_lossy(),
             ]);
+            if let Some(limit) = max_payload {
+                let config = dir.join(format!("s{i}.conf"));
+                std::fs::write(&config, format!("max_payload: {limit}\n")).expect("config");
+                command.args(["-c", &config.to_string_lossy()]);
+            }
             if n > 1 {
                 command.args([
                     "--cluster",

@@ -34,6 +34,8 @@ pub struct ClusterStats {
     pub takeovers: u64,
     /// Times a mirror found a gap or fell behind and restarted from a checkpoint.
     pub mirror_resyncs: u64,
+    /// Stream messages over the NATS payload limit, published in chunks.
+    pub chunked_messages: u64,
     /// Stream messages that could not be published (the stream restarted from a checkpoint).
     pub publish_failures: u64,
     /// Node-to-node messages dropped because NATS did not keep up.
@@ -52,6 +54,7 @@ pub(in crate::relay) struct ClusterMetrics {
     pub takeovers: Counter,
     pub mirror_resyncs: Counter,
     pub publish_failures: Counter,
+    pub chunked_messages: Counter,
     pub dropped_messages: Counter,
     pub dead_nodes: Counter,
     pub nats_connected: Gauge,
@@ -66,7 +69,7 @@ impl ClusterMetrics {
     /// Adds every figure to `registry` (under `cluster_`).
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("cluster");
-        let counters: [(&str, &str, &Counter); 9] = [
+        let counters: [(&str, &str, &Counter); 10] = [
             (
                 "stream_published_bytes",
                 "Stream bytes published to JetStream as origin",
@@ -101,6 +104,11 @@ impl ClusterMetrics {
                 "publish_failures",
                 "Stream messages JetStream did not take",
                 &self.publish_failures,
+            ),
+            (
+                "chunked_messages",
+                "Stream messages over the NATS payload limit, sent in chunks",
+                &self.chunked_messages,
             ),
             (
                 "dropped_messages",
@@ -159,6 +167,7 @@ impl ClusterMetrics {
             takeovers: self.takeovers.get(),
             mirror_resyncs: self.mirror_resyncs.get(),
             publish_failures: self.publish_failures.get(),
+            chunked_messages: self.chunked_messages.get(),
             dropped_messages: self.dropped_messages.get(),
             dead_nodes: self.dead_nodes.get(),
             ..ClusterStats::default()

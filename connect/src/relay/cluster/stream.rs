@@ -239,6 +239,9 @@ async fn publish_chunks(
 ) -> bool {
     let chunk = cluster.max_payload.saturating_sub(4096).max(1024);
     let count = bytes.len().div_ceil(chunk).max(1);
+    if count > 1 {
+        cluster.metrics.chunked_messages.inc();
+    }
     for index in 0..count {
         let part = bytes.slice(index * chunk..((index + 1) * chunk).min(bytes.len()));
         let mut headers = HeaderMap::new();
