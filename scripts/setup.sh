@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the workspace needs, before anything is built (OpenH264 picks up nasm at
-# build time: without it encoding is 2.5x slower). Safe to run twice; skips what is installed.
+# build time: without it encoding is 2.5x slower; nats-server runs the relay cluster's tests and
+# scripts/cluster-dev.sh). Safe to run twice; skips what is installed.
 set -euo pipefail
-packages=(nasm pkg-config valgrind zstd ffmpeg)
+packages=(nasm pkg-config valgrind zstd ffmpeg nats-server)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
