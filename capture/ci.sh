@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests glimpse-capture against a real X server: installs Xvfb and xdotool when missing (Debian
-# packages; needs root or sudo), then runs the crate's tests, the Xvfb ones included.
+# packages; needs root or sudo), then runs the crate's tests, the Xvfb ones included; then the
+# Wayland backend inside a headless GNOME session (capture/wayland-ci.sh).
 # Idempotent: installs nothing when the tools are already there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,3 +20,5 @@ fi
 
 # CI=1 makes a missing Xvfb a failure rather than a skip.
 CI="${CI:-1}" cargo test -p glimpse-capture "$@"
+
+bash capture/wayland-ci.sh

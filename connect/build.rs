@@ -10,7 +10,10 @@ fn main() {
     let dist = std::env::var_os("GLIMPSE_WEB_DIST")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../web/dist"));
-    println!("cargo:rerun-if-changed={}", dist.display());
+    // A path that does not exist makes cargo rerun this script, and rebuild the crate, on every
+    // build: watch the nearest folder that exists instead (it changes when `dist` appears).
+    let watched = dist.ancestors().find(|p| p.exists()).unwrap_or(&manifest);
+    println!("cargo:rerun-if-changed={}", watched.display());
     let mut files = Vec::new();
     if dist.join("index.html").is_file() {
         collect(&dist, &dist, &mut files);

@@ -84,6 +84,11 @@ struct Run {
     video_pixels: u64,
     /// Frames of repeating the last frame until the viewer was pixel-exact (None: never within 50).
     settle_frames: Option<u32>,
+    /// Per frame, the rectangles viewers showed lossy (empty: exact everywhere).
+    lossy: Vec<Vec<Rect>>,
+    /// Pixels that differ from the previous frame, and those of them inside that frame's pictures.
+    changed_pixels: u64,
+    changed_pixels_in_video: u64,
 }
 
 /// Encodes every frame, decodes every packet, and checks the viewer's screen after each frame.
@@ -107,10 +112,17 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
         let packet = encoder.encode(&frame)?;
         r.encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let bytes = packet.as_ref().map_or(0, |p| p.len() as u64);
+        let mut pictures = Vec::new();
         if let Some(p) = &packet {
             let t = Instant::now();
-            decoder.apply(p.as_bytes())?;
+            let update = decoder.apply(p.as_bytes())?;
             r.decode_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            pictures.extend(update.video.iter().map(|c| c.rect));
+        }
+        if i > 0 {
+            let (changed, in_video) = changed_pixels(&frames[i - 1], pixels, s.width, &pictures);
+            r.changed_pixels += changed;
+            r.changed_pixels_in_video += in_video;
         }
         r.bytes_total += bytes;
         if i == 0 {
@@ -132,6 +144,7 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
             r.video_psnr_db
                 .push(psnr_inside(fb.pixels, pixels, s.width, &lossy));
         }
+        r.lossy.push(lossy);
     }
     r.video_pixels = encoder.stats().video_pixels;
     // The screen settles: repeat the last frame until the viewer shows it exactly.
@@ -156,6 +169,21 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
         }
     }
     Ok(r)
+}
+
+/// Pixels of `cur` that differ from `prev`, and how many of them lie inside `pictures`.
+fn changed_pixels(prev: &[u8], cur: &[u8], width: u32, pictures: &[Rect]) -> (u64, u64) {
+    let (mut changed, mut in_video) = (0u64, 0u64);
+    for (i, (a, b)) in prev.chunks_exact(4).zip(cur.chunks_exact(4)).enumerate() {
+        if a != b {
+            changed += 1;
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            if pictures.iter().any(|r| r.contains(&Rect::new(x, y, 1, 1))) {
+                in_video += 1;
+            }
+        }
+    }
+    (changed, in_video)
 }
 
 fn rows_of<'a>(pixels: &'a [u8], width: u32, rect: &Rect) -> impl Iterator<Item = &'a [u8]> + 'a {
@@ -199,33 +227,60 @@ fn psnr_inside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> f64 {
     10.0 * (255.0f64 * 255.0 / (sum / n as f64)).log10()
 }
 
+/// The whole-frame H.264 baseline: bytes of all frames, of the frames after the first, and the mean
+/// PSNR over the rectangles the main run showed lossy (per frame that had any).
+#[derive(Default)]
+struct WholeFrame {
+    bytes: u64,
+    steady_bytes: u64,
+    psnr_db: Option<f64>,
+}
+
 /// The whole screen through one H.264 encoder at the settings video regions use (RustDesk's and
-/// Chrome Remote Desktop's approach): bytes per frame.
+/// Chrome Remote Desktop's approach), decoded to measure it over `lossy` (per frame).
 #[cfg(feature = "h264")]
-fn whole_frame_h264_bytes(frames: &[Vec<u8>], s: &Scenario) -> u64 {
-    use glimpse::video::{RegionEncoder, VideoEncoderConfig};
+fn whole_frame_h264(frames: &[Vec<u8>], s: &Scenario, lossy: &[Vec<Rect>]) -> WholeFrame {
+    use glimpse::video::{RegionDecoder, RegionEncoder, VideoEncoderConfig};
     let config = VideoEncoderConfig {
         bitrate_bps: ((u64::from(s.width) * u64::from(s.height) * 5).clamp(250_000, 8_000_000))
             as u32,
         max_fps: 10.0,
+        quality_qp: Some(EncoderConfig::default().video.quality_qp),
         ..VideoEncoderConfig::default()
     };
-    let Ok(mut encoder) = RegionEncoder::new(s.width, s.height, &config) else {
-        return 0;
+    let (Ok(mut encoder), Ok(mut decoder)) = (
+        RegionEncoder::new(s.width, s.height, &config),
+        RegionDecoder::new(),
+    ) else {
+        return WholeFrame::default();
     };
-    frames
-        .iter()
-        .map(|f| {
-            encoder
-                .encode(f, s.width as usize * 4, false)
-                .map_or(0, |p| p.annexb.len() as u64)
-        })
-        .sum()
+    let stride = s.width as usize * 4;
+    let mut out = vec![0u8; stride * s.height as usize];
+    let mut result = WholeFrame::default();
+    let mut psnr = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let Ok(picture) = encoder.encode(f, stride, false) else {
+            continue;
+        };
+        let bytes = picture.annexb.len() as u64;
+        result.bytes += bytes;
+        if i > 0 {
+            result.steady_bytes += bytes;
+        }
+        let decoded = decoder
+            .decode(&picture.annexb, s.width, s.height, &mut out, stride)
+            .unwrap_or(false);
+        if let Some(rects) = lossy.get(i).filter(|r| decoded && !r.is_empty()) {
+            psnr.push(psnr_inside(&out, f, s.width, rects));
+        }
+    }
+    result.psnr_db = (!psnr.is_empty()).then(|| psnr.iter().sum::<f64>() / psnr.len() as f64);
+    result
 }
 
 #[cfg(not(feature = "h264"))]
-fn whole_frame_h264_bytes(_frames: &[Vec<u8>], _s: &Scenario) -> u64 {
-    0
+fn whole_frame_h264(_frames: &[Vec<u8>], _s: &Scenario, _lossy: &[Vec<Rect>]) -> WholeFrame {
+    WholeFrame::default()
 }
 
 /// zstd -1 of each frame's changed 64x64 tiles (all tiles for the first frame).
@@ -361,6 +416,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    #[cfg(feature = "h264")]
+    if !glimpse::video::OPENH264_ASSEMBLY {
+        eprintln!(
+            "corpus_report: warning: OpenH264 was built without its assembly (no nasm): video \
+             encode times are about 3x what they should be (see the glimpse crate docs)"
+        );
+    }
     let corpus = match Corpus::open(&o.corpus) {
         Ok(c) => c,
         Err(e) => {
@@ -436,7 +498,15 @@ fn main() {
         // Lossless runs must be exact everywhere; with video, outside the video and once settled.
         failed |= !lossless.pixel_exact || !no_scroll.pixel_exact;
         failed |= !main.exact_outside_video || main.settle_frames.is_none();
-        let whole_h264 = whole_frame_h264_bytes(&frames, s);
+        let whole_h264 = whole_frame_h264(&frames, s, &main.lossy);
+        let video_changed_fraction = if main.changed_pixels == 0 {
+            0.0
+        } else {
+            main.changed_pixels_in_video as f64 / main.changed_pixels as f64
+        };
+        let steady_seconds = (frames.len() as f64 - 1.0).max(1.0) / 10.0;
+        let steady_kbps_of =
+            |bytes: u64| (bytes as f64 * 8.0 / 1000.0 / steady_seconds * 10.0).round() / 10.0;
         let screen_pixels = frames.len() as f64 * f64::from(s.width) * f64::from(s.height);
         let video_fraction = main.video_pixels as f64 / screen_pixels;
         let psnr = if main.video_psnr_db.is_empty() {
@@ -456,12 +526,16 @@ fn main() {
                     "exact_outside_video": main.exact_outside_video,
                     "lossless_only_kbps": kbps_of(lossless.bytes_total),
                     "lossless_only_bytes": lossless.bytes_total,
-                    "whole_frame_h264_kbps": kbps_of(whole_h264),
+                    "whole_frame_h264_kbps": kbps_of(whole_h264.bytes),
+                    "whole_frame_h264_steady_kbps": steady_kbps_of(whole_h264.steady_bytes),
+                    "whole_frame_h264_psnr_db": whole_h264.psnr_db.map(|p| (p * 100.0).round() / 100.0),
                     "video_pixels_fraction": (video_fraction * 10000.0).round() / 10000.0,
+                    "video_changed_pixels_fraction": (video_changed_fraction * 10000.0).round() / 10000.0,
                     "video_psnr_db": psnr.map(|p| (p * 100.0).round() / 100.0),
                     "settled_exact_ms": settled_ms,
                     "bytes_total": main.bytes_total, "first_frame_bytes": main.first_frame_bytes,
                     "kbps_at_10fps": (kbps * 10.0).round() / 10.0,
+                    "steady_kbps": steady_kbps_of(main.bytes_total - main.first_frame_bytes),
                     "changed_frames": main.changed_frames,
                     "bytes_per_changed_frame": per_changed.round(),
                     "unchanged_frames": main.unchanged_frames, "unchanged_frame_bytes": main.unchanged_frame_bytes,

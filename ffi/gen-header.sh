@@ -5,7 +5,7 @@ set -euo pipefail
 CBINDGEN_VERSION=0.29.2
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+if [ "$(cbindgen --version 2>/dev/null || true)" != "cbindgen $CBINDGEN_VERSION" ]; then
     cargo install --locked cbindgen --version "$CBINDGEN_VERSION"
 fi
 VERSION="$(cargo pkgid -p glimpse-ffi | sed 's/.*[#@]//')"

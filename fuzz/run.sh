@@ -18,7 +18,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 toolchain=()
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+toolchains=$(rustup toolchain list 2>/dev/null || true)
+if grep -q '^nightly' <<<"$toolchains"; then
   toolchain=(+nightly)
 elif [ "${FUZZ_INSTALL_NIGHTLY:-0}" = 1 ] && rustup toolchain install nightly --profile minimal; then
   toolchain=(+nightly)

@@ -11,10 +11,12 @@
  * - Every pointer argument is checked: NULL gives GLIMPSE_RESULT_NULL_PARAMETER unless documented
  *   as optional. Outputs are written only when the call succeeds (the needed size excepted, on
  *   GLIMPSE_RESULT_BUFFER_TOO_SMALL).
- * - Objects (glimpse_encoder, glimpse_decoder) are created by *_new and freed by *_free, which
- *   accepts NULL. They are not thread-safe: use each from one thread at a time. Functions without
- *   an object (glimpse_version, glimpse_result_message, glimpse_last_error,
- *   glimpse_packet_peek_kind) are thread-safe.
+ * - Objects (glimpse_encoder, glimpse_decoder, glimpse_host) are created by *_new and freed by
+ *   *_free, which accepts NULL. Encoders and decoders are not thread-safe: use each from one thread
+ *   at a time. A glimpse_host runs its network on its own thread and may be used from several
+ *   threads: each glimpse_host_* function states its rule (glimpse_host_free must not race any
+ *   other call). Functions without an object (glimpse_version, glimpse_result_message,
+ *   glimpse_last_error, glimpse_packet_peek_kind, *_settings_init) are thread-safe.
  * - Input buffers are read during the call only; Glimpse never keeps caller pointers (except the
  *   callback userdata, which it never dereferences).
  */
@@ -61,13 +63,51 @@
 #define GLIMPSE_MAX_VIDEO_SETTLE_FRAMES 65535
 
 /**
+ * Bytes `glimpse_host_key` needs: the code `"123 456 7890"` and its NUL.
+ */
+#define GLIMPSE_HOST_KEY_SIZE 13
+
+/**
+ * Largest `glimpse_host_settings.reconnect_seconds`.
+ */
+#define GLIMPSE_MAX_RECONNECT_SECONDS 3600
+
+/**
+ * Largest `glimpse_host_settings.connect_timeout_ms`.
+ */
+#define GLIMPSE_MAX_CONNECT_TIMEOUT_MS 600000
+
+/**
+ * Bytes of `glimpse_host_event.address`, NUL included.
+ */
+#define GLIMPSE_HOST_ADDRESS_SIZE 64
+
+/**
+ * Bytes of `glimpse_host_event.name`, NUL included (names are at most 64 bytes).
+ */
+#define GLIMPSE_HOST_NAME_SIZE 80
+
+/**
+ * Bytes of `glimpse_host_event.reason`, NUL included.
+ */
+#define GLIMPSE_HOST_REASON_SIZE 256
+
+/**
+ * Bytes of `glimpse_host_event.code`, NUL included: `"123 456 7890"` needs 13, the rest is room
+ * for longer codes (and keeps the struct free of padding).
+ */
+#define GLIMPSE_HOST_CODE_SIZE 20
+
+/**
  * What a Glimpse call did. `GLIMPSE_RESULT_OK` (0) is success; every other value is a failure and
  * nothing was written to the call's outputs (except the needed size on `GLIMPSE_RESULT_BUFFER_TOO_SMALL`).
  *
- * Numbers never change once released. 1..9 are conditions of the C interface itself; 10 and above
- * are the engine's errors and equal the core's `glimpse::Error::code()`. Functions return this type;
- * functions that take a code (`glimpse_result_message`) take a plain `uint32_t`, so unknown values
- * from newer libraries are safe to pass.
+ * Numbers never change once released. 1..9 are conditions of the C interface itself; 10..31 are
+ * the engine's errors and equal the core's `glimpse::Error::code()`; 30..39 (session) and 40..59
+ * (connection) are quick connect's errors (`glimpse_host_*`) and equal `ConnectError::code()` of
+ * glimpse-connect (30 is both the engine's and quick connect's "control not granted"). Functions
+ * return this type; functions that take a code (`glimpse_result_message`) take a plain `uint32_t`,
+ * so unknown values from newer libraries are safe to pass.
  */
 enum glimpse_result
 #ifdef __cplusplus
@@ -181,22 +221,79 @@ enum glimpse_result
    */
   GLIMPSE_RESULT_POINTER_OUTSIDE_SCREEN = 31,
   /**
-   * Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
+   * Text that is not a join code (10 digits, optionally grouped by spaces or dashes).
    */
-  GLIMPSE_RESULT_INVALID_SESSION_KEY = 32,
+  GLIMPSE_RESULT_INVALID_CODE = 32,
   /**
-   * A session key that names no session.
+   * A code that names no session (a typo, a code that was replaced, or a session that ended).
    */
-  GLIMPSE_RESULT_UNKNOWN_SESSION_KEY = 33,
+  GLIMPSE_RESULT_UNKNOWN_SESSION = 33,
   /**
-   * A session key whose session was unused for too long.
+   * A code whose session was unused for too long.
    */
-  GLIMPSE_RESULT_SESSION_KEY_EXPIRED = 34,
+  GLIMPSE_RESULT_CODE_EXPIRED = 34,
   /**
-   * Too many wrong session keys from this client: try again later (the last-error detail says
-   * when).
+   * Too many failed attempts from this network, or at this relay: try again later (the
+   * last-error detail says when).
    */
   GLIMPSE_RESULT_RATE_LIMITED = 35,
+  /**
+   * The code was wrong: the key exchange with the host did not confirm.
+   */
+  GLIMPSE_RESULT_WRONG_CODE = 36,
+  /**
+   * The host did not let this viewer in.
+   */
+  GLIMPSE_RESULT_NOT_ADMITTED = 37,
+  /**
+   * The relay could not be reached (connection refused, host unreachable, timed out, DNS).
+   */
+  GLIMPSE_RESULT_RELAY_UNREACHABLE = 40,
+  /**
+   * TLS failed: an untrusted or invalid certificate, or an unusable CA file.
+   */
+  GLIMPSE_RESULT_TLS = 41,
+  /**
+   * A relay URL that cannot be used (it must be `ws://HOST:PORT`, `wss://HOST[:PORT]`, or the
+   * `http(s)://` page URL).
+   */
+  GLIMPSE_RESULT_INVALID_RELAY_URL = 42,
+  /**
+   * A peer sent something the quick-connect protocol does not allow.
+   */
+  GLIMPSE_RESULT_PROTOCOL_ERROR = 43,
+  /**
+   * The session is over: ended by the host, or closed for good by the relay.
+   */
+  GLIMPSE_RESULT_SESSION_ENDED = 44,
+  /**
+   * The host removed this viewer from the session.
+   */
+  GLIMPSE_RESULT_REMOVED = 45,
+  /**
+   * The relay refused: too many sessions or viewers, or its memory budget is spent.
+   */
+  GLIMPSE_RESULT_RELAY_FULL = 46,
+  /**
+   * The connection to the relay was lost and could not be restored in time.
+   */
+  GLIMPSE_RESULT_CONNECTION_LOST = 47,
+  /**
+   * The session's network thread is gone (the session ended): nothing more will come.
+   */
+  GLIMPSE_RESULT_CLOSED = 48,
+  /**
+   * Nothing happened in time (`glimpse_host_next_event`: no event within the timeout).
+   */
+  GLIMPSE_RESULT_TIMEOUT = 49,
+  /**
+   * The code is held by another host.
+   */
+  GLIMPSE_RESULT_CODE_IN_USE = 50,
+  /**
+   * A request that does not fit the current state of the session.
+   */
+  GLIMPSE_RESULT_INVALID_REQUEST = 51,
   /**
    * An engine error this version of the C library has no code for (the core is newer than the
    * binding). The last-error detail says what it was.
@@ -293,6 +390,123 @@ typedef uint32_t glimpse_entropy;
 #endif // __cplusplus
 
 /**
+ * What a host does when a viewer asks for remote control (`glimpse_host_settings.control_policy`).
+ */
+enum glimpse_control_policy
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Ask the program: `GLIMPSE_HOST_EVENT_KIND_CONTROL_REQUESTED`, answered with
+   * `glimpse_host_grant` or `glimpse_host_refuse` (the default).
+   */
+  GLIMPSE_CONTROL_POLICY_ASK = 0,
+  /**
+   * Grant every request at once.
+   */
+  GLIMPSE_CONTROL_POLICY_AUTO_GRANT = 1,
+  /**
+   * Refuse every request: viewers only watch.
+   */
+  GLIMPSE_CONTROL_POLICY_VIEW_ONLY = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t glimpse_control_policy;
+#endif // __cplusplus
+
+/**
+ * What a `glimpse_host_event` reports (its `kind`). The fields each kind sets are listed; the
+ * others are zero (strings empty).
+ */
+enum glimpse_host_event_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * The session is live: the first event, once `glimpse_host_new` returned. `code`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_READY = 1,
+  /**
+   * A viewer joined: `viewer`, `address` (as the relay sees it), `name` (may be empty).
+   */
+  GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED = 2,
+  /**
+   * A viewer left (or was removed): `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_VIEWER_LEFT = 3,
+  /**
+   * A viewer asks for remote control (only with `GLIMPSE_CONTROL_POLICY_ASK`): answer with
+   * `glimpse_host_grant` or `glimpse_host_refuse`. `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_CONTROL_REQUESTED = 4,
+  /**
+   * A viewer now holds remote control: `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_CONTROL_GRANTED = 5,
+  /**
+   * A viewer's request was refused: `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_CONTROL_REFUSED = 6,
+  /**
+   * A viewer lost remote control: `viewer`. Release every key and button it still holds down.
+   */
+  GLIMPSE_HOST_EVENT_KIND_CONTROL_REVOKED = 7,
+  /**
+   * Input from the viewer holding control (checked: from the holder, on the screen): move the
+   * pointer to `x`, `y` (screen pixels). `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_POINTER_MOVE = 8,
+  /**
+   * A mouse `button` (0 left, 1 middle, 2 right, ...) went down (`down` 1) or up (0). `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_POINTER_BUTTON = 9,
+  /**
+   * Scrolling by `wheel_dx`, `wheel_dy` wheel steps. `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_WHEEL = 10,
+  /**
+   * A key (`keysym`, an X11 keysym) went down (`down` 1) or up (0). `viewer`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_KEY = 11,
+  /**
+   * The link to the relay dropped; the library reconnects by itself (viewers see a frozen
+   * screen meanwhile).
+   */
+  GLIMPSE_HOST_EVENT_KIND_DISCONNECTED = 12,
+  /**
+   * The link is back and the session continues with the same code and viewers. `code`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_RECONNECTED = 13,
+  /**
+   * The session is over: `end_code` (a `glimpse_result`, e.g. `GLIMPSE_RESULT_CONNECTION_LOST`
+   * when reconnecting failed for `reconnect_seconds`, `GLIMPSE_RESULT_SESSION_ENDED`) and
+   * `reason` say why. The last event: afterwards `glimpse_host_next_event` returns
+   * `GLIMPSE_RESULT_CLOSED`. Free the host.
+   */
+  GLIMPSE_HOST_EVENT_KIND_ENDED = 14,
+  /**
+   * Someone tried a wrong code (their key exchange did not confirm): `address`, `count` (wrong
+   * attempts on the current code so far). After three the code is burned.
+   */
+  GLIMPSE_HOST_EVENT_KIND_WRONG_CODE = 15,
+  /**
+   * The code was burned after three wrong attempts: show the new `code`. Viewers already in
+   * stay.
+   */
+  GLIMPSE_HOST_EVENT_KIND_CODE_REPLACED = 16,
+  /**
+   * A viewer proved it has the code and waits to be let in (`approve_viewers` set): `viewer`,
+   * `address`, `name`. Answer with `glimpse_host_approve` or `glimpse_host_deny`.
+   */
+  GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED = 17,
+};
+#ifndef __cplusplus
+typedef uint32_t glimpse_host_event_kind;
+#endif // __cplusplus
+
+/**
  * A viewer's decoder (opaque). Created by `glimpse_decoder_new`, freed by `glimpse_decoder_free`.
  * Not thread-safe: use it from one thread at a time (it may move between threads).
  */
@@ -304,6 +518,13 @@ typedef struct glimpse_decoder glimpse_decoder;
  * threads).
  */
 typedef struct glimpse_encoder glimpse_encoder;
+
+/**
+ * A screen shared through a relay (opaque). Created by `glimpse_host_new`, freed by
+ * `glimpse_host_free`. Unlike the encoder and decoder, a host may be used from several threads at
+ * once: each function states its thread rule.
+ */
+typedef struct glimpse_host glimpse_host;
 
 /**
  * Settings of a decoder. Versioned by size like `glimpse_encoder_settings`: fill it with
@@ -506,13 +727,14 @@ typedef struct glimpse_encoder_settings {
    */
   uint32_t video_enabled;
   /**
-   * Target bit rate of each video region in bits per second; 0 (default) picks one from the
-   * region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Version 2.
+   * Bit rate ceiling of each video region in bits per second; 0 (default) picks one from the
+   * region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Regions are coded at
+   * constant quality and spend less when the content allows. Version 2.
    */
   uint32_t video_bitrate_bps;
   /**
-   * Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the rate control spreads
-   * the bit rate over them). Default 10. Version 2.
+   * Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the bit rate ceiling is
+   * checked over a second of them). Default 10. Version 2.
    */
   uint32_t video_fps;
   /**
@@ -583,6 +805,182 @@ typedef struct glimpse_encoder_stats {
    */
   uint64_t lossy_pixels;
 } glimpse_encoder_stats;
+
+/**
+ * Settings of a host. Versioned by size like `glimpse_encoder_settings`: fill it with
+ * `glimpse_host_settings_init` (defaults, `struct_size` set, every pointer NULL), then set at least
+ * `relay_url`. Strings are NUL-terminated UTF-8, read during `glimpse_host_new` only.
+ */
+typedef struct glimpse_host_settings {
+  /**
+   * `sizeof(glimpse_host_settings)` as the caller knows it. Set by `glimpse_host_settings_init`.
+   */
+  uint32_t struct_size;
+  /**
+   * A `glimpse_control_policy` value. Default `GLIMPSE_CONTROL_POLICY_ASK`.
+   */
+  uint32_t control_policy;
+  /**
+   * How long to keep reconnecting after the link to the relay dropped, in seconds,
+   * 0..`GLIMPSE_MAX_RECONNECT_SECONDS` (0: the first drop ends the session). Default 30.
+   */
+  uint32_t reconnect_seconds;
+  /**
+   * Time limit of one connection attempt in milliseconds, 1..`GLIMPSE_MAX_CONNECT_TIMEOUT_MS`.
+   * Default 10000.
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * Required: the relay, `ws://HOST:PORT`, `wss://HOST[:PORT]`, or its `http(s)://` page URL.
+   */
+  const char *relay_url;
+  /**
+   * The name viewers see (cut to 64 bytes), or NULL for none.
+   */
+  const char *name;
+  /**
+   * A PEM file of certificates to trust for `wss://` besides the system's (a private relay's
+   * self-signed certificate, a company CA), or NULL.
+   */
+  const char *ca_cert_path;
+  /**
+   * The encoder's settings (a `glimpse_encoder_settings` filled by
+   * `glimpse_encoder_settings_init`, versioned by its own `struct_size`), or NULL for the
+   * defaults. Read during `glimpse_host_new` only.
+   */
+  const struct glimpse_encoder_settings *encoder;
+  /**
+   * Non-zero: ask before letting each viewer in (`GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED`, then
+   * `glimpse_host_approve` or `glimpse_host_deny`). Default 0: whoever has the code gets in.
+   */
+  uint32_t approve_viewers;
+} glimpse_host_settings;
+
+/**
+ * Counters of a host, filled by `glimpse_host_get_stats`. Versioned by size like
+ * `glimpse_encoder_stats`: set `struct_size` to `sizeof(glimpse_host_stats)` before the call.
+ * Later versions only append fields.
+ */
+typedef struct glimpse_host_stats {
+  /**
+   * `sizeof(glimpse_host_stats)` as the caller knows it, set by the caller. On success the library
+   * sets it to the number of bytes it filled (the smaller of the caller's size and its own).
+   */
+  uint32_t struct_size;
+  /**
+   * Frames pushed (successfully encoded).
+   */
+  uint64_t frames;
+  /**
+   * Packets made (updates, checkpoints, cursor).
+   */
+  uint64_t packets;
+  /**
+   * Bytes of those packets.
+   */
+  uint64_t packet_bytes;
+  /**
+   * Checkpoints made (the first frame, viewers joining, restarts after a drop).
+   */
+  uint64_t checkpoints;
+  /**
+   * Bytes sent to the relay (messages and their headers).
+   */
+  uint64_t sent_bytes;
+  /**
+   * Packets dropped because the network did not keep up.
+   */
+  uint64_t dropped_packets;
+  /**
+   * CPU time spent encoding, in nanoseconds (the pushing threads' CPU clock).
+   */
+  uint64_t encode_cpu_ns;
+  /**
+   * Times the link to the relay was re-established.
+   */
+  uint64_t reconnects;
+  /**
+   * Events dropped because the program did not read them (input first).
+   */
+  uint64_t dropped_events;
+} glimpse_host_stats;
+
+/**
+ * One event of a host, filled by `glimpse_host_next_event`. A tagged struct: `kind` (a
+ * `glimpse_host_event_kind`) says which fields mean something; the others are zero. Fixed size,
+ * no pointers: strings are copied in, NUL-terminated, cut (at a UTF-8 character boundary) to fit.
+ *
+ * Versioned by size like `glimpse_host_stats`: set `struct_size` to `sizeof(glimpse_host_event)`
+ * before the call; the library fills that many bytes at most and sets `struct_size` to the number
+ * filled. Later versions only append fields.
+ */
+typedef struct glimpse_host_event {
+  /**
+   * `sizeof(glimpse_host_event)` as the caller knows it, set by the caller.
+   */
+  uint32_t struct_size;
+  /**
+   * A `glimpse_host_event_kind`.
+   */
+  uint32_t kind;
+  /**
+   * The viewer concerned (viewer, control and input events); ids are unique in a session.
+   */
+  uint64_t viewer;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_POINTER_MOVE`: the column.
+   */
+  int32_t x;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_POINTER_MOVE`: the row.
+   */
+  int32_t y;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_WHEEL`: horizontal steps.
+   */
+  int32_t wheel_dx;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_WHEEL`: vertical steps.
+   */
+  int32_t wheel_dy;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_POINTER_BUTTON`: the button (0 left, 1 middle, 2 right, ...).
+   */
+  uint32_t button;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_KEY`: the X11 keysym.
+   */
+  uint32_t keysym;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_POINTER_BUTTON` and `GLIMPSE_HOST_EVENT_KIND_KEY`: 1 pressed, 0
+   * released.
+   */
+  uint32_t down;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_ENDED`: why, as a `glimpse_result`.
+   */
+  uint32_t end_code;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_WRONG_CODE`: wrong attempts on the current code so far.
+   */
+  uint32_t count;
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED`: the viewer's network address (`IP:port`).
+   */
+  char address[GLIMPSE_HOST_ADDRESS_SIZE];
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED`: the name the viewer typed (UTF-8, may be empty).
+   */
+  char name[GLIMPSE_HOST_NAME_SIZE];
+  /**
+   * `GLIMPSE_HOST_EVENT_KIND_ENDED`: the detail, in English.
+   */
+  char reason[GLIMPSE_HOST_REASON_SIZE];
+  /**
+   * `READY`, `RECONNECTED` and `CODE_REPLACED`: the code viewers type, `"123 456 7890"`.
+   */
+  char code[GLIMPSE_HOST_CODE_SIZE];
+} glimpse_host_event;
 
 #ifdef __cplusplus
 extern "C" {
@@ -930,6 +1328,265 @@ glimpse_result glimpse_encoder_top_off_bound_frames(const struct glimpse_encoder
  * `out_count` is NULL or writable.
  */
 glimpse_result glimpse_encoder_lossy_rects(const struct glimpse_encoder *encoder, struct glimpse_rect *rects, size_t cap, size_t *out_count);
+
+/**
+ * Fills `settings` with the defaults of this library version and sets `settings->struct_size`;
+ * every pointer field is NULL (`relay_url` must be set before `glimpse_host_new`).
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` if `settings` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `settings` is NULL or points to a writable `glimpse_host_settings`.
+ */
+glimpse_result glimpse_host_settings_init(struct glimpse_host_settings *settings);
+
+/**
+ * Starts sharing: connects to the relay, starts a session and returns once the relay gave its key
+ * (read it with `glimpse_host_key`). Blocks the calling thread meanwhile: at most
+ * `connect_timeout_ms` when the relay cannot be reached (no retry before the first session);
+ * longer only when a relay accepts connections but never answers (retried for
+ * `reconnect_seconds`). From then on the library's own network thread talks to the relay and
+ * reconnects by itself; frames go in with `glimpse_host_push_frame`, events come out of
+ * `glimpse_host_next_event`. On success `*out_host` owns the host: free it with
+ * `glimpse_host_free`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`settings`, `settings->relay_url` or `out_host` NULL),
+ * `GLIMPSE_RESULT_SETTINGS_SIZE`, `GLIMPSE_RESULT_INVALID_ARGUMENT` (a field out of range, a string
+ * that is not UTF-8, an invalid `settings->encoder`), `GLIMPSE_RESULT_INVALID_RELAY_URL`,
+ * `GLIMPSE_RESULT_TLS` (e.g. an unreadable `ca_cert_path`), `GLIMPSE_RESULT_RELAY_UNREACHABLE`,
+ * `GLIMPSE_RESULT_RELAY_FULL`, `GLIMPSE_RESULT_PROTOCOL_ERROR`, `GLIMPSE_RESULT_CONNECTION_LOST`;
+ * `glimpse_last_error()` says why. On failure `*out_host` is untouched and no thread is left
+ * running. Thread-safe.
+ *
+ * # Safety
+ * `settings` is NULL or points to `settings->struct_size` readable bytes whose pointer fields are
+ * NULL or valid as documented in `glimpse_host_settings`; `out_host` is NULL or writable.
+ */
+glimpse_result glimpse_host_new(const struct glimpse_host_settings *settings, struct glimpse_host **out_host);
+
+/**
+ * Ends the session for every viewer (the relay is told, within 2 s), stops the network thread and
+ * waits for it, then frees the host. NULL is ignored. Blocks until the thread is gone: usually at
+ * once; while a reconnection attempt is under way, until it ends (at most `connect_timeout_ms`).
+ *
+ * Must not race any other call on this host: no call on it may be running (on any thread, e.g. a
+ * `glimpse_host_next_event` waiting) or made afterwards.
+ *
+ * # Safety
+ * `host` is NULL or came from `glimpse_host_new` and was not freed; it is not used again.
+ */
+void glimpse_host_free(struct glimpse_host *host);
+
+/**
+ * Copies the code viewers type, `"123 456 7890"`, NUL-terminated, to `buf` (`cap` bytes;
+ * `GLIMPSE_HOST_KEY_SIZE` is enough) and sets `*out_len` to its length without the NUL. The code
+ * stays the same across reconnections; it changes only when it is burned after three wrong
+ * attempts (`GLIMPSE_HOST_EVENT_KIND_CODE_REPLACED` gives the new one). The last five digits never
+ * reach the relay: they key the end-to-end encryption.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`host` or `out_len` NULL, or `buf` NULL with a non-zero
+ * `cap`), `GLIMPSE_RESULT_BUFFER_TOO_SMALL` (then `*out_len` is the size needed, NUL included, and
+ * `buf` is untouched). Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host; `buf` is NULL or points to `cap` writable bytes; `out_len` is NULL
+ * or writable.
+ */
+glimpse_result glimpse_host_key(const struct glimpse_host *host, char *buf, size_t cap, size_t *out_len);
+
+/**
+ * Copies the link viewers open (the relay's page with the code in the URL fragment, which browsers
+ * never send to a server, e.g. `http://relay:8080/#code=1234567890`), NUL-terminated, like
+ * `glimpse_host_key` does the code.
+ *
+ * Returns the codes of `glimpse_host_key`. Thread-safe.
+ *
+ * # Safety
+ * As for `glimpse_host_key`.
+ */
+glimpse_result glimpse_host_join_link(const struct glimpse_host *host, char *buf, size_t cap, size_t *out_len);
+
+/**
+ * Encodes one captured frame on the calling thread and hands its packet to the network thread
+ * (never blocks on the network). Arguments as for `glimpse_encoder_push_frame`: `height` rows of
+ * `width` pixels, `stride` bytes apart, in `pixel_format`, in `len` bytes read during the call only;
+ * `damage`/`damage_count` the capture API's damage rectangles (NULL and 0: compare the whole
+ * frame). While the link is down frames are still encoded; viewers restart from a checkpoint when
+ * it is back. When the network does not keep up, packets are dropped (`glimpse_host_stats`) and
+ * the stream restarts from a checkpoint.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_INVALID_DIMENSIONS`,
+ * `GLIMPSE_RESULT_INVALID_STRIDE`, `GLIMPSE_RESULT_FRAME_DATA_TOO_SHORT`,
+ * `GLIMPSE_RESULT_UNKNOWN_PIXEL_FORMAT`, `GLIMPSE_RESULT_INVALID_RECT` (a damage rectangle),
+ * `GLIMPSE_RESULT_INVALID_ARGUMENT`; on failure nothing was encoded.
+ *
+ * Thread-safe, but frames are encoded in the order the calls take the encoder: push from one
+ * thread at a time (it may change).
+ *
+ * # Safety
+ * `host` is NULL or a live host; `pixels` is NULL or points to `len` readable bytes; `damage` is
+ * NULL or points to `damage_count` readable rectangles.
+ */
+glimpse_result glimpse_host_push_frame(const struct glimpse_host *host, const uint8_t *pixels, size_t len, uint32_t width, uint32_t height, size_t stride, uint32_t pixel_format, const struct glimpse_rect *damage, size_t damage_count);
+
+/**
+ * Sets the cursor image viewers draw (`width`, `height` 1..256, any stride, a
+ * `glimpse_pixel_format`, straight alpha) and its hotspot (inside the image), as
+ * `glimpse_encoder_set_cursor_shape` does.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, the frame errors of `glimpse_host_push_frame`,
+ * `GLIMPSE_RESULT_LIMIT_EXCEEDED` (image above 256x256), `GLIMPSE_RESULT_INVALID_RECT` (hotspot
+ * outside the image). Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host; `pixels` is NULL or points to `len` readable bytes.
+ */
+glimpse_result glimpse_host_set_cursor_shape(const struct glimpse_host *host, const uint8_t *pixels, size_t len, uint32_t width, uint32_t height, size_t stride, uint32_t pixel_format, uint32_t hotspot_x, uint32_t hotspot_y);
+
+/**
+ * Moves the cursor hotspot to `x`, `y` (screen pixels, may be outside the screen) and shows
+ * (`visible` 1) or hides (`visible` 0) it.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_INVALID_ARGUMENT` (`visible` not 0 or
+ * 1). Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_move_cursor(const struct glimpse_host *host, int32_t x, int32_t y, uint32_t visible);
+
+/**
+ * The sharp-text guarantee, as `glimpse_encoder_top_off_bound_frames`: after the screen stops
+ * changing, every pixel viewers show is exact again within this many pushed frames. A capture loop
+ * that stops pushing when nothing changes should push the last frame this many more times. Writes
+ * it to `*out_frames`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host; `out_frames` is NULL or writable.
+ */
+glimpse_result glimpse_host_top_off_bound_frames(const struct glimpse_host *host, uint32_t *out_frames);
+
+/**
+ * Gives remote control to `viewer` (the id of its `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED` or
+ * `GLIMPSE_HOST_EVENT_KIND_CONTROL_REQUESTED` event); a viewer holding it loses it. Asynchronous:
+ * the network thread applies it and `GLIMPSE_HOST_EVENT_KIND_CONTROL_GRANTED` follows; a viewer
+ * that is not connected is ignored (no event). While the link is down the decision is dropped.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED` (the session is over).
+ * Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_grant(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Refuses `viewer`'s request for remote control, or takes control from it
+ * (`GLIMPSE_HOST_EVENT_KIND_CONTROL_REFUSED` follows). Asynchronous, like `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_refuse(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Takes remote control back from whoever holds it (`GLIMPSE_HOST_EVENT_KIND_CONTROL_REVOKED`
+ * follows when someone did). Asynchronous, like `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_revoke(const struct glimpse_host *host);
+
+/**
+ * Disconnects `viewer` from the session (it cannot come back with its resume token; it may join
+ * again with the code) and changes the session's content key, so it cannot read what follows. `GLIMPSE_HOST_EVENT_KIND_VIEWER_LEFT` follows. Asynchronous, like
+ * `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_remove(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Lets in a viewer waiting for approval (`GLIMPSE_HOST_EVENT_KIND_APPROVAL_NEEDED`, with
+ * `approve_viewers` set); `GLIMPSE_HOST_EVENT_KIND_VIEWER_JOINED` follows. Asynchronous, like
+ * `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_approve(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Turns away a viewer waiting for approval (it is told the host did not let it in).
+ * Asynchronous, like `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_deny(const struct glimpse_host *host, uint64_t viewer);
+
+/**
+ * Tells the host that the person at this machine used mouse or keyboard: a viewer holding remote
+ * control loses it at once (`GLIMPSE_HOST_EVENT_KIND_CONTROL_REVOKED`). Call it from the local
+ * input hook; cheap when nobody holds control. Asynchronous, like `glimpse_host_grant`.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER`, `GLIMPSE_RESULT_CLOSED`. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host.
+ */
+glimpse_result glimpse_host_local_input(const struct glimpse_host *host);
+
+/**
+ * Writes the host's counters to `*out_stats`: the fields that fit in `out_stats->struct_size`
+ * bytes (at least the first version's size); bytes past the fields this library knows are set to
+ * zero; `out_stats->struct_size` is set to the number of bytes filled.
+ *
+ * Returns `GLIMPSE_RESULT_NULL_PARAMETER` (`host` or `out_stats` NULL),
+ * `GLIMPSE_RESULT_SETTINGS_SIZE` (`struct_size` too small), `GLIMPSE_RESULT_INVALID_ARGUMENT`
+ * (`out_stats` misaligned). On failure nothing is written. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a live host; `out_stats` is NULL or points to `out_stats->struct_size` writable
+ * bytes.
+ */
+glimpse_result glimpse_host_get_stats(const struct glimpse_host *host, struct glimpse_host_stats *out_stats);
+
+/**
+ * Waits at most `timeout_ms` milliseconds (0: do not wait) for the host's next event and writes it
+ * to `*out_event` (set `out_event->struct_size` first). Events come in the order they happened;
+ * the first is `GLIMPSE_HOST_EVENT_KIND_READY`, the last `GLIMPSE_HOST_EVENT_KIND_ENDED`. They
+ * wait in a bounded queue: read them regularly (a capture loop can poll with 0 between frames), or
+ * input events are dropped first (`glimpse_host_stats.dropped_events`).
+ *
+ * Returns `GLIMPSE_RESULT_OK` with an event, `GLIMPSE_RESULT_TIMEOUT` when none came in time,
+ * `GLIMPSE_RESULT_CLOSED` when the session is over and every event was read;
+ * `GLIMPSE_RESULT_NULL_PARAMETER` (`host` or `out_event` NULL), `GLIMPSE_RESULT_SETTINGS_SIZE`
+ * (`struct_size` smaller than the first version), `GLIMPSE_RESULT_INVALID_ARGUMENT` (`out_event`
+ * misaligned). Only `GLIMPSE_RESULT_OK` writes `*out_event` and takes an event.
+ *
+ * Thread-safe (each event goes to one caller), but meant for one thread: the one that acts on the
+ * events. It must return before `glimpse_host_free` is called.
+ *
+ * # Safety
+ * `host` is NULL or a live host; `out_event` is NULL or points to `out_event->struct_size`
+ * writable bytes.
+ */
+glimpse_result glimpse_host_next_event(const struct glimpse_host *host, uint32_t timeout_ms, struct glimpse_host_event *out_event);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -30,8 +30,13 @@ if [ -f capture/ci.sh ]; then
 fi
 
 if [ -f wasm/ci.sh ]; then
-  echo "== Web SDK (wasm, npm package, headless Chromium)"
+  echo "== Web SDK (wasm, npm package, headless Chromium, join and share through a relay)"
   bash wasm/ci.sh
+fi
+
+if [ -f connect/e2e/run.sh ]; then
+  echo "== quick connect in headless Chromium (three viewers of the relay page, pixel-exact; latency figures)"
+  bash connect/e2e/run.sh
 fi
 
 if [ -f connect/ci.sh ]; then

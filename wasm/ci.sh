@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds and tests the npm package (glimpse-web): fmt + clippy (native and wasm32), the wasm build,
-# `npm pack`, then tests of the packed tarball: tsc --noEmit over its types, Node tests (node:test) and
-# real headless Chromium tests (playwright-core driving /usr/bin/chromium), and the benchmark.
+# Builds and tests the npm package (glimpse-web): fmt + clippy (native and wasm32), the build
+# (wasm/build.sh: the wasm engine and the TypeScript in ts/), `npm pack`, then tests of the packed
+# tarball: tsc --noEmit over its generated types, Node tests (node:test), real headless Chromium tests
+# (playwright-core driving /usr/bin/chromium) and the benchmark, and quick connect against a real
+# glimpse-relay (GlimpseViewer.join on a glimpse-share session, the relay's page built from the
+# tarball, GlimpseSharer.share joined by glimpse-view and by a browser, a relay restart).
 # Installs what it needs (wasm32 target, the pinned wasm-bindgen-cli, chromium, npm packages); safe to
 # run twice. Usage: bash wasm/ci.sh
 set -euo pipefail
@@ -11,15 +14,14 @@ HERE=$(pwd)
 WS=${GLIMPSE_WORKSPACE:-$(cd .. && pwd)}
 TARGET_DIR=${CARGO_TARGET_DIR:-$WS/target}
 export CARGO_TERM_COLOR=never
-# Must equal the exact `wasm-bindgen = "=..."` pin in Cargo.toml.
-WASM_BINDGEN_VERSION=0.2.130
-grep -q "wasm-bindgen = \"=$WASM_BINDGEN_VERSION\"" Cargo.toml || { echo "ci.sh: Cargo.toml does not pin wasm-bindgen =$WASM_BINDGEN_VERSION" >&2; exit 1; }
 
 echo "== tools"
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-fi
+# The wasm32 target for clippy below; build.sh installs the rest of the wasm tools.
+installed=$(rustup target list --installed)
+case $'\n'"$installed"$'\n' in
+  *$'\n'wasm32-unknown-unknown$'\n'*) ;;
+  *) rustup target add wasm32-unknown-unknown ;;
+esac
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
@@ -35,18 +37,16 @@ cargo clippy -q --manifest-path "$MANIFEST" --all-targets -- -D warnings
 cargo clippy -q --manifest-path "$MANIFEST" --all-targets --target wasm32-unknown-unknown -- -D warnings
 cargo test -q --manifest-path "$MANIFEST" --lib
 
-echo "== wasm build"
-# Size: one codegen unit and LTO, no debug info (only for this build; the workspace profile is untouched).
-CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
-  cargo build -q --manifest-path "$MANIFEST" --lib --release --target wasm32-unknown-unknown
-rm -rf dist
-wasm-bindgen --target web --out-dir dist --out-name glimpse_wasm \
-  "$TARGET_DIR/wasm32-unknown-unknown/release/glimpse_wasm.wasm"
+# The wasm engine and the TypeScript in ts/ (JavaScript and generated types in js/).
+bash build.sh
 
 echo "== test packets (native encoder)"
 cargo build -q --manifest-path "$MANIFEST" --example packets
 TOOL="$TARGET_DIR/debug/examples/packets"
 "$TOOL" make build/testdata
+# Messages of a misbehaving relay, encoded by the protocol itself.
+cargo build -q --manifest-path "$MANIFEST" --example relay_messages
+"$TARGET_DIR/debug/examples/relay_messages" build/relay-messages
 
 echo "== npm pack"
 mkdir -p build
@@ -62,14 +62,27 @@ echo '{ "name": "consumer", "private": true, "type": "module" }' > "$CONSUMER/pa
 ln -sfn "$HERE/node_modules/playwright-core" "$CONSUMER/node_modules/playwright-core"
 cp tests/*.mjs tests/*.ts tests/*.html tests/tsconfig.json "$CONSUMER/"
 
+echo "== quick connect programs and the relay's pages (from the tarball)"
+cargo build -q --manifest-path "$WS/connect/Cargo.toml" --release --bins
+BIN_DIR="$TARGET_DIR/release"
+WEB="$HERE/build/web"
+bash "$WS/scripts/build-web.sh" --tarball "$TARBALL" --out "$WEB"
+# The relay tests' own page, served by the relay next to its pages (under its CSP).
+mkdir -p "$WEB/test"
+cp tests/relay-page.html tests/relay-page.mjs "$WEB/test/"
+if [ -d "$WS/../shared/corpus" ]; then CORPUS_DIR="$WS/../shared/corpus"; else CORPUS_DIR="$WS/testdata/corpus"; fi
+
 echo "== tsc --noEmit"
 (cd "$CONSUMER" && "$HERE/node_modules/.bin/tsc" --noEmit -p tsconfig.json)
 echo "types ok"
 
 echo "== node + chromium tests"
 export GLIMPSE_TESTDATA="$HERE/build/testdata" GLIMPSE_PACKETS_TOOL="$TOOL" GLIMPSE_TARBALL="$TARBALL"
+export GLIMPSE_RELAY_MESSAGES="$HERE/build/relay-messages"
+export GLIMPSE_BIN_DIR="$BIN_DIR" GLIMPSE_WEB_DIR="$WEB" GLIMPSE_CORPUS_DIR="$CORPUS_DIR" GLIMPSE_CORPUS=typing_editor@1280x720
 cd "$CONSUMER"
-node --test --test-concurrency=1 --test-reporter=tap node.test.mjs browser.test.mjs 2>&1 | tee ../test.log | grep -v '^ *# Subtest' || true
+timeout 900 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap node.test.mjs browser.test.mjs connect.test.mjs 2>&1 \
+  | tee ../test.log | grep -v '^ *# Subtest' || true
 grep -q '^# fail 0$' ../test.log || { echo "ci.sh: wasm tests failed" >&2; exit 1; }
 pass=$(sed -n 's/^# pass //p' ../test.log)
 echo "$pass passed, 0 failed"

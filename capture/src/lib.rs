@@ -1,33 +1,54 @@
-//! Screen capture and input injection for Glimpse's `share` command.
+//! Screen capture and input injection for Glimpse's share command.
 //!
-//! A [`ScreenSource`] hands out BGRA frames ready for [`glimpse::Frame::new`], with damage rectangles
-//! as hints, and the mouse cursor separately (position every call, shape only when it changed):
+//! A [`ScreenSource`] hands out BGRA (or RGBA) frames ready for [`glimpse::Frame::new`], with damage
+//! rectangles as hints, and the mouse cursor separately (position every call, shape only when it
+//! changed). Three backends:
 //!
-//! - [`X11Source`] (Linux) reads the real X11 screen: MIT-SHM `GetImage` into a shared segment when
-//!   the server allows it (plain `GetImage` otherwise), XDamage for the changed rectangles, XFixes for
-//!   the cursor. Depth 24 and 32 TrueColor screens only.
-//! - [`DemoSource`] needs no X server: an animated, deterministic desktop-like scene whose damage
-//!   rectangles are exact.
+//! - **Wayland** ([`PortalSource`], Linux, the default `wayland` feature): the xdg-desktop-portal
+//!   ScreenCast portal (through `ashpd`) picks what to share in its dialog, asked once thanks to a
+//!   restore token kept under `$XDG_STATE_HOME/glimpse`; frames come from PipeWire (shared-memory
+//!   buffers, linear DMA-BUFs when offered) on a thread of their own; damage from the stream's
+//!   `SPA_META_VideoDamage`, or computed while copying when the compositor sends none; the cursor
+//!   from `SPA_META_Cursor`. A still screen (the compositor sends nothing) is the last frame again
+//!   with empty damage. Remote control goes through the RemoteDesktop portal ([`PortalInput`]).
+//! - **X11** ([`X11Source`], Linux): MIT-SHM `GetImage` into a shared segment when the server allows
+//!   it (plain `GetImage` otherwise), XDamage for the changed rectangles, XFixes for the cursor; the
+//!   whole screen or one RandR monitor. Depth 24 and 32 TrueColor screens only. Remote control with
+//!   XTest ([`X11Input`], built on [`InputInjector`] and [`LocalInputWatch`]).
+//! - **Demo** ([`DemoSource`]): no display at all; an animated, deterministic desktop-like scene
+//!   whose damage rectangles are exact.
 //!
-//! [`open_default`] picks the X11 screen when `DISPLAY` is set and reachable, the demo otherwise.
-//! For remote control, [`InputInjector`] replays the viewer's pointer, wheel and keys with XTest and
-//! [`LocalInputWatch`] tells when the person at the host touched the mouse or keyboard, so that the
-//! host takes control back at once.
+//! [`open`] picks the backend ([`detect_backend`]: `WAYLAND_DISPLAY` and a ScreenCast portal on the
+//! session bus, else `DISPLAY`, else the demo), applies the [`Selection`] (whole screen, monitor
+//! `n` from [`list_monitors`], a window) and, when asked, opens remote control as one
+//! [`RemoteInput`] whatever the backend: pointer, buttons in browser numbering, wheel, keysyms, and
+//! [`RemoteInput::local_activity`] for host priority (the person at the host takes control back by
+//! touching their mouse or keyboard). It says which backend it uses ([`Opened::backend`]).
 //!
 //! ```
 //! use glimpse::{Encoder, EncoderConfig, Frame};
-//! use glimpse_capture::{DemoSource, ScreenSource};
+//! use glimpse_capture::{open, BackendChoice, CaptureOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut source = DemoSource::new(640, 360); // or glimpse_capture::open_default()?
+//! let mut options = CaptureOptions::default(); // the desktop's backend, whole screen
+//! options.backend = BackendChoice::Demo; // (here: the demo, to run anywhere)
+//! options.remote_control = true; // Opened::injector, when the backend grants it
+//! let mut opened = open(&options)?;
+//! println!("sharing through {}", opened.backend);
 //! let mut encoder = Encoder::new(EncoderConfig::default());
 //! for _ in 0..3 {
-//!     let shot = source.capture()?;
+//!     let shot = opened.source.capture()?;
 //!     let frame = Frame::new(shot.pixels, shot.width, shot.height, shot.stride, shot.format)?;
-//!     let _packet = encoder.encode(&frame)?; // damage: `shot.damage` (None = compare everything)
-//!     if let Some(cursor) = source.cursor()? {
+//!     let _packet = match &shot.damage {
+//!         Some(hints) => encoder.encode_with_hints(&frame, hints)?,
+//!         None => encoder.encode(&frame)?, // unknown damage: compare everything
+//!     };
+//!     if let Some(cursor) = opened.source.cursor()? {
 //!         let _ = (cursor.x, cursor.y, cursor.visible, cursor.shape.map(|s| s.serial));
 //!     }
+//! }
+//! if let Some(input) = opened.injector.as_mut() {
+//!     input.pointer_move(100, 100)?; // frame coordinates
 //! }
 //! # Ok(())
 //! # }
@@ -36,13 +57,26 @@
 #![warn(missing_docs)]
 
 mod demo;
+mod error;
+mod open;
+mod remote_input;
+#[cfg(all(target_os = "linux", feature = "wayland"))]
+mod wayland;
 #[cfg(target_os = "linux")]
 mod x11;
 
 pub use demo::DemoSource;
+pub use error::CaptureError;
 use glimpse::{PixelFormat, Rect};
+pub use open::{
+    detect_backend, list_monitors, open, Backend, BackendChoice, CaptureOptions, Monitor, Opened,
+    Selection,
+};
+pub use remote_input::{mouse_button, LocalWatch, RemoteInput};
+#[cfg(all(target_os = "linux", feature = "wayland"))]
+pub use wayland::{PortalInput, PortalSource, StreamInfo};
 #[cfg(target_os = "linux")]
-pub use x11::{InputInjector, LocalInputWatch, X11Source};
+pub use x11::{InputInjector, LocalInputWatch, X11Input, X11Source};
 
 /// One captured screen image, borrowed from its source until the next call.
 #[derive(Debug)]
@@ -55,7 +89,8 @@ pub struct CapturedFrame<'a> {
     pub height: u32,
     /// Bytes from one row to the next.
     pub stride: usize,
-    /// Byte order of the pixels (always [`PixelFormat::Bgra8`] today).
+    /// Byte order of the pixels: [`PixelFormat::Bgra8`], or [`PixelFormat::Rgba8`] from a PipeWire
+    /// stream in RGBx/RGBA.
     pub format: PixelFormat,
     /// What changed since the previous capture, as hints: every changed pixel lies inside one of the
     /// rectangles (they may cover unchanged pixels too). `None` means unknown: compare everything.
@@ -102,61 +137,21 @@ pub trait ScreenSource {
     /// The cursor's position and visibility, plus its shape when it changed. `None` when this
     /// source knows nothing about a cursor.
     fn cursor(&mut self) -> Result<Option<CursorState>, CaptureError>;
-    /// A short name for logs: `"x11"` or `"demo"`.
+    /// A short name for logs: `"portal"`, `"x11"` or `"demo"`.
     fn kind(&self) -> &'static str;
-}
-
-/// Why capturing or injecting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CaptureError {
-    /// No X server could be reached (`DISPLAY` unset, wrong, or refused).
-    #[error("cannot connect to the X server: {0}")]
-    Connect(String),
-    /// The connection broke or a request failed.
-    #[error("X11 request failed: {0}")]
-    Protocol(String),
-    /// The server lacks an extension this needs.
-    #[error("the X server lacks the {0} extension")]
-    MissingExtension(&'static str),
-    /// The screen's pixels are not 32-bit little-endian BGRX (depth 24 or 32, TrueColor).
-    #[error("unsupported screen format: depth {depth}, {bits_per_pixel} bits per pixel, {detail}")]
-    UnsupportedFormat {
-        /// Screen depth.
-        depth: u8,
-        /// Bits per pixel of that depth's image format (0 when the server lists none).
-        bits_per_pixel: u8,
-        /// What else is wrong (byte order, colour masks).
-        detail: String,
-    },
-    /// A size the source cannot produce (zero, or over [`glimpse::MAX_DIMENSION`]).
-    #[error("invalid screen size {width}x{height}")]
-    InvalidSize {
-        /// Requested columns.
-        width: u32,
-        /// Requested rows.
-        height: u32,
-    },
-    /// An injected input event was refused (unknown button, keysym that cannot be mapped...).
-    #[error("invalid input event: {0}")]
-    InvalidInput(String),
-    /// An operating-system call failed (shared memory).
-    #[error("system call failed: {0}")]
-    Os(#[from] std::io::Error),
-}
-
-/// Opens the real X11 screen when `DISPLAY` is set and the server can be reached, or the animated
-/// [`DemoSource`] (1280x720) otherwise. A reachable server that cannot be captured (say depth 16)
-/// is an error, not a silent fallback.
-pub fn open_default() -> Result<Box<dyn ScreenSource>, CaptureError> {
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) {
-        match X11Source::open(None) {
-            Ok(source) => return Ok(Box::new(source)),
-            // Unreachable server: fall back to the demo. A reachable but unusable one is an error.
-            Err(CaptureError::Connect(_)) => {}
-            Err(other) => return Err(other),
-        }
+    /// Waits up to `timeout` for the screen to change: true when a capture now may show something
+    /// new. Sources that are told about changes (the Wayland portal: PipeWire delivers frames only
+    /// then) block until one comes, so a capture loop needs no polling there; the others answer
+    /// true at once.
+    fn wait_for_change(&mut self, timeout: std::time::Duration) -> Result<bool, CaptureError> {
+        let _ = timeout;
+        Ok(true)
     }
-    Ok(Box::new(DemoSource::new(1280, 720)))
+}
+
+/// Opens the desktop's screen with [`CaptureOptions::default()`]: the Wayland portal, X11 or the
+/// demo scene (1280x720), as [`detect_backend`] picks. Use [`open`] to choose what to share, get
+/// remote control and learn which backend is in use.
+pub fn open_default() -> Result<Box<dyn ScreenSource>, CaptureError> {
+    Ok(open(&CaptureOptions::default())?.source)
 }

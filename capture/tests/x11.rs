@@ -409,3 +409,187 @@ fn xtest_input_reaches_windows_and_local_input_is_noticed() {
     }
     input.release_all().unwrap();
 }
+
+/// Keycodes whose keysyms include `keysym`.
+fn keycodes_of(conn: &RustConnection, keysym: u32) -> Vec<u8> {
+    let setup = conn.setup();
+    let (min, max) = (setup.min_keycode, setup.max_keycode);
+    let map = conn
+        .get_keyboard_mapping(min, max - min + 1)
+        .unwrap()
+        .reply()
+        .unwrap();
+    let per = usize::from(map.keysyms_per_keycode.max(1));
+    map.keysyms
+        .chunks(per)
+        .enumerate()
+        .filter(|(_, syms)| syms.contains(&keysym))
+        .map(|(i, _)| min + i as u8)
+        .collect()
+}
+
+/// A flood of keysyms the keyboard lacks uses a few spare keycodes at a bounded rate, never the
+/// whole keymap; a keymap left changed by a process that died is put back by the next injector.
+#[test]
+fn unknown_keysyms_use_a_small_pool_and_a_crash_is_repaired() {
+    let Some(x) = xvfb() else { return };
+    let (conn, _) = x11rb::connect(Some(&x.display)).unwrap();
+    let mut input = InputInjector::open(Some(&x.display)).unwrap();
+    // 40 distinct Greek letters as fast as possible: some fail (the remap budget of the second),
+    // and all that succeed share at most 8 keycodes.
+    let greek: Vec<u32> = (0..40).map(|i| 0x0100_03b1 + i).collect();
+    let mut used = std::collections::HashSet::new();
+    let mut refused = 0;
+    for &keysym in &greek {
+        match input.keycode_for(keysym) {
+            Ok(keycode) => {
+                used.insert(keycode);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(used.len() <= 8, "{} spare keycodes used", used.len());
+    assert!(
+        refused >= 40 - 20,
+        "at most 20 remaps a second ({refused} refused)"
+    );
+    // The process "dies" without restoring: the keymap keeps our keysyms.
+    let last = *greek
+        .iter()
+        .rev()
+        .find(|&&k| !keycodes_of(&conn, k).is_empty())
+        .unwrap();
+    std::mem::forget(input);
+    assert!(!keycodes_of(&conn, last).is_empty(), "left changed");
+    // The next injector puts it back.
+    let fresh = InputInjector::open(Some(&x.display)).unwrap();
+    for &keysym in &greek {
+        assert!(
+            keycodes_of(&conn, keysym).is_empty(),
+            "{keysym:#x} still mapped"
+        );
+    }
+    drop(fresh);
+}
+
+#[test]
+fn monitor_selection_crops_to_a_randr_monitor() {
+    use glimpse_capture::{list_monitors, open, Backend, BackendChoice, CaptureOptions, Selection};
+    use x11rb::protocol::randr::{self, ConnectionExt as _};
+    let Some(x) = xvfb() else { return };
+    let (conn, root) = connect(&x);
+    // Two monitors side by side, as `xrandr --setmonitor` defines them.
+    for (name, left) in [("LEFT", 0), ("RIGHT", 640)] {
+        let atom = conn
+            .intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom;
+        let monitor = randr::MonitorInfo {
+            name: atom,
+            primary: left == 0,
+            automatic: false,
+            x: left,
+            y: 0,
+            width: 640,
+            height: 720,
+            width_in_millimeters: 170,
+            height_in_millimeters: 190,
+            outputs: vec![],
+        };
+        conn.randr_set_monitor(root, monitor)
+            .unwrap()
+            .check()
+            .expect("RandR 1.5 SetMonitor");
+    }
+    let mut options = CaptureOptions::default();
+    options.backend = BackendChoice::X11;
+    options.x11_display = Some(x.display.clone());
+    let monitors = list_monitors(&options).unwrap();
+    let geometry: Vec<_> = monitors
+        .iter()
+        .map(|m| {
+            (
+                m.index,
+                m.name.as_str(),
+                m.x,
+                m.y,
+                m.width,
+                m.height,
+                m.primary,
+            )
+        })
+        .collect();
+    // Xvfb keeps the automatic monitor of its one output after ours.
+    assert_eq!(
+        geometry,
+        [
+            (0, "LEFT", 0, 0, 640, 720, true),
+            (1, "RIGHT", 640, 0, 640, 720, false),
+            (2, "screen", 0, 0, 1280, 720, false)
+        ]
+    );
+
+    // A window across the boundary: its right part is in monitor 1, from column 0.
+    let win = window(
+        &conn,
+        root,
+        (600, 100, 200, 100),
+        xproto::EventMask::NO_EVENT,
+    );
+    options.selection = Selection::Monitor(1);
+    options.remote_control = true;
+    let mut opened = open(&options).expect("monitor 1");
+    assert_eq!(opened.backend, Backend::X11);
+    assert_eq!(opened.source.size(), (640, 720));
+    {
+        let frame = opened.source.capture().unwrap();
+        assert_eq!((frame.width, frame.height), (640, 720));
+        assert_area(
+            frame.pixels,
+            frame.stride,
+            Rect::new(0, 100, 160, 100),
+            0x808080,
+        );
+        assert_area(
+            frame.pixels,
+            frame.stride,
+            Rect::new(160, 100, 10, 10),
+            0x000000,
+        );
+    }
+    fill(&conn, win, 0xff00ff, (100, 10, 30, 20));
+    let changed = Rect::new(60, 110, 30, 20);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = opened.source.capture().unwrap();
+        let damage = frame.damage.clone().expect("known damage");
+        assert!(damage.iter().all(|d| d.right() <= 640 && d.bottom() <= 720));
+        if covered(&damage, changed) {
+            assert_area(frame.pixels, frame.stride, changed, 0xff00ff);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no damage for the change");
+    }
+
+    // Pointer positions are the monitor's too, both ways.
+    let mut input = opened.injector.take().expect("XTest remote control");
+    input.pointer_move(5, 6).unwrap();
+    input.sync().unwrap();
+    let pointer = conn.query_pointer(root).unwrap().reply().unwrap();
+    assert_eq!((pointer.root_x, pointer.root_y), (645, 6));
+    let cursor = opened.source.cursor().unwrap().expect("cursor");
+    assert_eq!((cursor.x, cursor.y), (5, 6));
+
+    options.selection = Selection::Monitor(3);
+    assert!(matches!(
+        open(&options),
+        Err(glimpse_capture::CaptureError::NoSuchMonitor { index: 3, count: 3 })
+    ));
+    options.selection = Selection::Window;
+    assert!(matches!(
+        open(&options),
+        Err(glimpse_capture::CaptureError::Unsupported(_))
+    ));
+}

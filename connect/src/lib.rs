@@ -39,6 +39,11 @@ mod client;
 pub mod relay;
 
 pub use error::ConnectError;
+
+/// The README's examples (the engine's and quick connect's), compiled as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use host_session::{ControlPolicy, HostEvent, HostOptions, ViewerInfo};
 pub use protocol::{JoinCode, Lookup};
 

@@ -5,9 +5,10 @@
 //! 1. [`frame`]: a captured image is a borrowed, validated [`Frame`] (BGRA8 or RGBA8, any stride).
 //! 2. [`damage`]: each frame is compared with the previous one, tile by tile, tightened to the changed
 //!    pixels; capture-API damage rectangles ("hints") limit the compare.
-//! 3. [`tiles`]: changed tiles are looked up in a tile cache that encoder and decoder keep in step, and
-//!    moved content (scrolling, dragged windows, content back from the reference image saved before a
-//!    large change) is found and sent as copies.
+//! 3. [`tiles`]: changed tiles are looked up in a tile cache that encoder and decoder keep in step
+//!    (and small shapes, such as the glyphs of text, in a glyph cache), and moved content (scrolling,
+//!    dragged windows, content back from the reference image saved before a large change) is found
+//!    and sent as copies.
 //! 4. [`codec`]: what is left is coded losslessly: fills, palettes for text and UI, recolourings,
 //!    prediction for the rest, then one entropy stage per frame with the earlier payloads as its
 //!    dictionary.
@@ -34,6 +35,18 @@
 //! assert_eq!(viewer.framebuffer().unwrap().pixels, &screen[..]);
 //! # Ok::<(), glimpse::Error>(())
 //! ```
+//!
+//! ## Building with H.264
+//!
+//! The `h264` feature (on by default) sends video-like regions as H.264 through OpenH264, which the
+//! `openh264` crate compiles from its C++ source. On x86 and x86_64 it needs [nasm](https://nasm.us)
+//! installed **before** it is first built (`apt-get install nasm`, `brew install nasm`, `winget install
+//! nasm`): without nasm, OpenH264 is built without its assembly, encodes about three times slower (a
+//! 1920x1080 screen with a video region: 8 -> 24 ms per frame), and stays so in `target/` even after
+//! nasm is installed, until it is rebuilt with `cargo clean -p openh264-sys2 -p glimpse`. Glimpse's
+//! build script then prints a cargo warning; cargo shows build warnings of workspace and path
+//! dependencies only, so as a crates.io dependency set `GLIMPSE_REQUIRE_NASM=1` in the build
+//! environment to turn it into a build error, or check `glimpse::video::OPENH264_ASSEMBLY` at run time.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -49,11 +62,6 @@ pub mod session;
 pub mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 pub mod video;
-
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
 
 pub use codec::Entropy;
 pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update, VideoChunk};

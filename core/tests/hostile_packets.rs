@@ -665,6 +665,138 @@ fn cache_references() {
     );
 }
 
+/// A 16x16 two-colour palette tile's payload: white, with a 6x6 black square at (`x`, `y`).
+fn square_payload(x: usize, y: usize) -> Vec<u8> {
+    let mut p = vec![1, 255, 255, 255, 0, 0, 0];
+    let mut bits = [0u8; 32];
+    for yy in y..y + 6 {
+        for xx in x..x + 6 {
+            let i = yy * 16 + xx;
+            bits[i / 8] |= 0x80 >> (i % 8);
+        }
+    }
+    p.extend_from_slice(&bits);
+    p
+}
+
+/// Glyph references (`dx`, `dy`, entries back) as they open a tile's payload.
+fn glyph_refs(refs: &[(u8, u8, u64)]) -> Vec<u8> {
+    let mut p = Vec::new();
+    varint(&mut p, refs.len() as u64);
+    for &(x, y, back) in refs {
+        p.extend_from_slice(&[x, y]);
+        varint(&mut p, back);
+    }
+    p
+}
+
+#[test]
+fn glyph_cache_references() {
+    const REFS: u8 = 0x80;
+    const STORE: u8 = 0x40;
+    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
+    let mut d = primed();
+    let white: Vec<u8> = [vec![0, 255, 255, 255], vec![0; 32]].concat();
+    // Nothing stored yet: a reference is an error.
+    rejected(
+        &mut d,
+        &update(
+            12,
+            &ops(
+                1,
+                &[tile(0, REFS, [0, 0, 15, 15], false)],
+                &[glyph_refs(&[(0, 0, 0)]), white.clone()].concat(),
+            ),
+        ),
+        malformed,
+    );
+    // Glyph flags in a checkpoint, or on a recolouring, are errors.
+    let mut fresh = Decoder::new(DecoderConfig::default());
+    rejected(
+        &mut fresh,
+        &checkpoint(
+            &SMALL,
+            &ops(
+                1,
+                &[tile(0, STORE, [0, 0, 15, 15], false)],
+                &square_payload(2, 2),
+            ),
+        ),
+        malformed,
+    );
+    // A tile flagged "store" keeps its square (both sides find the same shapes)...
+    d.apply(&update(
+        12,
+        &ops(
+            1,
+            &[tile(0, STORE, [0, 0, 15, 15], false)],
+            &square_payload(2, 2),
+        ),
+    ))
+    .unwrap();
+    // ...which a later tile draws anywhere inside its rectangle, over its own pixels.
+    d.apply(&update(
+        13,
+        &ops(
+            1,
+            &[tile(1, REFS, [0, 0, 15, 15], false)],
+            &[glyph_refs(&[(9, 3, 0)]), white.clone()].concat(),
+        ),
+    ))
+    .unwrap();
+    let px = |x: usize, y: usize| fb(&d)[(y * 100 + x) * 4];
+    assert_eq!(
+        (px(64 + 9, 3), px(64 + 14, 8), px(64 + 8, 3), px(64 + 15, 8)),
+        (0, 0, 255, 255)
+    );
+    // Out of the rectangle, beyond the cache, or more references than pixels: errors.
+    for refs in [
+        glyph_refs(&[(11, 0, 0)]),
+        glyph_refs(&[(0, 0, 1)]),
+        glyph_refs(&[(0, 0, u64::MAX)]),
+    ] {
+        rejected(
+            &mut d,
+            &update(
+                14,
+                &ops(
+                    1,
+                    &[tile(1, REFS, [0, 0, 15, 15], false)],
+                    &[refs, white.clone()].concat(),
+                ),
+            ),
+            |e| matches!(e, Error::Malformed(_) | Error::InvalidRect { .. }),
+        );
+    }
+    let mut many = Vec::new();
+    varint(&mut many, 257);
+    rejected(
+        &mut d,
+        &update(
+            14,
+            &ops(
+                1,
+                &[tile(1, REFS, [0, 0, 15, 15], false)],
+                &[many, white.clone()].concat(),
+            ),
+        ),
+        |e| matches!(e, Error::LimitExceeded { .. } | Error::Malformed(_)),
+    );
+    // ResetHistory empties the glyph cache: the same reference is now an error.
+    rejected(
+        &mut d,
+        &update(
+            14,
+            &ops(
+                2,
+                &[vec![10], tile(1, REFS, [0, 0, 15, 15], false)],
+                &[glyph_refs(&[(0, 0, 0)]), white].concat(),
+            ),
+        ),
+        malformed,
+    );
+}
+
 #[test]
 fn cache_ids_near_the_top_of_the_range_do_not_overflow() {
     for next_id in [u64::MAX, u64::MAX - 1, u64::MAX - 5, 1 << 63] {

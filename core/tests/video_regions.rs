@@ -196,7 +196,11 @@ fn ffmpeg_decodes_every_picture(chunks: &[VideoChunk]) {
         .flat_map(|c| c.data.clone())
         .collect();
     let pictures = chunks.iter().filter(|c| c.region == region).count();
-    let path = std::env::temp_dir().join(format!("glimpse-region-{}.h264", std::process::id()));
+    // One file per call: tests run on several threads of one process.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("glimpse-region-{}-{call}.h264", std::process::id()));
     std::fs::write(&path, &stream).unwrap();
     let probe = Command::new("ffprobe")
         .args([
@@ -367,7 +371,9 @@ fn malformed_pictures_are_contained() {
 fn recordings_without_video_never_start_a_region() {
     let corpus = Corpus::shared_or_bundled().unwrap();
     let mut checked = 0;
-    for s in corpus.at(1280, 720).filter(|s| s.name != "video_region") {
+    // The manifest says which recordings play a video (category "d"); every other one is screen
+    // content that must stay lossless.
+    for s in corpus.at(1280, 720).filter(|s| !s.holds_video()) {
         let mut encoder = Encoder::new(EncoderConfig::default());
         let mut reader = s.frames().unwrap();
         while let Some(f) = reader.next_frame().unwrap() {
@@ -463,4 +469,110 @@ fn the_video_region_recording_goes_h264_with_exact_surroundings() {
     );
     assert_eq!(encoder.stats().lossy_pixels, 0);
     ffmpeg_decodes_every_picture(&chunks);
+}
+
+#[test]
+fn recordings_with_video_go_h264_from_their_first_change() {
+    let Some(corpus) = Corpus::shared() else {
+        println!("../shared/corpus absent: its video recordings are not bundled; skipped");
+        return;
+    };
+    let mut checked = 0;
+    for s in corpus.at(1280, 720).filter(|s| s.holds_video()) {
+        let mut encoder = Encoder::new(EncoderConfig::default());
+        let mut decoder = Decoder::new(DecoderConfig::default());
+        let mut reader = s.frames().unwrap();
+        let mut prev: Option<Vec<u8>> = None;
+        let (mut changed, mut in_video, mut first_picture) = (0u64, 0u64, None);
+        let mut t = 0;
+        while let Some(f) = reader.next_frame().unwrap() {
+            let frame = Frame::new(
+                &f,
+                s.width,
+                s.height,
+                s.width as usize * 4,
+                PixelFormat::Bgra8,
+            )
+            .unwrap();
+            let rects: Vec<Rect> = match encoder.encode(&frame).unwrap() {
+                Some(p) => decoder
+                    .apply(p.as_bytes())
+                    .unwrap()
+                    .video
+                    .iter()
+                    .map(|c| c.rect)
+                    .collect(),
+                None => Vec::new(),
+            };
+            if !rects.is_empty() && first_picture.is_none() {
+                first_picture = Some(t);
+            }
+            if let Some(prev) = &prev {
+                for (i, (a, b)) in prev.chunks_exact(4).zip(f.chunks_exact(4)).enumerate() {
+                    if a != b {
+                        changed += 1;
+                        let p = Rect::new(i as u32 % s.width, i as u32 / s.width, 1, 1);
+                        in_video += u64::from(rects.iter().any(|r| r.contains(&p)));
+                    }
+                }
+            }
+            let fb = decoder.framebuffer().unwrap().pixels;
+            assert!(
+                equal_outside(fb, &f, s.width, &encoder.lossy_rects()),
+                "{} frame {t}: a pixel outside the video differs",
+                s.name
+            );
+            prev = Some(f);
+            t += 1;
+        }
+        let share = in_video as f64 / changed as f64;
+        println!(
+            "{}: first picture at frame {first_picture:?}, {:.1}% of the changed pixels as video",
+            s.name,
+            share * 100.0
+        );
+        // A film playing from the start is video from the first frame that changes.
+        assert_eq!(first_picture, Some(1), "{}", s.name);
+        assert!(share >= 0.9, "{}: {:.1}%", s.name, share * 100.0);
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "the shared corpus has video_region and fullscreen_video"
+    );
+}
+
+#[test]
+fn a_letterboxed_film_goes_as_the_whole_screen_and_a_panel_stays_exact() {
+    // A film played full screen: pillarbox bars (black) left and right.
+    let mut desk = Desk::new(640, 360);
+    desk.pixels
+        .chunks_exact_mut(4)
+        .for_each(|px| px.copy_from_slice(&[0, 0, 0, 255]));
+    let film = Rect::new(100, 0, 440, 360);
+    let seen = run(&mut desk, |_| film, 12, EncoderConfig::default());
+    let screen = Rect::new(0, 0, 640, 360);
+    assert!(!seen.chunks.is_empty());
+    assert!(
+        seen.chunks.iter().all(|c| c.rect == screen),
+        "{:?}",
+        seen.chunks[0].rect
+    );
+    // The same film above a panel (text, not one colour): the panel is no bar, it stays out of the
+    // pictures and exact (`run` checks every pixel outside the lossy ones at every frame).
+    let mut desk = Desk::new(640, 360);
+    for (i, px) in desk.pixels.chunks_exact_mut(4).enumerate() {
+        if i / 640 < 330 {
+            px.copy_from_slice(&[0, 0, 0, 255]);
+        }
+    }
+    let film = Rect::new(100, 0, 440, 330);
+    let seen = run(&mut desk, |_| film, 12, EncoderConfig::default());
+    assert!(!seen.chunks.is_empty());
+    assert!(
+        seen.chunks.iter().all(|c| c.rect.bottom() <= 330),
+        "{:?}",
+        seen.chunks[0].rect
+    );
+    assert!(seen.settled_after.is_some());
 }

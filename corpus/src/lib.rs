@@ -15,9 +15,21 @@ pub struct Scenario {
     pub height: u32,
     pub frame_count: usize,
     pub path: PathBuf,
+    /// The manifest's category: `a` typing, `b` scrolling, `c` a dragged window, `d` video
+    /// playing, `e` switching windows or slides, `f` an idle desktop (the corpus README's table).
+    pub category: String,
 }
 
+/// The manifest category of recordings in which a video plays.
+pub const VIDEO_CATEGORY: &str = "d";
+
 impl Scenario {
+    /// True when a video plays in the recording (manifest category [`VIDEO_CATEGORY`]): the only
+    /// recordings in which video regions may start.
+    pub fn holds_video(&self) -> bool {
+        self.category == VIDEO_CATEGORY
+    }
+
     /// Bytes of one frame.
     pub fn frame_bytes(&self) -> usize {
         self.width as usize * self.height as usize * 4
@@ -111,6 +123,10 @@ impl Corpus {
                     .as_u64()
                     .ok_or_else(|| bad("no frame_count"))? as usize,
                 path,
+                category: s["category"]
+                    .as_str()
+                    .ok_or_else(|| bad("scenario without category"))?
+                    .to_string(),
             });
         }
         Ok(Corpus { dir, scenarios })

@@ -1,6 +1,7 @@
 //! The one way in and out of Rust: the panic boundary, the ownership rule of handles, and the
 //! checked conversions of C pointers into references and slices.
 
+use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{glimpse_result, set_last_error, Failure};
@@ -154,6 +155,150 @@ pub(crate) unsafe fn read_settings<T: Copy>(
     // are plain integers, so any bytes form a valid value (validated field by field afterwards).
     unsafe { std::ptr::copy_nonoverlapping(bytes, (&mut value as *mut T).cast::<u8>(), take) };
     Ok(value)
+}
+
+/// An optional C string (NUL-terminated UTF-8) as a `&str`; NULL is `None`.
+///
+/// # Safety
+/// A non-NULL `ptr` points to a NUL-terminated string that stays valid and unmodified for the call.
+pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    text.to_str()
+        .map(Some)
+        .map_err(|e| Failure::invalid(format!("{name} is not UTF-8: {e}")))
+}
+
+/// The output half of the text protocol (`buf`, `cap`, `out_len`): copies `text` and a NUL when
+/// they fit and sets `*out_len` to the text's length (without the NUL); else fails with
+/// `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and sets `*out_len` to the size needed, NUL included.
+///
+/// # Safety
+/// `buf` is NULL or points to `cap` writable bytes; `out_len` is NULL or writable.
+pub(crate) unsafe fn write_text(
+    text: &str,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded from the caller.
+    let out_len = unsafe { out(out_len, "out_len") }?;
+    if buf.is_null() && cap != 0 {
+        return Err(Failure::null("buf"));
+    }
+    let needed = text.len() + 1;
+    if needed > cap {
+        *out_len = needed;
+        return Err(Failure::new(
+            glimpse_result::BufferTooSmall,
+            format!("the text needs {needed} bytes with its NUL, the buffer holds {cap}"),
+        ));
+    }
+    // SAFETY: `buf` is non-NULL (cap >= needed > 0) with `cap >= needed` writable bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        buf.add(text.len()).write(0);
+    }
+    *out_len = text.len();
+    Ok(())
+}
+
+/// Writes a versioned output struct without padding (first field `uint32_t struct_size`, set by the
+/// caller to the size it knows): the first `min(struct_size, sizeof(T))` bytes of `value`, zero in the bytes past
+/// the ones this library knows, and `struct_size` set to the number of bytes filled. Fails, writing
+/// nothing, for NULL, a misaligned pointer or a `struct_size` below `min_size`. `value` makes the
+/// struct after those checks and before anything is written (so a call whose output is unusable
+/// fails before it takes anything, e.g. an event off a queue).
+///
+/// # Safety
+/// A non-NULL, aligned `ptr` points to at least `struct_size` writable bytes (its first 4 bytes
+/// being the `struct_size` field).
+pub(crate) unsafe fn write_versioned<T: Copy>(
+    ptr: *mut T,
+    min_size: usize,
+    name: &str,
+    value: impl FnOnce() -> Result<T, Failure>,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded from the caller.
+    let size = unsafe { versioned_size(ptr, min_size, name) }?;
+    let value = value()?;
+    let known = size_of::<T>();
+    let take = size.min(known);
+    let base = ptr.cast::<u8>();
+    // SAFETY: `take` bytes are readable from `value` and writable in the caller's `size` bytes;
+    // bytes `known..size` are inside them too.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), base, take);
+        if size > known {
+            base.add(known).write_bytes(0, size - known);
+        }
+        ptr.cast::<u32>().write(take as u32);
+    }
+    Ok(())
+}
+
+/// Writes a versioned counters struct (a `uint32_t struct_size` set by the caller, then `uint64_t`
+/// fields): each field of `fields` (offset, value) that fits in `struct_size` bytes, zero in the
+/// bytes past the ones this library knows, and `struct_size` set to the bytes filled. Fails,
+/// writing nothing, like [`write_versioned`] (`fields` runs after the pointer checks).
+///
+/// # Safety
+/// A non-NULL, aligned `ptr` points to at least `struct_size` writable bytes; every offset of
+/// `fields` is that of a `u64` field of `T`.
+pub(crate) unsafe fn write_u64_fields<T, const N: usize>(
+    ptr: *mut T,
+    min_size: usize,
+    name: &str,
+    fields: impl FnOnce() -> Result<[(usize, u64); N], Failure>,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded from the caller.
+    let size = unsafe { versioned_size(ptr, min_size, name) }?;
+    let known = size_of::<T>();
+    let base = ptr.cast::<u8>();
+    let mut filled = 0;
+    let fields = fields()?;
+    for (offset, value) in fields {
+        if offset + size_of::<u64>() <= size {
+            // SAFETY: inside the caller's `size` writable bytes; the field is aligned (the pointer
+            // is aligned for the struct).
+            unsafe { base.add(offset).cast::<u64>().write(value) };
+            filled = filled.max(offset + size_of::<u64>());
+        }
+    }
+    if size > known {
+        // SAFETY: bytes known..size are inside the caller's `size` writable bytes.
+        unsafe { base.add(known).write_bytes(0, size - known) };
+    }
+    // SAFETY: as above; `filled` <= size <= u32::MAX.
+    unsafe { ptr.cast::<u32>().write(filled as u32) };
+    Ok(())
+}
+
+/// Checks a versioned output pointer and reads its `struct_size` (at least `min_size`).
+///
+/// # Safety
+/// A non-NULL, aligned `ptr` points to at least 4 readable bytes.
+unsafe fn versioned_size<T>(ptr: *mut T, min_size: usize, name: &str) -> Result<usize, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    if !ptr.is_aligned() {
+        return Err(Failure::invalid(format!(
+            "{name} is not aligned for its type"
+        )));
+    }
+    // SAFETY: non-NULL and aligned; the caller promises at least the 4 bytes of `struct_size`.
+    let size = unsafe { ptr.cast::<u32>().read() } as usize;
+    if size < min_size {
+        return Err(Failure::new(
+            glimpse_result::SettingsSize,
+            format!("{name}->struct_size is {size}, the smallest version is {min_size} bytes"),
+        ));
+    }
+    Ok(size)
 }
 
 #[cfg(test)]

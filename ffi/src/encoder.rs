@@ -8,7 +8,9 @@ use std::mem::offset_of;
 
 use engine::{Encoder, EncoderConfig, Entropy, Packet, VideoSettings};
 
-use crate::boundary::{bool_arg, ffi_call, ffi_void, out, read_settings, BoxHandle};
+use crate::boundary::{
+    bool_arg, ffi_call, ffi_void, out, read_settings, write_u64_fields, BoxHandle,
+};
 use crate::error::{glimpse_result, Failure};
 use crate::types::{
     check_inside, frame, glimpse_rect, glimpse_session, kind_number, rects, write_rects,
@@ -81,11 +83,12 @@ pub struct glimpse_encoder_settings {
     /// 1: send video-like regions as H.264 (default, when the library was built with H.264); 0:
     /// everything lossless, every pixel exact at every frame. Version 2.
     pub video_enabled: u32,
-    /// Target bit rate of each video region in bits per second; 0 (default) picks one from the
-    /// region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Version 2.
+    /// Bit rate ceiling of each video region in bits per second; 0 (default) picks one from the
+    /// region's size (5 bits per pixel per second, 250 kbit/s to 8 Mbit/s). Regions are coded at
+    /// constant quality and spend less when the content allows. Version 2.
     pub video_bitrate_bps: u32,
-    /// Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the rate control spreads
-    /// the bit rate over them). Default 10. Version 2.
+    /// Frames per second the host captures at, 1..`GLIMPSE_MAX_VIDEO_FPS` (the bit rate ceiling is
+    /// checked over a second of them). Default 10. Version 2.
     pub video_fps: u32,
     /// A video region still for this many frames ends and is re-sent losslessly,
     /// 0..`GLIMPSE_MAX_VIDEO_SETTLE_FRAMES` (0 acts as 1). Default 3. Version 2.
@@ -182,6 +185,26 @@ impl glimpse_encoder_settings {
         config.video = video;
         Ok(config)
     }
+}
+
+/// Reads and validates encoder settings from C (NULL is a failure naming `name`).
+///
+/// # Safety
+/// `settings` is NULL or points to `settings->struct_size` readable bytes.
+pub(crate) unsafe fn encoder_config(
+    settings: *const glimpse_encoder_settings,
+    name: &str,
+) -> Result<EncoderConfig, Failure> {
+    // SAFETY: forwarded from the caller.
+    let settings = unsafe {
+        read_settings(
+            settings,
+            glimpse_encoder_settings::defaults(),
+            SETTINGS_V1_SIZE,
+            name,
+        )
+    }?;
+    settings.to_config()
 }
 
 /// Receives each packet an encoder produces: `userdata` as given to `glimpse_encoder_set_callback`,
@@ -307,17 +330,9 @@ pub unsafe extern "C" fn glimpse_encoder_new(
 ) -> glimpse_result {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
-        let settings = unsafe {
-            read_settings(
-                settings,
-                glimpse_encoder_settings::defaults(),
-                SETTINGS_V1_SIZE,
-                "settings",
-            )
-        }?;
+        let config = unsafe { encoder_config(settings, "settings") }?;
         // SAFETY: forwarded from the caller.
         let out_encoder = unsafe { out(out_encoder, "out_encoder") }?;
-        let config = settings.to_config()?;
         let state = EncoderState {
             encoder: Encoder::new(config),
             queue: VecDeque::new(),
@@ -703,60 +718,30 @@ pub unsafe extern "C" fn glimpse_encoder_get_stats(
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        if out_stats.is_null() {
-            return Err(Failure::null("out_stats"));
-        }
-        if !out_stats.is_aligned() {
-            return Err(Failure::new(
-                glimpse_result::InvalidArgument,
-                "out_stats is not aligned for glimpse_encoder_stats",
-            ));
-        }
-        // SAFETY: non-NULL and aligned; the caller promises at least the 4 bytes of `struct_size`.
-        let size = unsafe { out_stats.cast::<u32>().read() } as usize;
-        if size < STATS_V1_SIZE {
-            return Err(Failure::new(
-                glimpse_result::SettingsSize,
-                format!("out_stats->struct_size is {size}, the smallest version is {STATS_V1_SIZE} bytes"),
-            ));
-        }
-        let s = encoder
-            .state
-            .try_borrow()
-            .map_err(|_| busy())?
-            .encoder
-            .stats();
         type S = glimpse_encoder_stats;
-        let fields = [
-            (offset_of!(S, frames), s.frames),
-            (offset_of!(S, unchanged_frames), s.unchanged_frames),
-            (offset_of!(S, checkpoints), s.checkpoints),
-            (offset_of!(S, bytes), s.bytes),
-            (offset_of!(S, copies), s.copies),
-            (offset_of!(S, cache_hits), s.cache_hits),
-            (offset_of!(S, video_pictures), s.video_pictures),
-            (offset_of!(S, video_bytes), s.video_bytes),
-            (offset_of!(S, video_pixels), s.video_pixels),
-            (offset_of!(S, lossy_pixels), s.lossy_pixels),
-        ];
-        let known = size_of::<S>();
-        let base = out_stats.cast::<u8>();
-        let mut filled = 0;
-        for (offset, value) in fields {
-            if offset + size_of::<u64>() <= size {
-                // SAFETY: inside the caller's `size` writable bytes; the field is aligned (the
-                // pointer is aligned for the struct).
-                unsafe { base.add(offset).cast::<u64>().write(value) };
-                filled = offset + size_of::<u64>();
-            }
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            write_u64_fields(out_stats, STATS_V1_SIZE, "out_stats", || {
+                let s = encoder
+                    .state
+                    .try_borrow()
+                    .map_err(|_| busy())?
+                    .encoder
+                    .stats();
+                Ok([
+                    (offset_of!(S, frames), s.frames),
+                    (offset_of!(S, unchanged_frames), s.unchanged_frames),
+                    (offset_of!(S, checkpoints), s.checkpoints),
+                    (offset_of!(S, bytes), s.bytes),
+                    (offset_of!(S, copies), s.copies),
+                    (offset_of!(S, cache_hits), s.cache_hits),
+                    (offset_of!(S, video_pictures), s.video_pictures),
+                    (offset_of!(S, video_bytes), s.video_bytes),
+                    (offset_of!(S, video_pixels), s.video_pixels),
+                    (offset_of!(S, lossy_pixels), s.lossy_pixels),
+                ])
+            })
         }
-        if size > known {
-            // SAFETY: bytes known..size are inside the caller's `size` writable bytes.
-            unsafe { base.add(known).write_bytes(0, size - known) };
-        }
-        // SAFETY: non-NULL and writable, as above. `filled` <= size <= u32::MAX.
-        unsafe { out_stats.cast::<u32>().write(filled as u32) };
-        Ok(())
     })
 }
 

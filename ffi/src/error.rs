@@ -6,10 +6,12 @@ use std::ffi::{c_char, CString};
 /// What a Glimpse call did. `GLIMPSE_RESULT_OK` (0) is success; every other value is a failure and
 /// nothing was written to the call's outputs (except the needed size on `GLIMPSE_RESULT_BUFFER_TOO_SMALL`).
 ///
-/// Numbers never change once released. 1..9 are conditions of the C interface itself; 10 and above
-/// are the engine's errors and equal the core's `glimpse::Error::code()`. Functions return this type;
-/// functions that take a code (`glimpse_result_message`) take a plain `uint32_t`, so unknown values
-/// from newer libraries are safe to pass.
+/// Numbers never change once released. 1..9 are conditions of the C interface itself; 10..31 are
+/// the engine's errors and equal the core's `glimpse::Error::code()`; 30..39 (session) and 40..59
+/// (connection) are quick connect's errors (`glimpse_host_*`) and equal `ConnectError::code()` of
+/// glimpse-connect (30 is both the engine's and quick connect's "control not granted"). Functions
+/// return this type; functions that take a code (`glimpse_result_message`) take a plain `uint32_t`,
+/// so unknown values from newer libraries are safe to pass.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
@@ -70,15 +72,44 @@ pub enum glimpse_result {
     ControlNotGranted = 30,
     /// A pointer event outside the shared screen.
     PointerOutsideScreen = 31,
-    /// Text that is not a session key (9 digits, optionally grouped by spaces or dashes).
-    InvalidSessionKey = 32,
-    /// A session key that names no session.
-    UnknownSessionKey = 33,
-    /// A session key whose session was unused for too long.
-    SessionKeyExpired = 34,
-    /// Too many wrong session keys from this client: try again later (the last-error detail says
-    /// when).
+    /// Text that is not a join code (10 digits, optionally grouped by spaces or dashes).
+    InvalidCode = 32,
+    /// A code that names no session (a typo, a code that was replaced, or a session that ended).
+    UnknownSession = 33,
+    /// A code whose session was unused for too long.
+    CodeExpired = 34,
+    /// Too many failed attempts from this network, or at this relay: try again later (the
+    /// last-error detail says when).
     RateLimited = 35,
+    /// The code was wrong: the key exchange with the host did not confirm.
+    WrongCode = 36,
+    /// The host did not let this viewer in.
+    NotAdmitted = 37,
+    /// The relay could not be reached (connection refused, host unreachable, timed out, DNS).
+    RelayUnreachable = 40,
+    /// TLS failed: an untrusted or invalid certificate, or an unusable CA file.
+    Tls = 41,
+    /// A relay URL that cannot be used (it must be `ws://HOST:PORT`, `wss://HOST[:PORT]`, or the
+    /// `http(s)://` page URL).
+    InvalidRelayUrl = 42,
+    /// A peer sent something the quick-connect protocol does not allow.
+    ProtocolError = 43,
+    /// The session is over: ended by the host, or closed for good by the relay.
+    SessionEnded = 44,
+    /// The host removed this viewer from the session.
+    Removed = 45,
+    /// The relay refused: too many sessions or viewers, or its memory budget is spent.
+    RelayFull = 46,
+    /// The connection to the relay was lost and could not be restored in time.
+    ConnectionLost = 47,
+    /// The session's network thread is gone (the session ended): nothing more will come.
+    Closed = 48,
+    /// Nothing happened in time (`glimpse_host_next_event`: no event within the timeout).
+    Timeout = 49,
+    /// The code is held by another host.
+    CodeInUse = 50,
+    /// A request that does not fit the current state of the session.
+    InvalidRequest = 51,
     /// An engine error this version of the C library has no code for (the core is newer than the
     /// binding). The last-error detail says what it was.
     Unknown = 99,
@@ -86,7 +117,7 @@ pub enum glimpse_result {
 
 impl glimpse_result {
     /// Every code, for tests and for `glimpse_result_message`.
-    pub(crate) const ALL: [glimpse_result; 30] = [
+    pub(crate) const ALL: [glimpse_result; 44] = [
         Self::Ok,
         Self::NullParameter,
         Self::Panic,
@@ -112,10 +143,24 @@ impl glimpse_result {
         Self::CorruptPayload,
         Self::ControlNotGranted,
         Self::PointerOutsideScreen,
-        Self::InvalidSessionKey,
-        Self::UnknownSessionKey,
-        Self::SessionKeyExpired,
+        Self::InvalidCode,
+        Self::UnknownSession,
+        Self::CodeExpired,
         Self::RateLimited,
+        Self::WrongCode,
+        Self::NotAdmitted,
+        Self::RelayUnreachable,
+        Self::Tls,
+        Self::InvalidRelayUrl,
+        Self::ProtocolError,
+        Self::SessionEnded,
+        Self::Removed,
+        Self::RelayFull,
+        Self::ConnectionLost,
+        Self::Closed,
+        Self::Timeout,
+        Self::CodeInUse,
+        Self::InvalidRequest,
         Self::Unknown,
     ];
 
@@ -130,6 +175,24 @@ impl glimpse_result {
             Some(code) if code as u32 >= 10 && code != Self::Unknown => code,
             _ => Self::Unknown,
         }
+    }
+
+    /// The code of a quick-connect error: `ConnectError::code()`, the core's number for engine
+    /// errors. This is the one mapping from `ConnectError` (by number, like [`Self::from_core`]:
+    /// the enum is `non_exhaustive`, so the tests check every number `code()` returns instead).
+    pub(crate) fn from_connect(error: &connect::ConnectError) -> Self {
+        match error {
+            connect::ConnectError::Engine(e) => Self::from_core(e),
+            other => match Self::from_u32(other.code()) {
+                Some(code) if Self::is_connect_code(code as u32) => code,
+                _ => Self::Unknown,
+            },
+        }
+    }
+
+    /// The numbers quick connect owns (30 is shared with the engine).
+    fn is_connect_code(code: u32) -> bool {
+        (30..60).contains(&code) && code != Self::PointerOutsideScreen as u32
     }
 
     /// A short, static, NUL-terminated description.
@@ -162,10 +225,24 @@ impl glimpse_result {
             Self::CorruptPayload => "corrupt compressed payload\0",
             Self::ControlNotGranted => "the viewer does not hold remote control\0",
             Self::PointerOutsideScreen => "pointer position outside the shared screen\0",
-            Self::InvalidSessionKey => "not a session key (9 digits)\0",
-            Self::UnknownSessionKey => "unknown session key\0",
-            Self::SessionKeyExpired => "session key expired\0",
+            Self::InvalidCode => "not a code (10 digits)\0",
+            Self::UnknownSession => "no session has this code\0",
+            Self::CodeExpired => "the code expired\0",
             Self::RateLimited => "too many failed attempts: retry later\0",
+            Self::WrongCode => "wrong code: the key exchange did not confirm\0",
+            Self::NotAdmitted => "the host did not let this viewer in\0",
+            Self::RelayUnreachable => "cannot reach the relay\0",
+            Self::Tls => "TLS failed (certificate or TLS settings)\0",
+            Self::InvalidRelayUrl => "invalid relay URL (ws://HOST:PORT or wss://HOST[:PORT])\0",
+            Self::ProtocolError => "quick-connect protocol error\0",
+            Self::SessionEnded => "the session ended\0",
+            Self::Removed => "removed from the session by the host\0",
+            Self::RelayFull => "the relay is full\0",
+            Self::ConnectionLost => "connection to the relay lost\0",
+            Self::Closed => "the session is closed: nothing more will come\0",
+            Self::Timeout => "timed out: nothing happened in time\0",
+            Self::CodeInUse => "the code is in use by another host\0",
+            Self::InvalidRequest => "invalid request for the session's current state\0",
             Self::Unknown => "unknown engine error (see glimpse_last_error)\0",
         }
     }
@@ -198,6 +275,12 @@ impl Failure {
 impl From<engine::Error> for Failure {
     fn from(error: engine::Error) -> Self {
         Failure::new(glimpse_result::from_core(&error), error.to_string())
+    }
+}
+
+impl From<connect::ConnectError> for Failure {
+    fn from(error: connect::ConnectError) -> Self {
+        Failure::new(glimpse_result::from_connect(&error), error.to_string())
     }
 }
 
@@ -286,34 +369,98 @@ mod tests {
             let c = glimpse_result::from_core(e);
             assert_ne!(c, glimpse_result::Unknown, "{e:?} has no C code");
             assert_eq!(c as u32, e.code(), "{e:?}");
-        }
-        // Every code in 10..99 is a core code, but for 32..=35 (glimpse-connect's session codes);
-        // all core codes are covered.
-        let core: Vec<u32> = errors.iter().map(|e| e.code()).collect();
-        for c in glimpse_result::ALL {
-            let n = c as u32;
-            let engine = (10..99).contains(&n) && !(32..=35).contains(&n);
-            assert_eq!(engine, core.contains(&n), "code {n}");
+            // Through quick connect an engine error keeps its engine code.
+            let wrapped = connect::ConnectError::Engine(e.clone());
+            assert_eq!(glimpse_result::from_connect(&wrapped), c, "{e:?}");
         }
         // The core's enum is non_exhaustive, so no match here can notice a new variant: read the
         // numbers of `Error::code` from its source instead. A core code without a C code (or a list
         // above missing a variant) fails here.
-        let source = include_str!("../../core/src/error.rs");
-        let body = &source[source
-            .find("pub fn code(&self)")
-            .expect("Error::code in core")..];
-        let body = &body[..body.find("\n    }\n").expect("end of Error::code")];
-        let mut in_source: Vec<u32> = body
+        let mut listed: Vec<u32> = errors.iter().map(|e| e.code()).collect();
+        listed.sort_unstable();
+        assert_eq!(
+            code_numbers(include_str!("../../core/src/error.rs")),
+            listed,
+            "core Error::code numbers vs the variants listed here"
+        );
+    }
+
+    /// One quick-connect error per variant (but `Engine`, tested above).
+    fn connect_errors() -> Vec<connect::ConnectError> {
+        use connect::ConnectError as E;
+        vec![
+            E::InvalidCode("x"),
+            E::UnknownSession,
+            E::CodeExpired,
+            E::RateLimited { retry_after_ms: 1 },
+            E::WrongCode,
+            E::NotAdmitted,
+            E::Unreachable("x".into()),
+            E::Tls("x".into()),
+            E::InvalidUrl {
+                url: "x".into(),
+                reason: "x",
+            },
+            E::Protocol("x".into()),
+            E::SessionEnded("x".into()),
+            E::Removed,
+            E::RelayFull("x".into()),
+            E::ConnectionLost("x".into()),
+            E::Closed,
+            E::Timeout("x"),
+            E::CodeInUse,
+            E::ControlNotGranted,
+            E::InvalidRequest("x".into()),
+        ]
+    }
+
+    /// Every quick-connect error has the C code of its own number, never `Unknown`.
+    #[test]
+    fn connect_codes_match() {
+        let errors = connect_errors();
+        for e in &errors {
+            let c = glimpse_result::from_connect(e);
+            assert_ne!(c, glimpse_result::Unknown, "{e:?} has no C code");
+            assert_eq!(c as u32, e.code(), "{e:?}");
+            assert_eq!(Failure::from(e.clone()).code, c);
+        }
+        // `ConnectError` is non_exhaustive too: its numbers come from the source of `code()`.
+        let mut listed: Vec<u32> = errors.iter().map(|e| e.code()).collect();
+        listed.sort_unstable();
+        assert_eq!(
+            code_numbers(include_str!("../../connect/src/error.rs")),
+            listed,
+            "ConnectError::code numbers vs the variants listed here"
+        );
+    }
+
+    /// The C codes from 10 up are exactly the core's and quick connect's numbers (and `Unknown`):
+    /// no code without an error behind it, no error without a code.
+    #[test]
+    fn c_codes_are_core_and_connect_codes() {
+        let mut numbers = code_numbers(include_str!("../../core/src/error.rs"));
+        numbers.extend(code_numbers(include_str!("../../connect/src/error.rs")));
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut c: Vec<u32> = glimpse_result::ALL
+            .iter()
+            .map(|c| *c as u32)
+            .filter(|n| *n >= 10 && *n != glimpse_result::Unknown as u32)
+            .collect();
+        c.sort_unstable();
+        assert_eq!(c, numbers);
+    }
+
+    /// The numbers a `pub fn code(&self)` returns, read from a source file (lines `... => N,`), sorted.
+    fn code_numbers(source: &str) -> Vec<u32> {
+        let body = &source[source.find("pub fn code(&self)").expect("fn code")..];
+        let body = &body[..body.find("\n    }\n").expect("end of fn code")];
+        let mut numbers: Vec<u32> = body
             .lines()
             .filter_map(|l| l.split_once("=> ")?.1.trim_end_matches(',').parse().ok())
             .collect();
-        in_source.sort_unstable();
-        let mut listed = core.clone();
-        listed.sort_unstable();
-        assert_eq!(
-            in_source, listed,
-            "core Error::code numbers vs the variants listed here"
-        );
+        numbers.sort_unstable();
+        numbers
     }
 
     #[test]

@@ -11,12 +11,17 @@
 //!   `glimpse_result`; a panic becomes `GLIMPSE_RESULT_PANIC`, never an abort.
 //! - Every pointer is checked (NULL gives `GLIMPSE_RESULT_NULL_PARAMETER`); values from C arrive as
 //!   integers and are validated; outputs are written only when the call succeeds.
+//!
+//! `glimpse_host` (quick connect, [`host`] and [`host_event`]) wraps glimpse-connect's `Host`: a
+//! screen shared through a relay, with the network on the library's own thread.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod boundary;
 pub mod decoder;
 pub mod encoder;
 pub mod error;
+pub mod host;
+pub mod host_event;
 pub mod types;
 
 use std::ffi::c_char;

@@ -1,9 +1,11 @@
 /*
  * C test suite of libglimpse: every bad input returns its documented code, none crashes, outputs are
  * untouched on failure, objects stay usable after a failed call. Run under AddressSanitizer and
- * valgrind by ffi/ci.sh. Prints one line per test and a final "N passed, M failed".
+ * valgrind by ffi/ci.sh. Prints one line per test and a final "N passed, M failed". The quick-connect
+ * tests (glimpse_host_*) are in test_host.c; their relay tests need the environment ffi/ci.sh sets
+ * (GLIMPSE_TEST_RELAY, GLIMPSE_TEST_RELAY_BIN, GLIMPSE_TEST_VIEW) and are skipped without it.
  */
-#include <glimpse.h>
+#include "check.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -12,29 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int test_failed;
-
-#define EXPECT(cond)                                                                      \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "  %s:%d: expected %s (last error: %s)\n", __FILE__, __LINE__, \
-                    #cond, glimpse_last_error());                                         \
-            test_failed = 1;                                                              \
-        }                                                                                 \
-    } while (0)
-
-#define EXPECT_CODE(call, code)                                                                   \
-    do {                                                                                          \
-        glimpse_result r_ = (call);                                                               \
-        if (r_ != (code)) {                                                                       \
-            fprintf(stderr, "  %s:%d: %s returned %u (%s), expected %u (%s): %s\n", __FILE__,     \
-                    __LINE__, #call, (unsigned)r_, glimpse_result_message(r_), (unsigned)(code), \
-                    glimpse_result_message(code), glimpse_last_error());                         \
-            test_failed = 1;                                                                      \
-        }                                                                                         \
-    } while (0)
-
-#define OK(call) EXPECT_CODE(call, GLIMPSE_RESULT_OK)
+int test_failed;
 
 /* ---- helpers ---- */
 
@@ -121,13 +101,23 @@ static void test_result_messages(void) {
     EXPECT(GLIMPSE_RESULT_INVALID_DIMENSIONS == 10 && GLIMPSE_RESULT_INVALID_RECT == 14);
     EXPECT(GLIMPSE_RESULT_TRUNCATED == 20 && GLIMPSE_RESULT_CORRUPT_PAYLOAD == 27);
     EXPECT(GLIMPSE_RESULT_CONTROL_NOT_GRANTED == 30 && GLIMPSE_RESULT_POINTER_OUTSIDE_SCREEN == 31);
-    EXPECT(GLIMPSE_RESULT_INVALID_SESSION_KEY == 32 && GLIMPSE_RESULT_UNKNOWN_SESSION_KEY == 33);
-    EXPECT(GLIMPSE_RESULT_SESSION_KEY_EXPIRED == 34 && GLIMPSE_RESULT_RATE_LIMITED == 35);
+    EXPECT(GLIMPSE_RESULT_INVALID_CODE == 32 && GLIMPSE_RESULT_UNKNOWN_SESSION == 33);
+    EXPECT(GLIMPSE_RESULT_CODE_EXPIRED == 34 && GLIMPSE_RESULT_RATE_LIMITED == 35 && GLIMPSE_RESULT_WRONG_CODE == 36 && GLIMPSE_RESULT_NOT_ADMITTED == 37);
+    /* Quick connect's numbers (glimpse_connect::ConnectError::code). */
+    EXPECT(GLIMPSE_RESULT_RELAY_UNREACHABLE == 40 && GLIMPSE_RESULT_TLS == 41 && GLIMPSE_RESULT_INVALID_RELAY_URL == 42);
+    EXPECT(GLIMPSE_RESULT_PROTOCOL_ERROR == 43 && GLIMPSE_RESULT_SESSION_ENDED == 44 && GLIMPSE_RESULT_REMOVED == 45);
+    EXPECT(GLIMPSE_RESULT_RELAY_FULL == 46 && GLIMPSE_RESULT_CONNECTION_LOST == 47 && GLIMPSE_RESULT_CLOSED == 48);
+    EXPECT(GLIMPSE_RESULT_TIMEOUT == 49 && GLIMPSE_RESULT_CODE_IN_USE == 50 && GLIMPSE_RESULT_INVALID_REQUEST == 51);
     for (c = 30; c <= 35; c++) {
+        EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
+    }
+    for (c = 40; c <= 51; c++) {
         EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
     }
     EXPECT(strcmp(glimpse_result_message(29), "unknown result code") == 0);
     EXPECT(strcmp(glimpse_result_message(36), "unknown result code") == 0);
+    EXPECT(strcmp(glimpse_result_message(39), "unknown result code") == 0);
+    EXPECT(strcmp(glimpse_result_message(52), "unknown result code") == 0);
 }
 
 static void test_free_null(void) {
@@ -1064,6 +1054,11 @@ int main(void) {
         {"last_error", test_last_error},
         {"video", test_video},
         {"video_disabled", test_video_disabled},
+        {"host_settings", test_host_settings},
+        {"host_null_handle", test_host_null_handle},
+        {"host_unreachable", test_host_unreachable},
+        {"host_round_trip", test_host_round_trip},
+        {"host_relay_stops", test_host_relay_stops},
     };
     unsigned passed = 0, failed = 0, i;
     for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -1,11 +1,12 @@
 //! JavaScript errors: `Error` objects with `name = "GlimpseError"` and a stable numeric `code`.
 //!
-//! Codes 10 and above are the core's [`glimpse::Error::code`] (the same numbers as the C library's
-//! `GLIMPSE_RESULT_*`). Conditions of the JavaScript interface itself reuse the C interface's numbers
+//! Codes 10 to 31 are the core's [`glimpse::Error::code`], 30 to 59 quick connect's
+//! [`ConnectError::code`] (the same numbers and names as the C library's `GLIMPSE_RESULT_*`). Conditions of the JavaScript interface itself reuse the C interface's numbers
 //! where they mean the same: 4 (`INVALID_ARGUMENT`) and 8 (`NOT_AVAILABLE`); 2 (`PANIC`) is thrown by the
 //! JavaScript layer when the engine traps (a bug in Glimpse). 99 (`UNKNOWN`) is an engine
 //! error this binding has no name for. Numbers never change once released.
 
+use glimpse_connect::ConnectError;
 use wasm_bindgen::prelude::*;
 
 /// Every code the package can throw, by its C name without the `GLIMPSE_RESULT_` prefix. The
@@ -27,6 +28,24 @@ pub const CODES: &[(&str, u32)] = &[
     ("OUT_OF_SYNC", 25),
     ("NO_CHECKPOINT", 26),
     ("CORRUPT_PAYLOAD", 27),
+    ("CONTROL_NOT_GRANTED", 30),
+    ("POINTER_OUTSIDE_SCREEN", 31),
+    ("INVALID_SESSION_KEY", 32),
+    ("UNKNOWN_SESSION_KEY", 33),
+    ("SESSION_KEY_EXPIRED", 34),
+    ("RATE_LIMITED", 35),
+    ("RELAY_UNREACHABLE", 40),
+    ("TLS", 41),
+    ("INVALID_RELAY_URL", 42),
+    ("PROTOCOL_ERROR", 43),
+    ("SESSION_ENDED", 44),
+    ("REMOVED", 45),
+    ("RELAY_FULL", 46),
+    ("CONNECTION_LOST", 47),
+    ("CLOSED", 48),
+    ("TIMEOUT", 49),
+    ("SESSION_KEY_IN_USE", 50),
+    ("INVALID_REQUEST", 51),
     ("UNKNOWN", 99),
 ];
 
@@ -39,7 +58,15 @@ pub const UNKNOWN: u32 = 99;
 
 /// The code of a core error: the core's own number when this binding knows it, else [`UNKNOWN`].
 pub fn code_of(error: &glimpse::Error) -> u32 {
-    let code = error.code();
+    known(error.code())
+}
+
+/// The code of a quick-connect error (engine errors keep the engine's number), else [`UNKNOWN`].
+pub fn connect_code_of(error: &ConnectError) -> u32 {
+    known(error.code())
+}
+
+fn known(code: u32) -> u32 {
     if code >= 10 && CODES.iter().any(|&(_, c)| c == code) {
         code
     } else {
@@ -70,6 +97,11 @@ pub fn js_error(code: u32, message: &str) -> JsValue {
 /// The JS error for a core error.
 pub fn from_core(error: &glimpse::Error) -> JsValue {
     js_error(code_of(error), &error.to_string())
+}
+
+/// The JS error for a quick-connect error.
+pub fn from_connect(error: &ConnectError) -> JsValue {
+    js_error(connect_code_of(error), &error.to_string())
 }
 
 /// An invalid-argument error.
@@ -122,16 +154,62 @@ mod tests {
             },
             glimpse::Error::NoCheckpoint,
             glimpse::Error::CorruptPayload("x"),
+            glimpse::Error::ControlNotGranted { viewer: 1 },
+            glimpse::Error::PointerOutsideScreen {
+                x: 0,
+                y: 0,
+                width: 1,
+                height: 1,
+            },
         ];
         for e in &errors {
             assert_eq!(code_of(e), e.code(), "{e:?}");
         }
         let core: Vec<u32> = errors.iter().map(|e| e.code()).collect();
+        let connect: Vec<u32> = connect_errors().iter().map(|e| e.code()).collect();
         for &(name, code) in CODES {
-            assert_eq!((10..99).contains(&code), core.contains(&code), "{name}");
+            let known = core.contains(&code) || connect.contains(&code);
+            assert_eq!((10..99).contains(&code), known, "{name}");
         }
         for (i, a) in CODES.iter().enumerate() {
             assert!(CODES[i + 1..].iter().all(|b| a.0 != b.0 && a.1 != b.1));
         }
+    }
+
+    /// One quick-connect error per variant (engine errors are covered above).
+    fn connect_errors() -> Vec<ConnectError> {
+        vec![
+            ConnectError::ControlNotGranted,
+            ConnectError::InvalidKey("x"),
+            ConnectError::UnknownSession,
+            ConnectError::KeyExpired,
+            ConnectError::RateLimited { retry_after_ms: 1 },
+            ConnectError::Unreachable("x".into()),
+            ConnectError::Tls("x".into()),
+            ConnectError::InvalidUrl {
+                url: "x".into(),
+                reason: "x",
+            },
+            ConnectError::Protocol("x".into()),
+            ConnectError::SessionEnded("x".into()),
+            ConnectError::Removed,
+            ConnectError::RelayFull("x".into()),
+            ConnectError::ConnectionLost("x".into()),
+            ConnectError::Closed,
+            ConnectError::Timeout("x"),
+            ConnectError::KeyInUse,
+            ConnectError::InvalidRequest("x".into()),
+        ]
+    }
+
+    /// Every quick-connect error has its own number in the table, the C library's.
+    #[test]
+    fn connect_codes_are_known() {
+        for e in connect_errors() {
+            assert_eq!(connect_code_of(&e), e.code(), "{e:?}");
+            assert!((30..60).contains(&e.code()), "{e:?}");
+        }
+        let engine = ConnectError::Engine(glimpse::Error::NoCheckpoint);
+        assert_eq!(connect_code_of(&engine), 26);
     }
 }

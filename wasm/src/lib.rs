@@ -5,17 +5,67 @@
 //! into the same packets a native host sends. Every failure is a JavaScript `Error` whose `name` is
 //! `"GlimpseError"` and whose numeric `code` equals the C library's `GLIMPSE_RESULT_*` (see [`error`]).
 //!
-//! The friendly API (`GlimpseViewer`, `GlimpseSharer`, `Decoder`) is the hand-written `js/index.js`
-//! over these classes; the classes here are its raw layer.
+//! [`ViewerSession`] and [`HostSession`] are quick connect's sans-IO sessions
+//! ([`glimpse_connect`]): every message between the browser and a relay is encoded and decoded
+//! here, never in JavaScript.
+//!
+//! The friendly API (`GlimpseViewer`, `GlimpseSharer`, `Decoder`, `Encoder`) is the TypeScript in
+//! `ts/` over these classes; the classes here are its raw layer.
 
 pub mod decoder;
 pub mod encoder;
 pub mod error;
+pub mod host_session;
+pub mod viewer_session;
 
 pub use decoder::Decoder;
 pub use encoder::Encoder;
+pub use host_session::HostSession;
+pub use viewer_session::ViewerSession;
 
+use glimpse_connect::protocol::{close, close_error, SessionKey};
+use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
+
+/// A plain object with these properties.
+pub(crate) fn object(fields: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in fields {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o
+}
+
+/// A session key as people read it (`"123 456 789"`), from what a user typed: 9 digits,
+/// optionally grouped by spaces or dashes. Throws `INVALID_SESSION_KEY` (32) otherwise.
+#[wasm_bindgen(js_name = formatSessionKey)]
+pub fn format_session_key(text: &str) -> Result<String, JsValue> {
+    SessionKey::parse(text)
+        .map(|k| k.to_string())
+        .map_err(|e| error::from_connect(&e))
+}
+
+/// A session key as digits only (`"123456789"`, for links), from what a user typed. Throws
+/// `INVALID_SESSION_KEY` (32) for text that is not a key.
+#[wasm_bindgen(js_name = sessionKeyDigits)]
+pub fn session_key_digits(text: &str) -> Result<String, JsValue> {
+    SessionKey::parse(text)
+        .map(|k| k.digits())
+        .map_err(|e| error::from_connect(&e))
+}
+
+/// True when a client must not reconnect after the relay closed its WebSocket with `code`.
+#[wasm_bindgen(js_name = closeIsFinal)]
+pub fn close_is_final(code: u16) -> bool {
+    close::is_final(code)
+}
+
+/// The `GlimpseError` a WebSocket close code and reason stand for (returned, not thrown).
+#[wasm_bindgen(js_name = closeError)]
+pub fn close_error_js(code: u16, reason: &str) -> JsValue {
+    error::from_connect(&close_error(code, reason))
+}
 
 /// The kind of a packet (1 checkpoint, 2 frame update, 3 cursor shape, 4 cursor position) read from
 /// its header, without applying it. Throws a `GlimpseError` for a packet that is not Glimpse's.
@@ -85,6 +135,53 @@ export interface RawVideoChunk {
   /** Annex-B bytes of exactly one picture. */
   data: Uint8Array;
 }
+/** What a message from the relay means to a viewer (`ViewerSession.receive`). */
+export type RawViewerEvent =
+  | { type: "welcome"; viewer: number; hostName: string }
+  | {
+      type: "packet";
+      kind: "checkpoint" | "update" | "cursor";
+      /** A checkpoint after a gap (not the continuation of the stream). */
+      restart: boolean;
+      seq: number;
+      /** The host's capture time (ms since the Unix epoch; 0 when unknown). */
+      capturedAtMs: number;
+      /** Where the Glimpse packet is inside the message given to receive(). */
+      payloadOffset: number;
+      payloadLength: number;
+    }
+  | { type: "viewer-count"; count: number }
+  | { type: "control"; state: "none" | "asked" | "granted"; refused: boolean }
+  | { type: "host-status"; connected: boolean };
+/** What to do after a viewer's connection closed (`ViewerSession.closed`). */
+export type RawReconnect =
+  | { reconnect: true; delayMs: number }
+  | { reconnect: false; error: Error & { code: number } };
+/** A viewer as the relay announces it to the host. */
+export interface RawViewerEntry {
+  viewer: number;
+  /** Its address as the relay sees it (IP:port). */
+  address: string;
+  /** The name it gave (may be empty). */
+  name: string;
+}
+/** An input event from the viewer holding control. */
+export type RawInputEvent =
+  | { type: "pointer-move"; x: number; y: number }
+  | { type: "button"; button: number; down: boolean }
+  | { type: "wheel"; dx: number; dy: number }
+  | { type: "key"; keysym: number; down: boolean };
+/** What the host must know or do (`HostSession.pollEvent`). */
+export type RawHostEvent =
+  | { type: "ready"; key: string; keyDigits: string; resumed: boolean }
+  | { type: "checkpoint-needed" }
+  | ({ type: "viewer-joined" } & RawViewerEntry)
+  | { type: "viewer-left"; viewer: number }
+  | { type: "control-requested"; viewer: number }
+  | { type: "control"; change: "requested" | "granted" | "refused" | "revoked"; viewer: number }
+  | { type: "input"; viewer: number; event: RawInputEvent }
+  | { type: "disconnected" }
+  | { type: "ended"; error: Error & { code: number } };
 /** Encoder counters. */
 export interface EncoderStats {
   frames: number;
@@ -113,6 +210,18 @@ extern "C" {
     /// `EncoderStats` in TypeScript.
     #[wasm_bindgen(typescript_type = "EncoderStats")]
     pub type EncoderStatsObject;
+    /// `RawViewerEvent | undefined` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RawViewerEvent | undefined")]
+    pub type MaybeRawViewerEvent;
+    /// `RawReconnect` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RawReconnect")]
+    pub type RawReconnect;
+    /// `RawHostEvent | undefined` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RawHostEvent | undefined")]
+    pub type MaybeRawHostEvent;
+    /// `RawViewerEntry[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RawViewerEntry[]")]
+    pub type RawViewerEntryArray;
     /// `Record<string, number>` in TypeScript.
     #[wasm_bindgen(typescript_type = "Record<string, number>")]
     pub type CodeTable;

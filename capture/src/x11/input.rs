@@ -1,6 +1,7 @@
 //! Remote control on X11: XTest injection of the viewer's input, and a watch on local input so the
 //! host can take control back at once.
 
+use super::keymap::Keymap;
 use super::{connect, protocol_error};
 use crate::CaptureError;
 use std::collections::{HashSet, VecDeque};
@@ -65,7 +66,8 @@ impl InjectLog {
 /// Injects the viewer's pointer, wheel and keyboard into the X server with XTest.
 ///
 /// Coordinates are clamped to the screen; unknown buttons and unmappable keysyms are refused. Keys
-/// whose keysym has no keycode are given a spare keycode (restored when the injector drops).
+/// whose keysym has no keycode are given one of a few spare keycodes, at a bounded rate (restored
+/// when the injector drops, or by the next injector if this process died).
 /// [`release_all`](Self::release_all) lets go of everything still held, for when the host takes
 /// control back.
 ///
@@ -89,12 +91,7 @@ pub struct InputInjector {
     root: xproto::Window,
     width: u32,
     height: u32,
-    min_keycode: u8,
-    keysyms_per_keycode: u8,
-    /// Keysyms by keycode (`keysyms_per_keycode` per keycode from `min_keycode`).
-    keymap: Vec<u32>,
-    /// Keycodes this injector gave a keysym to, oldest first.
-    remapped: Vec<u8>,
+    keymap: Keymap,
     pressed_keys: HashSet<u8>,
     pressed_buttons: HashSet<u8>,
     log: Arc<Mutex<InjectLog>>,
@@ -121,42 +118,23 @@ impl InputInjector {
             .map_err(protocol_error)?
             .reply()
             .map_err(protocol_error)?;
-        let mut injector = InputInjector {
+        let keymap = Keymap::open(&conn, root)?;
+        Ok(InputInjector {
             conn,
             display: display.map(str::to_owned),
             root,
             width,
             height,
-            min_keycode: 0,
-            keysyms_per_keycode: 0,
-            keymap: Vec::new(),
-            remapped: Vec::new(),
+            keymap,
             pressed_keys: HashSet::new(),
             pressed_buttons: HashSet::new(),
             log: Arc::default(),
-        };
-        injector.refresh_keymap()?;
-        Ok(injector)
+        })
     }
 
     /// A watch on local input that ignores what this injector injects.
     pub fn watch(&self) -> Result<LocalInputWatch, CaptureError> {
         LocalInputWatch::open_with_log(self.display.as_deref(), Arc::clone(&self.log))
-    }
-
-    fn refresh_keymap(&mut self) -> Result<(), CaptureError> {
-        let setup = self.conn.setup();
-        let (min, max) = (setup.min_keycode, setup.max_keycode);
-        let map = self
-            .conn
-            .get_keyboard_mapping(min, max - min + 1)
-            .map_err(protocol_error)?
-            .reply()
-            .map_err(protocol_error)?;
-        self.min_keycode = min;
-        self.keysyms_per_keycode = map.keysyms_per_keycode;
-        self.keymap = map.keysyms;
-        Ok(())
     }
 
     /// Also refreshes the screen size, which may have changed since `open`.
@@ -272,63 +250,12 @@ impl InputInjector {
         self.flush()
     }
 
-    /// The keycode that produces `keysym`, remapping a spare one if needed.
+    /// The keycode that produces `keysym`, giving it one of a few (8) spare keycodes if the
+    /// keyboard lacks it; at most 20 such remaps a second (each makes every X client reload its
+    /// keymap).
     pub fn keycode_for(&mut self, keysym: u32) -> Result<u8, CaptureError> {
-        let per = usize::from(self.keysyms_per_keycode.max(1));
-        let min_keycode = self.min_keycode;
-        // Unshifted position first, then any column.
-        if let Some(i) = self
-            .keymap
-            .chunks(per)
-            .position(|syms| syms.first() == Some(&keysym))
-        {
-            return Ok(self.min_keycode + i as u8);
-        }
-        if let Some(i) = self.keymap.iter().position(|&s| s == keysym) {
-            // Only on a shifted column: a spare keycode with the keysym in every column produces it
-            // whatever the modifiers; without a spare, the shifted key will do.
-            return Ok(self.remap(keysym)?.unwrap_or(min_keycode + (i / per) as u8));
-        }
-        self.remap(keysym)?.ok_or_else(|| {
-            CaptureError::InvalidInput(format!(
-                "keysym {keysym:#x} has no key and no spare keycode is left"
-            ))
-        })
-    }
-
-    /// Gives `keysym` to a keycode with no keysyms (or the oldest one this injector remapped).
-    fn remap(&mut self, keysym: u32) -> Result<Option<u8>, CaptureError> {
-        let per = usize::from(self.keysyms_per_keycode.max(1));
-        let spare = self
-            .keymap
-            .chunks(per)
-            .enumerate()
-            // Keycode 8 (the lowest) is skipped: some toolkits treat it specially.
-            .skip(1)
-            .find(|(_, syms)| syms.iter().all(|&s| s == 0))
-            .map(|(i, _)| self.min_keycode + i as u8);
-        let keycode = match spare {
-            Some(code) => code,
-            None => match self
-                .remapped
-                .iter()
-                .position(|code| !self.pressed_keys.contains(code))
-            {
-                Some(i) => self.remapped.remove(i),
-                None => return Ok(None),
-            },
-        };
-        let syms = vec![keysym; per];
-        self.conn
-            .change_keyboard_mapping(1, keycode, per as u8, &syms)
-            .map_err(protocol_error)?
-            .check()
-            .map_err(protocol_error)?;
-        let start = usize::from(keycode - self.min_keycode) * per;
-        self.keymap[start..start + per].copy_from_slice(&syms);
-        self.remapped.retain(|&c| c != keycode);
-        self.remapped.push(keycode);
-        Ok(Some(keycode))
+        self.keymap
+            .keycode_for(&self.conn, keysym, &self.pressed_keys)
     }
 
     /// Releases every key and button this injector holds down.
@@ -349,13 +276,7 @@ impl Drop for InputInjector {
     fn drop(&mut self) {
         let _ = self.release_all();
         // Give the borrowed keycodes back.
-        let per = self.keysyms_per_keycode.max(1);
-        for &keycode in &self.remapped {
-            let _ = self
-                .conn
-                .change_keyboard_mapping(1, keycode, per, &vec![0; usize::from(per)]);
-        }
-        let _ = self.conn.flush();
+        self.keymap.restore(&self.conn);
     }
 }
 

@@ -4,9 +4,14 @@
 //! capture loop and the input handling can live on different threads.
 
 mod input;
+mod keymap;
+mod monitors;
+mod remote;
 mod shm;
 
 pub use input::{InputInjector, LocalInputWatch};
+pub(crate) use monitors::list_monitors;
+pub use remote::X11Input;
 
 use crate::{CaptureError, CapturedFrame, CursorShape, CursorState, ScreenSource};
 use glimpse::{PixelFormat, Rect};
@@ -26,12 +31,14 @@ fn connect(display: Option<&str>) -> Result<(RustConnection, usize), CaptureErro
     x11rb::connect(display).map_err(|e| CaptureError::Connect(e.to_string()))
 }
 
-/// The real X11 screen (the root window of the default screen).
+/// The real X11 screen (the root window of the default screen), or one rectangle of it (a RandR
+/// monitor: [`open_area`](Self::open_area)).
 ///
 /// Pixels come through MIT-SHM when the server supports passing a memory file (`ShmAttachFd`, MIT-SHM
 /// 1.2), and through a plain `GetImage` otherwise. XDamage supplies the damage hints and XFixes the
 /// cursor; without those extensions, damage is `None` and the cursor shape unknown. Screen size
-/// changes (RandR) are noticed through the root window's `ConfigureNotify`.
+/// changes (RandR) are noticed through the root window's `ConfigureNotify`. With an area, frames,
+/// damage and cursor positions are relative to the area's top-left corner.
 ///
 /// ```no_run
 /// use glimpse_capture::{ScreenSource, X11Source};
@@ -43,8 +50,12 @@ fn connect(display: Option<&str>) -> Result<(RustConnection, usize), CaptureErro
 pub struct X11Source {
     conn: RustConnection,
     root: xproto::Window,
+    /// The captured rectangle's size and its top-left corner on the root window.
     width: u32,
     height: u32,
+    origin: (i16, i16),
+    /// The area asked for (`None`: the whole root window), clipped to the root at every resize.
+    area: Option<Rect>,
     shm: Option<ShmSegment>,
     /// Whether MIT-SHM with fd passing works on this server (false after any failure).
     shm_usable: bool,
@@ -69,15 +80,23 @@ impl X11Source {
     /// screen. Fails with [`CaptureError::Connect`] when the server cannot be reached and with
     /// [`CaptureError::UnsupportedFormat`] when the screen is not 32-bit BGRX (depth 24 or 32).
     pub fn open(display: Option<&str>) -> Result<Self, CaptureError> {
+        Self::open_area(display, None)
+    }
+
+    /// Like [`open`](Self::open), capturing only `area` of the root window (a monitor's geometry
+    /// from [`list_monitors`](crate::list_monitors)); `None` is the whole screen. An area that
+    /// lies outside the screen is [`CaptureError::InvalidSize`].
+    pub fn open_area(display: Option<&str>, area: Option<Rect>) -> Result<Self, CaptureError> {
         let (conn, screen_num) = connect(display)?;
         let setup = conn.setup();
         let screen = &setup.roots[screen_num];
         check_format(setup, screen)?;
         let root = screen.root;
-        let (width, height) = (
+        let (origin, width, height) = clip_area(
+            area,
             u32::from(screen.width_in_pixels),
             u32::from(screen.height_in_pixels),
-        );
+        )?;
 
         let has = |name: &'static str| {
             conn.extension_information(name)
@@ -129,6 +148,8 @@ impl X11Source {
             root,
             width,
             height,
+            origin,
+            area,
             shm: None,
             shm_usable: shm_ok,
             plain: Vec::new(),
@@ -205,14 +226,50 @@ impl X11Source {
             }
         }
         if let Some((w, h)) = resized {
-            if (w, h) != (self.width, self.height) && w > 0 && h > 0 {
-                self.width = w;
-                self.height = h;
+            let (origin, width, height) = clip_area(self.area, w, h)?;
+            if (origin, width, height) != (self.origin, self.width, self.height) {
+                self.origin = origin;
+                self.width = width;
+                self.height = height;
                 self.fresh = true;
                 self.attach_shm();
             }
         }
         Ok(())
+    }
+
+    /// Damage rectangles of the root window, relative to the captured area and clipped to it.
+    fn area_damage(&self, rects: &[xproto::Rectangle]) -> Vec<Rect> {
+        let (ox, oy) = self.origin;
+        let shifted: Vec<xproto::Rectangle> = rects
+            .iter()
+            .map(|r| xproto::Rectangle {
+                x: r.x.saturating_sub(ox),
+                y: r.y.saturating_sub(oy),
+                ..*r
+            })
+            .collect();
+        clip_rects(&shifted, self.width, self.height)
+    }
+}
+
+/// The captured rectangle for `area` on a `root_width` x `root_height` root window: its top-left
+/// corner and size (the area clipped to the root; the whole root without an area).
+fn clip_area(
+    area: Option<Rect>,
+    root_width: u32,
+    root_height: u32,
+) -> Result<((i16, i16), u32, u32), CaptureError> {
+    let root = Rect::new(0, 0, root_width, root_height);
+    let Some(area) = area else {
+        return Ok(((0, 0), root_width, root_height));
+    };
+    match area.intersect(&root) {
+        Some(r) if r.width > 0 && r.height > 0 => Ok(((r.x as i16, r.y as i16), r.width, r.height)),
+        _ => Err(CaptureError::InvalidSize {
+            width: area.width,
+            height: area.height,
+        }),
     }
 }
 
@@ -329,8 +386,8 @@ impl ScreenSource for X11Source {
             let reply = xshm::get_image(
                 &self.conn,
                 self.root,
-                0,
-                0,
+                self.origin.0,
+                self.origin.1,
                 w16,
                 h16,
                 !0,
@@ -352,7 +409,15 @@ impl ScreenSource for X11Source {
             }
             let reply = self
                 .conn
-                .get_image(ImageFormat::Z_PIXMAP, self.root, 0, 0, w16, h16, !0)
+                .get_image(
+                    ImageFormat::Z_PIXMAP,
+                    self.root,
+                    self.origin.0,
+                    self.origin.1,
+                    w16,
+                    h16,
+                    !0,
+                )
                 .map_err(protocol_error)?
                 .reply()
                 .map_err(protocol_error)?;
@@ -361,7 +426,7 @@ impl ScreenSource for X11Source {
         let damage = match region_cookie {
             Some(cookie) => {
                 let rects = cookie.reply().map_err(protocol_error)?.rectangles;
-                Some(clip_rects(&rects, w, h))
+                Some(self.area_damage(&rects))
             }
             None => None,
         };
@@ -416,8 +481,8 @@ impl ScreenSource for X11Source {
                 }
             });
             return Ok(Some(CursorState {
-                x: i32::from(image.x),
-                y: i32::from(image.y),
+                x: i32::from(image.x) - i32::from(self.origin.0),
+                y: i32::from(image.y) - i32::from(self.origin.1),
                 visible: self.cursor_visible,
                 shape,
             }));
@@ -429,8 +494,8 @@ impl ScreenSource for X11Source {
             .reply()
             .map_err(protocol_error)?;
         Ok(Some(CursorState {
-            x: i32::from(pointer.root_x),
-            y: i32::from(pointer.root_y),
+            x: i32::from(pointer.root_x) - i32::from(self.origin.0),
+            y: i32::from(pointer.root_y) - i32::from(self.origin.1),
             visible: self.cursor_visible,
             shape: None,
         }))

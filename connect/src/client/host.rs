@@ -572,9 +572,19 @@ impl Link {
                 }
                 command = self.commands.recv() => match command {
                     None | Some(Command::End) => {
-                        let end = self.session.end();
+                        // What the encoder made before the end goes out first: viewers end on
+                        // the last frame.
+                        let mut last: Vec<Vec<u8>> = std::mem::take(&mut outgoing);
+                        for (packet, captured_at) in self.shared.take_packets() {
+                            if let Ok(Some(message)) = self.session.stream_message(&packet, captured_at) {
+                                last.push(message);
+                            }
+                        }
+                        last.push(self.session.end());
                         let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                            sink.send(WsMessage::Binary(end.into())).await?;
+                            for bytes in last {
+                                sink.send(WsMessage::Binary(bytes.into())).await?;
+                            }
                             sink.close().await
                         }).await;
                         let ended = ConnectError::SessionEnded("ended by the host".into());

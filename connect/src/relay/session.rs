@@ -95,6 +95,8 @@ pub(super) struct ViewerSlot {
     /// Input rate: tokens left and when they were counted.
     pub input_tokens: f64,
     pub input_tokens_at: u64,
+    /// What the fan-out held for it at the session's end went out.
+    pub flushed: bool,
 }
 
 impl ViewerSlot {

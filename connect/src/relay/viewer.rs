@@ -196,6 +196,7 @@ fn add_viewer(
             skips_counted: 0,
             input_tokens: 2.0 * rate,
             input_tokens_at: now,
+            flushed: false,
         },
     );
     inner.push_host(&Message::ViewerJoined { entry, pake });
@@ -362,8 +363,8 @@ fn next_batch(
 ) -> Result<bool, Closing> {
     let now = state.now_ms();
     let mut inner = session.inner.lock().unwrap();
-    if let Some(reason) = &inner.ended {
-        return Err(reason.clone());
+    if let Some(reason) = inner.ended.clone() {
+        return final_batch(&mut inner, viewer, now, reason, batch);
     }
     let count = inner.viewer_total() as u32;
     let inner = &mut *inner;
@@ -425,6 +426,40 @@ fn next_batch(
         session.host_notify.notify_one();
     }
     Ok(true)
+}
+
+/// The session ended: when the host ended it, an admitted viewer gets once what the fan-out still
+/// holds for it (the last frames), then the close.
+fn final_batch(
+    inner: &mut SessionInner,
+    viewer: ViewerId,
+    now: u64,
+    reason: Closing,
+    batch: &mut Vec<Bytes>,
+) -> Result<bool, Closing> {
+    let Some(slot) = inner.viewers.get_mut(&viewer) else {
+        return Err(reason);
+    };
+    let (Some(fan_id), false) = (slot.fan_id, slot.flushed) else {
+        return Err(reason);
+    };
+    slot.flushed = true;
+    if reason.0 != close::SESSION_ENDED {
+        return Err(reason);
+    }
+    let mut bytes = 0;
+    while bytes < 4 << 20 {
+        let Some(packet) = inner.fanout.poll_send(fan_id, now) else {
+            break;
+        };
+        bytes += packet.len();
+        batch.push(packet);
+    }
+    if batch.is_empty() {
+        Err(reason)
+    } else {
+        Ok(true)
+    }
 }
 
 async fn writer(

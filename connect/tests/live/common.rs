@@ -319,6 +319,17 @@ impl Program {
         }
     }
 
+    /// The lines printed after the first line equal to `marker`.
+    pub fn lines_after(&self, marker: &str) -> Vec<String> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .skip_while(|l| l.as_str() != marker)
+            .skip(1)
+            .cloned()
+            .collect()
+    }
+
     /// Sends SIGTERM (what a service manager does to stop it).
     pub fn terminate(&self) {
         let status = Command::new("kill")

@@ -6,6 +6,7 @@ mod common;
 mod hostile;
 mod operations;
 mod programs;
+mod qr;
 mod security;
 mod sessions;
 mod xvfb;

@@ -191,3 +191,35 @@ fn a_relay_restart_loses_no_session() {
     drop(host);
     rt.block_on(relay.shutdown());
 }
+
+/// The host ends its session right after its last frame: that frame still reaches every viewer
+/// before the session closes (nothing queued is dropped at the end).
+#[test]
+fn the_last_frame_reaches_viewers_when_the_host_ends() {
+    let rt = runtime();
+    let relay = start_relay(&rt, relay_config());
+    let url = relay.ws_url();
+    let host = PlayingHost::start(
+        &url,
+        recording("scroll_terminal", 40),
+        40.0,
+        ControlPolicy::ViewOnly,
+    );
+    let v = viewer(&url, &host, "to the end");
+    host.wait_done(Duration::from_secs(30));
+    host.host.close();
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < until, "the session did not end");
+        if let Some(ViewerEvent::Ended(_)) = v.next_event(Duration::from_millis(100)) {
+            break;
+        }
+    }
+    assert_eq!(
+        v.screen().map(|s| s.pixels),
+        Some(host.last.pixels.clone()),
+        "the last frame arrived before the end"
+    );
+    drop(host);
+    rt.block_on(relay.shutdown());
+}

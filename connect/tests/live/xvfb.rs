@@ -169,3 +169,112 @@ fn share_captures_xvfb_and_injects_granted_input() {
     v.close();
     share.terminate();
 }
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// A granted viewer floods a million key events in four seconds; the person at the host presses
+/// a key in the middle of it and gets control back at once; capture keeps going; the host's memory
+/// stays put (its queues are bounded, the relay and the host drop input over the rate).
+#[test]
+#[ignore = "needs Xvfb: connect/ci.sh runs it"]
+fn a_flood_of_input_cannot_keep_control_from_the_host() {
+    let xvfb = Xvfb::start("1024x768x24");
+    let (conn, screen_num) = x11rb::connect(Some(&xvfb.display)).expect("connect to Xvfb");
+    let root = conn.setup().roots[screen_num].root;
+    let dir = std::env::temp_dir().join(format!("glimpse-flood-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stats_file = dir.join("share.json");
+    let (fps, seconds) = (15.0, 14.0);
+    let mut share = Command::new(env!("CARGO_BIN_EXE_glimpse-share"));
+    share
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-control",
+            "--fps",
+            "15",
+            "--seconds",
+            "14",
+            "--stats",
+        ])
+        .arg(&stats_file)
+        .env("DISPLAY", &xvfb.display);
+    let mut share = Program::spawn(share);
+    let pid = share.child.id();
+    let code = JoinCode::parse(&share.wait_line("share: code: ", Duration::from_secs(20))).unwrap();
+    let page = share.wait_line("share: viewers open ", Duration::from_secs(5));
+    let relay = page.split('/').nth(2).expect("an address").to_string();
+    let v = std::sync::Arc::new(
+        Viewer::join(ViewerConfig::new(&format!("ws://{relay}"), code)).expect("viewer joins"),
+    );
+    v.request_control().unwrap();
+    assert!(wait_control(&v, ControlState::Granted), "control granted");
+    let rss_before = rss_mib(pid);
+    // The flood: a million key events in four seconds (letters, each pressed and released).
+    let flooder = v.clone();
+    let flood = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut sent = 0u32;
+        while sent < 1_000_000 && started.elapsed() < Duration::from_secs(4) {
+            for _ in 0..1000 {
+                let keysym = 0x61 + (sent / 2) % 26;
+                let _ = flooder.send_input(InputEvent::Key {
+                    keysym,
+                    down: sent % 2 == 0,
+                });
+                sent += 1;
+            }
+            let due = Duration::from_secs_f64(4.0 * f64::from(sent) / 1_000_000.0);
+            std::thread::sleep(due.saturating_sub(started.elapsed()));
+        }
+        sent
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    // The person at the host presses Shift (another XTest client counts as local input).
+    while v.next_event(Duration::ZERO).is_some() {}
+    let pressed = Instant::now();
+    for kind in [
+        x11rb::protocol::xproto::KEY_PRESS_EVENT,
+        x11rb::protocol::xproto::KEY_RELEASE_EVENT,
+    ] {
+        x11rb::protocol::xtest::fake_input(&conn, kind, 50, 0, root, 0, 0, 0).unwrap();
+    }
+    conn.sync().unwrap();
+    assert!(
+        wait_control(&v, ControlState::None),
+        "local input took control back"
+    );
+    let take_back = pressed.elapsed();
+    let sent = flood.join().unwrap();
+    let rss_peak = rss_mib(pid);
+    assert_eq!(share.wait(Duration::from_secs(40)), Some(0));
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let frames = stats["frames"].as_f64().unwrap_or(0.0);
+    let expected = fps * seconds;
+    println!(
+        "xvfb flood: {sent} key events in 4 s; control taken back {:.0} ms after the local key press; {frames} of {expected} frames captured ({:.0}%); host RSS {rss_before:.1} -> {rss_peak:.1} MiB; {} injected, {} dropped",
+        take_back.as_secs_f64() * 1000.0,
+        100.0 * frames / expected,
+        stats["injected"],
+        stats["dropped_input"]
+    );
+    assert!(
+        rss_peak - rss_before < 20.0,
+        "host memory grew by {:.1} MiB",
+        rss_peak - rss_before
+    );
+    assert!(
+        frames >= expected * 0.5,
+        "capture stalled: {frames} of {expected} frames"
+    );
+}

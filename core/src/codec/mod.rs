@@ -5,19 +5,23 @@
 //! - **palette** when it holds few colours (UI, plain text: up to 16 with Zstandard, 256 otherwise): the
 //!   colours, then indices packed at 1, 2, 4 or 8 bits each;
 //! - **raw** or **predicted** otherwise: plain pixels when Zstandard follows (it finds repeated glyphs
-//!   across tiles itself), each pixel minus its left neighbour for LZ4 and DEFLATE.
+//!   across tiles itself; one byte per pixel when every pixel is grey, as anti-aliased black-on-white
+//!   text is; a key channel and mostly-zero residuals when the pixels lie on the line between two
+//!   colours, as text on a coloured background does), each pixel minus its left neighbour for LZ4 and
+//!   DEFLATE.
 //!
 //! - **recolour** when the new pixels are the old ones with some colours replaced (the pairs), or, when
 //!   highlighting changes over many tiles, the update's shared colour map plus exception rectangles.
 //!
 //! The per-frame payload (all coded rectangles back to back) then goes through one entropy stage
 //! ([`Entropy`]), so glyphs repeated across tiles cost a back-reference; with Zstandard, frame updates
-//! also see the last 256 KiB of earlier payloads as a dictionary, so glyphs repeated
-//! across frames do too. Everything here is pure safe Rust (but the zstd encoder) so that the same
-//! decoder runs natively and in WebAssembly.
+//! also see the last 256 KiB (1 MiB for large payloads) of earlier payloads as a dictionary, so
+//! glyphs repeated across frames do too. Everything here is pure safe Rust (but the zstd encoder) so
+//! that the same decoder runs natively and in WebAssembly.
 
 mod entropy;
 pub(crate) mod history;
+mod line;
 mod palette;
 mod predicted;
 mod raw;
@@ -51,6 +55,10 @@ pub(crate) enum TileMode {
     RecolorAlpha = 7,
     /// The rectangle recoloured by the update's shared colour map (no payload of its own).
     RecolorShared = 8,
+    /// Opaque grey pixels (B = G = R), one byte each.
+    Grey = 9,
+    /// Opaque pixels on the line between two colours: a key channel and residuals (see [`line`]).
+    Line = 10,
 }
 
 impl TileMode {
@@ -73,6 +81,8 @@ impl TileMode {
             6 => TileMode::Recolor,
             7 => TileMode::RecolorAlpha,
             8 => TileMode::RecolorShared,
+            9 => TileMode::Grey,
+            10 => TileMode::Line,
             _ => return Err(Error::Malformed("unknown tile mode")),
         })
     }
@@ -98,6 +108,8 @@ pub(crate) enum Coded {
 pub(crate) struct Strategy {
     pub max_palette: usize,
     pub predict: bool,
+    /// Pixels on the line between two colours as a key channel and residuals ([`line`]).
+    pub lines: bool,
 }
 
 impl Strategy {
@@ -106,10 +118,12 @@ impl Strategy {
             Entropy::Zstd(_) | Entropy::Adaptive if cfg!(not(target_arch = "wasm32")) => Strategy {
                 max_palette: 16,
                 predict: false,
+                lines: true,
             },
             _ => Strategy {
                 max_palette: 256,
                 predict: true,
+                lines: false,
             },
         }
     }
@@ -159,11 +173,29 @@ pub(crate) fn encode_rect(
                 TileMode::PredictedAlpha
             })
         }
-        palette::Analysis::TooManyColors { .. } => Coded::Tile(if raw::encode(src, rect, out) {
-            TileMode::Raw
-        } else {
-            TileMode::RawAlpha
-        }),
+        palette::Analysis::TooManyColors { .. } => Coded::Tile(
+            match raw::encode(src, rect, out, strategy.lines, &mut scratch.indices) {
+                raw::Layout::Opaque => TileMode::Raw,
+                raw::Layout::Line => TileMode::Line,
+                raw::Layout::Alpha => TileMode::RawAlpha,
+                raw::Layout::Grey => TileMode::Grey,
+            },
+        ),
+    }
+}
+
+/// Appends a one-colour rectangle of `area` pixels as a one-entry palette, for an op that needs coded
+/// pixels rather than a fill.
+pub(crate) fn write_solid(color: u32, area: u64, out: &mut Vec<u8>) -> TileMode {
+    let opaque = color >> 24 == 0xff;
+    out.push(0);
+    let bytes = color.to_le_bytes();
+    out.extend_from_slice(if opaque { &bytes[..3] } else { &bytes[..] });
+    out.resize(out.len() + (area as usize).div_ceil(8), 0);
+    if opaque {
+        TileMode::Palette
+    } else {
+        TileMode::PaletteAlpha
     }
 }
 
@@ -198,6 +230,8 @@ pub(crate) fn decode_rect(
         TileMode::PredictedAlpha => predicted::decode(data, width, true, out),
         TileMode::Raw => raw::decode(data, false, out),
         TileMode::RawAlpha => raw::decode(data, true, out),
+        TileMode::Grey => raw::decode_grey(data, out),
+        TileMode::Line => line::decode(data, out),
         // Recolouring reads the framebuffer: the decoder applies it in place (see `recolor`).
         TileMode::Recolor | TileMode::RecolorAlpha | TileMode::RecolorShared => {
             Err(Error::Malformed("recolour is not a standalone tile"))
@@ -302,6 +336,7 @@ mod tests {
         let zstd_like = Strategy {
             max_palette: 16,
             predict: false,
+            lines: true,
         };
         let src = SourceRows::from_image(img);
         let mut out = Vec::new();
@@ -326,6 +361,7 @@ mod tests {
             Strategy {
                 max_palette: 256,
                 predict: true,
+                lines: false,
             },
         );
         let mut expect = Vec::new();

@@ -13,6 +13,7 @@ use crate::protocol::{
     self, CursorImage, CursorPosition, Limits, Message, Op, PacketKind, SessionInfo, SessionLimits,
 };
 use crate::tiles::cache::DecoderCache;
+use crate::tiles::glyphs::DecoderGlyphs;
 
 mod ops;
 mod video;
@@ -31,7 +32,9 @@ pub struct DecoderConfig {
     pub max_width: u32,
     /// Largest screen height accepted.
     pub max_height: u32,
-    /// Largest tile cache accepted, in tiles (each up to 16 KiB at the default tile size).
+    /// Largest tile cache accepted, in tiles (each up to 16 KiB at the default tile size). A session
+    /// with a tile cache also keeps the glyph cache: up to 2048 glyphs of at most 32x32 pixels (8 MiB
+    /// at worst, far less for text).
     pub max_cache_tiles: u32,
     /// Decode video regions into the framebuffer (needs the `h264` feature). When false, or without
     /// the feature, pictures are returned in [`Update::video`] for the host to decode and draw.
@@ -115,6 +118,7 @@ struct State {
     reference: Option<PackedImage>,
     /// The frame updates' payloads since the checkpoint or the last `ResetHistory`.
     history: codec::history::History,
+    glyphs: DecoderGlyphs,
     cache: DecoderCache,
     seq: u64,
 }
@@ -234,10 +238,11 @@ impl Decoder {
                     framebuffer: PackedImage::new(session.width, session.height, 0xff00_0000),
                     reference: None,
                     history: Default::default(),
+                    glyphs: Default::default(),
                     cache: DecoderCache::new(session.cache_tiles, next_cache_id),
                     seq,
                 };
-                let staged = stage_ops(&state, &ops, true, self.config.output_format)?;
+                let (staged, _) = stage_ops(&state, &ops, true, self.config.output_format)?;
                 let mut sink = VideoSink::new(&mut self.video, false, &ops.video);
                 apply_ops(
                     &mut state,
@@ -274,7 +279,8 @@ impl Decoder {
                         got: seq,
                     });
                 }
-                let staged = stage_ops(state, &ops, false, self.config.output_format)?;
+                let (staged, new_glyphs) =
+                    stage_ops(state, &ops, false, self.config.output_format)?;
                 let mut sink =
                     VideoSink::new(&mut self.video, self.config.decode_video, &ops.video);
                 self.damage = apply_ops(
@@ -286,6 +292,10 @@ impl Decoder {
                 );
                 if ops.ops.contains(&Op::ResetHistory) {
                     state.history.clear();
+                    state.glyphs.clear();
+                }
+                for glyph in new_glyphs {
+                    state.glyphs.push(glyph);
                 }
                 state.history.append(&ops.payload);
                 state.seq = seq;

@@ -8,15 +8,17 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, PackedImage, PixelFormat, Rect, SourceRows};
 use crate::protocol::{Op, OpList};
+use crate::tiles::glyphs::{shapes, DecoderGlyphs, Glyph, GLYPH_CAPACITY};
 
 /// Checks every op of a packet against the current state and decodes the coded tiles, without changing
-/// anything. Returns the decoded tile pixels, in op order, in the output format.
+/// anything. Returns the decoded tile pixels (cached glyphs drawn in), in op order, in the output
+/// format, and the glyphs the packet adds to the cache.
 pub(super) fn stage_ops(
     state: &State,
     list: &OpList,
     checkpoint: bool,
     format: PixelFormat,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Vec<Glyph>)> {
     let screen = Rect::new(0, 0, state.session.width, state.session.height);
     let screen_area = screen.area();
     let tiles = state.grid.len();
@@ -33,6 +35,9 @@ pub(super) fn stage_ops(
     let has_reference = state.reference.is_some();
     let mut saves = 0;
     let mut shared_map: Option<Vec<(u32, u32)>> = None;
+    // Glyphs: the cache as this packet finds it (empty after `ResetHistory`), and what it adds.
+    let reset = list.ops.contains(&Op::ResetHistory);
+    let mut new_glyphs: Vec<Glyph> = Vec::new();
     let store = |next_id: &mut u64, new_sizes: &mut Vec<(u32, u32)>, rect: Rect| {
         if capacity > 0 {
             new_sizes.push((rect.width, rect.height));
@@ -89,12 +94,20 @@ pub(super) fn stage_ops(
                 rect,
                 mode,
                 store: keep,
+                glyphs,
             } => {
                 if tile >= tiles {
                     return Err(Error::Malformed("tile index beyond the grid"));
                 }
                 if checkpoint && keep {
                     return Err(Error::Malformed("cache store inside a checkpoint"));
+                }
+                if (glyphs.refs || glyphs.store)
+                    && (checkpoint || mode.is_recolor() || capacity == 0)
+                {
+                    return Err(Error::Malformed(
+                        "glyphs in a checkpoint, a recolouring or a session without a cache",
+                    ));
                 }
                 let tile_rect = state.grid.tile_rect(tile);
                 rect.check_inside(tile_rect.width, tile_rect.height)?;
@@ -136,6 +149,11 @@ pub(super) fn stage_ops(
                     }
                     continue;
                 }
+                let refs = if glyphs.refs {
+                    read_glyph_refs(&mut payload, &rect)?
+                } else {
+                    Vec::new()
+                };
                 staged.resize(start + rect.area() as usize * 4, 0);
                 codec::decode_rect(
                     mode,
@@ -146,6 +164,12 @@ pub(super) fn stage_ops(
                 )?;
                 if format == PixelFormat::Rgba8 {
                     swap_red_blue(&mut staged[start..]);
+                }
+                let pixels = &mut staged[start..];
+                let existing = if reset { None } else { Some(&state.glyphs) };
+                let drawn = draw_glyphs(pixels, &rect, &refs, existing, &new_glyphs)?;
+                if glyphs.store {
+                    store_glyphs(pixels, &rect, &drawn, &mut new_glyphs);
                 }
                 if keep {
                     store(&mut next_id, &mut new_sizes, tile_rect);
@@ -207,7 +231,89 @@ pub(super) fn stage_ops(
     if !payload.is_empty() {
         return Err(Error::Malformed("payload longer than its tiles"));
     }
-    Ok(staged)
+    Ok((staged, new_glyphs))
+}
+
+/// Reads the glyph references that open a tile's payload: `count`, then per glyph `dx` u8, `dy` u8
+/// and how far back from the newest entry it is.
+fn read_glyph_refs(payload: &mut &[u8], rect: &Rect) -> Result<Vec<(u32, u32, u64)>> {
+    let mut r = crate::protocol::wire::Reader::new(payload);
+    let count = r.varint_usize("glyph count", rect.area() as usize)?;
+    let mut refs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let dx = u32::from(r.u8("glyph x")?);
+        let dy = u32::from(r.u8("glyph y")?);
+        refs.push((dx, dy, r.varint("glyph entry")?));
+    }
+    *payload = r.rest();
+    Ok(refs)
+}
+
+/// Draws the referenced glyphs into a staged rectangle (`pixels`, packed rows of `rect`); returns
+/// where they went (relative to it). `existing` is the cache before the packet (`None` once reset),
+/// `new` what the packet stored so far, newest last.
+fn draw_glyphs(
+    pixels: &mut [u8],
+    rect: &Rect,
+    refs: &[(u32, u32, u64)],
+    existing: Option<&DecoderGlyphs>,
+    new: &[Glyph],
+) -> Result<Vec<Rect>> {
+    let row_bytes = rect.width as usize * 4;
+    let mut drawn = Vec::with_capacity(refs.len());
+    for &(dx, dy, back) in refs {
+        let glyph = lookup_glyph(back, existing, new)
+            .ok_or(Error::Malformed("glyph reference beyond the glyph cache"))?;
+        let at = Rect::new(dx, dy, glyph.width, glyph.height);
+        at.check_inside(rect.width, rect.height)?;
+        let glyph_row = glyph.width as usize * 4;
+        for (y, src) in (at.y..at.bottom()).zip(glyph.pixels.chunks_exact(glyph_row)) {
+            let start = y as usize * row_bytes + at.x as usize * 4;
+            pixels[start..start + glyph_row].copy_from_slice(src);
+        }
+        drawn.push(at);
+    }
+    Ok(drawn)
+}
+
+/// Entry `back` before the newest of the cache as a packet sees it: the packet's own new glyphs,
+/// then the older ones, at most [`GLYPH_CAPACITY`] in all.
+fn lookup_glyph<'a>(
+    back: u64,
+    existing: Option<&'a DecoderGlyphs>,
+    new: &'a [Glyph],
+) -> Option<&'a Glyph> {
+    if back >= GLYPH_CAPACITY {
+        return None;
+    }
+    match usize::try_from(back).ok()?.checked_sub(new.len()) {
+        None => Some(&new[new.len() - 1 - back as usize]),
+        Some(older) => existing?.get(older as u64),
+    }
+}
+
+/// Adds the shapes of a staged rectangle that no reference drew to `new`, as the encoder does.
+fn store_glyphs(pixels: &[u8], rect: &Rect, drawn: &[Rect], new: &mut Vec<Glyph>) {
+    let words: Vec<u32> = pixels
+        .chunks_exact(4)
+        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
+        .collect();
+    let Some((_, found)) = shapes(&words, rect.width, rect.height) else {
+        return;
+    };
+    let row_bytes = rect.width as usize * 4;
+    for shape in found.into_iter().filter(|s| !drawn.contains(s)) {
+        let mut glyph = Vec::with_capacity(shape.area() as usize * 4);
+        for y in shape.y..shape.bottom() {
+            let start = y as usize * row_bytes + shape.x as usize * 4;
+            glyph.extend_from_slice(&pixels[start..start + shape.width as usize * 4]);
+        }
+        new.push(Glyph {
+            width: shape.width,
+            height: shape.height,
+            pixels: glyph,
+        });
+    }
 }
 
 /// Applies checked ops; returns the damaged rectangles, merged where they line up.
@@ -335,6 +441,7 @@ pub(super) fn apply_ops(
                 rect,
                 store,
                 mode,
+                ..
             } if mode.is_recolor() => {
                 let tile_rect = state.grid.tile_rect(tile);
                 let abs = Rect::new(

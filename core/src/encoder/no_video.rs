@@ -8,7 +8,7 @@ use crate::protocol::Op;
 
 #[derive(Default)]
 pub(crate) struct VideoPlan {
-    pub top_off: Vec<u32>,
+    pub top_off: Vec<(u32, Rect)>,
 }
 
 pub(crate) struct VideoState {
@@ -31,34 +31,36 @@ impl VideoState {
     pub fn touches_lossy(&self, _grid: &TileGrid, _rect: &Rect) -> bool {
         false
     }
-    pub fn mark_exact(&mut self, _tile: u32) {}
-    pub fn lossy_pixels(&self, _grid: &TileGrid) -> u64 {
+    pub fn in_region(&self, _grid: &TileGrid, _tile: u32) -> bool {
+        false
+    }
+    pub fn mark_exact(&mut self, _grid: &TileGrid, _tile: u32) {}
+    pub fn lossy_pixels(&self) -> u64 {
         0
     }
-    pub fn lossy_rects(&self, _grid: &TileGrid) -> Vec<Rect> {
+    pub fn lossy_rects(&self) -> Vec<Rect> {
         Vec::new()
     }
     pub fn active(&self) -> bool {
         false
     }
     pub fn request_keyframes(&mut self) {}
+    pub fn note_changes(&mut self, _dirty: &[DirtyTile]) {}
+    pub fn exclude(&self, _dirty: &mut Vec<DirtyTile>) {}
     pub fn plan(
         &mut self,
         _grid: &TileGrid,
         _src: &SourceRows<'_>,
+        _before: &SourceRows<'_>,
         _dirty: &[DirtyTile],
         _ops: &mut Vec<Op>,
     ) -> VideoPlan {
         VideoPlan::default()
     }
-    pub fn in_region(&self, _grid: &TileGrid, _tile: u32) -> bool {
-        false
-    }
     pub fn encode_pictures(
         &mut self,
         _grid: &TileGrid,
         _src: &SourceRows<'_>,
-        _dirty: &[DirtyTile],
         _ops: &mut Vec<Op>,
         _video: &mut Vec<u8>,
     ) -> Vec<Rect> {

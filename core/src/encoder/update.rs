@@ -2,11 +2,11 @@
 //! mirror of what viewers show, and the checkpoint of the whole mirror.
 
 use super::motion::{apply_motion, snapshot, MoveSource};
-use super::{shared_recolor, EncoderConfig, EncoderStats, Screen};
+use super::{glyph_coding, shared_recolor, EncoderConfig, EncoderStats, Screen};
 use crate::codec::{self, recolor, Coded, Entropy, Scratch, TileMode};
 use crate::damage::{detect_with, DirtyTile};
 use crate::frame::{Rect, SourceRows};
-use crate::protocol::{self, CursorState, Op, Packet};
+use crate::protocol::{self, CursorState, Op, Packet, TileGlyphs};
 use crate::tiles::motion::CurrentAnchors;
 use crate::tiles::{solid_color, TileKey};
 
@@ -39,6 +39,9 @@ pub(super) fn encode_update(
             &mut dirty,
         );
     }
+    // Video regions take their pixels (pictures); what changed around them stays.
+    screen.video.note_changes(&dirty);
+    screen.video.exclude(&mut dirty);
     if dirty.is_empty() && !screen.video.active() {
         return None;
     }
@@ -61,7 +64,7 @@ pub(super) fn encode_update(
     let large = config.motion_detection
         && dirty.len() >= REFERENCE_MIN_TILES
         && changed >= MIN_MOTION_PIXELS;
-    let next_reference = (large && screen.video.lossy_pixels(&screen.grid) == 0).then(|| {
+    let next_reference = (large && screen.video.lossy_pixels() == 0).then(|| {
         ops.push(Op::SaveReference);
         snapshot(&screen.mirror, screen.spare_reference.take())
     });
@@ -75,6 +78,8 @@ pub(super) fn encode_update(
             MoveSource::Screen,
             &mut cur_anchors,
         );
+        // Re-diffing what the copies touched finds the regions' pixels again.
+        screen.video.exclude(&mut dirty);
     }
     let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
     if large && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
@@ -86,28 +91,35 @@ pub(super) fn encode_update(
             MoveSource::Reference,
             &mut cur_anchors,
         );
+        screen.video.exclude(&mut dirty);
     }
     if let Some(reference) = next_reference {
         screen.spare_reference = screen.reference.replace(reference);
     }
-    // Video regions take their tiles; lossy tiles of ended regions come back losslessly.
-    let plan = screen.video.plan(&screen.grid, src, &dirty, &mut ops);
+    // Regions start (taking their pixels from now on) and end; lossy pixels of ended regions come
+    // back losslessly.
+    let plan = {
+        let before = SourceRows::from_image(&screen.mirror);
+        screen
+            .video
+            .plan(&screen.grid, src, &before, &dirty, &mut ops)
+    };
     let mut video = Vec::new();
     for rect in screen
         .video
-        .encode_pictures(&screen.grid, src, &dirty, &mut ops, &mut video)
+        .encode_pictures(&screen.grid, src, &mut ops, &mut video)
     {
         screen.mirror.copy_rect_from(src, &rect);
     }
-    let video_state = &screen.video;
-    let grid = screen.grid;
-    dirty.retain(|d| !video_state.in_region(&grid, d.index));
+    screen.video.exclude(&mut dirty);
     if !plan.top_off.is_empty() {
-        for &t in &plan.top_off {
-            let rect = grid.tile_rect(t);
+        for &(t, lossy) in &plan.top_off {
             match dirty.iter_mut().find(|d| d.index == t) {
-                Some(d) => d.rect = rect,
-                None => dirty.push(DirtyTile { index: t, rect }),
+                Some(d) => d.rect = d.rect.union(&lossy),
+                None => dirty.push(DirtyTile {
+                    index: t,
+                    rect: lossy,
+                }),
             }
         }
         dirty.sort_by_key(|d| d.index);
@@ -131,7 +143,9 @@ pub(super) fn encode_update(
     for d in &dirty {
         let tile_rect = screen.grid.tile_rect(d.index);
         let cache = &mut screen.cache;
-        if cache.enabled() {
+        // A tile a region's pictures draw into (beside the region) is neither looked up nor stored.
+        let lossy = screen.video.in_region(&screen.grid, d.index);
+        if cache.enabled() && !lossy {
             let key = TileKey::of(src, &tile_rect);
             if let Some(id) = cache.lookup(&key) {
                 let store = cache.is_aging(id);
@@ -144,7 +158,7 @@ pub(super) fn encode_update(
                     store,
                 });
                 screen.mirror.copy_rect_from(src, &tile_rect);
-                screen.video.mark_exact(d.index);
+                screen.video.mark_exact(&screen.grid, d.index);
                 stats.cache_hits += 1;
                 continue;
             }
@@ -164,6 +178,7 @@ pub(super) fn encode_update(
                 rect: relative(&d.rect, &tile_rect),
                 mode: TileMode::RecolorShared,
                 store: false,
+                glyphs: TileGlyphs::default(),
             });
             let mut coded = Vec::with_capacity(exceptions.len());
             for rect in &exceptions {
@@ -174,6 +189,7 @@ pub(super) fn encode_update(
                         rect: relative(rect, &tile_rect),
                         mode,
                         store: false,
+                        glyphs: TileGlyphs::default(),
                     }),
                 }
             }
@@ -188,10 +204,11 @@ pub(super) fn encode_update(
             }
             screen.mirror.copy_rect_from(src, &d.rect);
             if d.rect == tile_rect {
-                screen.video.mark_exact(d.index);
+                screen.video.mark_exact(&screen.grid, d.index);
             }
             continue;
         }
+        let mut glyphs = TileGlyphs::default();
         let recolorable = !screen.video.is_lossy(d.index) && d.rect.area() >= MIN_RECOLOR_PIXELS;
         let coded = match recolorable
             .then(|| recolor::find(&screen.mirror, src, &d.rect))
@@ -206,12 +223,35 @@ pub(super) fn encode_update(
                     TileMode::RecolorAlpha
                 })
             }
-            _ => codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy),
+            // Shapes seen before come from the glyph cache (which needs the tile cache's memory).
+            _ => match screen
+                .cache
+                .enabled()
+                .then(|| {
+                    glyph_coding::encode(
+                        src,
+                        &d.rect,
+                        &mut screen.glyphs,
+                        &mut payload,
+                        scratch,
+                        strategy,
+                        &mut screen.glyph_work,
+                    )
+                })
+                .flatten()
+            {
+                Some((mode, flags)) => {
+                    glyphs = flags;
+                    Coded::Tile(mode)
+                }
+                None => codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy),
+            },
         };
         match coded {
             Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
             Coded::Tile(mode) => {
-                let store = screen.cache.enabled();
+                // Glyphs are drawn as the tile is decoded: it is complete when the decoder stores it.
+                let store = screen.cache.enabled() && !lossy;
                 if store {
                     screen.cache.store(TileKey::of(src, &tile_rect));
                 }
@@ -220,12 +260,13 @@ pub(super) fn encode_update(
                     rect: relative(&d.rect, &tile_rect),
                     mode,
                     store,
+                    glyphs,
                 });
             }
         }
         screen.mirror.copy_rect_from(src, &d.rect);
         if d.rect == tile_rect {
-            screen.video.mark_exact(d.index);
+            screen.video.mark_exact(&screen.grid, d.index);
         }
     }
     screen.seq += 1;
@@ -322,6 +363,7 @@ pub(super) fn build_checkpoint(
                 rect: relative(&rect, &rect),
                 mode,
                 store: false,
+                glyphs: TileGlyphs::default(),
             }),
         }
     }

@@ -13,7 +13,8 @@
 //!
 //! Session info: `width`, `height`, `scale_percent` (100 = 96 DPI), `tile_size`, `cache_tiles`.
 //! Ops: a count, the ops, then one payload (`method u8`: 0 stored, 1 LZ4 block, 2 DEFLATE, 3 zstd, 4 zstd
-//! with the payload history; `raw_len`, `[packed_len]`, bytes; see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
+//! with the payload history, 5 zstd with the longer payload history; `raw_len`, `[packed_len]`, bytes;
+//! see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
 //! `Tile` and `Cached` means "store the whole tile into the tile cache afterwards"):
 //!
 //! | op | fields | effect |
@@ -21,7 +22,7 @@
 //! | 0 `StoreScreen` | | store every tile of the screen into the cache, in raster order |
 //! | 1 `Copy` | `src_x`, `src_y`, `x`, `y`, `w`, `h` | move pixels already on screen (scroll, window drag) |
 //! | 2 `Fill` | `x`, `y`, `w`, `h`, colour | one-colour rectangle |
-//! | 3 `Tile` | `tile`, mode u8, `dx` u8, `dy` u8, `w-1` u8, `h-1` u8 | coded pixels inside one tile |
+//! | 3 `Tile` | `tile`, mode u8 (bit 7: glyph references, bit 6: store glyphs), `dx` u8, `dy` u8, `w-1` u8, `h-1` u8 | coded pixels inside one tile |
 //! | 4 `Cached` | `tile`, `cache id` | a tile seen before |
 //! | 5 `Video` | `region`, `x`, `y`, `w`, `h`, flags u8 (1 = keyframe), `len`, bytes | one H.264 picture (Annex-B) of a video region |
 //! | 6 `VideoEnd` | `region` | the region ended; its pixels follow losslessly |
@@ -32,7 +33,15 @@
 //!
 //! **Payload history.** Both sides keep the uncompressed payloads of the frame updates since the
 //! last `ResetHistory` (or, for a decoder, since its checkpoint); payload method 4 is zstd with the
-//! last 256 KiB of them as its dictionary. See [`crate::codec`].
+//! last 256 KiB of them as its dictionary, method 5 with the last 1 MiB. See [`crate::codec`].
+//!
+//! **Glyph cache.** Both sides keep the shapes (glyphs, digits, icons) of the rectangles of `Tile`
+//! ops flagged "store glyphs", found the same way on both sides (8-connected pixels unlike the
+//! rectangle's background, the most frequent of the colours at 16 spots; bounding boxes up to 32x32
+//! and of 24 pixels or more, in raster order; see `tiles/glyphs.rs`), so storing costs no bytes; the
+//! newest 2048 are kept. A `Tile` op flagged "glyph references" starts its payload with `count` and,
+//! per glyph, `dx` u8, `dy` u8 (inside the rectangle) and how many entries back from the newest it
+//! is; they are drawn over the decoded pixels. Checkpoints and `ResetHistory` empty the cache.
 //!
 //! **Reference image.** Content often comes back shifted after a transient change (an editor colours
 //! everything below an opening quote as a string, then restores it a line lower once the quote is
@@ -65,7 +74,7 @@ use crate::codec::{self, TileMode};
 use crate::error::{Error, Result};
 use crate::frame::{check_dimensions, Rect, MAX_DIMENSION};
 use ops::{read_ops, write_ops};
-pub(crate) use ops::{Op, OpList};
+pub(crate) use ops::{Op, OpList, TileGlyphs};
 use wire::{put_signed, put_varint, Reader};
 
 /// Protocol version spoken by this build.

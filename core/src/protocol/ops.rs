@@ -6,6 +6,18 @@ use crate::codec::{self, TileMode};
 use crate::error::{Error, Result};
 use crate::frame::{Rect, MAX_DIMENSION};
 
+/// What a `Tile` op does with the glyph cache (see [`crate::tiles::glyphs`]): draw cached glyphs
+/// listed in the payload before its pixels, and store the shapes of its rectangle afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct TileGlyphs {
+    pub refs: bool,
+    pub store: bool,
+}
+
+/// Bits of a `Tile` op's mode byte: glyph references in the payload, glyphs stored afterwards.
+const MODE_GLYPH_REFS: u8 = 0x80;
+const MODE_GLYPH_STORE: u8 = 0x40;
+
 /// One drawing operation of an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -24,6 +36,7 @@ pub(crate) enum Op {
         rect: Rect,
         mode: TileMode,
         store: bool,
+        glyphs: TileGlyphs,
     },
     Cached {
         tile: u32,
@@ -134,7 +147,12 @@ pub(super) fn read_ops(
             }
             OP_TILE => {
                 let tile = r.varint_u32("tile index", u32::MAX)?;
-                let mode = TileMode::from_u8(r.u8("tile mode")?)?;
+                let mode_byte = r.u8("tile mode")?;
+                let mode = TileMode::from_u8(mode_byte & !(MODE_GLYPH_REFS | MODE_GLYPH_STORE))?;
+                let glyphs = TileGlyphs {
+                    refs: mode_byte & MODE_GLYPH_REFS != 0,
+                    store: mode_byte & MODE_GLYPH_STORE != 0,
+                };
                 let b = r.bytes(4, "tile rect")?;
                 let rect = Rect::new(
                     u32::from(b[0]),
@@ -147,6 +165,7 @@ pub(super) fn read_ops(
                     rect,
                     mode,
                     store,
+                    glyphs,
                 }
             }
             OP_CACHED => {
@@ -233,10 +252,15 @@ pub(super) fn write_ops(
                 rect,
                 mode,
                 store,
+                glyphs,
             } => {
                 out.push(OP_TILE | if store { STORE_BIT } else { 0 });
                 put_varint(out, u64::from(tile));
-                out.push(mode as u8);
+                out.push(
+                    mode as u8
+                        | if glyphs.refs { MODE_GLYPH_REFS } else { 0 }
+                        | if glyphs.store { MODE_GLYPH_STORE } else { 0 },
+                );
                 out.extend_from_slice(&[
                     rect.x as u8,
                     rect.y as u8,

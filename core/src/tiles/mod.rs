@@ -2,6 +2,7 @@
 //! detection.
 
 pub(crate) mod cache;
+pub(crate) mod glyphs;
 pub(crate) mod motion;
 
 use xxhash_rust::xxh3::Xxh3;

@@ -1,4 +1,4 @@
-//! BGRA <-> I420 (BT.709, limited range) over one region, with the padding H.264 needs.
+//! BGRA <-> I420 (BT.709, full range) over one region, with the padding H.264 needs.
 
 use super::VideoError;
 use ::yuv::{
@@ -9,8 +9,8 @@ use openh264::formats::YUVSource;
 
 /// The colour matrix used both ways; the encoder's VUI announces the same.
 const MATRIX: YuvStandardMatrix = YuvStandardMatrix::Bt709;
-/// Limited ("TV", 16..235) range, as the VUI announces.
-const RANGE: YuvRange = YuvRange::Limited;
+/// Full ("PC", 0..255) range, as the VUI announces: screen pixels use every level.
+const RANGE: YuvRange = YuvRange::Full;
 
 /// An I420 picture of even size, reused from picture to picture.
 pub(crate) struct I420 {

@@ -30,6 +30,51 @@ pub struct RegionEncoder {
     config: VideoEncoderConfig,
     /// Pictures encoded so far (the timestamps handed to the rate control).
     count: u64,
+    /// Constant quality: the quantiser in force and the ceiling's window.
+    quality: Option<Ceiling>,
+}
+
+/// Constant quality under a bit rate ceiling: the sizes of the last second's pictures decide whether
+/// the quantiser steps up (over the ceiling) or back towards the target (well under it).
+#[derive(Debug, Clone)]
+struct Ceiling {
+    qp: u8,
+    /// Bytes of the last `window` pictures since the quantiser last changed.
+    recent: std::collections::VecDeque<u64>,
+    /// Pictures per second: the window's length.
+    window: usize,
+}
+
+impl Ceiling {
+    /// Records a picture's size; returns the quantiser to restart at when it should change.
+    fn after_picture(
+        &mut self,
+        bytes: usize,
+        config: &VideoEncoderConfig,
+        target: u8,
+    ) -> Option<u8> {
+        self.recent.push_back(bytes as u64);
+        if self.recent.len() > self.window {
+            self.recent.pop_front();
+        }
+        if self.recent.len() < self.window {
+            return None;
+        }
+        // Bits of the last second against the ceiling.
+        let bits: u64 = self.recent.iter().sum::<u64>() * 8;
+        let ceiling = u64::from(config.bitrate_bps);
+        let max_qp = config.max_qp.min(51);
+        let next = if bits > ceiling && self.qp < max_qp {
+            (self.qp + 2).min(max_qp)
+        } else if self.qp > target && bits * 3 < ceiling {
+            self.qp - 1
+        } else {
+            return None;
+        };
+        self.qp = next;
+        self.recent.clear();
+        Some(next)
+    }
 }
 
 impl std::fmt::Debug for RegionEncoder {
@@ -51,14 +96,27 @@ impl RegionEncoder {
             return Err(VideoError::InvalidDimensions { width, height });
         }
         let (coded_width, coded_height) = coded_size(width, height);
+        let quality = config.quality_qp.map(|qp| Ceiling {
+            qp: clamp_qp(qp, config),
+            recent: std::collections::VecDeque::new(),
+            window: clamp_fps(config.max_fps).round() as usize,
+        });
         Ok(Self {
-            encoder: new_encoder(config)?,
+            encoder: new_encoder(config, quality.as_ref().map(|q| q.qp))?,
             picture: I420::new(coded_width, coded_height),
             width,
             height,
             config: config.clone(),
             count: 0,
+            quality,
         })
+    }
+
+    /// The quantiser pictures are coded at now (constant quality), `None` under OpenH264's rate
+    /// control.
+    #[must_use]
+    pub fn quality_qp(&self) -> Option<u8> {
+        self.quality.as_ref().map(|q| q.qp)
     }
 
     /// The visible size this encoder was made for.
@@ -110,24 +168,41 @@ impl RegionEncoder {
                 "no picture produced (frame type {frame_type:?})"
             )));
         }
+        let target = self.config.quality_qp.map(|qp| clamp_qp(qp, &self.config));
+        if let (Some(quality), Some(target)) = (self.quality.as_mut(), target) {
+            if let Some(qp) = quality.after_picture(annexb.len(), &self.config, target) {
+                // A new quantiser needs a new encoder: the next picture is a keyframe. If OpenH264
+                // refused (it accepted the same settings before), keep the running one.
+                if let Ok(encoder) = new_encoder(&self.config, Some(qp)) {
+                    self.encoder = encoder;
+                    self.count = 0;
+                }
+            }
+        }
         Ok(EncodedPicture {
             annexb,
             keyframe: frame_type == FrameType::IDR,
         })
     }
 
-    /// Changes the target bit rate from the next picture on. OpenH264's safe API cannot retune a running
-    /// encoder, so the encoder is restarted and the next picture is a keyframe: call this when the rate
-    /// really changed (it does nothing when `bps` is the rate in force), not on every estimate.
+    /// Changes the bit rate from the next picture on: the ceiling of constant quality (checked from
+    /// the next picture on, nothing restarts), or the target of OpenH264's rate control. OpenH264's safe
+    /// API cannot retune a running encoder, so under its rate control the encoder is restarted and the
+    /// next picture is a keyframe: call this when the rate really changed (it does nothing when `bps`
+    /// is the rate in force), not on every estimate.
     pub fn set_bitrate(&mut self, bps: u32) {
         if bps == self.config.bitrate_bps {
+            return;
+        }
+        if self.quality.is_some() {
+            self.config.bitrate_bps = bps;
             return;
         }
         let mut config = self.config.clone();
         config.bitrate_bps = bps;
         // Creating an encoder only fails on parameters OpenH264 refuses, which `new` already accepted
         // with the same size; if it ever fails, keep the running encoder at the old rate.
-        if let Ok(encoder) = new_encoder(&config) {
+        if let Ok(encoder) = new_encoder(&config, self.quality_qp()) {
             self.encoder = encoder;
             self.config = config;
             self.count = 0;
@@ -143,23 +218,43 @@ fn clamp_fps(fps: f32) -> f32 {
     }
 }
 
-fn new_encoder(config: &VideoEncoderConfig) -> Result<Encoder, VideoError> {
+/// `qp` clamped to the config's quantiser range.
+fn clamp_qp(qp: u8, config: &VideoEncoderConfig) -> u8 {
+    let max_qp = config.max_qp.min(51);
+    qp.clamp(config.min_qp.min(max_qp), max_qp)
+}
+
+/// An OpenH264 encoder for `config`; with `constant_qp`, every picture at that quantiser.
+fn new_encoder(
+    config: &VideoEncoderConfig,
+    constant_qp: Option<u8>,
+) -> Result<Encoder, VideoError> {
     let max_qp = config.max_qp.min(51);
     let min_qp = config.min_qp.min(max_qp);
+    // Constant quality is the rate control pinned to one quantiser (OpenH264's own quality mode
+    // still aims at the bit rate, and starts its first keyframe at a coarser quantiser).
+    let qp = constant_qp.map_or(QpRange::new(min_qp, max_qp), |qp| QpRange::new(qp, qp));
     let settings = EncoderConfig::new()
         .usage_type(UsageType::CameraVideoRealTime)
         .rate_control_mode(RateControlMode::Bitrate)
         .bitrate(BitRate::from_bps(config.bitrate_bps.max(10_000)))
         .max_frame_rate(FrameRate::from_hz(clamp_fps(config.max_fps)))
         .skip_frames(false)
-        .qp(QpRange::new(min_qp, max_qp))
+        .qp(qp)
+        // Background detection skips blocks it takes for static background: on films it cost
+        // 0.4 dB for 3% fewer bytes (a worse trade than one quantiser step).
+        .background_detection(false)
+        // Adaptive quantisation moves the quantiser per macroblock: nothing to move at constant
+        // quality (the same bytes without it), and under a bit rate target it spends bits by looks
+        // rather than by PSNR.
+        .adaptive_quantization(constant_qp.is_none())
         .intra_frame_period(IntraFramePeriod::from_num_frames(config.keyframe_interval))
         // One thread: size-limited slices on two threads measured no faster (the only multi-slice
         // mode the safe API offers), and the host runs one encoder per region anyway.
         .num_threads(1)
         // Low complexity: about 10% faster at 1080p than Medium for the same size and PSNR.
         .complexity(Complexity::Low)
-        .vui(VuiConfig::bt709());
+        .vui(VuiConfig::bt709_full());
     Encoder::with_api_config(OpenH264API::from_source(), settings)
         .map_err(|e| VideoError::Encoder(e.to_string()))
 }

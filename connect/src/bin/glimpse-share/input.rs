@@ -10,15 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use glimpse::session::InputEvent;
-
-/// Injects input and tells when the local user touched mouse or keyboard.
-pub trait InputSink: Send {
-    fn inject(&mut self, event: &InputEvent) -> Result<(), String>;
-    /// True when local input happened since the last call.
-    fn local_input(&mut self) -> bool;
-    /// Releases every key and button injected and still held.
-    fn release_all(&mut self);
-}
+use glimpse_capture::RemoteInput;
 
 /// Events waiting to be injected, at most.
 const QUEUE_LIMIT: usize = 256;
@@ -42,7 +34,7 @@ pub struct InputPump {
 impl InputPump {
     /// Starts the thread; `on_local_input` is called when the local user takes control back.
     pub fn start(
-        mut sink: Box<dyn InputSink>,
+        mut sink: Box<dyn RemoteInput>,
         on_local_input: impl Fn() + Send + 'static,
     ) -> InputPump {
         let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
@@ -67,21 +59,21 @@ impl InputPump {
                         )
                     };
                     if release {
-                        sink.release_all();
+                        let _ = sink.release_all();
                     }
                     // The person at the machine first: checked before every injected event.
-                    if active && sink.local_input() {
+                    if active && sink.local_activity().unwrap_or(false) {
                         let mut s = lock.lock().unwrap();
                         s.dropped += s.queue.len() as u64 + u64::from(event.is_some());
                         s.queue.clear();
                         s.active = false;
                         drop(s);
-                        sink.release_all();
+                        let _ = sink.release_all();
                         on_local_input();
                         continue;
                     }
                     if let Some(event) = event {
-                        match sink.inject(&event) {
+                        match inject(sink.as_mut(), event) {
                             Ok(()) => lock.lock().unwrap().injected += 1,
                             Err(e) => eprintln!("share: input not injected: {e}"),
                         }
@@ -148,41 +140,15 @@ impl Drop for InputPump {
     }
 }
 
-/// XTest injection plus the watch on the local user, for remote control on X11.
-pub struct X11Input {
-    pub injector: glimpse_capture::InputInjector,
-    pub watch: Option<glimpse_capture::LocalInputWatch>,
-}
-
-impl InputSink for X11Input {
-    fn inject(&mut self, event: &InputEvent) -> Result<(), String> {
-        let i = &mut self.injector;
-        let r = match *event {
-            InputEvent::PointerMove { x, y } => i.pointer_move(x, y),
-            InputEvent::Button { button, down } => {
-                // Viewers number buttons as browsers do (0 left, 1 middle, 2 right, 3 back,
-                // 4 forward); X11 as 1, 2, 3, 8, 9.
-                let x_button = match button {
-                    0..=2 => button + 1,
-                    3 => 8,
-                    4 => 9,
-                    other => return Err(format!("unknown mouse button {other}")),
-                };
-                i.button(x_button, down)
-            }
-            InputEvent::Wheel { dx, dy } => i.wheel(dx, dy),
-            InputEvent::Key { keysym, down } => i.key(keysym, down),
-        };
-        r.map_err(|e| e.to_string())
-    }
-
-    fn local_input(&mut self) -> bool {
-        self.watch
-            .as_mut()
-            .is_some_and(|w| w.local_activity().unwrap_or(false))
-    }
-
-    fn release_all(&mut self) {
-        let _ = self.injector.release_all();
+/// Replays one viewer event (buttons are numbered as browsers do, which the injector takes).
+fn inject(
+    sink: &mut dyn RemoteInput,
+    event: InputEvent,
+) -> Result<(), glimpse_capture::CaptureError> {
+    match event {
+        InputEvent::PointerMove { x, y } => sink.pointer_move(x, y),
+        InputEvent::Button { button, down } => sink.button(button, down),
+        InputEvent::Wheel { dx, dy } => sink.wheel(dx, dy),
+        InputEvent::Key { keysym, down } => sink.key(keysym, down),
     }
 }

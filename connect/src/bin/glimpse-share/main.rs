@@ -23,8 +23,8 @@ use clap::Parser;
 use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig};
 use glimpse_connect::{ClientTls, ControlPolicy, Host, HostConfig, HostStats};
 
-use input::{InputPump, X11Input};
-use source::{CorpusSource, Source};
+use input::InputPump;
+use source::{OpenedSource, SourceChoice};
 use terminal::{Next, Terminal};
 
 /// Share this screen through a Glimpse relay.
@@ -58,9 +58,18 @@ struct Args {
     /// With --corpus: start over at the end (else the last frame stays).
     #[arg(long = "loop")]
     looping: bool,
-    /// Share the animated demo scene even when DISPLAY is set.
+    /// Share the animated demo scene even when a desktop is there.
     #[arg(long)]
     demo: bool,
+    /// Share monitor N (see --list-monitors; on Wayland the portal's dialog chooses).
+    #[arg(long, value_name = "N", conflicts_with = "window")]
+    monitor: Option<usize>,
+    /// Share one window (Wayland: the portal's dialog asks which).
+    #[arg(long)]
+    window: bool,
+    /// List the monitors that can be shared, and exit.
+    #[arg(long)]
+    list_monitors: bool,
     /// Grant remote control to whoever asks.
     #[arg(long, conflicts_with = "view_only")]
     allow_control: bool,
@@ -107,6 +116,9 @@ fn main() {
 }
 
 fn run(args: Args) -> i32 {
+    if args.list_monitors {
+        return list_monitors(&args);
+    }
     // The relay: a separate one, or ours on 127.0.0.1 (in a runtime of its own).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -179,39 +191,78 @@ async fn stop_on_signal(stop: Arc<AtomicBool>) {
     stop.store(true, Ordering::Relaxed);
 }
 
+/// What the command line asks to share.
+fn source_choice(args: &Args) -> SourceChoice {
+    SourceChoice {
+        corpus: args.corpus.clone(),
+        corpus_dir: args.corpus_dir.clone(),
+        looping: args.looping,
+        demo: args.demo,
+        monitor: args.monitor,
+        window: args.window,
+        remote_control: !args.view_only,
+    }
+}
+
+/// `--list-monitors`.
+fn list_monitors(args: &Args) -> i32 {
+    match glimpse_capture::list_monitors(&source_choice(args).capture_options()) {
+        Ok(monitors) => {
+            for m in monitors {
+                println!(
+                    "{}: {} {}x{} at {},{}{}",
+                    m.index,
+                    m.name,
+                    m.width,
+                    m.height,
+                    m.x,
+                    m.y,
+                    if m.primary { " (primary)" } else { "" }
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("share: {e}");
+            1
+        }
+    }
+}
+
 /// Opens the source, starts the session, runs capture and the terminal until the end.
 fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     let (host_tx, host_rx) = mpsc::channel::<Arc<Host>>();
-    let (opened_tx, opened_rx) = mpsc::channel::<Result<(String, &'static str), String>>();
+    type Opened = (
+        String,
+        Vec<String>,
+        Option<Box<dyn glimpse_capture::RemoteInput>>,
+    );
+    let (opened_tx, opened_rx) = mpsc::channel::<Result<Opened, String>>();
     let capture_config = capture::CaptureConfig {
         fps: args.fps,
         max_frames: args.frames,
         last_frame_file: args.last_frame.clone(),
     };
-    let (corpus, corpus_dir, looping, demo) = (
-        args.corpus.clone(),
-        args.corpus_dir.clone(),
-        args.looping,
-        args.demo,
-    );
+    let choice = source_choice(args);
     let capture_stop = stop.clone();
-    // The source is opened on the capture thread (an X11 connection stays on one thread).
+    // The source is opened on the capture thread (an X11 connection stays on one thread); the
+    // portal's dialog, if any, is answered meanwhile.
     let capture_thread = std::thread::Builder::new()
         .name("capture".into())
         .spawn(move || -> Result<u64, String> {
-            let source = match open_source(corpus.as_deref(), corpus_dir.as_deref(), looping, demo)
-            {
+            let OpenedSource {
+                source,
+                injector,
+                description,
+                notes,
+            } = match source::open(&choice) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = opened_tx.send(Err(e));
                     return Ok(0);
                 }
             };
-            let kind = match &source {
-                Source::Screen(s) => s.kind(),
-                Source::Corpus(_) => "corpus",
-            };
-            let _ = opened_tx.send(Ok((source.describe(), kind)));
+            let _ = opened_tx.send(Ok((description, notes, injector)));
             let Ok(host) = host_rx.recv() else {
                 return Ok(0);
             };
@@ -220,10 +271,13 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
             result
         })
         .expect("capture thread");
-    let kind = match opened_rx.recv() {
-        Ok(Ok((what, kind))) => {
+    let injector = match opened_rx.recv() {
+        Ok(Ok((what, notes, injector))) => {
             println!("share: sharing the {what}");
-            kind
+            for note in notes {
+                println!("share: note: {note}");
+            }
+            injector
         }
         Ok(Err(e)) => {
             eprintln!("share: cannot capture: {e}");
@@ -255,7 +309,12 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     };
     host.record_timings(args.timing.is_some());
     terminal::print_code(&host);
-    let pump = (kind == "x11").then(|| x11_input(&host)).flatten();
+    let pump = injector.map(|injector| {
+        let host = host.clone();
+        InputPump::start(injector, move || {
+            let _ = host.local_input();
+        })
+    });
     let _ = host_tx.send(host.clone());
     let code = event_loop(args, &host, pump.as_ref(), &stop);
     stop.store(true, Ordering::Relaxed);
@@ -266,26 +325,6 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     host.close();
     report(args, &host.stats(), pump.as_ref());
     code
-}
-
-/// Remote control through XTest, when the X server allows it.
-fn x11_input(host: &Arc<Host>) -> Option<InputPump> {
-    match glimpse_capture::InputInjector::open(None) {
-        Ok(injector) => {
-            let watch = injector.watch().ok();
-            let host = host.clone();
-            Some(InputPump::start(
-                Box::new(X11Input { injector, watch }),
-                move || {
-                    let _ = host.local_input();
-                },
-            ))
-        }
-        Err(e) => {
-            eprintln!("share: remote control disabled: {e}");
-            None
-        }
-    }
 }
 
 /// Prints events and reads commands until the session ends, the capture stops, or time is up.
@@ -327,27 +366,6 @@ fn event_loop(args: &Args, host: &Host, pump: Option<&InputPump>, stop: &AtomicB
             }
         }
     }
-}
-
-fn open_source(
-    corpus: Option<&str>,
-    corpus_dir: Option<&std::path::Path>,
-    looping: bool,
-    demo: bool,
-) -> Result<Source, String> {
-    if let Some(name) = corpus {
-        return Ok(Source::Corpus(Box::new(CorpusSource::open(
-            name, looping, corpus_dir,
-        )?)));
-    }
-    if demo {
-        return Ok(Source::Screen(Box::new(glimpse_capture::DemoSource::new(
-            1280, 720,
-        ))));
-    }
-    glimpse_capture::open_default()
-        .map(Source::Screen)
-        .map_err(|e| e.to_string())
 }
 
 fn report(args: &Args, s: &HostStats, pump: Option<&InputPump>) {

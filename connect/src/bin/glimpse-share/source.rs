@@ -90,9 +90,71 @@ impl CorpusSource {
     }
 }
 
+/// What to share, from the command line.
+#[derive(Debug, Clone)]
+pub struct SourceChoice {
+    pub corpus: Option<String>,
+    pub corpus_dir: Option<PathBuf>,
+    pub looping: bool,
+    pub demo: bool,
+    pub monitor: Option<usize>,
+    pub window: bool,
+    /// Open remote control too (the host may grant it).
+    pub remote_control: bool,
+}
+
+impl SourceChoice {
+    /// The capture options these choices stand for.
+    pub fn capture_options(&self) -> glimpse_capture::CaptureOptions {
+        let mut options = glimpse_capture::CaptureOptions::default();
+        if self.demo {
+            options.backend = glimpse_capture::BackendChoice::Demo;
+        }
+        options.selection = match (self.monitor, self.window) {
+            (_, true) => glimpse_capture::Selection::Window,
+            (Some(n), false) => glimpse_capture::Selection::Monitor(n),
+            (None, false) => glimpse_capture::Selection::Auto,
+        };
+        options.remote_control = self.remote_control;
+        options
+    }
+}
+
+/// An opened source, with the injector for remote control when there is one.
+pub struct OpenedSource {
+    pub source: Source,
+    pub injector: Option<Box<dyn glimpse_capture::RemoteInput>>,
+    /// "the x11 screen 1920x1080 through X11" and the like.
+    pub description: String,
+    /// What the person at the host should know (backends passed over, limits of host priority).
+    pub notes: Vec<String>,
+}
+
+/// Opens what `choice` says: a recording, or the screen through the backend that fits this
+/// desktop (Wayland's portal, X11, or the demo scene).
+pub fn open(choice: &SourceChoice) -> Result<OpenedSource, String> {
+    if let Some(name) = &choice.corpus {
+        let corpus = CorpusSource::open(name, choice.looping, choice.corpus_dir.as_deref())?;
+        return Ok(OpenedSource {
+            description: corpus.describe(),
+            source: Source::Corpus(Box::new(corpus)),
+            injector: None,
+            notes: Vec::new(),
+        });
+    }
+    let opened = glimpse_capture::open(&choice.capture_options()).map_err(|e| e.to_string())?;
+    let source = Source::Screen(opened.source);
+    Ok(OpenedSource {
+        description: format!("{} through {}", source.describe(), opened.backend),
+        source,
+        injector: opened.injector,
+        notes: opened.notes,
+    })
+}
+
 /// Where frames come from.
 pub enum Source {
-    Screen(Box<dyn ScreenSource>),
+    Screen(Box<dyn ScreenSource + Send>),
     Corpus(Box<CorpusSource>),
 }
 

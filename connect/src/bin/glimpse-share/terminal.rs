@@ -11,13 +11,30 @@ use glimpse_connect::{Host, HostEvent};
 
 use crate::input::InputPump;
 
-/// Prints the code and the join link.
+/// Prints the code, the join link, and the link as a QR code for phones.
 pub fn print_code(host: &Host) {
     println!("share: code: {}", host.code());
     let link = host.join_link();
     let page = link.split("/#").next().unwrap_or_default();
     println!("share: viewers open {page}/ and type the code, or open {link}");
+    if let Some(qr) = qr_text(&link) {
+        println!("share: or scan this with a phone:\n{qr}");
+    }
     let _ = std::io::stdout().flush();
+}
+
+/// `text` as a QR code in half-block characters (two modules per character, a quiet zone around),
+/// drawn light on dark so that it scans from the usual dark terminal.
+pub fn qr_text(text: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 /// What a pending question is about.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Quick connect end to end in headless Chromium: builds the relay's pages (scripts/build-web.sh, into
+# connect/e2e/build/web) and glimpse-share, then runs e2e.mjs (three browser viewers of a recording,
+# pixel-exact, join and latency figures as JSON on the last line). Installs what it needs (chromium
+# from apt, npm packages from package-lock.json, what build-web.sh needs); safe to run twice; bounded
+# in time. Usage: bash connect/e2e/run.sh [--corpus NAME@WxH]
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$(pwd)
+ROOT=$(cd ../.. && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TERM_COLOR=never
+
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+command -v node >/dev/null || { echo "e2e: Node.js 20+ is needed" >&2; exit 1; }
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "== e2e: the relay's pages and glimpse-share"
+bash "$ROOT/scripts/build-web.sh" --out "$HERE/build/web"
+cargo build -q --manifest-path "$ROOT/connect/Cargo.toml" --release --bin glimpse-share
+
+if [ -d "$ROOT/../shared/corpus" ]; then
+  CORPUS_DIR="$ROOT/../shared/corpus"; CORPUS=typing_editor@1920x1080
+else
+  CORPUS_DIR="$ROOT/testdata/corpus"; CORPUS=typing_editor@1280x720
+fi
+if [ "${1:-}" = --corpus ]; then CORPUS=$2; fi
+
+echo "== e2e: three browser viewers of $CORPUS"
+timeout 200 node e2e.mjs "$TARGET_DIR/release/glimpse-share" --corpus "$CORPUS" --corpus-dir "$CORPUS_DIR" \
+  --web "$HERE/build/web" > "$HERE/build/e2e.log" 2>&1 || status=$?
+grep -E '^(e2e:|\{)' "$HERE/build/e2e.log" || true
+if [ "${status:-0}" != 0 ]; then
+  echo "e2e: failed (exit ${status}); full log in $HERE/build/e2e.log:" >&2
+  tail -n 40 "$HERE/build/e2e.log" >&2
+  exit 1
+fi

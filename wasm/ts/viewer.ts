@@ -1,0 +1,490 @@
+// GlimpseViewer: shows a shared screen in a <canvas>. Packets come from push() (any transport), or
+// from a relay session opened by join() (see join.ts).
+import type * as raw from '../dist/glimpse_wasm.js';
+import { newRawDecoder, type DecoderOptions, type Rect } from './codec.js';
+import { wasmMemory } from './engine.js';
+import { ErrorCode, GlimpseError, toGlimpseError, type ErrorCodeValue } from './errors.js';
+import {
+  ViewerLink, type ControlDetail, type ControlState, type InputEvent, type JoinOptions, type PaintDetail,
+  type StateDetail, type ViewerState, type ViewersDetail,
+} from './join.js';
+import { VideoRegions, type VideoStats } from './video.js';
+
+/** GlimpseViewer settings. */
+export interface ViewerOptions extends DecoderOptions {
+  /**
+   * 'natural' (default): the canvas CSS size is the screen size / devicePixelRatio, so one screen pixel
+   * is one device pixel. 'manual': you size the canvas with CSS; the screen is scaled smoothly.
+   */
+  size?: 'natural' | 'manual';
+  /** Draw the cursor overlay (default true). */
+  cursor?: boolean;
+  /** How often 'stats' events are dispatched, in ms (default 1000). */
+  statsIntervalMs?: number;
+}
+
+/** Options of the static GlimpseViewer.join(): the canvas, the viewer's and the join's settings. */
+export interface ViewerJoinOptions extends ViewerOptions, JoinOptions {
+  /** The <canvas> to draw into. */
+  canvas: HTMLCanvasElement;
+}
+
+/** Detail of a viewer's 'resize' event. */
+export interface ResizeDetail {
+  width: number;
+  height: number;
+  scalePercent: number;
+}
+
+/** Detail of an 'error' event. */
+export interface ErrorDetail {
+  error: GlimpseError;
+  /** True when the stream is only usable again from the next checkpoint (ask the host for one). */
+  needsCheckpoint: boolean;
+  /**
+   * For a video region's error (viewer only; needsCheckpoint false): its id. NOT_AVAILABLE: this
+   * browser cannot decode it (reported once; the region shows once it settles); CORRUPT_PAYLOAD: a
+   * picture failed (the region recovers at its next keyframe).
+   */
+  region?: number;
+}
+
+/** Detail of a viewer's 'videoframe' event: a decoded video picture was drawn. */
+export interface VideoFrameDetail {
+  region: number;
+  rect: Rect;
+}
+
+/** Detail of a viewer's 'stats' event: rates over the last interval, counts since the start. */
+export interface ViewerStats {
+  /** Screen updates (checkpoints and frame updates) applied per second. */
+  fps: number;
+  /** Packet bits received per second / 1000. */
+  kbps: number;
+  /**
+   * Mean latency in ms: from the sender's timestamp when push() was given one (join() gives the
+   * host's capture time), else the local apply + paint time.
+   */
+  latencyMs: number;
+  /** Mean apply + paint time per packet, in ms. */
+  applyMs: number;
+  packets: number;
+  bytes: number;
+  frames: number;
+  errors: number;
+  /** Packets that failed while waiting for a checkpoint (reported once, not as events). */
+  dropped: number;
+}
+
+/** The events of a GlimpseViewer. */
+export interface GlimpseViewerEventMap {
+  resize: CustomEvent<ResizeDetail>;
+  error: CustomEvent<ErrorDetail>;
+  stats: CustomEvent<ViewerStats>;
+  videoframe: CustomEvent<VideoFrameDetail>;
+  /** join(): the connection's state changed. */
+  state: CustomEvent<StateDetail>;
+  /** join(): how many viewers watch. */
+  viewers: CustomEvent<ViewersDetail>;
+  /** join(): remote control changed (asked, granted, refused, revoked). */
+  control: CustomEvent<ControlDetail>;
+  /** join(): a checkpoint or update was painted (and acknowledged). */
+  paint: CustomEvent<PaintDetail>;
+}
+
+interface StatsWindow {
+  start: number;
+  frames: number;
+  bytes: number;
+  applied: number;
+  applyMs: number;
+  latencyMs: number;
+}
+
+const RECOVERABLE_WHILE_WAITING: ReadonlySet<number> = new Set([ErrorCode.OUT_OF_SYNC, ErrorCode.NO_CHECKPOINT, ErrorCode.MISSING_CACHE_ENTRY]);
+
+/**
+ * Shows a shared screen in a <canvas>. Feed it packets with push(), or let join() follow a session
+ * through a relay. It repaints only damaged rectangles, decodes video regions with WebCodecs, draws
+ * the cursor in an overlay canvas, and dispatches 'resize', 'error', 'stats' and 'videoframe'
+ * events (join() adds 'state', 'viewers', 'control' and 'paint').
+ */
+export class GlimpseViewer extends EventTarget {
+  readonly #canvas: HTMLCanvasElement;
+  readonly #ctx: CanvasRenderingContext2D;
+  readonly #decoder: raw.Decoder;
+  #image: ImageData | null = null;
+  #imageBuffer: ArrayBufferLike | null = null;
+  #imagePtr = 0;
+  readonly #size: 'natural' | 'manual';
+  readonly #cursor: HTMLCanvasElement | null = null;
+  readonly #cursorCtx: CanvasRenderingContext2D | null = null;
+  #cursorShapeId = 0;
+  #cursorPos: raw.RawCursor | null = null;
+  #waiting = true;
+  readonly #statsInterval: number;
+  #window: StatsWindow;
+  readonly #totals = { packets: 0, bytes: 0, frames: 0, errors: 0, dropped: 0 };
+  #lastStats: ViewerStats | null = null;
+  #onWindowResize: (() => void) | null = null;
+  #unwatchPixelRatio: (() => void) | null = null;
+  readonly #video: VideoRegions;
+  #link: ViewerLink | null = null;
+  #destroyed = false;
+
+  /**
+   * Joins the session of `key` through the relay at `relayUrl` with a new viewer drawing into
+   * `options.canvas`; resolves with the viewer once the first screen is painted. Rejects with a
+   * GlimpseError (UNKNOWN_SESSION_KEY for a wrong key, RELAY_UNREACHABLE, TIMEOUT...); the viewer is
+   * then destroyed. To see the 'state' events of the join itself, create the viewer first and call
+   * its join() method.
+   */
+  static async join(relayUrl: string, key: string, options: ViewerJoinOptions): Promise<GlimpseViewer> {
+    if (!options || typeof HTMLCanvasElement === 'undefined' || !(options.canvas instanceof HTMLCanvasElement)) {
+      throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, 'GlimpseViewer.join needs options.canvas, a <canvas> element');
+    }
+    const viewer = new GlimpseViewer(options.canvas, options);
+    try {
+      await viewer.join(relayUrl, key, options);
+    } catch (e) {
+      viewer.destroy();
+      throw e;
+    }
+    return viewer;
+  }
+
+  /**
+   * @param canvas the <canvas> to draw into (its backing store becomes the shared screen's size).
+   * @param options size, cursor overlay, stats interval and decoder limits.
+   */
+  constructor(canvas: HTMLCanvasElement, options: ViewerOptions = {}) {
+    super();
+    if (options.size !== undefined && options.size !== 'natural' && options.size !== 'manual') {
+      throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, `size must be 'natural' or 'manual', not ${String(options.size)}`);
+    }
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, 'the canvas has no 2d context (it is used for something else)');
+    this.#decoder = newRawDecoder(options);
+    this.#canvas = canvas;
+    this.#ctx = ctx;
+    this.#size = options.size ?? 'natural';
+    this.#statsInterval = options.statsIntervalMs ?? 1000;
+    this.#window = this.#newWindow(performance.now());
+    this.#video = new VideoRegions({
+      paint: (frame, rect) => this.paintVideoFrame(frame, rect),
+      drawn: (region, rect) => this.dispatchEvent(new CustomEvent('videoframe', { detail: { region, rect } })),
+      error: (region, code, message, cause) => this.#videoError(region, code, message, cause),
+    });
+    if (options.cursor !== false && typeof document !== 'undefined') {
+      const c = document.createElement('canvas');
+      c.className = 'glimpse-cursor';
+      c.style.cssText = 'position:absolute;pointer-events:none;display:none;image-rendering:auto;';
+      this.#cursor = c;
+      this.#cursorCtx = c.getContext('2d');
+      canvas.insertAdjacentElement('afterend', c);
+    }
+    if (typeof window !== 'undefined') {
+      this.#onWindowResize = () => this.#layout();
+      window.addEventListener('resize', this.#onWindowResize);
+      this.#watchPixelRatio();
+    }
+  }
+
+  /** Re-lays out when devicePixelRatio changes (zoom, or the window moved to another screen). */
+  #watchPixelRatio(): void {
+    if (typeof matchMedia !== 'function') return;
+    const query = matchMedia(`(resolution: ${globalThis.devicePixelRatio || 1}dppx)`);
+    const onChange = () => {
+      this.#layout();
+      this.#watchPixelRatio();
+    };
+    query.addEventListener('change', onChange, { once: true });
+    this.#unwatchPixelRatio = () => query.removeEventListener('change', onChange);
+  }
+
+  /** The canvas the screen is drawn into. */
+  get canvas(): HTMLCanvasElement { return this.#canvas; }
+  /** The cursor overlay (a <canvas> placed after the main one), or null when disabled. */
+  get cursorElement(): HTMLCanvasElement | null { return this.#cursor; }
+  /** Shared screen width in pixels (0 before the first checkpoint). */
+  get width(): number { return this.#decoder.width; }
+  /** Shared screen height in pixels (0 before the first checkpoint). */
+  get height(): number { return this.#decoder.height; }
+  /** True until a checkpoint arrives (at the start and after a bad or lost packet). */
+  get needsCheckpoint(): boolean { return this.#waiting; }
+  /** The last stats dispatched, or null. */
+  get stats(): ViewerStats | null { return this.#lastStats; }
+  /** Sequence number of the screen shown (-1 before the first checkpoint). */
+  get seq(): number { return this.#decoder.seq; }
+
+  /**
+   * Applies a packet and repaints what changed. Never throws for a bad packet: dispatches 'error' and
+   * recovers at the next checkpoint. `sentAtMs`: the sender's Date.now() (or capture time), if the
+   * transport carries it; latency is measured from it. Returns true when the packet was applied.
+   */
+  push(packet: Uint8Array, sentAtMs?: number): boolean {
+    const t0 = performance.now();
+    const bytes = packet.byteLength;
+    this.#totals.packets++;
+    this.#totals.bytes += bytes;
+    this.#window.bytes += bytes;
+    let kind: number;
+    try {
+      kind = this.#decoder.push(packet);
+    } catch (e) {
+      const error = toGlimpseError(e);
+      this.#totals.errors++;
+      if (this.#waiting && RECOVERABLE_WHILE_WAITING.has(error.code)) {
+        // Still waiting for a checkpoint: updates in between are expected to fail; reported once.
+        this.#totals.dropped++;
+      } else {
+        this.#waiting = true;
+        this.dispatchEvent(new CustomEvent('error', { detail: { error, needsCheckpoint: true } }));
+      }
+      this.#maybeStats(t0);
+      return false;
+    }
+    if (kind === 1) {
+      this.#waiting = false;
+      // A checkpoint holds exact pixels everywhere: pictures still in flight must not paint over them,
+      // and every region restarts at its next keyframe.
+      this.#video.endAll();
+    }
+    if (kind === 1 || kind === 2) {
+      if (this.#decoder.resized) this.#resize();
+      this.#paint(this.#decoder.damage());
+      this.#window.frames++;
+      this.#totals.frames++;
+    }
+    if (kind === 2) {
+      for (const chunk of this.#decoder.videoChunks()) this.#video.decode(chunk);
+      // Ended regions: their pixels come (or came, above) losslessly from the framebuffer.
+      for (const region of this.#decoder.videoEnded()) this.#video.end(region);
+    }
+    this.#drawCursor();
+    const t1 = performance.now();
+    this.#window.applyMs += t1 - t0;
+    this.#window.latencyMs += sentAtMs === undefined ? t1 - t0 : Date.now() - sentAtMs;
+    this.#window.applied++;
+    this.#maybeStats(t1);
+    return true;
+  }
+
+  /**
+   * Draws the top-left rect.width x rect.height of a decoded video frame at rect, unscaled. The viewer
+   * calls it for every H.264 picture its WebCodecs VideoDecoders output; override it to post-process.
+   */
+  paintVideoFrame(frame: CanvasImageSource, rect: Rect): void {
+    this.#ctx.drawImage(frame, 0, 0, rect.width, rect.height, rect.x, rect.y, rect.width, rect.height);
+  }
+
+  /** Video counters: pictures drawn, pictures dropped (their region ended first), decode errors. */
+  get videoStats(): VideoStats { return this.#video.stats; }
+
+  /**
+   * Resolves once every video picture pushed so far was drawn (or dropped): the canvas then shows
+   * everything push() was given. Immediately when no picture is in flight.
+   */
+  videoIdle(): Promise<void> {
+    return this.#video.idle();
+  }
+
+  /** Reports a video region's failure: not fatal (lossless parts go on; the region recovers). */
+  #videoError(region: number, code: ErrorCodeValue, message: string, cause: unknown): void {
+    this.#totals.errors++;
+    const error = new GlimpseError(code, message, cause === undefined ? undefined : { cause });
+    this.dispatchEvent(new CustomEvent('error', { detail: { error, needsCheckpoint: false, region } }));
+  }
+
+  /** Repaints the whole screen (e.g. after the canvas was cleared by someone else). */
+  repaint(): void {
+    if (this.width) this.#paint(new Uint32Array([0, 0, this.width, this.height]));
+    this.#drawCursor(true);
+  }
+
+  /**
+   * Follows the session of `key` (9 digits, spaces or dashes allowed) through the relay at
+   * `relayUrl` (ws://, wss://, or the relay's http(s):// page URL). Resolves once the first screen
+   * is painted; rejects with a GlimpseError: UNKNOWN_SESSION_KEY (wrong key), SESSION_KEY_EXPIRED,
+   * RATE_LIMITED, RELAY_UNREACHABLE, RELAY_FULL, TIMEOUT, CLOSED (leave() first), INVALID_REQUEST
+   * (already joined). Afterwards it reconnects by itself after drops (resume token first, then the
+   * key) and reports through 'state', 'viewers', 'control' and 'paint' events.
+   */
+  join(relayUrl: string, key: string, options: JoinOptions = {}): Promise<void> {
+    if (this.#destroyed) return Promise.reject(new GlimpseError(ErrorCode.CLOSED, 'this viewer was destroyed'));
+    if (this.#link && this.#link.state !== 'ended') {
+      return Promise.reject(new GlimpseError(ErrorCode.INVALID_REQUEST, 'this viewer is in a session already: leave() first'));
+    }
+    let link: ViewerLink;
+    try {
+      link = new ViewerLink(this, relayUrl, key, options, {
+        push: (payload, capturedAtMs) => this.push(payload, capturedAtMs || undefined),
+        emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
+      });
+    } catch (e) {
+      return Promise.reject(toGlimpseError(e));
+    }
+    this.#link = link;
+    return link.start();
+  }
+
+  /** Leaves the session (state 'ended' with a CLOSED error; a pending join() rejects with it). */
+  leave(): void {
+    this.#link?.leave();
+  }
+
+  /**
+   * Asks the host for remote control; the answer comes as a 'control' event. False when there is
+   * nothing to ask (not connected, asked already, or granted).
+   */
+  requestControl(): boolean {
+    return this.#link?.requestControl() ?? false;
+  }
+
+  /**
+   * Sends an input event to the host; false unless the host granted control. Pointer, wheel and
+   * keyboard events on the canvas are forwarded by themselves (JoinOptions.forwardInput).
+   */
+  sendInput(event: InputEvent): boolean {
+    return this.#link?.sendInput(event) ?? false;
+  }
+
+  /** The session's state ('idle' before join()). */
+  get state(): ViewerState { return this.#link?.state ?? 'idle'; }
+  /** Where remote control stands. */
+  get control(): ControlState { return this.#link?.control ?? 'none'; }
+  /** How many viewers watch (0 before the relay said). */
+  get viewerCount(): number { return this.#link?.viewerCount ?? 0; }
+  /** The session key being followed ('123 456 789'), or undefined before join(). */
+  get key(): string | undefined { return this.#link?.key; }
+  /** The host's name (may be empty), once connected. */
+  get hostName(): string { return this.#link?.hostName ?? ''; }
+
+  /** Leaves the session, removes the overlay and listeners, closes the video decoders, frees the engine memory. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#link?.leave();
+    this.#destroyed = true;
+    this.#video.close();
+    this.#cursor?.remove();
+    if (this.#onWindowResize) window.removeEventListener('resize', this.#onWindowResize);
+    this.#unwatchPixelRatio?.();
+    this.#decoder.free();
+    this.#image = null;
+  }
+
+  #newWindow(start: number): StatsWindow {
+    return { start, frames: 0, bytes: 0, applied: 0, applyMs: 0, latencyMs: 0 };
+  }
+
+  #maybeStats(now: number): void {
+    const w = this.#window;
+    const seconds = (now - w.start) / 1000;
+    if (seconds <= 0 || seconds * 1000 < this.#statsInterval) return;
+    const stats: ViewerStats = {
+      fps: w.frames / seconds,
+      kbps: (w.bytes * 8) / 1000 / seconds,
+      latencyMs: w.applied ? w.latencyMs / w.applied : 0,
+      applyMs: w.applied ? w.applyMs / w.applied : 0,
+      ...this.#totals,
+    };
+    this.#lastStats = stats;
+    this.#window = this.#newWindow(now);
+    this.dispatchEvent(new CustomEvent('stats', { detail: stats }));
+  }
+
+  #resize(): void {
+    const { width, height } = this;
+    this.#canvas.width = width;
+    this.#canvas.height = height;
+    this.#image = null;
+    this.#layout();
+    this.dispatchEvent(new CustomEvent('resize', { detail: { width, height, scalePercent: this.#decoder.scalePercent } }));
+  }
+
+  /** CSS size and smoothing: pixel-exact at natural size, smooth when scaled. */
+  #layout(): void {
+    const s = this.#canvas.style;
+    if (this.#size === 'natural' && this.width) {
+      const dpr = globalThis.devicePixelRatio || 1;
+      s.width = `${this.width / dpr}px`;
+      s.height = `${this.height / dpr}px`;
+      s.imageRendering = 'pixelated';
+    } else {
+      s.imageRendering = 'auto';
+    }
+    this.#placeCursor();
+  }
+
+  /** An ImageData over the framebuffer in wasm memory; re-made after memory growth or a new screen. */
+  #framebufferImage(): ImageData {
+    const buffer = wasmMemory().buffer;
+    const ptr = this.#decoder.framebufferPtr();
+    if (!this.#image || this.#imageBuffer !== buffer || this.#imagePtr !== ptr) {
+      const len = this.#decoder.framebufferLen();
+      this.#image = new ImageData(new Uint8ClampedArray(buffer, ptr, len), this.width, this.height);
+      this.#imageBuffer = buffer;
+      this.#imagePtr = ptr;
+    }
+    return this.#image;
+  }
+
+  #paint(flat: Uint32Array): void {
+    const image = this.#framebufferImage();
+    for (let i = 0; i < flat.length; i += 4) {
+      this.#ctx.putImageData(image, 0, 0, flat[i]!, flat[i + 1]!, flat[i + 2]!, flat[i + 3]!);
+    }
+  }
+
+  #drawCursor(force = false): void {
+    if (!this.#cursor || !this.#cursorCtx) return;
+    const c = this.#decoder.cursor();
+    if (!c || !c.visible || !c.width) {
+      this.#cursor.style.display = 'none';
+      return;
+    }
+    if (force || c.shapeId !== this.#cursorShapeId) {
+      const pixels = this.#decoder.cursorPixels();
+      if (!pixels) return;
+      this.#cursor.width = c.width;
+      this.#cursor.height = c.height;
+      this.#cursorCtx.putImageData(new ImageData(new Uint8ClampedArray(pixels), c.width, c.height), 0, 0);
+      this.#cursorShapeId = c.shapeId;
+    }
+    this.#cursorPos = c;
+    this.#cursor.style.display = '';
+    this.#placeCursor();
+  }
+
+  #placeCursor(): void {
+    const c = this.#cursorPos;
+    if (!this.#cursor || !c || !this.width) return;
+    const canvas = this.#canvas;
+    const scale = (canvas.clientWidth || this.width) / this.width;
+    const s = this.#cursor.style;
+    s.left = `${canvas.offsetLeft + canvas.clientLeft + (c.x - c.hotspotX) * scale}px`;
+    s.top = `${canvas.offsetTop + canvas.clientTop + (c.y - c.hotspotY) * scale}px`;
+    s.width = `${c.width * scale}px`;
+    s.height = `${c.height * scale}px`;
+  }
+
+  override addEventListener<K extends keyof GlimpseViewerEventMap>(
+    type: K,
+    listener: (this: GlimpseViewer, ev: GlimpseViewerEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof GlimpseViewerEventMap>(
+    type: K,
+    listener: (this: GlimpseViewer, ev: GlimpseViewerEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
+    super.removeEventListener(type, listener, options);
+  }
+}
