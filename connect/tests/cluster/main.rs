@@ -3,14 +3,15 @@
 //! through the Rust API in this process. Skipped (with a printed reason) when `nats-server` is
 //! not installed, unless `GLIMPSE_REQUIRE_NATS` is set.
 //!
-//! - `fanout`: host on node 1, viewers on nodes 2 and 3, a late joiner on node 3: every viewer
-//!   ends pixel-exact; each mirror node reads the stream from NATS once, whatever its viewers.
+//! - `fanout`: host on node 1, viewers on nodes 2 and 3 (a Chromium page on node 3 when
+//!   installed, see `page`), a late joiner on node 3: every viewer ends pixel-exact; each mirror node reads the stream from NATS once, whatever its viewers.
 //! - `failover`: one NATS server killed, a mirror node killed (its viewers move to another node),
 //!   the host's node killed (the host moves and keeps its code): every viewer ends pixel-exact.
 
 mod failover;
 mod fanout;
 mod harness;
+mod page;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
