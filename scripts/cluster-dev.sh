@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 NATS=$(command -v nats-server || echo /usr/sbin/nats-server)
 [ -x "$NATS" ] || { echo "cluster-dev: nats-server is missing: bash scripts/setup.sh" >&2; exit 1; }
-cargo build -q --release -p glimpse-connect --bin glimpse-relay --bin glimpse-share --bin glimpse-view
+cargo build -q --release -p glimpse-connect --features cluster --bin glimpse-relay --bin glimpse-share --bin glimpse-view
 DIR="$ROOT/target/cluster-dev"
 rm -rf "$DIR"
 mkdir -p "$DIR"
