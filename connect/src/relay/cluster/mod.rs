@@ -111,10 +111,17 @@ pub enum NatsAuth {
 }
 
 impl NatsAuth {
-    /// Reads a file holding a token, or `user:password`, on its first line.
+    /// Reads a file holding a token, or `user:password`, on its first line (only its first 64 KiB
+    /// are read).
     pub fn from_file(path: &std::path::Path) -> Result<NatsAuth, ClusterError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?;
+        use std::io::Read as _;
+        let bad = |e: std::io::Error| ClusterError::Config(format!("{}: {e}", path.display()));
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(bad)?
+            .take(64 << 10)
+            .read_to_string(&mut text)
+            .map_err(bad)?;
         let line = text.lines().next().unwrap_or("").trim();
         if line.is_empty() {
             return Err(ClusterError::Config(format!("{}: empty", path.display())));
@@ -459,4 +466,45 @@ fn epoch_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ClusterError, NatsAuth};
+
+    fn auth_from(text: &[u8]) -> Result<NatsAuth, ClusterError> {
+        let path = std::env::temp_dir().join(format!(
+            "glimpse-nats-auth-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::write(&path, text).unwrap();
+        let auth = NatsAuth::from_file(&path);
+        let _ = std::fs::remove_file(&path);
+        auth
+    }
+
+    #[test]
+    fn nats_credentials_file() {
+        assert_eq!(
+            auth_from(b"s3cret-token\n").unwrap(),
+            NatsAuth::Token("s3cret-token".into())
+        );
+        assert_eq!(
+            auth_from(b"relay:pass:word\r\nignored").unwrap(),
+            NatsAuth::UserPassword("relay".into(), "pass:word".into())
+        );
+        let empty = auth_from(b"  \n").unwrap_err();
+        assert!(matches!(empty, ClusterError::Config(_)), "{empty}");
+        let binary = auth_from(&[0xff, 0xfe, 0x00]).unwrap_err();
+        assert!(matches!(binary, ClusterError::Config(_)), "{binary}");
+        let missing =
+            NatsAuth::from_file(std::path::Path::new("/nonexistent/glimpse")).unwrap_err();
+        assert!(
+            missing.to_string().contains("/nonexistent/glimpse"),
+            "{missing}"
+        );
+        // The token never shows in logs.
+        assert!(!format!("{:?}", NatsAuth::Token("s3cret".into())).contains("s3cret"));
+    }
 }
