@@ -92,6 +92,11 @@ struct Args {
     /// Keep the cluster's stream in memory instead of files.
     #[arg(long, requires = "nats")]
     nats_memory: bool,
+    /// Bytes the cluster's stream keeps at most, for all sessions (the oldest go first; JetStream
+    /// refuses a stream larger than its storage).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 30, requires = "nats",
+          value_parser = clap::value_parser!(i64).range(1 << 20..))]
+    nats_max_bytes: i64,
     /// A file with the NATS token, or user:password, on its first line.
     #[arg(long, value_name = "FILE", requires = "nats")]
     nats_auth_file: Option<PathBuf>,
@@ -171,6 +176,7 @@ fn join_cluster(args: &Args, config: &mut RelayConfig) {
     cluster.prefix = args.nats_prefix.clone();
     cluster.replicas = args.nats_replicas;
     cluster.memory_storage = args.nats_memory;
+    cluster.stream_max_bytes = args.nats_max_bytes;
     cluster.ca_file = args.nats_ca.clone();
     if let Some(path) = &args.nats_auth_file {
         match NatsAuth::from_file(path) {

@@ -179,6 +179,10 @@ impl RelayNode {
                 nats,
                 "--log-format",
                 "text",
+                // 256 MiB for the stream: JetStream refuses more than its storage (75% of the free
+                // disk by default) may hold.
+                "--nats-max-bytes",
+                "268435456",
             ])
             .args(extra)
             .env(
