@@ -236,6 +236,10 @@ pub(super) struct Cluster {
     connected: Arc<std::sync::atomic::AtomicBool>,
     /// Since when the connection is down, while it is.
     down_since: Arc<Mutex<Option<Instant>>>,
+    /// Counts the connections made to NATS: mirrors restart their consumers when it changes
+    /// (a push consumer whose flow control reply was lost while the link was down stalls for
+    /// good, heartbeats and all).
+    pub connections: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Cluster {
@@ -250,7 +254,13 @@ impl Cluster {
         let names = Names::new(&config.prefix).map_err(|e| ClusterError::Config(e.to_string()))?;
         let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let down_since = Arc::new(Mutex::new(None));
-        let client = connect_client(&config, connected.clone(), down_since.clone()).await?;
+        let (connections_tx, connections) = tokio::sync::watch::channel(0u64);
+        let link = Link {
+            connected: connected.clone(),
+            down_since: down_since.clone(),
+            connections: Arc::new(connections_tx),
+        };
+        let client = connect_client(&config, link).await?;
         let max_payload = client.server_info().max_payload.max(64 << 10);
         let mut js = jetstream::new(client.clone());
         js.set_timeout(Duration::from_secs(5));
@@ -277,6 +287,7 @@ impl Cluster {
             metrics: ClusterMetrics::default(),
             connected,
             down_since,
+            connections,
         }))
     }
 
@@ -370,28 +381,41 @@ impl Cluster {
     }
 }
 
-async fn connect_client(
-    config: &ClusterConfig,
+/// What the NATS client's events update.
+#[derive(Clone)]
+struct Link {
     connected: Arc<std::sync::atomic::AtomicBool>,
     down_since: Arc<Mutex<Option<Instant>>>,
+    connections: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+async fn connect_client(
+    config: &ClusterConfig,
+    link: Link,
 ) -> Result<async_nats::Client, ClusterError> {
-    let (on_event, down) = (connected.clone(), down_since);
+    let connected = link.connected.clone();
     let options = async_nats::ConnectOptions::new()
         .name("glimpse-relay")
         .connection_timeout(Duration::from_secs(5))
         .ping_interval(Duration::from_secs(2))
         .subscription_capacity(16 * 1024)
         .event_callback(move |event| {
-            let (connected, down_since) = (on_event.clone(), down.clone());
+            let link = link.clone();
             async move {
                 match event {
                     async_nats::Event::Connected => {
-                        connected.store(true, std::sync::atomic::Ordering::SeqCst);
+                        link.connected
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                        link.connections.send_modify(|n| *n += 1);
                         tracing::info!("NATS connected");
                     }
                     async_nats::Event::Disconnected | async_nats::Event::Closed => {
-                        connected.store(false, std::sync::atomic::Ordering::SeqCst);
-                        down_since.lock().unwrap().get_or_insert_with(Instant::now);
+                        link.connected
+                            .store(false, std::sync::atomic::Ordering::SeqCst);
+                        link.down_since
+                            .lock()
+                            .unwrap()
+                            .get_or_insert_with(Instant::now);
                         tracing::warn!("NATS connection lost: reconnecting");
                     }
                     other => tracing::info!(event = %other, "NATS"),

@@ -361,7 +361,22 @@ async fn consume(
             }
         };
         feed.started_ms = epoch_ms();
-        while let Some(item) = messages.next().await {
+        // A new connection to NATS restarts the consumer after the last message it delivered:
+        // the old one may have stalled on a flow control reply lost with the link.
+        let mut connections = cluster.connections.clone();
+        connections.borrow_and_update();
+        loop {
+            let item = tokio::select! {
+                item = messages.next() => item,
+                changed = connections.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    tracing::debug!(sid, "NATS reconnected: mirror consumer restarts");
+                    break;
+                }
+            };
+            let Some(item) = item else { break };
             let Some(session) = session.upgrade() else {
                 return;
             };
