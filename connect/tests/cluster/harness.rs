@@ -149,7 +149,11 @@ impl Drop for NatsCluster {
         for i in 0..self.servers.len() {
             self.kill(i);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("GLIMPSE_KEEP_NATS").is_some() {
+            println!("NATS stores and logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
