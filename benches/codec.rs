@@ -4,8 +4,8 @@
 //! (typing, terminals, scrolling, slides), so the mix is what a screen share actually encodes.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glimpse::codec::TileCoder;
-use glimpse::{damage, Entropy, Frame, PixelFormat, Rect};
+use glimpse::internals::{damage, TileCoder};
+use glimpse::{Entropy, Frame, PixelFormat, Rect};
 use glimpse_corpus::Corpus;
 
 const PER_ROW: u32 = 32;

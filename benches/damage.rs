@@ -4,7 +4,8 @@
 //! when present, else the bundled 1280x720 ones.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glimpse::{damage, Frame, PixelFormat};
+use glimpse::internals::damage;
+use glimpse::{Frame, PixelFormat};
 use glimpse_corpus::Corpus;
 
 fn bench(c: &mut Criterion) {

@@ -2,11 +2,13 @@
 # Quick connect checks beyond `cargo test` (which runs the in-process live tests): the programs as
 # a user runs them (glimpse-relay restarted mid-stream and a host link stalled for 5 s with a Rust
 # viewer, glimpse-view and a Chromium page all resuming pixel-exact; TLS with a test certificate;
-# glimpse-share under Xvfb with real capture and input, and under an input flood), the
-# 200-viewer load test with /metrics, the relay cluster's tests (3 nats-server and 3 relay nodes:
-# fan-out with a Chromium page, node and NATS server failures) and its webinar benchmark at CI size
-# (300 viewers, 10 slow; the full 1,000 is `target/release/examples/webinar`). (connect/e2e/run.sh
-# runs the browser end-to-end test.)
+# glimpse-share under Xvfb with real capture and input, and under an input flood), glimpse-share on
+# a headless GNOME Wayland desktop (connect/wayland-ci.sh: portal capture pixel-exact against an
+# independent PipeWire grab, remote input through the RemoteDesktop portal), the 200-viewer load
+# test with /metrics, the relay cluster's tests (3 nats-server and 3 relay nodes: fan-out with a
+# Chromium page, node and NATS server failures) and its webinar benchmark at CI size (300 viewers,
+# 10 slow; the full 1,000 is `target/release/examples/webinar`). (connect/e2e/run.sh runs the
+# browser end-to-end test.)
 # Installs what it needs (chromium, xvfb, nats-server from apt when missing; npm packages of connect/e2e from
 # its package-lock.json; the viewer page when web/dist is absent). Safe to run twice; every step is
 # bounded in time. Usage: bash connect/ci.sh
@@ -46,6 +48,14 @@ if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --release -p glimpse-co
   exit 1
 fi
 grep -E '^(relay restart|host link|tls:|xvfb)|test result' "$OUT/programs.log" || true
+
+echo "== connect: glimpse-share on Wayland (headless GNOME session, portal, PipeWire)"
+if ! bash connect/wayland-ci.sh >"$OUT/wayland.log" 2>&1; then
+  cat "$OUT/wayland.log" >&2
+  echo "connect/ci.sh: Wayland share test failed" >&2
+  exit 1
+fi
+grep -E '^(wayland share:|wayland-share-ci:)|test result' "$OUT/wayland.log" || true
 
 echo "== connect: load test (200 viewers, 10 slow)"
 timeout 170 target/release/examples/load_test >"$OUT/load.json"

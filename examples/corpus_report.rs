@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use glimpse::{damage, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect};
+use glimpse::internals::damage;
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect};
 use glimpse_corpus::{Corpus, Scenario};
 
 struct Options {

@@ -1,6 +1,6 @@
 //! Dirty-region detection: which tiles changed between two frames, tightened to the changed pixels.
 //!
-//! The screen is cut into a grid of square tiles ([`TileGrid`]). [`detect`] compares two frames row by
+//! The screen is cut into a grid of square tiles ([`TileGrid`], from `tiles`). [`detect`] compares two frames row by
 //! row: an unchanged row costs one slice compare (a `memcmp`), so an unchanged frame costs about as much
 //! as comparing the two buffers once. Only rows that differ are split into tile segments, and inside a
 //! changed segment the first and last changed pixel tighten the tile's dirty rectangle.
@@ -9,88 +9,7 @@
 //! rectangles as hints; only pixels inside them are compared.
 
 use crate::frame::{Frame, Rect};
-
-/// Tile edge length used by the encoder, in pixels.
-pub const TILE_SIZE: u32 = 64;
-
-/// A grid of `tile` x `tile` squares over a `width` x `height` screen; the last column and row may be
-/// narrower. Tiles are numbered in raster order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TileGrid {
-    width: u32,
-    height: u32,
-    tile: u32,
-    cols: u32,
-    rows: u32,
-}
-
-impl TileGrid {
-    /// The grid for a screen. `tile` must be at least 1.
-    pub fn new(width: u32, height: u32, tile: u32) -> Self {
-        let tile = tile.max(1);
-        TileGrid {
-            width,
-            height,
-            tile,
-            cols: width.div_ceil(tile),
-            rows: height.div_ceil(tile),
-        }
-    }
-
-    /// Tile edge length.
-    pub fn tile_size(&self) -> u32 {
-        self.tile
-    }
-
-    /// Tiles per row.
-    pub fn cols(&self) -> u32 {
-        self.cols
-    }
-
-    /// Rows of tiles.
-    pub fn rows(&self) -> u32 {
-        self.rows
-    }
-
-    /// Number of tiles.
-    pub fn len(&self) -> u32 {
-        self.cols * self.rows
-    }
-
-    /// True for a grid without tiles (never for a valid screen).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The screen rectangle of tile `index` (`index < len()`).
-    pub fn tile_rect(&self, index: u32) -> Rect {
-        let (c, r) = (index % self.cols, index / self.cols);
-        let x = c * self.tile;
-        let y = r * self.tile;
-        Rect::new(
-            x,
-            y,
-            self.tile.min(self.width - x),
-            self.tile.min(self.height - y),
-        )
-    }
-
-    /// The index of the tile holding pixel `x, y`.
-    pub fn index_at(&self, x: u32, y: u32) -> u32 {
-        (y / self.tile) * self.cols + x / self.tile
-    }
-
-    /// Indices of all tiles that `rect` touches, in raster order.
-    pub fn tiles_touching(&self, rect: &Rect) -> impl Iterator<Item = u32> + '_ {
-        let c0 = rect.x / self.tile;
-        let c1 = rect.right().min(self.width).saturating_sub(1) / self.tile;
-        let r0 = rect.y / self.tile;
-        let r1 = rect.bottom().min(self.height).saturating_sub(1) / self.tile;
-        let empty = rect.is_empty() || rect.x >= self.width || rect.y >= self.height;
-        let rows = if empty { 1..1 } else { r0..r1 + 1 };
-        rows.flat_map(move |r| (c0..=c1).map(move |c| r * self.cols + c))
-    }
-}
+use crate::tiles::TileGrid;
 
 /// One changed tile and the smallest rectangle holding all of its changed pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +25,8 @@ pub struct DirtyTile {
 /// (pixels outside are taken as unchanged); hints are clipped to the screen.
 ///
 /// ```
-/// use glimpse::{damage, Frame, PixelFormat, Rect};
+/// use glimpse::internals::damage;
+/// use glimpse::{Frame, PixelFormat, Rect};
 /// let a = vec![0u8; 100 * 100 * 4];
 /// let mut b = a.clone();
 /// b[(50 * 100 + 70) * 4] = 9; // pixel (70, 50)
@@ -150,7 +70,7 @@ pub(crate) fn detect_with<'p, 'c>(
     regions: &[Rect],
     out: &mut Vec<DirtyTile>,
 ) {
-    let screen = Rect::new(0, 0, grid.width, grid.height);
+    let screen = Rect::new(0, 0, grid.width(), grid.height());
     let clipped: Vec<Rect> = regions
         .iter()
         .filter_map(|r| r.intersect(&screen))
@@ -158,14 +78,14 @@ pub(crate) fn detect_with<'p, 'c>(
     if clipped.is_empty() {
         return;
     }
-    let tile = grid.tile;
-    let mut acc: Vec<Option<Bounds>> = vec![None; grid.cols as usize];
-    for band in 0..grid.rows {
+    let tile = grid.tile_size();
+    let mut acc: Vec<Option<Bounds>> = vec![None; grid.cols() as usize];
+    for band in 0..grid.rows() {
         let band_rect = Rect::new(
             0,
             band * tile,
-            grid.width,
-            tile.min(grid.height - band * tile),
+            grid.width(),
+            tile.min(grid.height() - band * tile),
         );
         let mut any = false;
         for region in clipped.iter().filter_map(|r| r.intersect(&band_rect)) {
@@ -213,7 +133,7 @@ pub(crate) fn detect_with<'p, 'c>(
             for (col, slot) in acc.iter_mut().enumerate() {
                 if let Some(b) = slot.take() {
                     out.push(DirtyTile {
-                        index: band * grid.cols + col as u32,
+                        index: band * grid.cols() + col as u32,
                         rect: Rect::new(b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0),
                     });
                 }

@@ -3,17 +3,23 @@
 //! Frames in, compact packets out, pixel-exact screens back. The modules follow the data:
 //!
 //! 1. [`frame`]: a captured image is a borrowed, validated [`Frame`] (BGRA8 or RGBA8, any stride).
-//! 2. [`damage`]: each frame is compared with the previous one, tile by tile, tightened to the changed
+//! 2. `damage`: each frame is compared with the previous one, tile by tile, tightened to the changed
 //!    pixels; capture-API damage rectangles ("hints") limit the compare.
-//! 3. [`tiles`]: changed tiles are looked up in a tile cache that encoder and decoder keep in step
+//! 3. `tiles`: changed tiles are looked up in a tile cache that encoder and decoder keep in step
 //!    (and small shapes, such as the glyphs of text, in a glyph cache), and moved content (scrolling,
 //!    dragged windows, content back from the reference image saved before a large change) is found
 //!    and sent as copies.
-//! 4. [`codec`]: what is left is coded losslessly: fills, palettes for text and UI, recolourings,
+//! 4. `codec`: what is left is coded losslessly: fills, palettes for text and UI, recolourings,
 //!    prediction for the rest, then one entropy stage per frame with the earlier payloads as its
 //!    dictionary.
 //! 5. [`protocol`]: everything travels in versioned [`Packet`]s; checkpoints let late viewers join.
 //! 6. [`decoder`]: applies packets to a framebuffer and reports the damaged rectangles.
+//!
+//! Below them all, `wire` reads and writes bytes (varints, a reader that checks every length), and
+//! `video_codec` is the one place the build decides between OpenH264 (the `video` module, feature
+//! `h264`) and stand-ins that never start a region. The stages without links are internal: the
+//! public API is the SDK (benchmark and test helpers live in the hidden `internals` module, with no
+//! stability promise).
 //!
 //! [`Encoder`] and [`Decoder`] are the two ends most users hold:
 //!
@@ -50,18 +56,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod codec;
-pub mod damage;
+mod codec;
+mod damage;
 pub mod decoder;
 pub mod encoder;
 mod error;
 mod fast_hash;
 pub mod frame;
+#[doc(hidden)]
+pub mod internals;
 pub mod protocol;
 pub mod session;
-pub mod tiles;
+mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 pub mod video;
+mod video_codec;
+mod wire;
 
 pub use codec::Entropy;
 pub use decoder::{CursorView, Decoder, DecoderConfig, FramebufferView, Update, VideoChunk};

@@ -2,9 +2,10 @@
 //! keyframes on request and hostile input.
 #![cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 
+use glimpse::internals::psnr_bgra;
 use glimpse::video::{
-    codec_string, coded_size, psnr_bgra, EncodedPicture, RegionDecoder, RegionEncoder,
-    VideoEncoderConfig, VideoError, OPENH264_ASSEMBLY,
+    codec_string, coded_size, EncodedPicture, RegionDecoder, RegionEncoder, VideoEncoderConfig,
+    VideoError, OPENH264_ASSEMBLY,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;

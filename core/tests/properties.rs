@@ -4,7 +4,7 @@
 mod common;
 
 use common::{with_stride, Screen};
-use glimpse::damage::{self, DirtyTile};
+use glimpse::internals::damage::{self, DirtyTile};
 use glimpse::{
     Decoder, DecoderConfig, Encoder, EncoderConfig, Entropy, Frame, PacketKind, PixelFormat, Rect,
 };

@@ -9,7 +9,8 @@
 mod mutter;
 mod shot;
 
-use glimpse::{damage, Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Rect};
+use glimpse::internals::damage;
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Rect};
 use glimpse_capture::{
     detect_backend, open, Backend, BackendChoice, CaptureOptions, PortalSource, RemoteInput,
     ScreenSource,

@@ -126,12 +126,12 @@ impl Compressor {
     fn finish(&self, method: u8, raw: &[u8], out: &mut Vec<u8>) {
         if method != STORED && self.packed.len() < raw.len() {
             out.push(method);
-            crate::protocol::wire::put_varint(out, raw.len() as u64);
-            crate::protocol::wire::put_varint(out, self.packed.len() as u64);
+            crate::wire::put_varint(out, raw.len() as u64);
+            crate::wire::put_varint(out, self.packed.len() as u64);
             out.extend_from_slice(&self.packed);
         } else {
             out.push(STORED);
-            crate::protocol::wire::put_varint(out, raw.len() as u64);
+            crate::wire::put_varint(out, raw.len() as u64);
             out.extend_from_slice(raw);
         }
     }
@@ -178,7 +178,7 @@ impl Compressor {
 /// [`LARGE_HISTORY_BYTES`](super::history::LARGE_HISTORY_BYTES) at least (`None` where there is
 /// none: checkpoints, cursor shapes).
 pub(crate) fn decompress(
-    reader: &mut crate::protocol::wire::Reader<'_>,
+    reader: &mut crate::wire::Reader<'_>,
     max_raw: usize,
     history: Option<&[u8]>,
 ) -> Result<Vec<u8>> {
@@ -243,7 +243,7 @@ pub(crate) fn decompress(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::protocol::wire::Reader;
+    use crate::wire::Reader;
 
     fn noise(seed: u32, len: usize) -> Vec<u8> {
         let mut state = seed | 1;

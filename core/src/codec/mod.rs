@@ -19,6 +19,7 @@
 //! glyphs repeated across frames do too. Everything here is pure safe Rust (but the zstd encoder) so
 //! that the same decoder runs natively and in WebAssembly.
 
+pub(crate) mod cursor;
 mod entropy;
 pub(crate) mod history;
 mod line;
@@ -200,10 +201,6 @@ pub(crate) fn write_solid(color: u32, area: u64, out: &mut Vec<u8>) -> TileMode 
 }
 
 /// True when `rect` holds more than 256 colours (photographs, video), counted until the 257th.
-#[cfg_attr(
-    not(all(feature = "h264", not(target_arch = "wasm32"))),
-    allow(dead_code)
-)]
 pub(crate) fn is_photographic(src: &SourceRows<'_>, rect: &Rect) -> bool {
     let mut table = palette::ColorTable::default();
     let mut indices = Vec::new();
@@ -245,7 +242,7 @@ pub(crate) fn decode_rect(
 /// experiments; the encoder is what sends pixels.
 ///
 /// ```
-/// use glimpse::codec::TileCoder;
+/// use glimpse::internals::TileCoder;
 /// use glimpse::{Entropy, Frame, PixelFormat, Rect};
 ///
 /// let pixels = vec![255u8; 64 * 64 * 4];

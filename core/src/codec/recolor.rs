@@ -271,13 +271,13 @@ fn column_runs(columns: &[bool], mut f: impl FnMut(u32, u32)) {
 pub(crate) fn write_shared(map: &SharedMap, out: &mut Vec<u8>) {
     let alpha = !opaque(&map.pairs);
     out.push(u8::from(alpha));
-    crate::protocol::wire::put_varint(out, map.pairs.len() as u64);
+    crate::wire::put_varint(out, map.pairs.len() as u64);
     put_pairs(&map.pairs, !alpha, out);
 }
 
 /// Reads what [`write_shared`] wrote.
 pub(crate) fn read_shared(data: &mut &[u8]) -> Result<Vec<(u32, u32)>> {
-    let mut reader = crate::protocol::wire::Reader::new(data);
+    let mut reader = crate::wire::Reader::new(data);
     let alpha = match reader.u8("shared colour map flags")? {
         0 => false,
         1 => true,

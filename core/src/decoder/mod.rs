@@ -6,7 +6,6 @@
 //! size and the cache capacity the decoder accepted, whatever the packets claim.
 
 use crate::codec;
-use crate::damage::TileGrid;
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, PackedImage, PixelFormat, Rect, MAX_DIMENSION};
 use crate::protocol::{
@@ -14,11 +13,14 @@ use crate::protocol::{
 };
 use crate::tiles::cache::DecoderCache;
 use crate::tiles::glyphs::DecoderGlyphs;
+use crate::tiles::TileGrid;
 
-mod ops;
+mod apply;
+mod stage;
 mod video;
 
-use ops::{apply_ops, stage_ops, VideoSink};
+use apply::{apply_ops, VideoSink};
+use stage::stage_ops;
 pub use video::VideoChunk;
 use video::VideoDecoders;
 
@@ -48,7 +50,7 @@ impl Default for DecoderConfig {
             max_width: MAX_DIMENSION,
             max_height: MAX_DIMENSION,
             max_cache_tiles: 8192,
-            decode_video: cfg!(all(feature = "h264", not(target_arch = "wasm32"))),
+            decode_video: crate::video_codec::AVAILABLE,
         }
     }
 }
@@ -242,12 +244,12 @@ impl Decoder {
                     cache: DecoderCache::new(session.cache_tiles, next_cache_id),
                     seq,
                 };
-                let (staged, _) = stage_ops(&state, &ops, true, self.config.output_format)?;
+                let staged = stage_ops(&state, &ops, true, self.config.output_format)?;
                 let mut sink = VideoSink::new(&mut self.video, false, &ops.video);
                 apply_ops(
                     &mut state,
                     &ops.ops,
-                    &staged,
+                    &staged.ops,
                     self.config.output_format,
                     &mut sink,
                 );
@@ -279,14 +281,13 @@ impl Decoder {
                         got: seq,
                     });
                 }
-                let (staged, new_glyphs) =
-                    stage_ops(state, &ops, false, self.config.output_format)?;
+                let staged = stage_ops(state, &ops, false, self.config.output_format)?;
                 let mut sink =
                     VideoSink::new(&mut self.video, self.config.decode_video, &ops.video);
                 self.damage = apply_ops(
                     state,
                     &ops.ops,
-                    &staged,
+                    &staged.ops,
                     self.config.output_format,
                     &mut sink,
                 );
@@ -294,7 +295,7 @@ impl Decoder {
                     state.history.clear();
                     state.glyphs.clear();
                 }
-                for glyph in new_glyphs {
+                for glyph in staged.new_glyphs {
                     state.glyphs.push(glyph);
                 }
                 state.history.append(&ops.payload);

@@ -2,6 +2,7 @@
 //! pictures handed to the host to decode (browsers' WebCodecs).
 
 use crate::frame::{swap_red_blue, PackedImage, Rect};
+use crate::video_codec::{self, RegionDecoder, VideoError};
 
 /// One H.264 picture of a video region, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,24 +21,19 @@ pub struct VideoChunk {
 }
 
 /// Regions decoded at once; the least recently used is dropped beyond this.
-#[cfg_attr(
-    not(all(feature = "h264", not(target_arch = "wasm32"))),
-    allow(dead_code)
-)]
 const MAX_REGIONS: usize = 4;
 
 /// The per-region H.264 decoders of one viewer.
 #[derive(Default)]
 pub(crate) struct VideoDecoders {
-    #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
-    regions: Vec<(u32, Rect, crate::video::RegionDecoder)>,
+    regions: Vec<(u32, Rect, RegionDecoder)>,
 }
 
 impl VideoDecoders {
     /// Decodes one picture into `framebuffer` at `rect`. `Ok(true)` when pixels were drawn, `Ok(false)`
     /// when the stream is waiting for a keyframe, `Err` for a malformed picture (that region's decoder
-    /// is dropped, so it restarts at the next keyframe).
-    #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
+    /// is dropped, so it restarts at the next keyframe). A build without H.264 draws nothing: the host
+    /// decodes the [`VideoChunk`]s itself.
     pub fn decode(
         &mut self,
         region: u32,
@@ -46,7 +42,10 @@ impl VideoDecoders {
         data: &[u8],
         framebuffer: &mut PackedImage,
         rgba: bool,
-    ) -> Result<bool, crate::video::VideoError> {
+    ) -> Result<bool, VideoError> {
+        if !video_codec::AVAILABLE {
+            return Ok(false);
+        }
         let position = self
             .regions
             .iter()
@@ -62,8 +61,7 @@ impl VideoDecoders {
                 if self.regions.len() == MAX_REGIONS {
                     self.regions.remove(0);
                 }
-                self.regions
-                    .push((region, rect, crate::video::RegionDecoder::new()?));
+                self.regions.push((region, rect, RegionDecoder::new()?));
                 self.regions.len() - 1
             }
         };
@@ -96,25 +94,8 @@ impl VideoDecoders {
         }
     }
 
-    /// Without H.264 support nothing is drawn: the host decodes [`VideoChunk`]s itself.
-    #[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
-    pub fn decode(
-        &mut self,
-        _region: u32,
-        _rect: Rect,
-        _keyframe: bool,
-        _data: &[u8],
-        _framebuffer: &mut PackedImage,
-        _rgba: bool,
-    ) -> Result<bool, std::convert::Infallible> {
-        let _ = swap_red_blue;
-        Ok(false)
-    }
-
     /// Forgets a region that ended.
     pub fn end(&mut self, region: u32) {
-        #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
         self.regions.retain(|(id, _, _)| *id != region);
-        let _ = region;
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::codec::{self, Coded, Scratch, Strategy, TileMode};
 use crate::frame::{Rect, SourceRows};
-use crate::protocol::wire::put_varint;
 use crate::protocol::TileGlyphs;
 use crate::tiles::glyphs::{shapes, words, EncoderGlyphs};
 use crate::tiles::TileKey;
+use crate::wire::put_varint;
 
 /// Smallest rectangle worth looking for shapes in.
 const MIN_PIXELS: u64 = 256;

@@ -1,7 +1,6 @@
 //! The encoder: frames in, packets out.
 
 use crate::codec::{Entropy, Scratch};
-use crate::damage::{TileGrid, TILE_SIZE};
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, Frame, PackedImage, PixelFormat, Rect, SourceRows};
 use crate::protocol::{
@@ -9,17 +8,14 @@ use crate::protocol::{
 };
 use crate::tiles::cache::EncoderCache;
 use crate::tiles::glyphs::EncoderGlyphs;
-
-#[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
-#[path = "no_video.rs"]
-mod video;
-#[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
-mod video;
+use crate::tiles::{TileGrid, TILE_SIZE};
 
 mod glyph_coding;
 mod motion;
 mod shared_recolor;
+mod tile_coding;
 mod update;
+mod video;
 
 use update::{build_checkpoint, encode_update};
 
@@ -43,7 +39,7 @@ pub struct EncoderConfig {
 }
 
 /// Quantiser video regions are coded at by default ([`VideoSettings::quality_qp`]).
-pub const DEFAULT_VIDEO_QUALITY_QP: u8 = 22;
+pub const DEFAULT_VIDEO_QUALITY_QP: u8 = crate::video_codec::DEFAULT_QUALITY_QP;
 
 /// Settings of video regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +66,7 @@ pub struct VideoSettings {
 impl Default for VideoSettings {
     fn default() -> Self {
         VideoSettings {
-            enabled: cfg!(all(feature = "h264", not(target_arch = "wasm32"))),
+            enabled: crate::video_codec::AVAILABLE,
             bitrate_bps: 0,
             quality_qp: DEFAULT_VIDEO_QUALITY_QP,
             fps: 10,

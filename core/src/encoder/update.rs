@@ -1,17 +1,15 @@
-//! One frame through the pipeline (damage -> moves -> tiles -> codec -> packet) against the
+//! One frame through the pipeline (damage -> moves -> video -> tiles -> packet) against the
 //! mirror of what viewers show, and the checkpoint of the whole mirror.
 
 use super::motion::{apply_motion, snapshot, MoveSource};
-use super::{glyph_coding, shared_recolor, EncoderConfig, EncoderStats, Screen};
-use crate::codec::{self, recolor, Coded, Entropy, Scratch, TileMode};
+use super::tile_coding::{code_tiles, push_fill, relative, Coder};
+use super::{EncoderConfig, EncoderStats, Screen};
+use crate::codec::{self, Coded, Entropy, Scratch};
 use crate::damage::{detect_with, DirtyTile};
 use crate::frame::{Rect, SourceRows};
 use crate::protocol::{self, CursorState, Op, Packet, TileGlyphs};
 use crate::tiles::motion::CurrentAnchors;
 use crate::tiles::{solid_color, TileKey};
-
-/// Smallest changed rectangle worth checking for a recolouring.
-const MIN_RECOLOR_PIXELS: u64 = 256;
 
 /// Changed tiles from which a change counts as large: searched in the reference image, or saved as it.
 const REFERENCE_MIN_TILES: usize = 16;
@@ -19,7 +17,7 @@ const REFERENCE_MIN_TILES: usize = 16;
 /// Changed pixels below which a frame is not searched for moved content.
 const MIN_MOTION_PIXELS: u64 = 4096;
 
-/// Damage -> moves -> tiles -> codec for one frame against the mirror; updates the mirror.
+/// Damage -> moves -> video -> tiles for one frame against the mirror; updates the mirror.
 pub(super) fn encode_update(
     screen: &mut Screen,
     src: &SourceRows<'_>,
@@ -28,23 +26,59 @@ pub(super) fn encode_update(
     scratch: &mut Scratch,
     stats: &mut EncoderStats,
 ) -> Option<Packet> {
-    let mut dirty: Vec<DirtyTile> = Vec::new();
-    {
-        let mirror = &screen.mirror;
-        detect_with(
-            &screen.grid,
-            |y| mirror.row(y),
-            |y| src.row(y),
-            regions,
-            &mut dirty,
-        );
-    }
-    // Video regions take their pixels (pictures); what changed around them stays.
-    screen.video.note_changes(&dirty);
-    screen.video.exclude(&mut dirty);
+    let mut dirty = find_damage(screen, src, regions);
     if dirty.is_empty() && !screen.video.active() {
         return None;
     }
+    let mut ops = opening_ops(screen);
+    find_moves(screen, src, config, &mut dirty, &mut ops, stats);
+    let video = code_video(screen, src, &mut dirty, &mut ops);
+    if ops.is_empty() && dirty.is_empty() {
+        return None;
+    }
+    let mut payload = std::mem::take(&mut scratch.payload);
+    payload.clear();
+    let mut coder = Coder {
+        ops: &mut ops,
+        payload: &mut payload,
+        scratch,
+        entropy: config.entropy,
+        strategy: codec::Strategy::for_entropy(config.entropy),
+    };
+    code_tiles(screen, src, &dirty, &mut coder, stats);
+    screen.seq += 1;
+    let packet = protocol::update_packet(
+        screen.seq,
+        &ops,
+        &payload,
+        &video,
+        config.entropy,
+        &mut scratch.compressor,
+    );
+    scratch.payload = payload;
+    Some(packet)
+}
+
+/// The tiles that differ from the mirror (inside `regions`), less what video regions take: their
+/// pixels go as pictures; what changed around them stays.
+fn find_damage(screen: &mut Screen, src: &SourceRows<'_>, regions: &[Rect]) -> Vec<DirtyTile> {
+    let mut dirty: Vec<DirtyTile> = Vec::new();
+    let mirror = &screen.mirror;
+    detect_with(
+        &screen.grid,
+        |y| mirror.row(y),
+        |y| src.row(y),
+        regions,
+        &mut dirty,
+    );
+    screen.video.note_changes(&dirty);
+    screen.video.exclude(&mut dirty);
+    dirty
+}
+
+/// The ops an update starts with: forgetting the payload history and storing the screen, when a
+/// checkpoint asked for them.
+fn opening_ops(screen: &mut Screen) -> Vec<Op> {
     let mut ops: Vec<Op> = Vec::new();
     // A viewer that joined from a checkpoint has no payload history: everybody starts again.
     if screen.history_reset_pending {
@@ -56,6 +90,19 @@ pub(super) fn encode_update(
         ops.push(Op::StoreScreen);
         store_screen(screen);
     }
+    ops
+}
+
+/// Moved content as copies: from the screen viewers show, then (after a large change) from the
+/// reference image; a large change also saves the screen before it as the next reference.
+fn find_moves(
+    screen: &mut Screen,
+    src: &SourceRows<'_>,
+    config: &EncoderConfig,
+    dirty: &mut Vec<DirtyTile>,
+    ops: &mut Vec<Op>,
+    stats: &mut EncoderStats,
+) {
     // Moves need enough changed pixels to be worth the search (a caret and a status bar are not).
     let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
     // A large change: the screen before it becomes the reference image once this update is
@@ -73,45 +120,51 @@ pub(super) fn encode_update(
         stats.copies += apply_motion(
             screen,
             src,
-            &mut dirty,
-            &mut ops,
+            dirty,
+            ops,
             MoveSource::Screen,
             &mut cur_anchors,
         );
         // Re-diffing what the copies touched finds the regions' pixels again.
-        screen.video.exclude(&mut dirty);
+        screen.video.exclude(dirty);
     }
     let changed: u64 = dirty.iter().map(|d| d.rect.area()).sum();
     if large && dirty.len() >= 2 && changed >= MIN_MOTION_PIXELS {
         stats.copies += apply_motion(
             screen,
             src,
-            &mut dirty,
-            &mut ops,
+            dirty,
+            ops,
             MoveSource::Reference,
             &mut cur_anchors,
         );
-        screen.video.exclude(&mut dirty);
+        screen.video.exclude(dirty);
     }
     if let Some(reference) = next_reference {
         screen.spare_reference = screen.reference.replace(reference);
     }
-    // Regions start (taking their pixels from now on) and end; lossy pixels of ended regions come
-    // back losslessly.
+}
+
+/// Video regions start (taking their pixels from now on), send their pictures, and end; the lossy
+/// pixels of ended regions join `dirty` to come back losslessly. Returns the pictures' bytes.
+fn code_video(
+    screen: &mut Screen,
+    src: &SourceRows<'_>,
+    dirty: &mut Vec<DirtyTile>,
+    ops: &mut Vec<Op>,
+) -> Vec<u8> {
     let plan = {
         let before = SourceRows::from_image(&screen.mirror);
-        screen
-            .video
-            .plan(&screen.grid, src, &before, &dirty, &mut ops)
+        screen.video.plan(&screen.grid, src, &before, dirty, ops)
     };
     let mut video = Vec::new();
     for rect in screen
         .video
-        .encode_pictures(&screen.grid, src, &mut ops, &mut video)
+        .encode_pictures(&screen.grid, src, ops, &mut video)
     {
         screen.mirror.copy_rect_from(src, &rect);
     }
-    screen.video.exclude(&mut dirty);
+    screen.video.exclude(dirty);
     if !plan.top_off.is_empty() {
         for &(t, lossy) in &plan.top_off {
             match dirty.iter_mut().find(|d| d.index == t) {
@@ -124,186 +177,7 @@ pub(super) fn encode_update(
         }
         dirty.sort_by_key(|d| d.index);
     }
-    if ops.is_empty() && dirty.is_empty() {
-        return None;
-    }
-    let mut payload = std::mem::take(&mut scratch.payload);
-    payload.clear();
-    let strategy = codec::Strategy::for_entropy(config.entropy);
-    let mut shared = shared_recolor::plan(
-        screen,
-        src,
-        &dirty,
-        &mut shared_recolor::Coding {
-            scratch,
-            strategy,
-            entropy: config.entropy,
-        },
-    );
-    for d in &dirty {
-        let tile_rect = screen.grid.tile_rect(d.index);
-        let cache = &mut screen.cache;
-        // A tile a region's pictures draw into (beside the region) is neither looked up nor stored.
-        let lossy = screen.video.in_region(&screen.grid, d.index);
-        if cache.enabled() && !lossy {
-            let key = TileKey::of(src, &tile_rect);
-            if let Some(id) = cache.lookup(&key) {
-                let store = cache.is_aging(id);
-                if store {
-                    cache.store(key);
-                }
-                ops.push(Op::Cached {
-                    tile: d.index,
-                    id,
-                    store,
-                });
-                screen.mirror.copy_rect_from(src, &tile_rect);
-                screen.video.mark_exact(&screen.grid, d.index);
-                stats.cache_hits += 1;
-                continue;
-            }
-        }
-        let planned = shared
-            .as_mut()
-            .and_then(|plan| Some((plan.tiles.remove(&d.index)?, plan)));
-        if let Some((exceptions, plan)) = planned {
-            if !plan.sent {
-                // Sent once, before the first tile that uses it.
-                ops.push(Op::RecolorMap);
-                recolor::write_shared(&plan.map, &mut payload);
-                plan.sent = true;
-            }
-            ops.push(Op::Tile {
-                tile: d.index,
-                rect: relative(&d.rect, &tile_rect),
-                mode: TileMode::RecolorShared,
-                store: false,
-                glyphs: TileGlyphs::default(),
-            });
-            let mut coded = Vec::with_capacity(exceptions.len());
-            for rect in &exceptions {
-                match codec::encode_rect(src, rect, &mut payload, scratch, strategy) {
-                    Coded::Fill(color) => push_fill(&mut ops, *rect, color),
-                    Coded::Tile(mode) => coded.push(Op::Tile {
-                        tile: d.index,
-                        rect: relative(rect, &tile_rect),
-                        mode,
-                        store: false,
-                        glyphs: TileGlyphs::default(),
-                    }),
-                }
-            }
-            // Fills first, coded exceptions after (they are disjoint): the last op of the tile
-            // stores it into the cache once it is complete.
-            ops.extend(coded);
-            if screen.cache.enabled() {
-                if let Some(Op::Tile { store, .. }) = ops.last_mut() {
-                    *store = true;
-                    screen.cache.store(TileKey::of(src, &tile_rect));
-                }
-            }
-            screen.mirror.copy_rect_from(src, &d.rect);
-            if d.rect == tile_rect {
-                screen.video.mark_exact(&screen.grid, d.index);
-            }
-            continue;
-        }
-        let mut glyphs = TileGlyphs::default();
-        let recolorable = !screen.video.is_lossy(d.index) && d.rect.area() >= MIN_RECOLOR_PIXELS;
-        let coded = match recolorable
-            .then(|| recolor::find(&screen.mirror, src, &d.rect))
-            .flatten()
-        {
-            Some(pairs) if pairs.len() * 16 <= d.rect.area() as usize => {
-                let opaque = recolor::opaque(&pairs);
-                recolor::write(&pairs, opaque, &mut payload);
-                Coded::Tile(if opaque {
-                    TileMode::Recolor
-                } else {
-                    TileMode::RecolorAlpha
-                })
-            }
-            // Shapes seen before come from the glyph cache (which needs the tile cache's memory).
-            _ => match screen
-                .cache
-                .enabled()
-                .then(|| {
-                    glyph_coding::encode(
-                        src,
-                        &d.rect,
-                        &mut screen.glyphs,
-                        &mut payload,
-                        scratch,
-                        strategy,
-                        &mut screen.glyph_work,
-                    )
-                })
-                .flatten()
-            {
-                Some((mode, flags)) => {
-                    glyphs = flags;
-                    Coded::Tile(mode)
-                }
-                None => codec::encode_rect(src, &d.rect, &mut payload, scratch, strategy),
-            },
-        };
-        match coded {
-            Coded::Fill(color) => push_fill(&mut ops, d.rect, color),
-            Coded::Tile(mode) => {
-                // Glyphs are drawn as the tile is decoded: it is complete when the decoder stores it.
-                let store = screen.cache.enabled() && !lossy;
-                if store {
-                    screen.cache.store(TileKey::of(src, &tile_rect));
-                }
-                ops.push(Op::Tile {
-                    tile: d.index,
-                    rect: relative(&d.rect, &tile_rect),
-                    mode,
-                    store,
-                    glyphs,
-                });
-            }
-        }
-        screen.mirror.copy_rect_from(src, &d.rect);
-        if d.rect == tile_rect {
-            screen.video.mark_exact(&screen.grid, d.index);
-        }
-    }
-    screen.seq += 1;
-    let packet = protocol::update_packet(
-        screen.seq,
-        &ops,
-        &payload,
-        &video,
-        config.entropy,
-        &mut scratch.compressor,
-    );
-    scratch.payload = payload;
-    Some(packet)
-}
-
-/// A `Tile` op's rectangle is relative to its tile.
-fn relative(rect: &Rect, tile: &Rect) -> Rect {
-    Rect::new(rect.x - tile.x, rect.y - tile.y, rect.width, rect.height)
-}
-
-/// Appends a fill, merging it into the previous fill when they form one rectangle.
-fn push_fill(ops: &mut Vec<Op>, rect: Rect, color: u32) {
-    if let Some(Op::Fill {
-        rect: last,
-        color: last_color,
-    }) = ops.last_mut()
-    {
-        if *last_color == color
-            && last.y == rect.y
-            && last.height == rect.height
-            && last.right() == rect.x
-        {
-            last.width += rect.width;
-            return;
-        }
-    }
-    ops.push(Op::Fill { rect, color });
+    video
 }
 
 /// Mirrors the decoder's `StoreScreen`: every tile stored in raster order.

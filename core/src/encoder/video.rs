@@ -28,10 +28,11 @@
 
 use super::VideoSettings;
 use crate::codec;
-use crate::damage::{DirtyTile, TileGrid};
+use crate::damage::DirtyTile;
 use crate::frame::{Rect, SourceRows};
 use crate::protocol::Op;
-use crate::video::{RegionEncoder, VideoEncoderConfig};
+use crate::tiles::TileGrid;
+use crate::video_codec::{self, RegionEncoder, VideoEncoderConfig};
 
 mod geometry;
 
@@ -84,7 +85,9 @@ pub(crate) struct VideoState {
 }
 
 impl VideoState {
-    pub fn new(settings: VideoSettings, grid: &TileGrid) -> Self {
+    pub fn new(mut settings: VideoSettings, grid: &TileGrid) -> Self {
+        // A build without H.264 never starts a region.
+        settings.enabled &= video_codec::AVAILABLE;
         VideoState {
             settings,
             screen: grid.tile_rect(0).union(&grid.tile_rect(grid.len() - 1)),
@@ -206,6 +209,10 @@ impl VideoState {
         dirty: &[DirtyTile],
         ops: &mut Vec<Op>,
     ) -> VideoPlan {
+        if !self.settings.enabled {
+            // No region ever started: nothing is lossy, nothing to plan.
+            return VideoPlan::default();
+        }
         let changes = TileChanges::of(grid, dirty);
         let tile_area = u64::from(grid.tile_size() * grid.tile_size());
         for (h, &area) in self.busy_history.iter_mut().zip(&changes.area) {

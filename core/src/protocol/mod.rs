@@ -14,7 +14,7 @@
 //! Session info: `width`, `height`, `scale_percent` (100 = 96 DPI), `tile_size`, `cache_tiles`.
 //! Ops: a count, the ops, then one payload (`method u8`: 0 stored, 1 LZ4 block, 2 DEFLATE, 3 zstd, 4 zstd
 //! with the payload history, 5 zstd with the longer payload history; `raw_len`, `[packed_len]`, bytes;
-//! see [`crate::codec::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
+//! see [`crate::Entropy`]) holding the coded pixels of every `Tile` op in order. Op codes (bit 7 of
 //! `Tile` and `Cached` means "store the whole tile into the tile cache afterwards"):
 //!
 //! | op | fields | effect |
@@ -33,7 +33,7 @@
 //!
 //! **Payload history.** Both sides keep the uncompressed payloads of the frame updates since the
 //! last `ResetHistory` (or, for a decoder, since its checkpoint); payload method 4 is zstd with the
-//! last 256 KiB of them as its dictionary, method 5 with the last 1 MiB. See [`crate::codec`].
+//! last 256 KiB of them as its dictionary, method 5 with the last 1 MiB. See the `codec` module.
 //!
 //! **Glyph cache.** Both sides keep the shapes (glyphs, digits, icons) of the rectangles of `Tile`
 //! ops flagged "store glyphs", found the same way on both sides (8-connected pixels unlike the
@@ -66,16 +66,15 @@
 //! keeps often-used tiles alive. Both sides derive everything from the packets, so they never disagree.
 
 mod ops;
-pub(crate) mod wire;
 
 use bytes::Bytes;
 
-use crate::codec::{self, TileMode};
+use crate::codec;
 use crate::error::{Error, Result};
-use crate::frame::{check_dimensions, Rect, MAX_DIMENSION};
+use crate::frame::{check_dimensions, MAX_DIMENSION};
+use crate::wire::{put_signed, put_varint, Reader};
 use ops::{read_ops, write_ops};
 pub(crate) use ops::{Op, OpList, TileGlyphs};
-use wire::{put_signed, put_varint, Reader};
 
 /// Protocol version spoken by this build.
 pub const PROTOCOL_VERSION: u8 = 1;
@@ -416,21 +415,7 @@ fn read_cursor_image(r: &mut Reader<'_>) -> Result<CursorImage> {
     let hotspot_x = r.varint_u32("cursor hotspot x", width - 1)?;
     let hotspot_y = r.varint_u32("cursor hotspot y", height - 1)?;
     let max = (MAX_CURSOR_SIZE * MAX_CURSOR_SIZE * 4 + 1100) as usize;
-    let payload = codec::decompress(r, max, None)?;
-    let mut data = &payload[..];
-    let (&mode, rest) = data.split_first().ok_or(Error::Truncated("cursor mode"))?;
-    data = rest;
-    let mut pixels = vec![0u8; width as usize * height as usize * 4];
-    codec::decode_rect(
-        TileMode::from_u8(mode)?,
-        width,
-        height,
-        &mut data,
-        &mut pixels,
-    )?;
-    if !data.is_empty() {
-        return Err(Error::Malformed("trailing bytes in cursor image"));
-    }
+    let pixels = codec::cursor::decode(r, width, height, max)?;
     Ok(CursorImage {
         id,
         width,
@@ -447,40 +432,7 @@ fn write_cursor_image(out: &mut Vec<u8>, image: &CursorImage, entropy: codec::En
     put_varint(out, u64::from(image.height));
     put_varint(out, u64::from(image.hotspot_x));
     put_varint(out, u64::from(image.hotspot_y));
-    let rows = crate::frame::SourceRows {
-        data: &image.pixels,
-        stride: image.width as usize * 4,
-        width: image.width,
-        height: image.height,
-    };
-    let rect = Rect::new(0, 0, image.width, image.height);
-    let mut payload = vec![0u8];
-    let mut scratch = codec::Scratch::default();
-    payload[0] = match codec::encode_rect(
-        &rows,
-        &rect,
-        &mut payload,
-        &mut scratch,
-        codec::Strategy::for_entropy(entropy),
-    ) {
-        codec::Coded::Tile(mode) => mode as u8,
-        codec::Coded::Fill(_) => {
-            // One colour: code it as a one-entry palette so the reader has a single path.
-            payload.truncate(1);
-            let c = image.pixels[..4].to_vec();
-            payload.push(0);
-            payload.extend_from_slice(&c);
-            payload.resize(payload.len() + (image.area_pixels()).div_ceil(8), 0);
-            TileMode::PaletteAlpha as u8
-        }
-    };
-    codec::compress(entropy, &payload, out);
-}
-
-impl CursorImage {
-    fn area_pixels(&self) -> usize {
-        self.width as usize * self.height as usize
-    }
+    codec::cursor::encode(&image.pixels, image.width, image.height, entropy, out);
 }
 
 fn read_cursor_position(r: &mut Reader<'_>) -> Result<CursorPosition> {

@@ -1,12 +1,12 @@
 //! The ops of an update and their wire form (see the table in the [module docs](super)).
 
-use super::wire::{put_varint, Reader};
 use super::Limits;
 use crate::codec::{self, TileMode};
 use crate::error::{Error, Result};
 use crate::frame::{Rect, MAX_DIMENSION};
+use crate::wire::{put_varint, Reader};
 
-/// What a `Tile` op does with the glyph cache (see [`crate::tiles::glyphs`]): draw cached glyphs
+/// What a `Tile` op does with the glyph cache (see `tiles/glyphs.rs`): draw cached glyphs
 /// listed in the payload before its pixels, and store the shapes of its rectangle afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TileGlyphs {

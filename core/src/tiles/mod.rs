@@ -1,13 +1,15 @@
-//! Tile diffing: content keys per tile, the tile cache both sides keep in step, and scroll/move
+//! Tiles: the grid the screen is cut into, content keys per tile, the tile cache both sides keep in step, and scroll/move
 //! detection.
 
 pub(crate) mod cache;
 pub(crate) mod glyphs;
+mod grid;
 pub(crate) mod motion;
 
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::frame::{Rect, SourceRows};
+pub use grid::{TileGrid, TILE_SIZE};
 
 /// Identifies tile content: a 128-bit XXH3 of the pixels plus the tile's size, so edge tiles of
 /// different shapes never match.

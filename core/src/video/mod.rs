@@ -27,7 +27,8 @@
 //!   scene cut (OpenH264's detection), and every [`VideoEncoderConfig::keyframe_interval`] pictures.
 //!
 //! ```
-//! use glimpse::video::{psnr_bgra, RegionDecoder, RegionEncoder, VideoEncoderConfig};
+//! use glimpse::internals::psnr_bgra;
+//! use glimpse::video::{RegionDecoder, RegionEncoder, VideoEncoderConfig};
 //!
 //! let (width, height) = (97u32, 61u32); // odd sizes are fine
 //! let stride = width as usize * 4;
@@ -70,7 +71,7 @@ pub const MAX_DECODE_DIMENSION: u32 = 8192;
 /// Quantiser of [`VideoEncoderConfig::default`]'s constant quality, tuned on the corpus films: about
 /// 41 dB RGB PSNR on the 480x352 clip of `video_region` (1280x720) at 380 kbit/s, 44 dB on the
 /// letterboxed full-screen film at 1.06 Mbit/s (10 pictures per second).
-pub const DEFAULT_QUALITY_QP: u8 = crate::encoder::DEFAULT_VIDEO_QUALITY_QP;
+pub const DEFAULT_QUALITY_QP: u8 = 22;
 
 /// Settings of one [`RegionEncoder`].
 #[derive(Debug, Clone, PartialEq)]
@@ -172,40 +173,6 @@ pub enum VideoError {
     /// The colour conversion failed (a size or stride the converter refused).
     #[error("colour conversion: {0}")]
     Colour(String),
-}
-
-/// Peak signal-to-noise ratio in dB between two BGRA images of `width` x `height` at `stride`, over
-/// the R, G and B channels (alpha ignored). Identical images give `f64::INFINITY`; buffers too short for
-/// the geometry give `f64::NAN`.
-#[must_use]
-pub fn psnr_bgra(a: &[u8], b: &[u8], width: u32, height: u32, stride: usize) -> f64 {
-    let (w, h) = (width as usize, height as usize);
-    let needed = match h
-        .checked_sub(1)
-        .and_then(|rows| rows.checked_mul(stride)?.checked_add(w.checked_mul(4)?))
-    {
-        Some(n) if w > 0 && stride >= w * 4 => n,
-        _ => return f64::NAN,
-    };
-    if a.len() < needed || b.len() < needed {
-        return f64::NAN;
-    }
-    let mut sum: u64 = 0;
-    for y in 0..h {
-        let row_a = &a[y * stride..y * stride + w * 4];
-        let row_b = &b[y * stride..y * stride + w * 4];
-        for (pa, pb) in row_a.chunks_exact(4).zip(row_b.chunks_exact(4)) {
-            for c in 0..3 {
-                let d = i64::from(pa[c]) - i64::from(pb[c]);
-                sum += (d * d) as u64;
-            }
-        }
-    }
-    if sum == 0 {
-        return f64::INFINITY;
-    }
-    let mse = sum as f64 / (w * h * 3) as f64;
-    10.0 * (255.0 * 255.0 / mse).log10()
 }
 
 /// Bytes a BGRA buffer of `width` x `height` at `stride` needs (the last row may be short).

@@ -43,6 +43,7 @@ impl InputPump {
             .name("input".into())
             .spawn(move || {
                 let (lock, ready) = &*shared;
+                let mut was_active = false;
                 loop {
                     let (event, release, active) = {
                         let mut s = lock.lock().unwrap();
@@ -61,6 +62,12 @@ impl InputPump {
                     if release {
                         let _ = sink.release_all();
                     }
+                    // What the watch saw before the grant is not a take-back: read it once
+                    // then, so that only input under the viewer's control counts.
+                    if active && !was_active {
+                        let _ = sink.local_activity();
+                    }
+                    was_active = active;
                     // The person at the machine first: checked before every injected event.
                     if active && sink.local_activity().unwrap_or(false) {
                         let mut s = lock.lock().unwrap();

@@ -245,6 +245,8 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
     };
     let choice = source_choice(args);
     let capture_stop = stop.clone();
+    let counts = Arc::new(capture::CaptureCounts::default());
+    let capture_counts = counts.clone();
     // The source is opened on the capture thread (an X11 connection stays on one thread); the
     // portal's dialog, if any, is answered meanwhile.
     let capture_thread = std::thread::Builder::new()
@@ -266,24 +268,30 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
             let Ok(host) = host_rx.recv() else {
                 return Ok(0);
             };
-            let result = capture::run(source, &host, &capture_config, &capture_stop);
+            let result = capture::run(
+                source,
+                &host,
+                &capture_config,
+                &capture_counts,
+                &capture_stop,
+            );
             capture_stop.store(true, Ordering::Relaxed);
             result
         })
         .expect("capture thread");
-    let injector = match opened_rx.recv() {
-        Ok(Ok((what, notes, injector))) => {
+    let injector = match wait_for_source(&opened_rx, &stop) {
+        Some(Ok((what, notes, injector))) => {
             println!("share: sharing the {what}");
             for note in notes {
                 println!("share: note: {note}");
             }
             injector
         }
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             eprintln!("share: cannot capture: {e}");
             return 1;
         }
-        Err(_) => return 1,
+        None => return 1,
     };
     let mut config = HostConfig::new(relay_url);
     config.tls = ClientTls {
@@ -323,8 +331,34 @@ fn share(args: &Args, relay_url: &str, stop: Arc<AtomicBool>) -> i32 {
         eprintln!("share: capture stopped: {e}");
     }
     host.close();
-    report(args, &host.stats(), pump.as_ref());
+    report(args, &host.stats(), &counts, pump.as_ref());
     code
+}
+
+/// Waits for the capture thread to open the source. On Wayland that waits for the person at the
+/// host to answer the portal's share dialog: after a moment it says so, and a signal ends the wait
+/// (`None`; the capture thread stays blocked in the portal until the process exits).
+fn wait_for_source<T>(
+    opened: &mpsc::Receiver<Result<T, String>>,
+    stop: &AtomicBool,
+) -> Option<Result<T, String>> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        match opened.recv_timeout(Duration::from_millis(100)) {
+            Ok(result) => return Some(result),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("share: stopped before the screen was opened");
+            return None;
+        }
+        if !told && started.elapsed() >= Duration::from_secs(2) {
+            println!("share: waiting for the screen (answer the share dialog on this desktop, if one shows)");
+            told = true;
+        }
+    }
 }
 
 /// Prints events and reads commands until the session ends, the capture stops, or time is up.
@@ -368,7 +402,7 @@ fn event_loop(args: &Args, host: &Host, pump: Option<&InputPump>, stop: &AtomicB
     }
 }
 
-fn report(args: &Args, s: &HostStats, pump: Option<&InputPump>) {
+fn report(args: &Args, s: &HostStats, counts: &capture::CaptureCounts, pump: Option<&InputPump>) {
     let cpu_per_frame = s.encode_cpu_ns as f64 / 1e6 / s.frames.max(1) as f64;
     let (injected, dropped_input) = pump.map_or((0, 0), |p| p.counts());
     println!(
@@ -397,6 +431,10 @@ fn report(args: &Args, s: &HostStats, pump: Option<&InputPump>) {
             "reconnects": s.reconnects,
             "injected": injected,
             "dropped_input": dropped_input,
+            "hinted_frames": counts.hinted_frames.load(Ordering::Relaxed),
+            "unchanged_frames": counts.unchanged_frames.load(Ordering::Relaxed),
+            "hint_pixels": counts.hint_pixels.load(Ordering::Relaxed),
+            "changed_frame_pixels": counts.changed_frame_pixels.load(Ordering::Relaxed),
         });
         if let Err(e) = std::fs::write(path, format!("{json}\n")) {
             eprintln!("share: cannot write {}: {e}", path.display());

@@ -1,8 +1,9 @@
 //! Geometry of video regions: boxes of candidate tiles, the pixels a region covers, and what is left
 //! of a changed rectangle around one.
 
-use crate::damage::{DirtyTile, TileGrid};
+use crate::damage::DirtyTile;
 use crate::frame::{Rect, SourceRows};
+use crate::tiles::TileGrid;
 
 /// A box of tiles: columns `c0..c1`, rows `r0..r1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Byte-level helpers: LEB128 varints and a bounds-checked reader that never panics.
+//! Byte-level reading and writing, below every format: LEB128 varints and a bounds-checked reader
+//! that never panics. A leaf: it knows bytes and errors, nothing of pixels or packets.
 
 use crate::error::{Error, Result};
 
