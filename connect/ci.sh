@@ -4,9 +4,12 @@
 # viewer, glimpse-view and a Chromium page all resuming pixel-exact; TLS with a test certificate;
 # glimpse-share under Xvfb with real capture and input, and under an input flood), glimpse-share on
 # a headless GNOME Wayland desktop (connect/wayland-ci.sh: portal capture pixel-exact against an
-# independent PipeWire grab, remote input through the RemoteDesktop portal), and the 200-viewer
-# load test with /metrics. (connect/e2e/run.sh runs the browser end-to-end test.)
-# Installs what it needs (chromium, xvfb from apt when missing; npm packages of connect/e2e from
+# independent PipeWire grab, remote input through the RemoteDesktop portal), the 200-viewer load
+# test with /metrics, the relay cluster's tests (3 nats-server and 3 relay nodes: fan-out with a
+# Chromium page, node and NATS server failures) and its webinar benchmark at CI size (300 viewers,
+# 10 slow; the full 1,000 is `target/release/examples/webinar`). (connect/e2e/run.sh runs the
+# browser end-to-end test.)
+# Installs what it needs (chromium, xvfb, nats-server from apt when missing; npm packages of connect/e2e from
 # its package-lock.json; the viewer page when web/dist is absent). Safe to run twice; every step is
 # bounded in time. Usage: bash connect/ci.sh
 set -euo pipefail
@@ -21,6 +24,7 @@ echo "== connect: system packages"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 if ((${#missing[@]})); then
   sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo)
@@ -33,11 +37,11 @@ echo "== connect: viewer page (web/dist, embedded into the relay)"
 bash scripts/build-web.sh
 
 echo "== connect: release programs"
-cargo build -q --release -p glimpse-connect --bins --examples
+cargo build -q --release -p glimpse-connect --features cluster --bins --examples
 (cd connect/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "== connect: programs (relay restart, host stall, TLS, Xvfb)"
-if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --release -p glimpse-connect --test live -- \
+if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --release -p glimpse-connect --features cluster --test live -- \
     --ignored --test-threads=1 --nocapture >"$OUT/programs.log" 2>&1; then
   cat "$OUT/programs.log" >&2
   echo "connect/ci.sh: program tests failed" >&2
@@ -56,5 +60,18 @@ grep -E '^(wayland share:|wayland-share-ci:)|test result' "$OUT/wayland.log" || 
 echo "== connect: load test (200 viewers, 10 slow)"
 timeout 170 target/release/examples/load_test >"$OUT/load.json"
 cat "$OUT/load.json"
+
+echo "== connect: relay cluster (3 NATS servers, 3 relay nodes; fan-out, failures)"
+if ! GLIMPSE_REQUIRE_NATS=1 GLIMPSE_REQUIRE_BROWSER=1 timeout 300 cargo test -q --release \
+    -p glimpse-connect --features cluster --test cluster -- --nocapture >"$OUT/cluster.log" 2>&1; then
+  cat "$OUT/cluster.log" >&2
+  echo "connect/ci.sh: cluster tests failed" >&2
+  exit 1
+fi
+grep -E '^(cluster|failover):|test result' "$OUT/cluster.log" || true
+
+echo "== connect: relay cluster webinar (1 host, 300 viewers over 3 nodes, 10 slow)"
+timeout 300 target/release/examples/webinar --viewers 300 --slow 10 >"$OUT/webinar.json"
+cat "$OUT/webinar.json"
 
 echo "quick connect checks finished in $(( $(date +%s) - start )) s"

@@ -40,7 +40,7 @@ if [ -f connect/e2e/run.sh ]; then
 fi
 
 if [ -f connect/ci.sh ]; then
-  echo "== quick connect (relay, share, view, browsers, load test)"
+  echo "== quick connect (relay, share, view, browsers, load test, relay cluster on NATS)"
   bash connect/ci.sh
 fi
 

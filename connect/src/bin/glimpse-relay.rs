@@ -4,12 +4,19 @@
 //! at the public URL and type the key. Prints `relay listening on http(s)://ADDR` once ready (tests
 //! read that line). SIGTERM and SIGINT close every connection with code 1012 (clients reconnect)
 //! and stop.
+//!
+//! With `--nats nats://HOST:PORT[,...]` the relay is one node of a cluster (hosts and viewers may
+//! connect to any node; see `glimpse_connect::relay::cluster`); it prints
+//! `cluster node N joined` once it is in (a build without the `cluster` feature refuses
+//! `--nats`). Without it, no NATS is needed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+#[cfg(feature = "cluster")]
+use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
 use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, TlsFiles};
 
 /// The Glimpse quick-connect relay.
@@ -73,6 +80,38 @@ struct Args {
     /// Stop by itself after this many seconds.
     #[arg(long)]
     seconds: Option<f64>,
+    /// Join a relay cluster through these NATS servers (comma-separated nats://HOST:PORT).
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    nats: Vec<String>,
+    /// Name of the cluster's subjects, buckets and stream (several clusters may share NATS).
+    #[arg(long, default_value = "glimpse", requires = "nats")]
+    nats_prefix: String,
+    /// Replicas of the cluster's JetStream buckets and stream (at most the NATS servers known).
+    #[arg(long, default_value_t = 3, requires = "nats")]
+    nats_replicas: usize,
+    /// Keep the cluster's stream in memory instead of files.
+    #[arg(long, requires = "nats")]
+    nats_memory: bool,
+    /// Bytes the cluster's stream keeps at most, for all sessions (the oldest go first; JetStream
+    /// refuses a stream larger than its storage).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 30, requires = "nats",
+          value_parser = clap::value_parser!(i64).range(1 << 20..))]
+    nats_max_bytes: i64,
+    /// A file with the NATS token, or user:password, on its first line.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    nats_auth_file: Option<PathBuf>,
+    /// Trust this PEM certificate (CA) for NATS, and require TLS.
+    #[arg(long, value_name = "PEM", requires = "nats")]
+    nats_ca: Option<PathBuf>,
+}
+
+/// `println!` that never fails: a relay whose stdout nobody reads any more (a supervisor that read
+/// the first line and closed the pipe) keeps serving.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
 }
 
 /// `ADDR/BITS` (or a bare address: the whole address).
@@ -116,6 +155,9 @@ fn main() {
     config.max_connections_per_ip = args.max_connections_per_ip;
     config.allowed_origins = args.allow_origins.clone();
     config.trusted_proxies = args.trust_proxies.clone();
+    if !args.nats.is_empty() {
+        join_cluster(&args, &mut config);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,6 +167,37 @@ fn main() {
         });
     let code = runtime.block_on(run(config, args.seconds));
     std::process::exit(code);
+}
+
+/// `--nats` and its options into `config` (exits with status 2 on a bad credentials file).
+#[cfg(feature = "cluster")]
+fn join_cluster(args: &Args, config: &mut RelayConfig) {
+    let mut cluster = ClusterConfig::new(args.nats.clone());
+    cluster.prefix = args.nats_prefix.clone();
+    cluster.replicas = args.nats_replicas;
+    cluster.memory_storage = args.nats_memory;
+    cluster.stream_max_bytes = args.nats_max_bytes;
+    cluster.ca_file = args.nats_ca.clone();
+    if let Some(path) = &args.nats_auth_file {
+        match NatsAuth::from_file(path) {
+            Ok(auth) => cluster.auth = Some(auth),
+            Err(e) => {
+                eprintln!("glimpse-relay: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    config.cluster = Some(cluster);
+}
+
+/// A build without the `cluster` feature cannot join a cluster: says so and exits (status 2).
+#[cfg(not(feature = "cluster"))]
+fn join_cluster(_: &Args, _: &mut RelayConfig) {
+    eprintln!(
+        "glimpse-relay: this build has no cluster support (--nats): \
+         cargo build --release -p glimpse-connect --features cluster --bin glimpse-relay"
+    );
+    std::process::exit(2);
 }
 
 async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
@@ -137,8 +210,12 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
         }
     };
     let scheme = if tls { "https" } else { "http" };
-    println!("relay listening on {scheme}://{}", relay.local_addr());
-    println!("viewers open {}/", relay.public_url());
+    say!("relay listening on {scheme}://{}", relay.local_addr());
+    say!("viewers open {}/", relay.public_url());
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = relay.cluster_stats() {
+        say!("cluster node {} joined", cluster.node);
+    }
     if !relay.web_ready() {
         eprintln!("glimpse-relay: warning: {}", web_build_hint());
     }
@@ -150,13 +227,14 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     };
     let signal = wait_for_signal();
     tokio::select! {
-        _ = signal => println!("glimpse-relay: stopping (signal)"),
-        _ = limit => println!("glimpse-relay: stopping (time limit)"),
+        _ = signal => say!("glimpse-relay: stopping (signal)"),
+        _ = limit => say!("glimpse-relay: stopping (time limit)"),
     }
     let stats = relay.stats();
-    println!(
+    say!(
         "glimpse-relay: {} sessions, {} viewers at stop",
-        stats.sessions, stats.viewers
+        stats.sessions,
+        stats.viewers
     );
     relay.shutdown().await;
     0

@@ -246,6 +246,12 @@ impl<S: Clone> CodeRegistry<S> {
         }
     }
 
+    /// `Some(ms to wait)` while the relay-wide failure budget is spent: every new join is refused
+    /// (checked before asking a cluster's directory about a lookup this relay does not hold).
+    pub fn relay_limited(&self, now_ms: u64) -> Option<u64> {
+        self.relay_retry_after(now_ms)
+    }
+
     /// Live lookups (including expired ones [`expire`](Self::expire) has not dropped yet).
     pub fn lookup_count(&self) -> usize {
         self.lookups.len()

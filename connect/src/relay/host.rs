@@ -11,7 +11,8 @@ use std::sync::Arc;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use glimpse::session::{FanOut, StreamKind, ViewerId};
+use glimpse::session::{FanOut, ViewerId};
+use sha2::{Digest, Sha256};
 
 use super::codes::client_network;
 use super::conn::{self, Closing, Liveness, PeerEnd, ReadEnd, Sink, Stream};
@@ -60,6 +61,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
                 let ours = inner.host_conn == Some(conn_id);
                 if ours && inner.ended.is_none() {
                     inner.host_conn = None;
+                    inner.resync_requested = false;
                     inner.host_away_since = Some(now);
                     inner.to_host.clear();
                     inner.broadcast(&Message::HostStatus { connected: false });
@@ -105,6 +107,8 @@ async fn hello(
     let now = state.now_ms();
     if let Some(lookup) = lookup {
         let existing = state.codes.lock().unwrap().get(lookup);
+        #[cfg(feature = "cluster")]
+        let existing = existing.filter(|s| !s.inner.lock().unwrap().is_mirror());
         if let Some(session) = existing {
             if !session.secret_matches(&secret) {
                 return Err((
@@ -117,6 +121,23 @@ async fn hello(
             tracing::info!(session = session.id, "host came back");
             return Ok(session);
         }
+        #[cfg(feature = "cluster")]
+        if state.cluster.is_some() {
+            let taken = super::cluster::sessions::take_over(state, lookup, &secret, client).await?;
+            if let Some(session) = taken {
+                attach(&session, conn_id, true);
+                state.metrics.host_reconnects.inc();
+                tracing::info!(session = session.id, "host moved here from another node");
+                return Ok(session);
+            }
+        }
+    }
+    #[cfg(feature = "cluster")]
+    if state.cluster.is_some() {
+        let session = super::cluster::sessions::create(state, lookup, &secret, client, now).await?;
+        attach(&session, conn_id, false);
+        tracing::info!(session = session.id, "session started");
+        return Ok(session);
     }
     let session = create(state, lookup, &secret, client, now)?;
     attach(&session, conn_id, false);
@@ -138,23 +159,14 @@ fn create(
     client: &str,
     now: u64,
 ) -> Result<Arc<Session>, Closing> {
-    if state.sessions.lock().unwrap().len() >= state.config.max_sessions {
-        return Err((close::FULL, "relay full: too many sessions".into()));
-    }
-    if state.buffered_bytes() >= state.config.max_buffered_bytes {
-        return Err((close::FULL, "relay full: memory budget spent".into()));
-    }
-    if !state.take_host_slot(client) {
-        return Err((close::FULL, "too many sessions from this network".into()));
-    }
-    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    reserve(state, client)?;
     let lookup = match wanted {
         Some(lookup) => Some(lookup),
         None => new_lookup(state),
     };
     let registered = lookup.and_then(|lookup| {
-        let inner = SessionInner::new(lookup, FanOut::new(state.config.fanout), now);
-        let session = Session::new(id, secret, client.to_string(), inner);
+        let hash = Sha256::digest(secret).into();
+        let session = build(state, lookup, hash, Some(client.to_string()), 1, now);
         state
             .codes
             .lock()
@@ -164,7 +176,11 @@ fn create(
     });
     match registered {
         Some(session) => {
-            state.sessions.lock().unwrap().insert(id, session.clone());
+            state
+                .sessions
+                .lock()
+                .unwrap()
+                .insert(session.id, session.clone());
             Ok(session)
         }
         None => {
@@ -172,6 +188,35 @@ fn create(
             Err((close::KEY_IN_USE, "this code is taken".into()))
         }
     }
+}
+
+/// Room for one more host session from `client` (counted against its network's share), or why
+/// not.
+pub(super) fn reserve(state: &RelayState, client: &str) -> Result<(), Closing> {
+    if state.sessions.lock().unwrap().len() >= state.config.max_sessions {
+        return Err((close::FULL, "relay full: too many sessions".into()));
+    }
+    if state.buffered_bytes() >= state.config.max_buffered_bytes {
+        return Err((close::FULL, "relay full: memory budget spent".into()));
+    }
+    if !state.take_host_slot(client) {
+        return Err((close::FULL, "too many sessions from this network".into()));
+    }
+    Ok(())
+}
+
+/// A new session object (not registered anywhere yet).
+pub(super) fn build(
+    state: &RelayState,
+    lookup: Lookup,
+    secret_hash: [u8; 32],
+    client: Option<String>,
+    first_viewer: ViewerId,
+    now: u64,
+) -> Arc<Session> {
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    let inner = SessionInner::new(lookup, FanOut::new(state.config.fanout), now, first_viewer);
+    Session::with_hash(id, secret_hash, client, inner)
 }
 
 /// A free lookup, drawn at random (a few draws at most while the relay is far from full).
@@ -203,11 +248,10 @@ fn attach(session: &Session, conn_id: u64, resumed: bool) {
         .map(|(id, _)| *id)
         .collect();
     for id in midway {
-        if let Some(slot) = inner.viewers.get_mut(&id) {
-            slot.kick = Some((close::RESTART, "the host reconnected: join again".into()));
-            slot.notify.notify_one();
-        }
+        inner.kick(id, close::RESTART, "the host reconnected: join again");
     }
+    #[cfg(feature = "cluster")]
+    inner.forget_remote_pending();
     if was_away || replaced {
         inner.broadcast(&Message::HostStatus { connected: true });
     }
@@ -218,8 +262,8 @@ fn attach(session: &Session, conn_id: u64, resumed: bool) {
 }
 
 async fn reader(
-    state: &RelayState,
-    session: &Session,
+    state: &Arc<RelayState>,
+    session: &Arc<Session>,
     stream: &mut Stream,
     live: &Liveness,
 ) -> HostEnd {
@@ -240,7 +284,7 @@ async fn reader(
 }
 
 /// One message from the host. `Ok(false)` when it ends the session.
-fn handle(state: &RelayState, session: &Session, bytes: Bytes) -> Result<bool, Closing> {
+fn handle(state: &Arc<RelayState>, session: &Arc<Session>, bytes: Bytes) -> Result<bool, Closing> {
     let now = state.now_ms();
     let message =
         Message::decode(&bytes).map_err(|e| (close::POLICY, format!("bad message: {e}")))?;
@@ -248,45 +292,43 @@ fn handle(state: &RelayState, session: &Session, bytes: Bytes) -> Result<bool, C
     let inner = &mut *guard;
     match message {
         Message::Stream(packet) => {
-            stream_packet(inner, bytes.clone(), packet.kind, packet.seq, now)?;
+            inner
+                .stream_packet(bytes.clone(), packet.kind, packet.seq, now)
+                .map_err(|e| (close::POLICY, format!("bad stream packet: {e}")))?;
+            #[cfg(feature = "cluster")]
+            inner.publish_stream(
+                &bytes,
+                matches!(packet.kind, glimpse::session::StreamKind::Checkpoint { .. }),
+            );
             if inner.drain_events() {
                 session.host_notify.notify_one();
             }
         }
-        Message::PakeReply { viewer, .. } => {
-            if inner.viewers.get(&viewer).is_some_and(|s| !s.admitted()) {
-                inner.push_viewer(viewer, &message);
-            }
-        }
-        Message::Admit { viewer, .. } => admit(inner, viewer, &message, now),
-        Message::Rekey { viewer, .. } => {
-            if inner.viewers.get(&viewer).is_some_and(|s| s.admitted()) {
-                inner.push_viewer(viewer, &message);
-            }
-        }
-        Message::Reject { viewer, wrong_code } => {
-            if let Some(slot) = inner.viewers.get_mut(&viewer) {
-                slot.kick = Some(if wrong_code {
-                    (close::WRONG_CODE, "wrong code".to_string())
-                } else {
-                    (
-                        close::NOT_ADMITTED,
-                        "the host did not let you in".to_string(),
-                    )
-                });
-                slot.notify.notify_one();
-            }
-            if wrong_code {
+        Message::PakeReply { viewer, .. }
+        | Message::Admit { viewer, .. }
+        | Message::Rekey { viewer, .. }
+        | Message::Reject { viewer, .. }
+        | Message::RemoveViewer { viewer } => {
+            if let Message::Reject {
+                wrong_code: true, ..
+            } = message
+            {
                 inner.code_failures += 1;
             }
+            to_viewer(inner, viewer, &message, bytes.clone(), now);
         }
         Message::NewCode => {
             drop(guard);
+            #[cfg(feature = "cluster")]
+            if state.cluster.is_some() {
+                super::cluster::sessions::new_code(state, session.clone());
+                return Ok(true);
+            }
             new_code(state, session, now);
             return Ok(true);
         }
         Message::GrantControl { viewer } => {
-            if inner.viewers.get(&viewer).is_some_and(|s| s.admitted()) {
+            if admitted_anywhere(inner, viewer) {
                 let events = inner.control.grant(viewer);
                 inner.control_events(events);
             } else {
@@ -303,12 +345,6 @@ fn handle(state: &RelayState, session: &Session, bytes: Bytes) -> Result<bool, C
             let event = inner.control.revoke();
             inner.control_events(event);
         }
-        Message::RemoveViewer { viewer } => {
-            if let Some(slot) = inner.viewers.get_mut(&viewer) {
-                slot.kick = Some((close::REMOVED, "removed by the host".into()));
-                slot.notify.notify_one();
-            }
-        }
         Message::EndSession => return Ok(false),
         other => {
             return Err((
@@ -320,55 +356,34 @@ fn handle(state: &RelayState, session: &Session, bytes: Bytes) -> Result<bool, C
     Ok(true)
 }
 
-/// A screen packet into the fan-out; viewers waiting to skip ahead restart from a checkpoint.
-fn stream_packet(
+/// What the host says to one viewer: applied here when the viewer is on this node, else (a
+/// cluster origin) sent to the node holding it.
+#[cfg_attr(not(feature = "cluster"), allow(clippy::needless_return))]
+fn to_viewer(
     inner: &mut SessionInner,
+    viewer: ViewerId,
+    message: &Message<'_>,
     bytes: Bytes,
-    kind: StreamKind,
-    seq: u64,
     now: u64,
-) -> Result<(), Closing> {
-    inner
-        .fanout
-        .push(bytes, kind, seq, now)
-        .map_err(|e| (close::POLICY, format!("bad stream packet: {e}")))?;
-    if kind != StreamKind::Cursor && inner.arrivals.back().is_none_or(|(last, _)| *last != seq) {
-        inner.arrivals.push_back((seq, now));
-        if inner.arrivals.len() > 8192 {
-            inner.arrivals.pop_front();
-        }
+) {
+    if inner.viewers.contains_key(&viewer) {
+        inner.deliver_to_viewer(viewer, message, bytes, now);
+        return;
     }
-    if let StreamKind::Checkpoint { .. } = kind {
-        inner.resync_requested = false;
-        for slot in inner.viewers.values_mut().filter(|s| s.resync) {
-            if let Some(old) = slot.fan_id.take() {
-                inner.fanout.remove_viewer(old);
-            }
-            slot.fan_id = Some(inner.fanout.add_viewer(now));
-            slot.resync = false;
-            slot.resync_floor = seq;
-            slot.skips_counted = 0;
-        }
-    }
-    for slot in inner.viewers.values() {
-        slot.notify.notify_one();
-    }
-    Ok(())
+    #[cfg(feature = "cluster")]
+    super::cluster::sessions::to_remote_viewer(inner, viewer, message, bytes);
 }
 
-/// The host let `viewer` in: it gets its sealed content key and, from now on, the stream.
-fn admit(inner: &mut SessionInner, viewer: ViewerId, message: &Message<'_>, now: u64) {
-    let Some(slot) = inner.viewers.get_mut(&viewer) else {
-        return;
-    };
-    if slot.admitted() {
-        inner.push_viewer(viewer, message); // a re-admission after a key change: pass it on
-        return;
+/// The viewer is in (on this node, or on another node of a cluster).
+fn admitted_anywhere(inner: &SessionInner, viewer: ViewerId) -> bool {
+    if let Some(slot) = inner.viewers.get(&viewer) {
+        return slot.admitted();
     }
-    slot.fan_id = Some(inner.fanout.add_viewer(now));
-    inner.push_viewer(viewer, message);
-    inner.counts_changed();
-    inner.drain_events();
+    #[cfg(feature = "cluster")]
+    if let Some(remote) = inner.remote(viewer) {
+        return remote.admitted;
+    }
+    false
 }
 
 /// The host burned its code: the session gets a new lookup (the old one stops working; viewers

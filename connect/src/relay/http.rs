@@ -173,6 +173,10 @@ pub fn in_network(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u8) -> bool
 }
 
 async fn healthz(State(state): State<Arc<RelayState>>) -> Response {
+    #[cfg(feature = "cluster")]
+    if state.cluster.as_ref().is_some_and(|c| !c.is_connected()) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "NATS connection lost\n").into_response();
+    }
     if state.is_stopping() {
         (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
     } else {
@@ -181,6 +185,10 @@ async fn healthz(State(state): State<Arc<RelayState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<RelayState>>) -> Response {
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = &state.cluster {
+        cluster.metrics.set_gauges(&cluster.stats());
+    }
     let body = state.metrics.render(state.stats());
     (
         [(

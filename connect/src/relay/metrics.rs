@@ -26,8 +26,14 @@ pub(super) struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub fn new(
+        #[cfg(feature = "cluster")] cluster: Option<&super::cluster::ClusterMetrics>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("glimpse_relay");
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = cluster {
+            cluster.register(&mut registry);
+        }
         let metrics = Metrics {
             sessions: Gauge::default(),
             hosts: Gauge::default(),

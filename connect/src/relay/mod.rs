@@ -23,6 +23,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod codes;
 mod conn;
 mod host;
@@ -126,6 +128,9 @@ pub struct RelayConfig {
     pub max_updates_in_flight: usize,
     /// Ping idle WebSocket connections this often (dead peers are found within two intervals).
     pub ping_interval: Duration,
+    /// Join a cluster of relay nodes on NATS (`None`: this relay stands alone).
+    #[cfg(feature = "cluster")]
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 impl Default for RelayConfig {
@@ -158,6 +163,8 @@ impl Default for RelayConfig {
             max_lag_ms: 3000,
             max_updates_in_flight: 12,
             ping_interval: Duration::from_secs(5),
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
     }
 }
@@ -215,6 +222,15 @@ impl Relay {
             format!("{scheme}://{addr}")
         });
         let web = web::WebFiles::new(config.web_dir.clone());
+        #[cfg(feature = "cluster")]
+        let cluster = match &config.cluster {
+            Some(c) => Some(cluster::Cluster::connect(c.clone(), &public_url).await?),
+            None => None,
+        };
+        #[cfg(feature = "cluster")]
+        let metrics = Metrics::new(cluster.as_ref().map(|c| &c.metrics));
+        #[cfg(not(feature = "cluster"))]
+        let metrics = Metrics::new();
         let state = Arc::new(RelayState {
             codes: Mutex::new(CodeRegistry::new(config.codes)),
             host_slots: Mutex::new(HashMap::new()),
@@ -224,11 +240,15 @@ impl Relay {
             start: Instant::now(),
             sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            metrics: Metrics::new(),
+            metrics,
             stopping: AtomicBool::new(false),
             stop: tokio::sync::watch::channel(false).0,
             web,
+            #[cfg(feature = "cluster")]
+            cluster,
         });
+        #[cfg(feature = "cluster")]
+        cluster::start_tasks(&state).await?;
         tokio::spawn(session::expiry_loop(state.clone()));
         let server = tokio::spawn(server::serve(listener, tls, state.clone()));
         tracing::info!(%addr, tls = state.config.tls.is_some(), "relay listening");
@@ -269,10 +289,20 @@ impl Relay {
         self.state.stats()
     }
 
+    /// This node's cluster figures (`None` when it stands alone).
+    #[cfg(feature = "cluster")]
+    pub fn cluster_stats(&self) -> Option<cluster::ClusterStats> {
+        self.state.cluster.as_ref().map(|c| c.stats())
+    }
+
     /// Stops accepting, closes every connection with [`close::RESTART`] (clients reconnect, to
     /// this relay once it is back or to another), and waits up to 2 s for them to go.
     pub async fn shutdown(self) {
         self.state.stopping.store(true, Ordering::SeqCst);
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &self.state.cluster {
+            cluster.leave().await;
+        }
         let _ = self.state.stop.send(true);
         let sessions: Vec<Arc<Session>> = self
             .state
@@ -305,6 +335,8 @@ pub(crate) struct RelayState {
     stopping: AtomicBool,
     stop: tokio::sync::watch::Sender<bool>,
     web: web::WebFiles,
+    #[cfg(feature = "cluster")]
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl RelayState {
@@ -335,6 +367,12 @@ impl RelayState {
     fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
+}
+
+/// A random 64-bit number from the OS.
+#[cfg(feature = "cluster")]
+fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes())
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use glimpse::session::{Control, ControlEvent, FanOut, FanOutEvent, ViewerId};
+use glimpse::session::{Control, ControlEvent, FanOut, FanOutEvent, StreamKind, ViewerId};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
@@ -22,9 +22,10 @@ const JOIN_BURST: f64 = 30.0;
 pub(super) struct Session {
     /// Internal id, for logs (never a code).
     pub id: u64,
-    /// The client network that created it (for the per-network cap).
-    pub client: String,
-    secret_hash: [u8; 32],
+    /// The client network of its host (for the per-network cap); `None` on a node that only
+    /// mirrors the session for its viewers.
+    pub client: std::sync::Mutex<Option<String>>,
+    pub secret_hash: [u8; 32],
     pub inner: std::sync::Mutex<SessionInner>,
     /// Wakes the host's writer.
     pub host_notify: Notify,
@@ -59,6 +60,9 @@ pub(super) struct SessionInner {
     /// host's queue).
     pub join_tokens: f64,
     pub join_tokens_at: u64,
+    /// The session's place in a relay cluster (`None` on a single relay).
+    #[cfg(feature = "cluster")]
+    pub cluster: Option<super::cluster::link::SessionLink>,
 }
 
 pub(super) struct ViewerSlot {
@@ -102,11 +106,17 @@ impl ViewerSlot {
 }
 
 impl Session {
-    pub fn new(id: u64, secret: &[u8; 32], client: String, inner: SessionInner) -> Arc<Session> {
+    /// A session whose host secret is known by its hash (the relay never keeps the secret).
+    pub fn with_hash(
+        id: u64,
+        secret_hash: [u8; 32],
+        client: Option<String>,
+        inner: SessionInner,
+    ) -> Arc<Session> {
         Arc::new(Session {
             id,
-            client,
-            secret_hash: Sha256::digest(secret).into(),
+            client: std::sync::Mutex::new(client),
+            secret_hash,
             inner: std::sync::Mutex::new(inner),
             host_notify: Notify::new(),
         })
@@ -149,7 +159,7 @@ impl Session {
                 marked += 1;
             }
         }
-        let request = marked > 0 && !inner.resync_requested && inner.host_conn.is_some();
+        let request = marked > 0 && !inner.resync_requested && inner.host_reachable();
         if request {
             inner.resync_requested = true;
             inner.push_host(&Message::CheckpointRequest);
@@ -166,6 +176,8 @@ impl Session {
         let mut inner = self.inner.lock().unwrap();
         if inner.ended.is_none() {
             inner.ended = Some((code, reason.to_string()));
+            #[cfg(feature = "cluster")]
+            inner.ended_to_mirrors(code, reason);
         }
         for slot in inner.viewers.values() {
             slot.notify.notify_one();
@@ -176,7 +188,9 @@ impl Session {
 }
 
 impl SessionInner {
-    pub fn new(lookup: Lookup, fanout: FanOut, now: u64) -> Self {
+    /// A session; viewers get ids from `first_viewer` on (cluster nodes give out ids of their
+    /// own range).
+    pub fn new(lookup: Lookup, fanout: FanOut, now: u64, first_viewer: ViewerId) -> Self {
         SessionInner {
             lookup,
             fanout,
@@ -189,41 +203,194 @@ impl SessionInner {
             resync_requested: false,
             host_conn: None,
             host_away_since: None,
-            next_viewer: 1,
+            next_viewer: first_viewer,
             code_failures: 0,
             join_tokens: JOIN_BURST,
             join_tokens_at: now,
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
     }
 
+    /// The host is connected (to this node, or — on a cluster node mirroring the session — to
+    /// the session's origin).
     pub fn host_connected(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if let Some(connected) = self.mirror_host_connected() {
+            return connected;
+        }
         self.host_conn.is_some()
     }
 
-    /// Queues a message for the host (dropped while the host is away: it re-syncs on return).
+    /// Messages for the host go somewhere now (its connection, or the origin node).
+    pub fn host_reachable(&self) -> bool {
+        self.host_connected()
+    }
+
+    /// Queues a message for the host (dropped while the host is away: it re-syncs on return). On
+    /// a cluster node mirroring the session it goes to the origin node.
     pub fn push_host(&mut self, message: &Message<'_>) {
+        #[cfg(feature = "cluster")]
+        if self.mirror_push_host(message) {
+            return;
+        }
         if self.host_conn.is_some() {
             self.to_host.push_back(Bytes::from(message.encode()));
         }
     }
 
     pub fn push_viewer(&mut self, viewer: ViewerId, message: &Message<'_>) {
+        self.push_viewer_bytes(viewer, Bytes::from(message.encode()));
+    }
+
+    /// Queues an encoded message for a viewer of this node, or (origin of a cluster session)
+    /// sends it to the node holding the viewer.
+    #[cfg_attr(not(feature = "cluster"), allow(clippy::needless_return))]
+    pub fn push_viewer_bytes(&mut self, viewer: ViewerId, bytes: Bytes) {
         if let Some(slot) = self.viewers.get_mut(&viewer) {
             if slot.outbox.len() < VIEWER_OUTBOX {
-                slot.outbox.push_back(Bytes::from(message.encode()));
+                slot.outbox.push_back(bytes);
             } else {
                 slot.kick = Some((close::STALLED, "viewer does not read its messages".into()));
             }
             slot.notify.notify_one();
+            return;
+        }
+        #[cfg(feature = "cluster")]
+        self.forward_to_remote(viewer, &bytes);
+    }
+
+    /// Queues `message` for every viewer of this node (and, for the host status on a cluster
+    /// origin, every node holding viewers).
+    pub fn broadcast(&mut self, message: &Message<'_>) {
+        #[cfg(feature = "cluster")]
+        if let Message::HostStatus { connected } = message {
+            self.host_status_to_mirrors(*connected);
+        }
+        let bytes = Bytes::from(message.encode());
+        let ids: Vec<ViewerId> = self.viewers.keys().copied().collect();
+        for id in ids {
+            self.push_viewer_bytes(id, bytes.clone());
         }
     }
 
-    /// Queues `message` for every viewer.
-    pub fn broadcast(&mut self, message: &Message<'_>) {
-        let ids: Vec<ViewerId> = self.viewers.keys().copied().collect();
-        for id in ids {
-            self.push_viewer(id, message);
+    /// Closes a viewer of this node with `code`.
+    pub fn kick(&mut self, viewer: ViewerId, code: u16, reason: &str) {
+        if let Some(slot) = self.viewers.get_mut(&viewer) {
+            slot.kick = Some((code, reason.to_string()));
+            slot.notify.notify_one();
         }
+    }
+
+    /// What the host says to one viewer, applied here: the viewer is on this node. The relay's
+    /// part of admission (the viewer's stream starts), refusal and removal (the viewer is
+    /// closed) and control (the relay's copy of who holds it) happens on the node holding the
+    /// viewer; `bytes` is `message` encoded, passed on as it is.
+    pub fn deliver_to_viewer(
+        &mut self,
+        viewer: ViewerId,
+        message: &Message<'_>,
+        bytes: Bytes,
+        now: u64,
+    ) {
+        let Some(slot) = self.viewers.get(&viewer) else {
+            return;
+        };
+        let admitted = slot.admitted();
+        match message {
+            Message::PakeReply { .. } if !admitted => self.push_viewer_bytes(viewer, bytes),
+            Message::Admit { .. } => self.admit(viewer, bytes, now),
+            Message::Rekey { .. } if admitted => self.push_viewer_bytes(viewer, bytes),
+            Message::Reject { wrong_code, .. } => {
+                if *wrong_code {
+                    self.kick(viewer, close::WRONG_CODE, "wrong code");
+                } else {
+                    self.kick(viewer, close::NOT_ADMITTED, "the host did not let you in");
+                }
+            }
+            Message::RemoveViewer { .. } => {
+                self.kick(viewer, close::REMOVED, "removed by the host")
+            }
+            // A control answer the origin decided (this node mirrors the session): keep the
+            // relay's copy of who holds control in step, for the input filter.
+            Message::ControlGranted => {
+                self.control.grant(viewer);
+                self.push_viewer_bytes(viewer, bytes);
+            }
+            Message::ControlRefused => {
+                self.control.refuse(viewer);
+                self.push_viewer_bytes(viewer, bytes);
+            }
+            Message::ControlRevoked => {
+                if self.control.holder() == Some(viewer) {
+                    self.control.revoke();
+                }
+                self.push_viewer_bytes(viewer, bytes);
+            }
+            _ => {}
+        }
+    }
+
+    /// The host let `viewer` in: it gets its sealed content key and, from now on, the stream.
+    pub fn admit(&mut self, viewer: ViewerId, bytes: Bytes, now: u64) {
+        let Some(slot) = self.viewers.get_mut(&viewer) else {
+            return;
+        };
+        if slot.admitted() {
+            self.push_viewer_bytes(viewer, bytes); // a re-admission after a key change: pass it on
+            return;
+        }
+        slot.fan_id = Some(self.fanout.add_viewer(now));
+        self.push_viewer_bytes(viewer, bytes);
+        self.counts_changed();
+        self.drain_events();
+    }
+
+    /// A screen packet into the fan-out; viewers waiting to skip ahead restart from a checkpoint.
+    pub fn stream_packet(
+        &mut self,
+        bytes: Bytes,
+        kind: StreamKind,
+        seq: u64,
+        now: u64,
+    ) -> Result<(), glimpse::Error> {
+        self.fanout.push(bytes, kind, seq, now)?;
+        if kind != StreamKind::Cursor && self.arrivals.back().is_none_or(|(last, _)| *last != seq) {
+            self.arrivals.push_back((seq, now));
+            if self.arrivals.len() > 8192 {
+                self.arrivals.pop_front();
+            }
+        }
+        if let StreamKind::Checkpoint { .. } = kind {
+            self.resync_requested = false;
+            for slot in self.viewers.values_mut().filter(|s| s.resync) {
+                if let Some(old) = slot.fan_id.take() {
+                    self.fanout.remove_viewer(old);
+                }
+                slot.fan_id = Some(self.fanout.add_viewer(now));
+                slot.resync = false;
+                slot.resync_floor = seq;
+                slot.skips_counted = 0;
+            }
+        }
+        for slot in self.viewers.values() {
+            slot.notify.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The host hears that `viewer` (of this node) left; `abandoned` when it left in the middle
+    /// of its key exchange (counted against the code where the host is).
+    pub fn viewer_left(&mut self, viewer: ViewerId, abandoned: bool) {
+        #[cfg(feature = "cluster")]
+        if let Some(link) = self.link().filter(|l| l.mirror().is_some()) {
+            link.to_origin(super::cluster::wire::Body::Left { viewer, abandoned });
+            return;
+        }
+        if abandoned {
+            self.code_failures += 1;
+        }
+        self.push_host(&Message::ViewerLeft { viewer });
     }
 
     pub fn control_events(&mut self, events: impl IntoIterator<Item = ControlEvent>) {
@@ -243,16 +410,48 @@ impl SessionInner {
         while let Some(event) = self.fanout.poll_event() {
             need |= matches!(event, FanOutEvent::NeedCheckpoint);
         }
-        if need && self.host_conn.is_some() {
+        if need && self.host_reachable() {
             self.push_host(&Message::CheckpointRequest);
             return true;
         }
         false
     }
 
-    /// Admitted viewers.
+    /// Admitted viewers of this node.
     pub fn admitted_count(&self) -> usize {
         self.viewers.values().filter(|s| s.admitted()).count()
+    }
+
+    /// Admitted viewers of the whole session (all nodes of a cluster), for the count viewers see.
+    pub fn viewer_total(&self) -> usize {
+        let local = self.admitted_count();
+        #[cfg(feature = "cluster")]
+        {
+            match self.mirror_total() {
+                Some(total) => local.max(total as usize),
+                None => local + self.remote_admitted(),
+            }
+        }
+        #[cfg(not(feature = "cluster"))]
+        local
+    }
+
+    /// No viewer is admitted, on this node or (cluster origin) any other.
+    pub fn nobody_admitted(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if self.remote_admitted() > 0 {
+            return false;
+        }
+        self.admitted_count() == 0
+    }
+
+    /// Someone watches (or is joining) on this node, or — on a cluster origin — on any node.
+    pub fn watched(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        if self.remote_count() > 0 {
+            return true;
+        }
+        !self.viewers.is_empty()
     }
 
     /// Takes one join attempt from the session's budget; false when joins come too fast.
@@ -272,6 +471,8 @@ impl SessionInner {
             slot.count_dirty = true;
             slot.notify.notify_one();
         }
+        #[cfg(feature = "cluster")]
+        self.mark_count_dirty();
     }
 
     /// The admitted viewers, as the host knows them.
@@ -282,6 +483,8 @@ impl SessionInner {
             .filter(|s| s.admitted())
             .map(|s| s.entry.clone())
             .collect();
+        #[cfg(feature = "cluster")]
+        entries.extend(self.remote_entries());
         entries.sort_by_key(|e| e.viewer);
         entries
     }
@@ -303,12 +506,13 @@ pub(super) async fn expiry_loop(state: Arc<RelayState>) {
         let ttl = state.config.codes.unused_ttl_ms;
         let grace = state.config.host_grace.as_millis() as u64;
         for s in sessions {
-            let (watched, idle_since, away_since) = {
+            let (watched, idle_since, away_since, mirror) = {
                 let inner = s.inner.lock().unwrap();
                 (
-                    !inner.viewers.is_empty(),
+                    inner.watched(),
                     inner.idle_since,
                     inner.host_away_since,
+                    mirror_linger(&state, &inner),
                 )
             };
             if away_since.is_some_and(|t| now.saturating_sub(t) > grace) {
@@ -320,6 +524,12 @@ pub(super) async fn expiry_loop(state: Arc<RelayState>) {
                 state.metrics.checkpoint_skips.inc_by(skipped);
                 let lookup = s.inner.lock().unwrap().lookup;
                 state.codes.lock().unwrap().touch(lookup, now);
+            } else if let Some(linger) = mirror {
+                if now.saturating_sub(idle_since) > linger {
+                    // A cluster node mirroring a session nobody here watches any more.
+                    tracing::debug!(session = s.id, "mirror without viewers: dropped");
+                    state.remove_session(&s);
+                }
             } else if now.saturating_sub(idle_since) > ttl {
                 tracing::info!(session = s.id, "key expired unused: session ended");
                 s.end_with(close::EXPIRED, "session key expired unused");
@@ -328,6 +538,19 @@ pub(super) async fn expiry_loop(state: Arc<RelayState>) {
         }
         state.codes.lock().unwrap().expire(now);
     }
+}
+
+/// How long a session this node only mirrors stays without viewers (`None`: not a mirror).
+fn mirror_linger(state: &RelayState, inner: &SessionInner) -> Option<u64> {
+    #[cfg(feature = "cluster")]
+    if inner.is_mirror() {
+        return state
+            .cluster
+            .as_ref()
+            .map(|c| c.config.mirror_linger.as_millis() as u64);
+    }
+    let _ = (state, inner);
+    None
 }
 
 impl RelayState {
@@ -355,7 +578,13 @@ impl RelayState {
     /// Forgets a session that ended (its key may be drawn again).
     pub(super) fn remove_session(&self, session: &Arc<Session>) {
         if self.sessions.lock().unwrap().remove(&session.id).is_some() {
-            self.release_host_slot(&session.client);
+            if let Some(client) = session.client.lock().unwrap().take() {
+                self.release_host_slot(&client);
+            }
+        }
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &self.cluster {
+            cluster.forget(session);
         }
         let lookup = session.inner.lock().unwrap().lookup;
         let mut codes = self.codes.lock().unwrap();

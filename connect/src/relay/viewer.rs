@@ -88,6 +88,8 @@ async fn hello(
                 return Err((close::POLICY, "malformed key exchange message".into()));
             }
             let client = client_network(peer.ip());
+            #[cfg(feature = "cluster")]
+            super::cluster::sessions::ensure_mirror(state, lookup, now).await?;
             let found = state.codes.lock().unwrap().lookup(lookup, &client, now);
             let session = found.map_err(|rejection| match rejection {
                 CodeRejection::Unknown => (close::UNKNOWN_KEY, "no session has this code".into()),
@@ -213,21 +215,19 @@ fn leave(state: &RelayState, session: &Arc<Session>, viewer: ViewerId) {
         if let Some(id) = slot.as_ref().and_then(|s| s.fan_id) {
             inner.fanout.remove_viewer(id);
         }
-        if slot
+        // Left in the middle of its key exchange: counted against the code.
+        let abandoned = slot
             .as_ref()
-            .is_some_and(|s| !s.admitted() && s.kick.is_none())
-        {
-            inner.code_failures += 1; // abandoned its key exchange
-        }
+            .is_some_and(|s| !s.admitted() && s.kick.is_none());
         inner.drain_events();
         if let Some(event) = inner.control.viewer_left(viewer) {
             inner.control_events([event]);
         }
-        inner.push_host(&Message::ViewerLeft { viewer });
+        inner.viewer_left(viewer, abandoned);
         if admitted {
             inner.counts_changed();
         }
-        if inner.admitted_count() == 0 {
+        if inner.nobody_admitted() {
             inner.idle_since = now;
         }
         slot.filter(|s| admitted && s.kick.is_none() && inner.ended.is_none())
@@ -366,7 +366,7 @@ fn next_batch(
     if let Some(reason) = inner.ended.clone() {
         return final_batch(&mut inner, viewer, now, reason, batch);
     }
-    let count = inner.admitted_count() as u32;
+    let count = inner.viewer_total() as u32;
     let inner = &mut *inner;
     let Some(slot) = inner.viewers.get_mut(&viewer) else {
         return Ok(false);

@@ -1,0 +1,171 @@
+//! The relay as a cluster on NATS, over real sockets on 127.0.0.1: `nats-server` processes (a
+//! 3-server NATS cluster with JetStream), 3 `glimpse-relay --nats` processes, a host and viewers
+//! through the Rust API in this process. Skipped (with a printed reason) when `nats-server` is
+//! not installed, unless `GLIMPSE_REQUIRE_NATS` is set.
+//!
+//! - `fanout`: host on node 1, viewers on nodes 2 and 3 (a Chromium page on node 3 when
+//!   installed, see `page`), a late joiner on node 3: every viewer ends pixel-exact; each mirror node reads the stream from NATS once, whatever its viewers.
+//! - `failover`: one NATS server killed, a mirror node killed (its viewers move to another node),
+//!   the host's node killed (the host moves and keeps its code): every viewer ends pixel-exact.
+
+mod failover;
+mod fanout;
+mod harness;
+mod page;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glimpse::{EncoderConfig, Frame, PixelFormat};
+use glimpse_connect::{ControlPolicy, Host, HostConfig, Screen, Viewer, ViewerConfig};
+
+pub const WIDTH: u32 = 1280;
+pub const HEIGHT: u32 = 720;
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The frames of a bundled recording (1280x720, BGRA rows packed).
+pub fn recording(name: &str, frames: usize) -> Vec<Vec<u8>> {
+    let corpus = glimpse_corpus::Corpus::bundled().expect("testdata/corpus");
+    let scenario = corpus
+        .scenarios
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no recording {name}"));
+    let mut reader = scenario.frames().expect("frames");
+    let mut out = Vec::new();
+    while out.len() < frames {
+        match reader.next_frame().expect("frame") {
+            Some(f) => out.push(f),
+            None => break,
+        }
+    }
+    out
+}
+
+/// A host playing a recording over and over through the Rust API until stopped; then it shows
+/// one last frame, which every viewer must end on.
+pub struct LoopingHost {
+    pub host: Arc<Host>,
+    frames: Arc<Vec<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl LoopingHost {
+    pub fn start(relay_url: &str, frames: Vec<Vec<u8>>, fps: f64) -> LoopingHost {
+        let mut config = HostConfig::new(relay_url);
+        config.policy = ControlPolicy::ViewOnly;
+        config.name = "cluster test host".into();
+        let mut encoder = EncoderConfig::default();
+        encoder.video.enabled = false; // exact pixels everywhere, so screens compare
+        config.encoder = encoder;
+        let host = Arc::new(Host::connect(config).expect("host connects"));
+        let frames = Arc::new(frames);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (h, f, s) = (host.clone(), frames.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let interval = Duration::from_secs_f64(1.0 / fps);
+            let mut i = 0;
+            while !s.load(Ordering::Relaxed) {
+                push(&h, &f[i % f.len()]);
+                i += 1;
+                std::thread::sleep(interval);
+            }
+            i
+        });
+        LoopingHost {
+            host,
+            frames,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops playing and shows frame `last` (pushed a few times, so it is sent whatever the
+    /// network did meanwhile); the screen every viewer must end on.
+    pub fn finish(&mut self, last: usize) -> Screen {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let pixels = self.frames[last % self.frames.len()].clone();
+        for _ in 0..3 {
+            push(&self.host, &pixels);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Screen {
+            width: WIDTH,
+            height: HEIGHT,
+            pixels,
+        }
+    }
+}
+
+impl Drop for LoopingHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.host.close();
+    }
+}
+
+fn push(host: &Host, pixels: &[u8]) {
+    let frame = Frame::new(
+        pixels,
+        WIDTH,
+        HEIGHT,
+        WIDTH as usize * 4,
+        PixelFormat::Bgra8,
+    )
+    .expect("frame");
+    // The network thread reconnects by itself; frames pushed meanwhile are dropped.
+    let _ = host.push_frame(&frame, None);
+}
+
+/// A viewer that decodes, joined through `url`.
+pub fn viewer(url: &str, host: &Host, name: &str) -> Viewer {
+    let mut config = ViewerConfig::new(url, host.code());
+    config.name = name.into();
+    Viewer::join(config).unwrap_or_else(|e| panic!("{name} joins: {e}"))
+}
+
+/// Waits until the viewer shows `expected` exactly.
+pub fn wait_exact(viewer: &Viewer, expected: &Screen, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if viewer.screen().as_ref() == Some(expected) {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `cond` holds (false after `limit`).
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while !cond() {
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// The `glimpse-relay` program of this build.
+pub fn relay_exe() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_glimpse-relay").into()
+}
