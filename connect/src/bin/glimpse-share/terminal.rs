@@ -102,7 +102,11 @@ impl Terminal {
             }
             HostEvent::ApprovalNeeded(info) => {
                 println!(
-                    "share: {} wants to watch (no terminal to answer: turned away)",
+                    "share: {} from {} wants to watch (no terminal to answer: turned away)",
+                    match info.name.as_str() {
+                        "" => "a viewer",
+                        name => name,
+                    },
                     info.address
                 );
                 let _ = host.deny(info.viewer);
