@@ -6,6 +6,7 @@
 
 use glimpse::Rect;
 use glimpse_capture::{InputInjector, ScreenSource, X11Source};
+use glimpse_testkit::skip;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -29,18 +30,6 @@ impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Prints a skip reason past the test harness's output capture, so it shows in a normal run.
-fn skip(reason: &str) {
-    use std::io::Write;
-    let message = format!("SKIPPED: {reason}");
-    match std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
-        Ok(mut tty) => {
-            let _ = writeln!(tty, "{message}");
-        }
-        Err(_) => eprintln!("{message}"),
     }
 }
 

@@ -6,77 +6,42 @@
 //! is set: then they fail. The tests take turns (one portal session at a time).
 #![cfg(all(target_os = "linux", feature = "wayland"))]
 
-mod mutter;
-mod shot;
-
 use glimpse::internals::damage;
 use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Rect};
 use glimpse_capture::{
     detect_backend, open, Backend, BackendChoice, CaptureOptions, PortalSource, RemoteInput,
     ScreenSource,
 };
-use shot::{bbox, bluish, centre, Shot, ACCENT, SWITCH_OFF};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use glimpse_testkit::{
+    answer_dialog, artifacts, bbox, centre, skip, terminal_area, wait_for_shot, DialogAnswer,
+    HeadlessSession, LocalUser, PipeWireGrab, Shot, ACCENT, TERMINAL,
+};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The running headless session, as the script describes it in the environment.
+/// The running headless session, ours alone while a test runs.
 struct Session {
-    /// screen-app.py's control files and logs.
-    dir: PathBuf,
-    /// Our restore-token file (seeded with the script's pre-seeded token).
-    token_file: PathBuf,
+    headless: HeadlessSession,
     _turn: MutexGuard<'static, ()>,
-}
-
-/// Prints a skip reason past the test harness's output capture.
-fn skip(reason: &str) {
-    use std::io::Write;
-    let message = format!("SKIPPED: {reason}");
-    match std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
-        Ok(mut tty) => {
-            let _ = writeln!(tty, "{message}");
-        }
-        Err(_) => eprintln!("{message}"),
-    }
 }
 
 /// The session, or `None` (test skipped) outside one unless `GLIMPSE_REQUIRE_WAYLAND=1`.
 fn session() -> Option<Session> {
     static TURN: Mutex<()> = Mutex::new(());
-    let env = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (Some(dir), Some(token), Some(_)) = (
-        env("GLIMPSE_SESSION_DIR"),
-        env("PORTAL_RESTORE_TOKEN"),
-        env("WAYLAND_DISPLAY"),
-    ) else {
-        if env("GLIMPSE_REQUIRE_WAYLAND").as_deref() == Some("1") {
-            panic!("GLIMPSE_REQUIRE_WAYLAND=1 but no headless session: run capture/wayland-ci.sh");
-        }
-        skip("not inside the headless Wayland session (bash capture/wayland-ci.sh runs it)");
-        return None;
-    };
+    let headless = HeadlessSession::from_env("capture/wayland-ci.sh", "portal-restore-tokens")?;
     let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = PathBuf::from(dir);
-    let token_file = dir.join("portal-restore-tokens");
-    if !token_file.exists() {
-        std::fs::write(&token_file, format!("monitor {token}\n")).expect("token file");
-    }
-    let session = Session {
-        dir,
-        token_file,
+    Some(Session {
+        headless,
         _turn: turn,
-    };
-    session.set_paused(false);
-    Some(session)
+    })
 }
 
 impl Session {
     fn options(&self) -> CaptureOptions {
         let mut options = CaptureOptions::default();
         options.backend = BackendChoice::Portal;
-        options.restore_token_file = Some(self.token_file.clone());
+        options.restore_token_file = Some(self.headless.token_file.clone());
         options.dialog_timeout = Duration::from_secs(30);
         options
     }
@@ -87,30 +52,16 @@ impl Session {
         assert!(input.is_none());
         source
     }
-
-    /// Stops (or restarts) the terminal's clock: then nothing on the screen changes.
-    fn set_paused(&self, paused: bool) {
-        let pause = self.dir.join("pause");
-        if paused {
-            std::fs::write(pause, b"").expect("pause file");
-        } else {
-            let _ = std::fs::remove_file(pause);
-        }
-    }
-
-    /// With the clock paused, makes it tick once.
-    fn step(&self) {
-        std::fs::write(self.dir.join("step"), b"").expect("step file");
-    }
 }
 
-/// Where tests leave pictures for people to look at.
-fn artifacts() -> PathBuf {
-    let dir = std::env::var_os("GLIMPSE_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("glimpse-wayland-tests"));
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
+/// A copy of a captured frame (mutter streams BGRx).
+fn shot(frame: &glimpse_capture::CapturedFrame<'_>) -> Shot {
+    assert_eq!(
+        frame.format,
+        glimpse::PixelFormat::Bgra8,
+        "mutter streams BGRx"
+    );
+    Shot::of_rows(frame.pixels, frame.width, frame.height, frame.stride)
 }
 
 /// Captures until the compositor has sent nothing for `quiet`; returns the last frame.
@@ -118,7 +69,7 @@ fn settle(source: &mut PortalSource, quiet: Duration) -> Shot {
     while source.wait_for_frame(quiet).expect("stream alive") {
         source.capture().expect("capture");
     }
-    Shot::of(&source.capture().expect("capture"))
+    shot(&source.capture().expect("capture"))
 }
 
 /// The newest frame of `source` (waiting briefly for a new one).
@@ -126,104 +77,7 @@ fn latest(source: &mut PortalSource) -> Shot {
     source
         .wait_for_frame(Duration::from_millis(200))
         .expect("stream alive");
-    Shot::of(&source.capture().expect("capture"))
-}
-
-/// Captures until `accept` holds for a frame, for 20 s at most (then the last frame is saved as
-/// `name` and the test fails).
-fn wait_until(source: &mut PortalSource, name: &str, accept: impl Fn(&Shot) -> bool) -> Shot {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let shot = latest(source);
-        if accept(&shot) {
-            return shot;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{name}: not seen within 20 s; last frame in {:?}",
-                shot.write_ppm(&format!("{name}.ppm"))
-            );
-        }
-    }
-}
-
-/// Waits for the RemoteDesktop portal's dialog (xdg-desktop-portal-gnome 43: the monitor is
-/// preselected, "Allow remote interaction" is off) and answers it as the person at the host would:
-/// turns remote interaction on and clicks Share, or clicks Cancel. Buttons are found by colour: the
-/// Share button is the accent-blue box; the switch is the grey track in the rows below it.
-fn answer_dialog(watch: &mut PortalSource, user: &mutter::LocalUser, share: bool) {
-    let full = Rect::new(0, 0, u32::MAX, u32::MAX);
-    let shot = wait_until(watch, "remote-desktop-dialog", |s| {
-        bbox(s, full, |c| c == ACCENT).is_some()
-    });
-    let button = bbox(&shot, full, |c| c == ACCENT).expect("Share button");
-    if !share {
-        // Cancel: the grey button at the other end of the header bar (a little inside its left
-        // edge: the title's antialiasing shares its grey).
-        let header = Rect::new(0, button.y, button.x.saturating_sub(1), button.height);
-        let cancel = bbox(&shot, header, |c| c == 0xd9d9d9).expect("Cancel button");
-        let (x, y) = (cancel.x + 12, centre(button).1);
-        user.move_to(f64::from(x), f64::from(y));
-        user.click();
-        return;
-    }
-    // The switch's track: the rows below the button, under it, with many track-grey pixels.
-    let below = Rect::new(
-        button.x.saturating_sub(20),
-        button.bottom() + 40,
-        button.width + 20,
-        400,
-    );
-    let rows: Vec<u32> = (below.y..below.bottom().min(shot.height))
-        .filter(|&y| {
-            (below.x..below.right())
-                .filter(|&x| shot.rgb(x, y) == SWITCH_OFF)
-                .count()
-                >= 15
-        })
-        .collect();
-    let (first, last) = (*rows.first().expect("switch track"), *rows.last().unwrap());
-    let track = bbox(
-        &shot,
-        Rect::new(below.x, first, below.width, last - first + 1),
-        |c| c == SWITCH_OFF,
-    )
-    .expect("switch track");
-    let (x, y) = centre(track);
-    user.move_to(f64::from(x), f64::from(y));
-    user.click();
-    wait_until(watch, "switch-on", |s| bbox(s, track, bluish).is_some());
-    let (x, y) = centre(button);
-    user.move_to(f64::from(x), f64::from(y));
-    user.click();
-}
-
-/// The terminal's area: its background is #111111.
-fn terminal_area(shot: &Shot) -> Rect {
-    bbox(shot, Rect::new(0, 0, shot.width, shot.height), |c| {
-        c == 0x111111
-    })
-    .expect("terminal")
-}
-
-/// Starts `gst-launch-1.0` grabbing one BGRx frame of PipeWire node `node` into `out`, through
-/// the default PipeWire connection: a second, independent consumer of the portal's stream.
-fn gstreamer_grab(node: u32, out: &Path) -> std::process::Child {
-    Command::new("gst-launch-1.0")
-        .args(["-q", "pipewiresrc"])
-        .arg(format!("path={node}"))
-        .args([
-            "always-copy=true",
-            "num-buffers=1",
-            "!",
-            "videoconvert",
-            "!",
-        ])
-        .args(["video/x-raw,format=BGRx", "!", "filesink"])
-        .arg(format!("location={}", out.display()))
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("gst-launch-1.0 (gstreamer1.0-tools, gstreamer1.0-pipewire)")
+    shot(&source.capture().expect("capture"))
 }
 
 #[test]
@@ -244,7 +98,7 @@ fn backend_is_detected_and_the_dialog_is_asked_once() {
         let frame = opened.source.capture().expect("capture");
         assert_eq!((frame.width, frame.height), size);
     }
-    let tokens = std::fs::read_to_string(&session.token_file).expect("token file");
+    let tokens = std::fs::read_to_string(&session.headless.token_file).expect("token file");
     assert!(
         tokens.lines().any(|l| l.starts_with("monitor ")),
         "{tokens}"
@@ -258,14 +112,14 @@ fn backend_is_detected_and_the_dialog_is_asked_once() {
 #[test]
 fn still_screen_gives_the_last_frame_with_empty_damage() {
     let Some(session) = session() else { return };
-    session.set_paused(true);
+    session.headless.set_paused(true);
     let mut source = session.screencast();
     let last = settle(&mut source, Duration::from_millis(600));
     let received = source.stats().frames_received;
     for _ in 0..5 {
         let frame = source.capture().expect("a still screen is no error");
         assert_eq!(frame.damage, Some(vec![]));
-        assert_eq!(Shot::of(&frame), last);
+        assert_eq!(shot(&frame), last);
     }
     assert_eq!(
         source.stats().frames_received,
@@ -283,7 +137,7 @@ fn damage_hints_cover_every_change_and_little_else() {
     let Some(session) = session() else { return };
     let mut source = session.screencast();
     let first = source.capture().expect("capture");
-    let mut prev = Shot::of(&first);
+    let mut prev = shot(&first);
     let (mut hinted, mut whole, mut changed_frames) = (0u64, 0u64, 0);
     for _ in 0..10 {
         assert!(
@@ -292,7 +146,7 @@ fn damage_hints_cover_every_change_and_little_else() {
         );
         let frame = source.capture().expect("capture");
         let hints = frame.damage.clone().expect("hints after the first frame");
-        let cur = Shot::of(&frame);
+        let cur = shot(&frame);
         let exact = damage::detect(&prev.frame(), &cur.frame(), None, 64);
         let with_hints = damage::detect(&prev.frame(), &cur.frame(), Some(&hints), 64);
         assert_eq!(with_hints, exact, "the hints {hints:?} miss a change");
@@ -315,7 +169,7 @@ fn damage_hints_cover_every_change_and_little_else() {
 #[test]
 fn viewer_screen_equals_an_independent_pipewire_grab() {
     let Some(session) = session() else { return };
-    session.set_paused(true);
+    session.headless.set_paused(true);
     let mut source = session.screencast();
     let node = source.info().node_id;
     let mut encoder = Encoder::new(EncoderConfig::default());
@@ -342,48 +196,33 @@ fn viewer_screen_equals_an_independent_pipewire_grab() {
     encode(&source.capture().unwrap());
     // The grab waits for the next buffer; the clock ticks once at a time until it has one, and
     // every tick's frame is kept: the grab must equal one of them exactly, the viewer the last.
-    let grab_file = artifacts().join("gstreamer-grab.bgrx");
-    let _ = std::fs::remove_file(&grab_file);
-    let mut gst = gstreamer_grab(node, &grab_file);
+    let mut gst = PipeWireGrab::start(node, artifacts().join("gstreamer-grab.bgrx"));
     let mut ours = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = gst.try_wait().unwrap() {
+        if let Some(status) = gst.finished() {
             break status;
         }
         assert!(
             Instant::now() < deadline,
             "gst-launch grabbed nothing in 30 s"
         );
-        session.step();
+        session.headless.step();
         assert!(
             source.wait_for_frame(Duration::from_secs(5)).unwrap(),
             "a tick makes a frame"
         );
         let frame = source.capture().unwrap();
         encode(&frame);
-        ours.push(Shot::of(&frame));
+        ours.push(shot(&frame));
         let waited = Instant::now();
-        while gst.try_wait().unwrap().is_none() && waited.elapsed() < Duration::from_millis(700) {
+        while gst.finished().is_none() && waited.elapsed() < Duration::from_millis(700) {
             std::thread::sleep(Duration::from_millis(20));
         }
     };
     assert!(status.success(), "gst-launch failed: {status}");
     let last = ours.last().expect("a frame").clone();
-    let mut grabbed = std::fs::read(&grab_file).expect("grabbed frame");
-    assert_eq!(
-        grabbed.len(),
-        last.pixels.len(),
-        "a {}x{} BGRx frame",
-        last.width,
-        last.height
-    );
-    grabbed.chunks_exact_mut(4).for_each(|p| p[3] = 255);
-    let grabbed = Shot {
-        pixels: grabbed,
-        width: last.width,
-        height: last.height,
-    };
+    let grabbed = gst.shot(last.width, last.height);
     let index = ours.iter().position(|s| *s == grabbed);
     if index.is_none() {
         grabbed.write_ppm("gstreamer-grab.ppm");
@@ -431,11 +270,11 @@ fn wait_cursor_at(source: &mut PortalSource, x: i32, y: i32) {
 fn refused_dialog_is_a_clear_error() {
     let Some(session) = session() else { return };
     let mut watch = session.screencast();
-    let user = mutter::LocalUser::start("Meta-0");
+    let user = LocalUser::start("Meta-0");
     let mut options = session.options();
     options.remote_control = true;
     let opener = std::thread::spawn(move || PortalSource::open(&options).map(|_| ()));
-    answer_dialog(&mut watch, &user, false);
+    answer_dialog(|| latest(&mut watch), &user, DialogAnswer::Cancel);
     let result = opener.join().expect("no panic");
     assert!(
         matches!(result, Err(glimpse_capture::CaptureError::Refused)),
@@ -446,13 +285,13 @@ fn refused_dialog_is_a_clear_error() {
 #[test]
 fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     let Some(session) = session() else { return };
-    session.set_paused(true);
+    session.headless.set_paused(true);
     let mut watch = session.screencast();
-    let user = mutter::LocalUser::start("Meta-0");
+    let user = LocalUser::start("Meta-0");
     let mut options = session.options();
     options.remote_control = true;
     let opener = std::thread::spawn(move || PortalSource::open(&options));
-    answer_dialog(&mut watch, &user, true);
+    answer_dialog(|| latest(&mut watch), &user, DialogAnswer::ShareWithInput);
     let (mut source, input) = opener
         .join()
         .expect("no panic")
@@ -463,9 +302,11 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     assert!(source.info().cursor_as_metadata);
 
     // A click in the middle of the terminal: screen-app paints a green block under it.
-    let screen = wait_until(&mut source, "dialog-gone", |s| {
-        bbox(s, Rect::new(0, 0, s.width, s.height), |c| c == ACCENT).is_none()
-    });
+    let screen = wait_for_shot(
+        "dialog-gone",
+        || latest(&mut source),
+        |s| bbox(s, Rect::new(0, 0, s.width, s.height), |c| c == ACCENT).is_none(),
+    );
     let (x, y) = centre(terminal_area(&screen));
     let first_shape = source.cursor().unwrap().and_then(|c| c.shape);
     input.pointer_move(x as i32, y as i32).unwrap();
@@ -476,8 +317,12 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
         .button(glimpse_capture::mouse_button::LEFT, false)
         .unwrap();
     input.sync().expect("the portal took the click");
-    wait_until(&mut source, "click-painted", |s| s.rgb(x, y) == 0x00ff00);
-    let clicks = std::fs::read_to_string(session.dir.join("clicks.txt")).expect("clicks.txt");
+    wait_for_shot(
+        "click-painted",
+        || latest(&mut source),
+        |s| s.rgb(x, y) == 0x00ff00,
+    );
+    let clicks = session.headless.log("clicks.txt");
     assert_eq!(clicks.lines().count(), 1, "{clicks}");
     // The cursor came as metadata: where we put it, with its image.
     wait_cursor_at(&mut source, x as i32, y as i32);
@@ -501,7 +346,7 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     input.sync().expect("the portal took the wheel");
     let deadline = Instant::now() + Duration::from_secs(10);
     let wheel = loop {
-        let log = std::fs::read_to_string(session.dir.join("wheel.txt")).unwrap_or_default();
+        let log = session.headless.log("wheel.txt");
         if !log.is_empty() || Instant::now() > deadline {
             break log;
         }
@@ -516,7 +361,7 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     // the terminal magenta when the line is right.
     let before = settle(&mut source, Duration::from_millis(400));
     let text = "glimpse 42";
-    std::fs::write(session.dir.join("expect"), text).unwrap();
+    session.headless.expect_line(text);
     for c in text.chars() {
         input.key(c as u32, true).unwrap();
         input.key(c as u32, false).unwrap();
@@ -528,7 +373,7 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
         let changed = damage::detect(&before.frame(), &s.frame(), None, 16);
         !changed.is_empty() && changed.iter().all(|t| above_click.contains(&t.rect))
     };
-    wait_until(&mut source, "text-echoed", changed_above_click);
+    wait_for_shot("text-echoed", || latest(&mut source), changed_above_click);
     let echoed = settle(&mut source, Duration::from_millis(400));
     assert!(
         changed_above_click(&echoed),
@@ -539,10 +384,12 @@ fn remote_input_reaches_the_terminal_and_local_motion_takes_priority() {
     input.key(0xff0d, false).unwrap();
     input.sync().expect("the portal took the keys");
     let (tx, ty) = (x, y + 40);
-    let shot = wait_until(&mut source, "text-accepted", |s| {
-        s.rgb(tx, ty) != 0x111111 && s.rgb(tx, ty) != 0x00ff00
-    });
-    let typed = std::fs::read_to_string(session.dir.join("typed.txt")).expect("typed.txt");
+    let shot = wait_for_shot(
+        "text-accepted",
+        || latest(&mut source),
+        |s| s.rgb(tx, ty) != TERMINAL && s.rgb(tx, ty) != 0x00ff00,
+    );
+    let typed = session.headless.log("typed.txt");
     assert_eq!(typed.lines().last(), Some(text), "typed.txt: {typed:?}");
     assert_eq!(
         shot.rgb(tx, ty),

@@ -7,9 +7,7 @@
 //! unless `GLIMPSE_REQUIRE_WAYLAND=1` is set (the CI script sets it): then it fails.
 #![cfg(target_os = "linux")]
 
-mod mutter;
 mod program;
-mod shot;
 
 use glimpse::internals::damage;
 use glimpse::session::InputEvent;
@@ -17,159 +15,56 @@ use glimpse::Rect;
 use glimpse_capture::{BackendChoice, CaptureOptions, PortalSource, ScreenSource};
 use glimpse_connect::viewer_session::ControlState;
 use glimpse_connect::{JoinCode, Viewer, ViewerConfig, ViewerEvent};
+use glimpse_testkit::{
+    answer_dialog, artifacts, centre, terminal_area, wait_for_shot, DialogAnswer, HeadlessSession,
+    LocalUser, PipeWireGrab, Shot, TERMINAL,
+};
 use program::Program;
-use shot::{bbox, bluish, centre, Shot, ACCENT, SWITCH_OFF, TERMINAL};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_glimpse-relay");
 const SHARE: &str = env!("CARGO_BIN_EXE_glimpse-share");
 
-/// The running headless session, as the script describes it in the environment.
-struct Session {
-    /// screen-app.py's control files and logs.
-    dir: PathBuf,
-    /// Our own watch's restore-token file (seeded with the script's pre-seeded token).
-    token_file: PathBuf,
-}
-
-/// Prints a skip reason past the test harness's output capture.
-fn skip(reason: &str) {
-    use std::io::Write;
-    let message = format!("SKIPPED: {reason}");
-    match std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
-        Ok(mut tty) => {
-            let _ = writeln!(tty, "{message}");
-        }
-        Err(_) => eprintln!("{message}"),
-    }
-}
-
 /// The session, or `None` (test skipped) outside one unless `GLIMPSE_REQUIRE_WAYLAND=1`.
-fn session() -> Option<Session> {
-    let env = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (Some(dir), Some(token), Some(_)) = (
-        env("GLIMPSE_SESSION_DIR"),
-        env("PORTAL_RESTORE_TOKEN"),
-        env("WAYLAND_DISPLAY"),
-    ) else {
-        if env("GLIMPSE_REQUIRE_WAYLAND").as_deref() == Some("1") {
-            panic!("GLIMPSE_REQUIRE_WAYLAND=1 but no headless session: run connect/wayland-ci.sh");
-        }
-        skip("not inside the headless Wayland session (bash connect/wayland-ci.sh runs it)");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    let token_file = dir.join("watch-restore-tokens");
-    if !token_file.exists() {
-        std::fs::write(&token_file, format!("monitor {token}\n")).expect("token file");
-    }
-    Some(Session { dir, token_file })
+fn session() -> Option<HeadlessSession> {
+    HeadlessSession::from_env("connect/wayland-ci.sh", "watch-restore-tokens")
 }
 
-impl Session {
-    /// Our own screen cast of the desktop (the restore token lets it through without a dialog):
-    /// the test's eyes before glimpse-share has a screen, and the node the independent grab reads.
-    fn watch(&self) -> PortalSource {
-        let mut options = CaptureOptions::default();
-        options.backend = BackendChoice::Portal;
-        options.restore_token_file = Some(self.token_file.clone());
-        options.dialog_timeout = Duration::from_secs(30);
-        let (source, input) = PortalSource::open(&options).expect("portal screen cast");
-        assert!(input.is_none());
-        source
-    }
-
-    /// Stops (or restarts) the terminal's clock: then nothing on the screen changes.
-    fn set_paused(&self, paused: bool) {
-        let pause = self.dir.join("pause");
-        if paused {
-            std::fs::write(pause, b"").expect("pause file");
-        } else {
-            let _ = std::fs::remove_file(pause);
-        }
-    }
-
-    /// With the clock paused, makes it tick once.
-    fn step(&self) {
-        std::fs::write(self.dir.join("step"), b"").expect("step file");
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
+/// Our own screen cast of the desktop (the restore token lets it through without a dialog): the
+/// test's eyes before glimpse-share has a screen, and the node the independent grab reads.
+fn watch(session: &HeadlessSession) -> PortalSource {
+    let mut options = CaptureOptions::default();
+    options.backend = BackendChoice::Portal;
+    options.restore_token_file = Some(session.token_file.clone());
+    options.dialog_timeout = Duration::from_secs(30);
+    let (source, input) = PortalSource::open(&options).expect("portal screen cast");
+    assert!(input.is_none());
+    source
 }
 
-/// Where the test leaves pictures and files for people to look at.
-fn artifacts() -> PathBuf {
-    let dir = std::env::var_os("GLIMPSE_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("glimpse-share-wayland-test"));
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
-}
-
-/// Captures our watch until `accept` holds for a frame, for 30 s at most (then the last frame is
-/// saved as `name` and the test fails).
-fn watch_until(source: &mut PortalSource, name: &str, accept: impl Fn(&Shot) -> bool) -> Shot {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        source
-            .wait_for_frame(Duration::from_millis(200))
-            .expect("stream alive");
-        let shot = Shot::of(&source.capture().expect("capture"));
-        if accept(&shot) {
-            return shot;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{name}: not seen within 30 s; last frame in {:?}",
-                shot.write_ppm(&format!("{name}.ppm"))
-            );
-        }
-    }
-}
-
-/// Waits for the RemoteDesktop portal's dialog (xdg-desktop-portal-gnome 43: the monitor is
-/// preselected, "Allow remote interaction" is off) and answers it as the person at the host
-/// would: turns remote interaction on and clicks Share. The Share button is the accent-blue box;
-/// the switch is the grey track in the rows below it. (As the capture crate's Wayland test does.)
-fn answer_dialog(watch: &mut PortalSource, user: &mutter::LocalUser) {
-    let full = Rect::new(0, 0, u32::MAX, u32::MAX);
-    let shot = watch_until(watch, "remote-desktop-dialog", |s| {
-        bbox(s, full, |c| c == ACCENT).is_some()
-    });
-    shot.write_ppm("remote-desktop-dialog.ppm");
-    let button = bbox(&shot, full, |c| c == ACCENT).expect("Share button");
-    let below = Rect::new(
-        button.x.saturating_sub(20),
-        button.bottom() + 40,
-        button.width + 20,
-        400,
+/// The newest frame of our watch (waiting briefly for a new one).
+fn watched(source: &mut PortalSource) -> Shot {
+    source
+        .wait_for_frame(Duration::from_millis(200))
+        .expect("stream alive");
+    let frame = source.capture().expect("capture");
+    assert_eq!(
+        frame.format,
+        glimpse::PixelFormat::Bgra8,
+        "mutter streams BGRx"
     );
-    let rows: Vec<u32> = (below.y..below.bottom().min(shot.height))
-        .filter(|&y| {
-            (below.x..below.right())
-                .filter(|&x| shot.rgb(x, y) == SWITCH_OFF)
-                .count()
-                >= 15
-        })
-        .collect();
-    let (first, last) = (*rows.first().expect("switch track"), *rows.last().unwrap());
-    let track = bbox(
-        &shot,
-        Rect::new(below.x, first, below.width, last - first + 1),
-        |c| c == SWITCH_OFF,
-    )
-    .expect("switch track");
-    let (x, y) = centre(track);
-    user.move_to(f64::from(x), f64::from(y));
-    user.click();
-    watch_until(watch, "switch-on", |s| bbox(s, track, bluish).is_some());
-    let (x, y) = centre(button);
-    user.move_to(f64::from(x), f64::from(y));
-    user.click();
+    Shot::of_rows(frame.pixels, frame.width, frame.height, frame.stride)
+}
+
+/// The viewer's screen as it is now.
+fn viewer_screen(viewer: &Viewer) -> Shot {
+    let screen = viewer.screen().expect("a screen");
+    Shot {
+        pixels: screen.pixels,
+        width: screen.width,
+        height: screen.height,
+    }
 }
 
 /// The viewer's screen once it has stopped changing: no update applied for `quiet` (30 s at
@@ -190,26 +85,20 @@ fn settled(viewer: &Viewer, quiet: Duration) -> Shot {
             (seq, since) = (now, Instant::now());
         }
     }
-    Shot::of_screen(viewer.screen().expect("a screen"))
+    viewer_screen(viewer)
 }
 
 /// Waits until the viewer's screen satisfies `accept`, for 30 s at most (then it is saved as
 /// `name` and the test fails).
 fn view_until(viewer: &Viewer, name: &str, accept: impl Fn(&Shot) -> bool) -> Shot {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let shot = Shot::of_screen(viewer.screen().expect("a screen"));
-        if accept(&shot) {
-            return shot;
+    let mut first = true;
+    let next = || {
+        if !std::mem::take(&mut first) {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if Instant::now() > deadline {
-            panic!(
-                "{name}: not on the viewer's screen within 30 s; it is in {:?}",
-                shot.write_ppm(&format!("{name}.ppm"))
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        viewer_screen(viewer)
+    };
+    wait_for_shot(name, next, accept)
 }
 
 /// Waits for the viewer to be told that control is now `state`.
@@ -227,53 +116,12 @@ fn wait_control(viewer: &Viewer, state: ControlState) {
     panic!("control never became {state:?}");
 }
 
-/// The terminal's area: its background is #111111.
-fn terminal_area(shot: &Shot) -> Rect {
-    bbox(shot, Rect::new(0, 0, shot.width, shot.height), |c| {
-        c == TERMINAL
-    })
-    .expect("the terminal on the screen")
-}
-
-/// A `gst-launch-1.0` child, killed if the test ends before it does.
-struct Grab(std::process::Child);
-
-impl Drop for Grab {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `gst-launch-1.0` grabbing one BGRx frame of PipeWire node `node` into `out`, through
-/// the default PipeWire connection: a consumer independent of glimpse-share and of this test.
-fn gstreamer_grab(node: u32, out: &Path) -> Grab {
-    let child = Command::new("gst-launch-1.0")
-        .args(["-q", "pipewiresrc"])
-        .arg(format!("path={node}"))
-        .args([
-            "always-copy=true",
-            "num-buffers=1",
-            "!",
-            "videoconvert",
-            "!",
-        ])
-        .args(["video/x-raw,format=BGRx", "!", "filesink"])
-        .arg(format!("location={}", out.display()))
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("gst-launch-1.0 (gstreamer1.0-tools, gstreamer1.0-pipewire)");
-    Grab(child)
-}
-
 /// glimpse-share and its relay, started while the test answers the share dialog.
 struct Shared {
     _relay: Program,
     /// The person at the host stays: with their session gone, mutter at times reported the
     /// pointer hidden and a viewer's first click was lost.
-    _user: mutter::LocalUser,
+    _user: LocalUser,
     share: Program,
     viewer: Viewer,
     stats_file: PathBuf,
@@ -289,7 +137,7 @@ fn start_sharing(watch: &mut PortalSource) -> Shared {
     let stats_file = artifacts().join("share-stats.json");
     let _ = std::fs::remove_file(&stats_file);
     let stats_arg = stats_file.display().to_string();
-    let user = mutter::LocalUser::start("Meta-0");
+    let user = LocalUser::start("Meta-0");
     let share = Program::start(
         SHARE,
         &[
@@ -304,7 +152,7 @@ fn start_sharing(watch: &mut PortalSource) -> Shared {
             &stats_arg,
         ],
     );
-    answer_dialog(watch, &user);
+    answer_dialog(|| watched(watch), &user, DialogAnswer::ShareWithInput);
     let what = share.wait_line("share: sharing the ", Duration::from_secs(60));
     assert!(
         what.starts_with("portal screen 1280x720 through Wayland (xdg-desktop-portal"),
@@ -330,12 +178,11 @@ fn start_sharing(watch: &mut PortalSource) -> Shared {
 /// With the clock paused, ticks it once at a time while `gst-launch pipewiresrc` grabs a frame of
 /// the same monitor on its own; the viewer's final screen must equal that grab exactly (the screen
 /// is still: no pixel may differ).
-fn check_capture(session: &Session, watch: &PortalSource, viewer: &Viewer) {
+fn check_capture(session: &HeadlessSession, watch: &PortalSource, viewer: &Viewer) {
     let quiet = Duration::from_millis(1500);
     settled(viewer, quiet);
     let grab_file = artifacts().join("gstreamer-grab.bgrx");
-    let _ = std::fs::remove_file(&grab_file);
-    let mut gst = gstreamer_grab(watch.info().node_id, &grab_file);
+    let mut gst = PipeWireGrab::start(watch.info().node_id, grab_file);
     // The grab takes the next frame the compositor sends; a tick before gst is connected is
     // missed, and the next tick makes another frame.
     std::thread::sleep(Duration::from_secs(1));
@@ -355,24 +202,17 @@ fn check_capture(session: &Session, watch: &PortalSource, viewer: &Viewer) {
         }
         shown.push(settled(viewer, quiet));
         let waiting = Instant::now();
-        while gst.0.try_wait().unwrap().is_none() && waiting.elapsed() < Duration::from_secs(10) {
+        while gst.finished().is_none() && waiting.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if let Some(status) = gst.0.try_wait().unwrap() {
+        if let Some(status) = gst.finished() {
             break status;
         }
     };
     assert!(status.success(), "gst-launch failed: {status}");
     let last = shown.last().expect("a screen").clone();
-    let mut grabbed = std::fs::read(&grab_file).expect("grabbed frame");
-    assert_eq!(grabbed.len(), last.pixels.len(), "a 1280x720 BGRx frame");
-    grabbed.chunks_exact_mut(4).for_each(|p| p[3] = 255);
-    let grabbed = Shot {
-        pixels: grabbed,
-        width: last.width,
-        height: last.height,
-    };
-    let final_screen = Shot::of_screen(viewer.screen().expect("a screen"));
+    let grabbed = gst.shot(last.width, last.height);
+    let final_screen = viewer_screen(viewer);
     if final_screen != grabbed {
         grabbed.write_ppm("gstreamer-grab.ppm");
         final_screen.write_ppm("viewer-final.ppm");
@@ -396,7 +236,7 @@ fn check_capture(session: &Session, watch: &PortalSource, viewer: &Viewer) {
 /// The granted viewer clicks in the terminal and types a line: the click is painted, the text is
 /// echoed (its words drawn exactly as the same words of the terminal's title line), and Return
 /// turns the terminal magenta (screen-app judged the line right), all on the viewer's screen.
-fn check_input(session: &Session, viewer: &Viewer) {
+fn check_input(session: &HeadlessSession, viewer: &Viewer) {
     viewer.request_control().expect("request control");
     wait_control(viewer, ControlState::Granted);
     let screen = settled(viewer, Duration::from_millis(500));
@@ -423,7 +263,7 @@ fn check_input(session: &Session, viewer: &Viewer) {
 
     let before = settled(viewer, Duration::from_millis(1000));
     let text = "glimpse test";
-    std::fs::write(session.dir.join("expect"), text).unwrap();
+    session.expect_line(text);
     for c in text.chars() {
         for down in [true, false] {
             let keysym = c as u32;
@@ -511,7 +351,7 @@ fn echoes(before: &Shot, after: &Shot, area: Rect, text: &str) -> bool {
 /// stays), ends glimpse-share and reads its stats: the frames that came with damage hints and
 /// changed had the encoder compare a small part of them (the hints' area), not whole frames; and
 /// many came with empty hints (nothing to compare at all).
-fn check_damage_hints(session: &Session, shared: &mut Shared) {
+fn check_damage_hints(session: &HeadlessSession, shared: &mut Shared) {
     session.set_paused(false);
     std::thread::sleep(Duration::from_secs(6));
     session.set_paused(true);
@@ -555,7 +395,7 @@ fn check_damage_hints(session: &Session, shared: &mut Shared) {
 fn share_streams_the_wayland_screen_exactly_and_takes_remote_input() {
     let Some(session) = session() else { return };
     session.set_paused(true);
-    let mut watch = session.watch();
+    let mut watch = watch(&session);
     let mut shared = start_sharing(&mut watch);
     check_capture(&session, &watch, &shared.viewer);
     drop(watch);

@@ -1,5 +1,4 @@
-//! Screens as the test holds and inspects them: the viewer's, our own watch of the desktop, and
-//! the independent PipeWire grab. Adapted from the capture crate's `tests/wayland/shot.rs`.
+//! Screens as the tests hold and inspect them, and the colours of the headless desktop.
 
 use glimpse::{Frame, PixelFormat, Rect};
 use std::path::PathBuf;
@@ -19,37 +18,30 @@ impl std::fmt::Debug for Shot {
 }
 
 impl Shot {
-    pub fn of(frame: &glimpse_capture::CapturedFrame<'_>) -> Shot {
-        assert_eq!(frame.format, PixelFormat::Bgra8, "mutter streams BGRx");
-        let row = frame.width as usize * 4;
-        let mut pixels = Vec::with_capacity(row * frame.height as usize);
-        for y in 0..frame.height as usize {
-            pixels.extend_from_slice(&frame.pixels[y * frame.stride..][..row]);
+    /// A copy of BGRA rows `stride` bytes apart (a captured frame), without their padding.
+    pub fn of_rows(pixels: &[u8], width: u32, height: u32, stride: usize) -> Shot {
+        let row = width as usize * 4;
+        let mut packed = Vec::with_capacity(row * height as usize);
+        for y in 0..height as usize {
+            packed.extend_from_slice(&pixels[y * stride..][..row]);
         }
         Shot {
-            pixels,
-            width: frame.width,
-            height: frame.height,
-        }
-    }
-
-    pub fn of_screen(screen: glimpse_connect::Screen) -> Shot {
-        Shot {
-            pixels: screen.pixels,
-            width: screen.width,
-            height: screen.height,
+            pixels: packed,
+            width,
+            height,
         }
     }
 
     pub fn frame(&self) -> Frame<'_> {
+        let stride = self.width as usize * 4;
         Frame::new(
             &self.pixels,
             self.width,
             self.height,
-            self.width as usize * 4,
+            stride,
             PixelFormat::Bgra8,
         )
-        .expect("valid frame")
+        .expect("a shot is a valid frame")
     }
 
     /// The pixel at (x, y) as 0xRRGGBB.
@@ -59,7 +51,7 @@ impl Shot {
         u32::from(p[2]) << 16 | u32::from(p[1]) << 8 | u32::from(p[0])
     }
 
-    /// Does `area` of `self` hold exactly the pixels of `part` (a crop) with its top left at (x, y)?
+    /// Does `self` hold exactly the pixels of `part` (a crop) with its top left at (x, y)?
     pub fn holds_at(&self, part: &Shot, x: u32, y: u32) -> bool {
         if x + part.width > self.width || y + part.height > self.height {
             return false;
@@ -85,8 +77,9 @@ impl Shot {
         }
     }
 
+    /// Saves the shot as a PPM picture `name` in the [`artifacts`](crate::artifacts) folder.
     pub fn write_ppm(&self, name: &str) -> PathBuf {
-        let path = super::artifacts().join(name);
+        let path = crate::artifacts().join(name);
         let mut out = format!("P6\n{} {}\n255\n", self.width, self.height).into_bytes();
         for p in self.pixels.chunks_exact(4) {
             out.extend_from_slice(&[p[2], p[1], p[0]]);
@@ -112,6 +105,12 @@ pub fn bbox(shot: &Shot, area: Rect, accept: impl Fn(u32) -> bool) -> Option<Rec
 
 pub fn centre(r: Rect) -> (u32, u32) {
     (r.x + r.width / 2, r.y + r.height / 2)
+}
+
+/// The area of screen-app.py's terminal: its background is [`TERMINAL`].
+pub fn terminal_area(shot: &Shot) -> Rect {
+    let full = Rect::new(0, 0, shot.width, shot.height);
+    bbox(shot, full, |c| c == TERMINAL).expect("the terminal on the screen")
 }
 
 /// GNOME's accent blue: the dialog's Share button, and its switches when on.

@@ -2,9 +2,9 @@
 //! (`org.gnome.Mutter.RemoteDesktop`, a session linked to a ScreenCast stream of the virtual
 //! monitor for absolute positions). It clicks the portal's dialog and moves the mouse "locally".
 
-use ashpd::zbus::{self, zvariant::OwnedObjectPath, zvariant::Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use zbus::zvariant::{OwnedObjectPath, Value};
 
 const RD: &str = "org.gnome.Mutter.RemoteDesktop";
 const SC: &str = "org.gnome.Mutter.ScreenCast";
