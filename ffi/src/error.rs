@@ -241,13 +241,22 @@ mod tests {
         assert_eq!(c, numbers);
     }
 
-    /// The numbers a `pub fn code(&self)` returns, read from a source file (lines `... => N,`), sorted.
+    /// The numbers a `pub fn code(&self)` returns, read from a source file (lines
+    /// `... => code::NAME,`, looked up in the core's table), sorted.
     fn code_numbers(source: &str) -> Vec<u32> {
         let body = &source[source.find("pub fn code(&self)").expect("fn code")..];
         let body = &body[..body.find("\n    }\n").expect("end of fn code")];
         let mut numbers: Vec<u32> = body
             .lines()
-            .filter_map(|l| l.split_once("=> ")?.1.trim_end_matches(',').parse().ok())
+            .filter_map(|l| {
+                let name = l.split_once("=> code::")?.1.trim_end_matches(',');
+                let entry = engine::result_code::ALL.iter().find(|c| c.name == name);
+                Some(
+                    entry
+                        .unwrap_or_else(|| panic!("{name} is not in the table"))
+                        .number,
+                )
+            })
             .collect();
         numbers.sort_unstable();
         numbers
