@@ -780,6 +780,8 @@ fn removing_a_viewer_rotates_the_key() {
     r.pump(0);
     assert_eq!(r.seats[&goes].closed, Some(close::REMOVED));
     assert!(r.host_events.contains(&HostEvent::CheckpointNeeded));
+    let left = HostEvent::ViewerLeft { viewer: goes };
+    assert_eq!(r.host_events.iter().filter(|e| **e == left).count(), 1);
     // The next checkpoint restarts the stream under the new key: the viewer who stayed opens it,
     // a copy of the removed viewer's session cannot.
     let restart = screen.checkpoint();

@@ -389,7 +389,8 @@ impl HostSession {
     }
 
     /// Disconnects `viewer` (it cannot come back with its resume token) and rotates the content
-    /// key, so that it cannot read what follows even from a copy of the stream.
+    /// key, so that it cannot read what follows even from a copy of the stream. A removed viewer
+    /// that was in gives one [`HostEvent::ViewerLeft`].
     pub fn remove(&mut self, viewer: ViewerId) -> Result<(), ConnectError> {
         self.send(Message::RemoveViewer { viewer });
         let was_in = self.admissions.forget(viewer);
@@ -397,6 +398,8 @@ impl HostSession {
             self.events.push_back(HostEvent::Control(event));
         }
         if was_in {
+            // The relay's ViewerLeft that follows finds it forgotten: the event is told here, once.
+            self.events.push_back(HostEvent::ViewerLeft { viewer });
             self.rotate()?;
         }
         Ok(())
