@@ -6,45 +6,49 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+start=$(date +%s)
+# Prints a stage's title with the seconds since this script started (where CI's time goes).
+stage() { echo "== $1 (at $(( $(date +%s) - start )) s)"; }
 
 bash scripts/setup.sh
 
 if [ -d ../shared/corpus ]; then
-  echo "== corpus: ../shared/corpus (full checks)"
+  stage "corpus: ../shared/corpus (full checks)"
 else
-  echo "== corpus: testdata/corpus only (../shared/corpus absent)"
+  stage "corpus: testdata/corpus only (../shared/corpus absent)"
 fi
 
-echo "== Rust tests"
+stage "Rust tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
 if [ -f ffi/ci.sh ]; then
-  echo "== C library"
+  stage "C library"
   bash ffi/ci.sh
 fi
 
 if [ -f capture/ci.sh ]; then
-  echo "== screen capture and input injection (Xvfb)"
+  stage "screen capture and input injection (Xvfb)"
   bash capture/ci.sh
 fi
 
 if [ -f wasm/ci.sh ]; then
-  echo "== Web SDK (wasm, npm package, headless Chromium, join and share through a relay)"
+  stage "Web SDK (wasm, npm package, headless Chromium, join and share through a relay)"
   bash wasm/ci.sh
 fi
 
 if [ -f connect/e2e/run.sh ]; then
-  echo "== quick connect in headless Chromium (three viewers of the relay page, pixel-exact; latency figures)"
+  stage "quick connect in headless Chromium (three viewers of the relay page, pixel-exact; latency figures)"
   bash connect/e2e/run.sh
 fi
 
 if [ -f connect/ci.sh ]; then
-  echo "== quick connect (relay, share, view, browsers, load test, relay cluster on NATS)"
+  stage "quick connect (relay, share, view, browsers, load test, relay cluster on NATS)"
   bash connect/ci.sh
 fi
 
 if [ -f fuzz/run.sh ]; then
-  echo "== fuzzing (short)"
+  stage "fuzzing (short)"
   bash fuzz/run.sh
 fi
+stage "all tests finished"
