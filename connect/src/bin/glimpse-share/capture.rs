@@ -112,8 +112,7 @@ pub fn run(
                     } else {
                         ended = true;
                         if let Some(path) = &config.last_frame_file {
-                            std::fs::write(path, corpus.frame())
-                                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                            write_whole(path, corpus.frame())?;
                         }
                     }
                 }
@@ -143,4 +142,15 @@ fn push_cursor(host: &Host, cursor: &glimpse_capture::CursorState) -> Result<(),
         let _ = host.set_cursor_shape(&image, shape.hotspot_x, shape.hotspot_y);
     }
     host.move_cursor(cursor.x, cursor.y, cursor.visible)
+}
+
+/// Writes `bytes` to `path` whole or not at all (a temporary file beside it, then a rename), so a
+/// test that waits for the file never reads it half written.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
