@@ -112,7 +112,8 @@ for prog in share view quick_share; do
     gcc "${CFLAGS[@]}" "examples/c/$prog.c" $(pkg-config --cflags --libs glimpse) -Wl,-rpath,"$PREFIX/lib" \
         -o "$OUT/${prog}_shared"
 done
-# ldd's output is captured first: `ldd | grep -q` fails under pipefail when grep stops reading early.
+# ldd's output is captured in a variable first: piping it straight into a quiet grep fails under
+# pipefail when grep stops reading early.
 for prog in share quick_share; do
     LDD="$(ldd "$OUT/${prog}_static")"
     if [[ "$LDD" == *libglimpse* ]]; then
