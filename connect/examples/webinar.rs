@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use glimpse::{EncoderConfig, Frame, PixelFormat};
 use glimpse_connect::{
-    ConnectError, ControlPolicy, Host, HostConfig, HostStats, Viewer, ViewerConfig, ViewerStats,
+    ControlPolicy, Host, HostConfig, HostStats, Viewer, ViewerConfig, ViewerStats,
 };
 use harness::{NatsCluster, RelayNode};
 
@@ -227,30 +227,20 @@ fn node_sample(node: &RelayNode) -> NodeSample {
     }
 }
 
-/// Joins a viewer through `url`, retrying while the node's join rate limit says so.
+/// Joins a viewer through `url` (a crowd waits its turn at the node: the join retries by itself).
 fn join(
     url: &str,
     code: glimpse_connect::JoinCode,
     rt: &tokio::runtime::Runtime,
     slow: bool,
 ) -> Viewer {
-    let mut attempts = 0;
-    loop {
-        let mut c = ViewerConfig::new(url, code);
-        c.decode = false;
-        c.runtime = Some(rt.handle().clone());
-        if slow {
-            c.read_delay = Duration::from_millis(200);
-        }
-        match Viewer::join(c) {
-            Ok(v) => return v,
-            Err(ConnectError::RateLimited { .. }) if attempts < 600 => {
-                attempts += 1;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => fail(format!("a viewer could not join through {url}: {e}")),
-        }
+    let mut c = ViewerConfig::new(url, code);
+    c.decode = false;
+    c.runtime = Some(rt.handle().clone());
+    if slow {
+        c.read_delay = Duration::from_millis(200);
     }
+    Viewer::join(c).unwrap_or_else(|e| fail(format!("a viewer could not join through {url}: {e}")))
 }
 
 fn main() {

@@ -38,6 +38,14 @@ pub enum ConnectError {
         retry_after_ms: u64,
     },
 
+    /// The session is letting many viewers in at once and this one's turn did not come within
+    /// the join's time: try again shortly. (Joins retry by themselves while they wait.)
+    #[error("the session is letting many viewers in: retry after {retry_after_ms} ms")]
+    SessionBusy {
+        /// Milliseconds until the client may try again.
+        retry_after_ms: u64,
+    },
+
     /// The relay could not be reached (refused, unreachable, timed out).
     #[error("cannot reach the relay: {0}")]
     Unreachable(String),
@@ -108,6 +116,7 @@ impl ConnectError {
             ConnectError::UnknownSession => code::UNKNOWN_SESSION,
             ConnectError::CodeExpired => code::CODE_EXPIRED,
             ConnectError::RateLimited { .. } => code::RATE_LIMITED,
+            ConnectError::SessionBusy { .. } => code::SESSION_BUSY,
             ConnectError::WrongCode => code::WRONG_CODE,
             ConnectError::NotAdmitted => code::NOT_ADMITTED,
             ConnectError::Unreachable(_) => code::RELAY_UNREACHABLE,

@@ -416,6 +416,19 @@ impl ViewerSession {
             self.token = None;
             return self.retry(now_ms, 0);
         }
+        if code == close::BUSY {
+            // The session lets joiners in at a bounded rate and this one's turn was far off:
+            // try again when the relay says (spread a little), for as long as a reconnection
+            // may take.
+            let dropped_at = *self.dropped_at.get_or_insert(now_ms);
+            let delay = close::retry_after_ms(reason)
+                .unwrap_or(1_000)
+                .clamp(100, 10_000);
+            if now_ms.saturating_sub(dropped_at) > RECONNECT_GRACE_MS {
+                return Reconnect::GiveUp(close_error(code, reason));
+            }
+            return self.retry(now_ms, delay + u64::from(random) % (delay / 4 + 1));
+        }
         if !self.joined_once {
             // The first join failed: say why at once (a wrong code must not spin).
             return Reconnect::GiveUp(if code == 1006 {

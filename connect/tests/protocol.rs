@@ -944,3 +944,49 @@ fn viewers_reconnect_after_drops_and_give_up_when_the_session_is_over() {
         Reconnect::GiveUp(ConnectError::ConnectionLost(_))
     ));
 }
+
+#[test]
+fn a_joiner_refused_as_busy_retries_when_told_and_gives_up_after_the_grace_period() {
+    let code = JoinCode::parse("123 456 7890").unwrap();
+    let mut s = ViewerSession::new(code, "");
+    s.hello();
+    // Not joined yet, and still not a failure: the relay said when its turn comes.
+    let busy = close::reason_with_retry("too many joins at once", 300);
+    match s.closed(close::BUSY, &busy, 1_000, 1_000_000) {
+        Reconnect::After { delay_ms } => assert!((300..=375).contains(&delay_ms), "{delay_ms}"),
+        other => panic!("{other:?}"),
+    }
+    // The retry is a fresh join with the code (no token was ever given).
+    assert!(matches!(
+        Message::decode(&s.hello()).unwrap(),
+        Message::ViewerHello {
+            join: Join::Code { .. }
+        }
+    ));
+    // Without a hint: a second; a hostile hint is held to 10 s.
+    assert!(matches!(
+        s.closed(close::BUSY, "busy", 2_000, 0),
+        Reconnect::After { delay_ms: 1_000 }
+    ));
+    let hostile = close::reason_with_retry("wait", u64::MAX);
+    assert!(matches!(
+        s.closed(close::BUSY, &hostile, 3_000, 0),
+        Reconnect::After { delay_ms: 10_000 }
+    ));
+    assert_eq!(
+        s.closed(close::BUSY, &busy, 62_000, 0),
+        Reconnect::GiveUp(ConnectError::SessionBusy {
+            retry_after_ms: 300
+        })
+    );
+    // A relay's failure budget is not a queue: it ends the join, with the relay's delay.
+    let mut s = ViewerSession::new(code, "");
+    s.hello();
+    let limited = close::reason_with_retry("too many failed attempts", 42_000);
+    assert_eq!(
+        s.closed(close::RATE_LIMITED, &limited, 0, 0),
+        Reconnect::GiveUp(ConnectError::RateLimited {
+            retry_after_ms: 42_000
+        })
+    );
+}

@@ -163,6 +163,9 @@ result_codes! {
     /// A request that does not fit the current state of the session (joining twice, a viewer that
     /// is not connected, ...).
     INVALID_REQUEST = 51, "invalid request for the session's current state", c: true, js: true;
+    /// The session is letting many viewers in at once and this viewer's turn did not come in
+    /// time: try again shortly (the error's detail says when). Joins retry by themselves first.
+    SESSION_BUSY = 52, "the session is letting many viewers in: retry shortly", c: true, js: true;
     /// An error this version of the binding has no code for (the core is newer than the binding).
     /// The error's detail says what it was.
     UNKNOWN = 99, "unknown error (see the detail)", c: true, js: true;

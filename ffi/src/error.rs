@@ -183,6 +183,7 @@ mod tests {
             E::UnknownSession,
             E::CodeExpired,
             E::RateLimited { retry_after_ms: 1 },
+            E::SessionBusy { retry_after_ms: 1 },
             E::WrongCode,
             E::NotAdmitted,
             E::Unreachable("x".into()),

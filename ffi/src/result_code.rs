@@ -114,6 +114,9 @@ pub enum glimpse_result {
     /// A request that does not fit the current state of the session (joining twice, a viewer that
     /// is not connected, ...).
     InvalidRequest = 51,
+    /// The session is letting many viewers in at once and this viewer's turn did not come in
+    /// time: try again shortly (the error's detail says when). Joins retry by themselves first.
+    SessionBusy = 52,
     /// An error this version of the binding has no code for (the core is newer than the binding).
     /// The error's detail says what it was.
     Unknown = 99,
@@ -121,7 +124,7 @@ pub enum glimpse_result {
 
 impl glimpse_result {
     /// Every code, in ascending order.
-    pub(crate) const ALL: [glimpse_result; 44] = [
+    pub(crate) const ALL: [glimpse_result; 45] = [
         Self::Ok,
         Self::NullParameter,
         Self::Panic,
@@ -165,6 +168,7 @@ impl glimpse_result {
         Self::Timeout,
         Self::CodeInUse,
         Self::InvalidRequest,
+        Self::SessionBusy,
         Self::Unknown,
     ];
 
@@ -214,6 +218,7 @@ impl glimpse_result {
             Self::Timeout => "timed out: nothing happened in time\0",
             Self::CodeInUse => "the code is in use by another host\0",
             Self::InvalidRequest => "invalid request for the session's current state\0",
+            Self::SessionBusy => "the session is letting many viewers in: retry shortly\0",
             Self::Unknown => "unknown error (see the detail)\0",
         }
     }

@@ -105,6 +105,7 @@ mod tests {
             ConnectError::UnknownSession,
             ConnectError::CodeExpired,
             ConnectError::RateLimited { retry_after_ms: 1 },
+            ConnectError::SessionBusy { retry_after_ms: 1 },
             ConnectError::WrongCode,
             ConnectError::NotAdmitted,
             ConnectError::Unreachable("x".into()),

@@ -161,6 +161,11 @@ export const ErrorCode = Object.freeze({
    */
   INVALID_REQUEST: 51,
   /**
+   * The session is letting many viewers in at once and this viewer's turn did not come in
+   * time: try again shortly (the error's detail says when). Joins retry by themselves first.
+   */
+  SESSION_BUSY: 52,
+  /**
    * An error this version of the binding has no code for (the core is newer than the binding).
    * The error's detail says what it was.
    */

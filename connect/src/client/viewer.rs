@@ -373,7 +373,8 @@ impl Link {
             .await;
             let (code, reason) = match attempt {
                 Ok(ws) => {
-                    if connections > 0 {
+                    // A join still waiting for its turn (a busy session) is not a reconnection.
+                    if connections > 0 && self.ready.is_none() {
                         self.shared.stats.lock().unwrap().reconnects += 1;
                     }
                     connections += 1;
@@ -393,12 +394,14 @@ impl Link {
             {
                 Reconnect::GiveUp(error) => return self.fail(error),
                 Reconnect::After { delay_ms } => {
-                    self.events.push(
-                        ViewerEvent::Reconnecting {
-                            reason: reason.clone(),
-                        },
-                        false,
-                    );
+                    if self.ready.is_none() {
+                        self.events.push(
+                            ViewerEvent::Reconnecting {
+                                reason: reason.clone(),
+                            },
+                            false,
+                        );
+                    }
                     if !self.wait(Duration::from_millis(delay_ms)).await {
                         return;
                     }

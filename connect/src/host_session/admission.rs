@@ -13,8 +13,10 @@ use crate::protocol::{
     clean_name, decode_inner, encode_inner, InputPayload, KeyPayload, Message, ViewerEntry,
 };
 
-/// Key exchanges started and not confirmed, at most: more joiners at once are refused.
-const MAX_PENDING: usize = 16;
+/// Key exchanges started and not confirmed, at most: more joiners at once are refused. A relay
+/// node lets a burst of 50 joiners through at once (its join queue), so this leaves room for a
+/// burst from each of five nodes; an entry is a few hundred bytes.
+const MAX_PENDING: usize = 256;
 /// A key exchange not confirmed within this long counts as a wrong code.
 const CONFIRM_TIMEOUT_MS: u64 = 10_000;
 /// How long the keys of a viewer that left are kept for its resume token.

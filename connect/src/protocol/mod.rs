@@ -87,8 +87,32 @@ pub mod close {
     pub const REPLACED: u16 = 4011;
     /// The relay is full (sessions, viewers, or its memory budget).
     pub const FULL: u16 = 4013;
-    /// Too many wrong keys from this address: retry later.
+    /// Too many wrong keys from this address: retry later (the reason says when:
+    /// [`retry_after_ms`]).
     pub const RATE_LIMITED: u16 = 4029;
+    /// The session is letting many viewers in at once and this one's turn is too far off: retry
+    /// after the delay the reason gives ([`retry_after_ms`]). Not final: clients retry by
+    /// themselves.
+    pub const BUSY: u16 = 4030;
+
+    /// A close reason that tells the client when to try again: `"{text}: retry in {ms} ms"`.
+    pub fn reason_with_retry(text: &str, retry_after_ms: u64) -> String {
+        format!("{text}: retry in {retry_after_ms} ms")
+    }
+
+    /// The delay a reason made by [`reason_with_retry`] asks for.
+    ///
+    /// ```
+    /// use glimpse_connect::protocol::close;
+    ///
+    /// let reason = close::reason_with_retry("too many joins at once", 250);
+    /// assert_eq!(close::retry_after_ms(&reason), Some(250));
+    /// assert_eq!(close::retry_after_ms("the session ended"), None);
+    /// ```
+    pub fn retry_after_ms(reason: &str) -> Option<u64> {
+        let (_, tail) = reason.rsplit_once(": retry in ")?;
+        tail.strip_suffix(" ms")?.parse().ok()
+    }
 
     /// True when a client must not reconnect after this code.
     pub fn is_final(code: u16) -> bool {
@@ -127,7 +151,10 @@ pub fn close_error(code: u16, reason: &str) -> ConnectError {
         close::KEY_IN_USE => ConnectError::CodeInUse,
         close::FULL => ConnectError::RelayFull(reason),
         close::RATE_LIMITED => ConnectError::RateLimited {
-            retry_after_ms: 60_000,
+            retry_after_ms: close::retry_after_ms(&reason).unwrap_or(60_000),
+        },
+        close::BUSY => ConnectError::SessionBusy {
+            retry_after_ms: close::retry_after_ms(&reason).unwrap_or(1_000),
         },
         close::POLICY | close::TOO_BIG => ConnectError::Protocol(reason),
         _ => ConnectError::ConnectionLost(reason),

@@ -29,6 +29,7 @@ mod codes;
 mod conn;
 mod host;
 mod http;
+mod join_queue;
 mod metrics;
 mod server;
 mod session;

@@ -10,14 +10,12 @@ use glimpse::session::{Control, ControlEvent, FanOut, FanOutEvent, StreamKind, V
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use super::join_queue::JoinQueue;
 use super::RelayState;
 use crate::protocol::{close, Lookup, Message, ViewerEntry};
 
 /// Session messages queued for one viewer at most; a viewer that lets more pile up is closed.
 const VIEWER_OUTBOX: usize = 64;
-/// Join attempts per second a session accepts (bursts of [`JOIN_BURST`]).
-const JOINS_PER_SECOND: f64 = 10.0;
-const JOIN_BURST: f64 = 30.0;
 
 pub(super) struct Session {
     /// Internal id, for logs (never a code).
@@ -56,10 +54,8 @@ pub(super) struct SessionInner {
     /// Failed joins against the current lookup (wrong codes, abandoned key exchanges); past the
     /// relay's per-code budget new joins are refused until the host burns the code.
     pub code_failures: u32,
-    /// Join attempts: tokens left and when they were counted (a flood of joins cannot swamp the
-    /// host's queue).
-    pub join_tokens: f64,
-    pub join_tokens_at: u64,
+    /// Joiners' turns to reach the host (a crowd waits its turn, a flood cannot swamp it).
+    pub joins: JoinQueue,
     /// The session's place in a relay cluster (`None` on a single relay).
     #[cfg(feature = "cluster")]
     pub cluster: Option<super::cluster::link::SessionLink>,
@@ -205,8 +201,7 @@ impl SessionInner {
             host_away_since: None,
             next_viewer: first_viewer,
             code_failures: 0,
-            join_tokens: JOIN_BURST,
-            join_tokens_at: now,
+            joins: JoinQueue::new(now),
             #[cfg(feature = "cluster")]
             cluster: None,
         }
@@ -452,18 +447,6 @@ impl SessionInner {
             return true;
         }
         !self.viewers.is_empty()
-    }
-
-    /// Takes one join attempt from the session's budget; false when joins come too fast.
-    pub fn take_join_token(&mut self, now: u64) -> bool {
-        let elapsed = now.saturating_sub(self.join_tokens_at) as f64 / 1000.0;
-        self.join_tokens = (self.join_tokens + elapsed * JOINS_PER_SECOND).min(JOIN_BURST);
-        self.join_tokens_at = now;
-        if self.join_tokens < 1.0 {
-            return false;
-        }
-        self.join_tokens -= 1.0;
-        true
     }
 
     pub fn counts_changed(&mut self) {

@@ -96,15 +96,13 @@ async fn hello(
                 CodeRejection::Expired => (close::EXPIRED, "this code expired".into()),
                 CodeRejection::RateLimited { retry_after_ms } => (
                     close::RATE_LIMITED,
-                    format!(
-                        "too many failed attempts: retry in {} s",
-                        retry_after_ms.div_ceil(1000)
-                    ),
+                    close::reason_with_retry("too many failed attempts", retry_after_ms),
                 ),
             })?;
             (session, Some(pake), None)
         }
     };
+    wait_for_turn(&session, state.now_ms()).await?;
     if state.buffered_bytes() >= state.config.max_buffered_bytes {
         return Err((close::FULL, "relay full: memory budget spent".into()));
     }
@@ -115,13 +113,26 @@ async fn hello(
     Ok((session, viewer, notify))
 }
 
+/// Waits for this joiner's turn: a session lets joiners through to its host at a bounded rate, so
+/// a crowd arriving at once (a webinar's first minute) is let in in order instead of refused.
+/// Only a joiner whose turn is more than the queue's length away is refused, told when to retry.
+async fn wait_for_turn(session: &Session, now: u64) -> Result<(), Closing> {
+    let turn = session.inner.lock().unwrap().joins.reserve(now);
+    match turn {
+        Ok(0) => Ok(()),
+        Ok(wait_ms) => {
+            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+            Ok(())
+        }
+        Err(retry_after_ms) => Err((
+            close::BUSY,
+            close::reason_with_retry("too many joins at once", retry_after_ms),
+        )),
+    }
+}
+
 /// Why a session cannot take a joiner now, if it cannot.
-fn refuse_join(
-    state: &RelayState,
-    inner: &mut SessionInner,
-    now: u64,
-    fresh: bool,
-) -> Option<Closing> {
+fn refuse_join(state: &RelayState, inner: &SessionInner, fresh: bool) -> Option<Closing> {
     if inner.ended.is_some() {
         return Some((close::SESSION_ENDED, "the session ended".into()));
     }
@@ -138,9 +149,6 @@ fn refuse_join(
             "too many wrong codes for this session".into(),
         ));
     }
-    if !inner.take_join_token(now) {
-        return Some((close::RATE_LIMITED, "too many joins at once: retry".into()));
-    }
     None
 }
 
@@ -154,7 +162,7 @@ fn add_viewer(
 ) -> Result<(ViewerId, Arc<Notify>), Closing> {
     let now = state.now_ms();
     let mut inner = session.inner.lock().unwrap();
-    if let Some(refusal) = refuse_join(state, &mut inner, now, pake.is_some()) {
+    if let Some(refusal) = refuse_join(state, &inner, pake.is_some()) {
         return Err(refusal);
     }
     let viewer = match resumed_id.filter(|id| !inner.viewers.contains_key(id)) {

@@ -80,6 +80,48 @@ fn late_slow_and_cut_viewers_end_pixel_exact() {
     rt.block_on(relay.shutdown());
 }
 
+/// 120 viewers join at the same moment, more than a session lets through to its host at once:
+/// the later ones wait their turn at the relay (or retry when told it is busy), and every one of
+/// them gets in. None is refused.
+#[test]
+fn a_crowd_joining_at_once_waits_its_turn_and_all_get_in() {
+    let rt = runtime();
+    let relay = start_relay(&rt, relay_config());
+    let url = relay.ws_url();
+    let host = PlayingHost::start(
+        &url,
+        recording("typing_editor", 400),
+        10.0,
+        ControlPolicy::ViewOnly,
+    );
+    let code = host.host.code();
+    let crowd: Vec<Viewer> = std::thread::scope(|scope| {
+        let joins: Vec<_> = (0..120)
+            .map(|i| {
+                let (url, handle) = (&url, rt.handle().clone());
+                scope.spawn(move || {
+                    let mut config = ViewerConfig::new(url, code);
+                    config.decode = false;
+                    config.runtime = Some(handle);
+                    Viewer::join(config).unwrap_or_else(|e| panic!("viewer {i} joins: {e}"))
+                })
+            })
+            .collect();
+        joins.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    assert_eq!(crowd.len(), 120);
+    for (i, v) in crowd.iter().enumerate() {
+        assert_eq!(
+            v.stats().reconnects,
+            0,
+            "viewer {i}: waiting is not reconnecting"
+        );
+    }
+    drop(crowd);
+    drop(host);
+    rt.block_on(relay.shutdown());
+}
+
 /// The host's link stalls for 5 s (a proxy stops forwarding): the host notices, reconnects with
 /// its secret and keeps its key; the viewers, connected straight to the relay, see the host away
 /// and back, and end pixel-exact.
