@@ -160,7 +160,8 @@ else
 fi
 
 step "quick connect: quick_share -> glimpse-relay -> glimpse-view (pixel-exact)"
-cargo build --release --quiet -p glimpse-connect --bin glimpse-relay --bin glimpse-view
+# The same build as connect/ci.sh (features and targets), so that CI builds the programs once.
+cargo build --release --quiet -p glimpse-connect --features cluster --bins --examples
 RELAY_BIN="$ROOT/target/release/glimpse-relay"
 VIEW_BIN="$ROOT/target/release/glimpse-view"
 rm -f "$OUT/relay.log"

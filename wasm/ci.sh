@@ -65,7 +65,8 @@ ln -sfn "$HERE/node_modules/playwright-core" "$CONSUMER/node_modules/playwright-
 cp tests/*.mjs tests/*.ts tests/*.html tests/tsconfig.json "$CONSUMER/"
 
 echo "== quick connect programs and the relay's pages (from the tarball)"
-cargo build -q --manifest-path "$WS/connect/Cargo.toml" --release --bins
+# The same build as connect/ci.sh (features and targets), so that CI builds the programs once.
+cargo build -q --manifest-path "$WS/connect/Cargo.toml" --release --features cluster --bins --examples
 BIN_DIR="$TARGET_DIR/release"
 WEB="$HERE/build/web"
 bash "$WS/scripts/build-web.sh" --tarball "$TARBALL" --out "$WEB"

@@ -24,7 +24,8 @@ npm ci --no-audit --no-fund --loglevel=error
 
 echo "== e2e: the relay's pages and glimpse-share"
 bash "$ROOT/scripts/build-web.sh" --out "$HERE/build/web"
-cargo build -q --manifest-path "$ROOT/connect/Cargo.toml" --release --bin glimpse-share --bin glimpse-relay
+# The same build as connect/ci.sh (features and targets), so that CI builds the programs once.
+cargo build -q --manifest-path "$ROOT/connect/Cargo.toml" --release --features cluster --bins --examples
 QUICK_SHARE="$TARGET_DIR/ffi-ci/quick_share_static"
 if [ ! -x "$QUICK_SHARE" ]; then
   echo "== e2e: the C host (examples/c/quick_share.c, static libglimpse)"
