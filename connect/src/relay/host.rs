@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::codes::client_network;
 use super::conn::{self, Closing, Liveness, PeerEnd, ReadEnd, Sink, Stream};
 use super::session::{Session, SessionInner};
+use super::skip_budget::SkipBudget;
 use super::{random_bytes, RelayState};
 use crate::protocol::{close, Lookup, Message};
 
@@ -215,7 +216,8 @@ pub(super) fn build(
     now: u64,
 ) -> Arc<Session> {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let inner = SessionInner::new(lookup, FanOut::new(state.config.fanout), now, first_viewer);
+    let mut inner = SessionInner::new(lookup, FanOut::new(state.config.fanout), now, first_viewer);
+    inner.skip_budget = SkipBudget::new(state.config.skip_checkpoint_share);
     Session::with_hash(id, secret_hash, client, inner)
 }
 

@@ -33,6 +33,7 @@ mod join_queue;
 mod metrics;
 mod server;
 mod session;
+mod skip_budget;
 mod viewer;
 mod web;
 
@@ -123,6 +124,10 @@ pub struct RelayConfig {
     /// A viewer whose oldest unacknowledged update arrived longer ago than this skips to a fresh
     /// checkpoint (the fan-out's own bound counts bytes; small updates can lag a long time in few).
     pub max_lag_ms: u64,
+    /// The share of the stream's bytes that checkpoints for lagging viewers may add to the host's
+    /// upload (0.1: a tenth; 0: none are asked for them). A lagging viewer waits for its skip
+    /// until the budget pays for it (`relay/skip_budget.rs`).
+    pub skip_checkpoint_share: f64,
     /// Updates sent to a viewer and not acknowledged yet, at most (12 covers 30 frames/s over a
     /// 400 ms round trip). With the fan-out's byte window this paces viewers that are slow per
     /// message, and bounds how long a slow viewer takes to reach a checkpoint it skipped to.
@@ -162,6 +167,7 @@ impl Default for RelayConfig {
             hello_timeout: Duration::from_secs(10),
             host_grace: Duration::from_secs(30),
             max_lag_ms: 3000,
+            skip_checkpoint_share: 0.1,
             max_updates_in_flight: 12,
             ping_interval: Duration::from_secs(5),
             #[cfg(feature = "cluster")]

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use super::join_queue::JoinQueue;
+use super::skip_budget::SkipBudget;
 use super::RelayState;
 use crate::protocol::{close, Lookup, Message, ViewerEntry};
 
@@ -45,6 +46,8 @@ pub(super) struct SessionInner {
     pub arrivals: VecDeque<(u64, u64)>,
     /// A checkpoint was asked for viewers that lag too far behind.
     pub resync_requested: bool,
+    /// What checkpoints for lagging viewers may still cost the host.
+    pub skip_budget: SkipBudget,
     /// The host connection that owns the session; `None` while the host is away.
     pub host_conn: Option<u64>,
     /// Since when the host is away (ms).
@@ -129,8 +132,8 @@ impl Session {
     }
 
     /// Marks viewers whose oldest unacknowledged update is older than `max_lag_ms` for a skip to
-    /// the next checkpoint, and asks the host for one (at most one outstanding). Returns how many
-    /// viewers were marked.
+    /// the next checkpoint, and asks the host for one (at most one outstanding) once the skip
+    /// budget pays for it. Returns how many viewers were marked.
     pub fn check_lag(&self, now: u64, max_lag_ms: u64) -> u64 {
         let mut guard = self.inner.lock().unwrap();
         let inner = &mut *guard;
@@ -155,11 +158,7 @@ impl Session {
                 marked += 1;
             }
         }
-        let request = marked > 0 && !inner.resync_requested && inner.host_reachable();
-        if request {
-            inner.resync_requested = true;
-            inner.push_host(&Message::CheckpointRequest);
-        }
+        let request = inner.request_skip_checkpoint(false);
         drop(guard);
         if request {
             self.host_notify.notify_one();
@@ -197,6 +196,7 @@ impl SessionInner {
             idle_since: now,
             arrivals: VecDeque::new(),
             resync_requested: false,
+            skip_budget: SkipBudget::new(0.1),
             host_conn: None,
             host_away_since: None,
             next_viewer: first_viewer,
@@ -341,6 +341,23 @@ impl SessionInner {
         self.drain_events();
     }
 
+    /// Asks the host for a checkpoint for the viewers waiting to skip ahead, if any, none is
+    /// outstanding and the skip budget pays for it; true when one was queued.
+    /// `now`: a viewer could not apply the stream (a decode error or a tampered packet): its
+    /// checkpoint is not a matter of pacing and skips the budget.
+    pub fn request_skip_checkpoint(&mut self, now: bool) -> bool {
+        let waiting = self.viewers.values().any(|s| s.resync);
+        let request = waiting
+            && !self.resync_requested
+            && self.host_reachable()
+            && (now || self.skip_budget.allows_checkpoint());
+        if request {
+            self.resync_requested = true;
+            self.push_host(&Message::CheckpointRequest);
+        }
+        request
+    }
+
     /// A screen packet into the fan-out; viewers waiting to skip ahead restart from a checkpoint.
     pub fn stream_packet(
         &mut self,
@@ -349,7 +366,12 @@ impl SessionInner {
         seq: u64,
         now: u64,
     ) -> Result<(), glimpse::Error> {
+        let len = bytes.len();
         self.fanout.push(bytes, kind, seq, now)?;
+        match kind {
+            StreamKind::Checkpoint { restart } => self.skip_budget.checkpoint(len, restart),
+            StreamKind::Update | StreamKind::Cursor => self.skip_budget.stream(len),
+        }
         if kind != StreamKind::Cursor && self.arrivals.back().is_none_or(|(last, _)| *last != seq) {
             self.arrivals.push_back((seq, now));
             if self.arrivals.len() > 8192 {

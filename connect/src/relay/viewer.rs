@@ -317,12 +317,7 @@ fn handle(
             slot.fan_id.ok_or_else(not_yet)?;
             // It could not open or apply a packet: it skips to the next checkpoint.
             slot.resync = true;
-            let request = !inner.resync_requested;
-            if request {
-                inner.resync_requested = true;
-                inner.push_host(&Message::CheckpointRequest);
-            }
-            Ok(request)
+            Ok(inner.request_skip_checkpoint(true))
         }
         Message::ControlRequest => {
             slot.fan_id.ok_or_else(not_yet)?;
