@@ -83,8 +83,10 @@ export interface ViewerStats {
   /** Packet bits received per second / 1000. */
   kbps: number;
   /**
-   * Mean latency in ms: from the sender's timestamp when push() was given one (join() gives the
-   * host's capture time), else the local apply + paint time.
+   * Mean latency in ms: of the updates push() was given the sender's timestamp for (join() gives the
+   * host's capture time), from it to the paint; when the interval had none, the local apply + paint
+   * time. Checkpoints are not counted against their timestamp: they re-send the screen as it was
+   * captured, maybe long ago (a static screen, a resync).
    */
   latencyMs: number;
   /** Mean apply + paint time per packet, in ms. */
@@ -126,7 +128,11 @@ interface StatsWindow {
   bytes: number;
   applied: number;
   applyMs: number;
+  /** Apply + paint times of the packets without a sender's time (or checkpoints). */
   latencyMs: number;
+  /** Sender's time to paint of updates that carried one, and how many. */
+  sentLatencyMs: number;
+  timed: number;
 }
 
 const RECOVERABLE_WHILE_WAITING: ReadonlySet<number> = new Set([ErrorCode.OUT_OF_SYNC, ErrorCode.NO_CHECKPOINT, ErrorCode.MISSING_CACHE_ENTRY]);
@@ -336,8 +342,15 @@ export class GlimpseViewer extends EventTarget {
     this.#drawCursor();
     const t1 = performance.now();
     this.#window.applyMs += t1 - t0;
-    this.#window.latencyMs += sentAtMs === undefined ? t1 - t0 : Date.now() - sentAtMs;
     this.#window.applied++;
+    // A checkpoint re-sends the screen as it is, captured maybe long ago (a static screen, a resync):
+    // its age is no link latency. Updates with the sender's time are measured from it.
+    if (sentAtMs !== undefined && kind === 2) {
+      this.#window.sentLatencyMs += Date.now() - sentAtMs;
+      this.#window.timed++;
+    } else {
+      this.#window.latencyMs += t1 - t0;
+    }
     this.#maybeStats(t1);
     return null;
   }
@@ -466,7 +479,7 @@ export class GlimpseViewer extends EventTarget {
   }
 
   #newWindow(start: number): StatsWindow {
-    return { start, frames: 0, bytes: 0, applied: 0, applyMs: 0, latencyMs: 0 };
+    return { start, frames: 0, bytes: 0, applied: 0, applyMs: 0, latencyMs: 0, sentLatencyMs: 0, timed: 0 };
   }
 
   #maybeStats(now: number): void {
@@ -476,7 +489,7 @@ export class GlimpseViewer extends EventTarget {
     const stats: ViewerStats = {
       fps: w.frames / seconds,
       kbps: (w.bytes * 8) / 1000 / seconds,
-      latencyMs: w.applied ? w.latencyMs / w.applied : 0,
+      latencyMs: w.timed ? w.sentLatencyMs / w.timed : w.applied ? w.latencyMs / w.applied : 0,
       applyMs: w.applied ? w.applyMs / w.applied : 0,
       ...this.#totals,
     };
