@@ -53,12 +53,13 @@ after(async () => {
  * Opens the viewer page, types the name and the code, presses View; resolves once the first screen
  * is painted with the page and { ms: page load (navigation start) to the first painted screen }.
  */
-async function joinPage(contextOptions) {
+async function joinPage(contextOptions, code = digits) {
   const v = await openRelayPage(browser, relay.http, '/', contextOptions);
   opened.push(v);
   await v.page.fill('#name', 'Grace');
-  await v.page.type('#code', digits);
+  await v.page.type('#code', code);
   await v.page.click('#connect');
+  if (code !== digits) return v;
   await v.page.waitForFunction(() => window.glimpseDebug.joined, null, { timeout: 30_000 });
   const ms = await v.page.evaluate(() => window.glimpseDebug.paints[0][1] - performance.timeOrigin);
   return { ...v, ms };
@@ -343,7 +344,67 @@ test('viewer page on a phone under remote control: tap, two-finger scroll and lo
   assert.deepEqual(phone.logs, []);
 });
 
-test('viewer page: a relay restart shows the reconnecting state, then the screen is back', async () => {
+test('viewer page keys and full screen: keys reach the host only while the screen has focus; Shift+Esc gives them back; the on-screen keyboard types; full screen says how to leave', async () => {
+  const v = await joinPage(LAPTOP);
+  const page = v.page;
+  await fitted(page);
+  await page.click('#control');
+  await page.waitForFunction(() => window.glimpseDebug.control.at(-1)?.[0] === 'granted', null, { timeout: 10_000 });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'screen', 'control granted: the screen has the focus');
+  assert.match(await page.textContent('#hint'), /keys go to the host/i);
+  let from = (await inputSince(0)).length;
+  await page.keyboard.press('a');
+  let got = await waitInput(from, { type: 'key' }, 'a key on the focused screen');
+  await page.keyboard.press('Shift+Escape');
+  assert.notEqual(await page.evaluate(() => document.activeElement?.id), 'screen', 'Shift+Esc gave the focus back');
+  assert.match(await page.textContent('#hint'), /click or tap it/i);
+  await page.keyboard.press('b');
+  // The host's input is in order: a marker sent after the keys arrives after anything they sent.
+  await page.evaluate(() => document.getElementById('screen').dispatchEvent(new WheelEvent('wheel', { deltaY: 1, clientX: 5, clientY: 5, bubbles: true, cancelable: true })));
+  got = await waitInput(from, { type: 'wheel' }, 'the marker after the keys');
+  const keys = got.filter((e) => e.type === 'key').map((e) => `${e.keysym.toString(16)}:${e.down}`);
+  // 'a' down and up; Shift down, then released when the focus left (Esc itself is not sent); no 'b'.
+  assert.deepEqual(keys, ['61:true', '61:false', 'ffe1:true', 'ffe1:false'], JSON.stringify(got));
+
+  // The on-screen keyboard: its field sends what is typed.
+  from = (await inputSince(0)).length;
+  await page.click('#keyboard');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'keys');
+  await page.keyboard.type('Hi');
+  await page.keyboard.press('Backspace');
+  await page.evaluate(() => document.getElementById('screen').dispatchEvent(new WheelEvent('wheel', { deltaY: 1, bubbles: true, cancelable: true })));
+  got = await waitInput(from, { type: 'wheel' }, 'the marker after typing');
+  const typed = got.filter((e) => e.type === 'key' && e.down).map((e) => e.keysym.toString(16));
+  assert.deepEqual(typed.filter((k) => k !== 'ffe1'), ['48', '69', 'ff08'], JSON.stringify(got));
+
+  // Full screen (Fullscreen API): the screen and its tools fill the screen, fitted, with the way out said.
+  await page.click('#fullscreen');
+  await page.waitForFunction(() => document.fullscreenElement?.id === 'viewer', null, { timeout: 5_000 }).catch(() => {});
+  assert.equal(await page.evaluate(() => document.fullscreenElement?.id), 'viewer');
+  assert.match(await page.textContent('#fullscreen'), /exit full screen/i);
+  assert.match(await page.textContent('#hint'), /Esc/);
+  const full = await fitted(page);
+  assert.ok(full.rect.x >= 0 && full.rect.y >= 0 && full.rect.x + full.rect.width <= full.inner[0] + 0.5 && full.rect.y + full.rect.height <= full.inner[1] + 0.5, JSON.stringify(full));
+  writeFileSync(join(SHOTS, 'fullscreen-1024x640.png'), await page.screenshot());
+  await page.click('#fullscreen');
+  await page.waitForFunction(() => !document.fullscreenElement, null, { timeout: 5_000 });
+  assert.deepEqual(v.logs, []);
+  await v.context.close();
+  opened.splice(opened.indexOf(v), 1);
+});
+
+test('viewer page states: a wrong code brings the form back with the reason; a relay restart shows reconnecting, then the screen is back; the link quality shows; the host ending it is said', async () => {
+  // A wrong code (its last five digits): the page says so and the form is back, the code field focused.
+  const wrongCode = digits.slice(0, 5) + String((Number(digits.slice(5)) + 1) % 100000).padStart(5, '0');
+  const w = await joinPage(LAPTOP, wrongCode);
+  await w.page.waitForFunction(() => window.glimpseDebug.states.at(-1)?.[0] === 'ended', null, { timeout: 10_000 });
+  assert.match(await w.page.textContent('#error'), /wrong code/i);
+  assert.equal(await w.page.getAttribute('#status', 'data-state'), 'wrong-code');
+  assert.equal(await w.page.isVisible('#join'), true);
+  assert.equal(await w.page.evaluate(() => document.activeElement?.id), 'code');
+  await w.context.close();
+  opened.splice(opened.indexOf(w), 1);
+
   const v = await joinPage(LAPTOP);
   await fitted(v.page);
   const stoppedAt = Date.now();
@@ -363,6 +424,24 @@ test('viewer page: a relay restart shows the reconnecting state, then the screen
   const last = await v.page.evaluate(() => window.glimpseDebug.states.map((s) => s[0]));
   assert.equal(last.at(-1), 'connected', last.join());
   console.log(`viewer page: reconnecting shown ${seen.at - stoppedAt} ms after the relay was stopped (SIGTERM)`);
+  // The link quality: the viewer's stats after some updates (latency from the host's capture time).
+  await host.page.waitForFunction(() => window.sharer.state === 'live', null, { timeout: 30_000 });
+  // New frames until the page shows figures (its stats cover a second or more of updates).
+  for (let k = 2; k < 60; k++) {
+    await host.page.evaluate((k) => window.draw(k), k);
+    const shown = await v.page.waitForFunction(() => window.glimpseDebug.quality !== null, null, { timeout: 250 }).then(() => true, () => false);
+    if (shown) break;
+  }
+  const quality = await v.page.evaluate(() => ({ q: window.glimpseDebug.quality, text: document.getElementById('quality').textContent, level: document.getElementById('quality').dataset.level }));
+  assert.ok(quality.q, 'no link-quality figures');
+  assert.match(quality.text, /^\d+ ms · \d+ fps$/);
+  assert.match(quality.level, /^(good|fair|poor)$/);
+  console.log(`viewer page: link quality shown: ${quality.text} (${quality.level})`);
+  // The host ends the session: the page says so and the form is back.
+  await host.page.evaluate(() => window.sharer.end());
+  await v.page.waitForFunction(() => window.glimpseDebug.states.at(-1)?.[0] === 'ended', null, { timeout: 10_000 });
+  assert.match(await v.page.textContent('#status'), /host ended the session/i);
+  assert.equal(await v.page.isVisible('#join'), true);
   // Chromium logs the attempts that found the relay down: expected here, nothing else is.
   assert.deepEqual(v.logs.filter((l) => !/ERR_CONNECTION_REFUSED/.test(l)), []);
 });
