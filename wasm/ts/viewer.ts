@@ -32,10 +32,10 @@ export interface ViewerOptions extends DecoderOptions {
   /** The largest zoom of zoomIn() and pinching, in device pixels per screen pixel (default 4). */
   maxZoom?: number;
   /**
-   * Touch over the canvas (default true): pinch to zoom, drag to pan (the parent scrolls); under
-   * remote control a tap clicks, a long press right-clicks and a two-finger drag scrolls (wheel) at
-   * the screen point under the fingers. False: touch is left to the browser (and, under control,
-   * forwarded as mouse input).
+   * Touch over the canvas (default: true with size 'fit', else false): pinch to zoom, drag to pan
+   * (the parent scrolls); under remote control a tap clicks, a long press right-clicks and a
+   * two-finger drag scrolls (wheel) at the screen point under the fingers. False: touch is left to
+   * the browser (a swipe scrolls the page) and, under control, forwarded as mouse input.
    */
   touch?: boolean;
   /** Draw the cursor overlay (default true). */

@@ -50,7 +50,8 @@ export class Viewport {
     this.#port = port;
     this.#maxZoom = clampZoom(options.maxZoom ?? DEFAULT_MAX_ZOOM, 64);
     this.#mode = size === 'fit' ? 'fit' : size === 'natural' ? 'zoom' : 'manual';
-    this.#touch = options.touch !== false && typeof window !== 'undefined';
+    // By default only where the viewer manages the view: elsewhere a swipe scrolls the page as before.
+    this.#touch = (options.touch ?? size === 'fit') && typeof window !== 'undefined';
     if (typeof window === 'undefined') return;
     const onResize = () => this.layout();
     window.addEventListener('resize', onResize);
