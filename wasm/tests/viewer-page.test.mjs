@@ -171,6 +171,45 @@ test('viewer page: the whole 1920x1080 screen fits at 1024x640 and at 390x844 (D
   await marksVisible(laptop.page, g, 'fit-1024x640');
   assert.match(await laptop.page.textContent('#host'), /Ada/);
   assert.match(await laptop.page.textContent('#watching'), /^\d+ watching$/);
+  // The name typed reached the host, and this browser remembers it.
+  assert.ok((await host.page.evaluate(() => window.log.joined)).includes('Grace'));
+  const again = await laptop.context.newPage();
+  await again.goto(relay.http);
+  assert.equal(await again.inputValue('#name'), 'Grace');
+  await again.close();
+
+  // Accessible: the keyboard focus goes header, screen, tools; text has a 4.5:1 contrast at least.
+  const order = [];
+  await laptop.page.evaluate(() => document.activeElement?.blur());
+  for (let i = 0; i < 10; i++) {
+    await laptop.page.keyboard.press('Tab');
+    order.push(await laptop.page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName));
+  }
+  assert.deepEqual(order.slice(0, 9), ['A', 'screen', 'fit', 'actual', 'zoom-out', 'zoom-in', 'fullscreen', 'control', 'leave']);
+  const contrast = await laptop.page.evaluate(() => {
+    const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length < 4 || c[3] === 1) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const low = [];
+    for (const el of document.querySelectorAll('header *, #tools *, #hint')) {
+      const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!text || !el.getClientRects().length) continue;
+      const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) low.push(`${el.id || el.tagName} ${ratio.toFixed(1)}`);
+    }
+    return low;
+  });
+  assert.deepEqual(contrast, [], 'text below 4.5:1 contrast');
 
   // 1:1: the canvas is the host's frame, drawn one screen pixel per device pixel.
   await laptop.page.click('#actual');
@@ -351,6 +390,21 @@ test('viewer page keys and full screen: keys reach the host only while the scree
   await page.click('#control');
   await page.waitForFunction(() => window.glimpseDebug.control.at(-1)?.[0] === 'granted', null, { timeout: 10_000 });
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'screen', 'control granted: the screen has the focus');
+  // The mouse: a click lands on the screen pixel under it, fitted and at 1:1.
+  for (const [mode, at] of [['fit', [700, 400]], ['actual', [1000, 600]]]) {
+    await page.click(`#${mode}`);
+    await page.waitForFunction((m) => window.glimpseDebug.view?.mode === (m === 'fit' ? 'fit' : 'zoom'), mode);
+    const g = await geometry(page);
+    const start = (await inputSince(0)).length;
+    const [x, y] = toPage(g, ...at);
+    assert.ok(x > g.stage.x && y > g.stage.y && x < g.stage.x + g.stage.w && y < g.stage.y + g.stage.h, `${mode}: (${at}) is off screen ${JSON.stringify(g)}`);
+    await page.mouse.click(x, y);
+    const clicked = await waitInput(start, { type: 'button', button: 0, down: false }, `mouse click at ${mode}`);
+    const move = clicked.filter((e) => e.type === 'pointer-move').at(-1);
+    near(move, at, mode === 'fit' ? tolerance(g) : 0, `mouse click at ${mode}`);
+  }
+  await page.click('#fit');
+  await page.click('#screen');
   assert.match(await page.textContent('#hint'), /keys go to the host/i);
   let from = (await inputSince(0)).length;
   await page.keyboard.press('a');
