@@ -6,7 +6,8 @@
 # glimpse-relay, end-to-end encrypted (GlimpseViewer.join on a glimpse-share session, the relay's page
 # built from the tarball with its integrity hashes, join errors, GlimpseSharer.share joined by
 # glimpse-view and by a browser with approval and a replaced code, a relay restart, a misbehaving and
-# a tampering relay).
+# a tampering relay), and the relay's viewer page on a laptop window and a phone (fit, 1:1, touch
+# under remote control, checked in screenshots).
 # Installs what it needs (wasm32 target, the pinned wasm-bindgen-cli, chromium, npm packages); safe to
 # run twice. Usage: bash wasm/ci.sh
 set -euo pipefail
@@ -82,9 +83,11 @@ echo "types ok"
 echo "== node + chromium tests"
 export GLIMPSE_TESTDATA="$HERE/build/testdata" GLIMPSE_PACKETS_TOOL="$TOOL" GLIMPSE_TARBALL="$TARBALL"
 export GLIMPSE_RELAY_MESSAGES="$HERE/build/relay-messages"
+# Screenshots the viewer page tests take (checked by them; kept for a look, not committed).
+export GLIMPSE_ARTIFACTS_DIR="$HERE/build/artifacts"
 export GLIMPSE_BIN_DIR="$BIN_DIR" GLIMPSE_WEB_DIR="$WEB" GLIMPSE_CORPUS_DIR="$CORPUS_DIR" GLIMPSE_CORPUS=typing_editor@1280x720
 cd "$CONSUMER"
-timeout 900 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap node.test.mjs browser.test.mjs connect.test.mjs hostile-relay.test.mjs 2>&1 \
+timeout 900 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap node.test.mjs view.test.mjs browser.test.mjs connect.test.mjs viewer-page.test.mjs hostile-relay.test.mjs 2>&1 \
   | tee ../test.log | grep -v '^ *# Subtest' || true
 grep -q '^# fail 0$' ../test.log || { echo "ci.sh: wasm tests failed" >&2; exit 1; }
 pass=$(sed -n 's/^# pass //p' ../test.log)

@@ -13,15 +13,11 @@ import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 import { DATA } from './common.mjs';
 import {
-  startRelay, startShare, run, stopAll, corpusSize, bgraToRgba, rgbaToBgra, fnv, WEB_DIR,
+  startRelay, startShare, run, stopAll, corpusSize, bgraToRgba, rgbaToBgra, WEB_DIR,
 } from './procs.mjs';
+import { ARGS, sleep, openRelayPage as openPage, canvasEquals, shareCanvas } from './relay-browser.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--autoplay-policy=no-user-gesture-required',
-  // Several pages run at once: none of them may be throttled as a background window.
-  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
 const dir = mkdtempSync(join(tmpdir(), 'glimpse-connect-'));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let browser;
 let relay;
 let staticServer;
@@ -42,43 +38,14 @@ after(async () => {
 });
 
 /** A page of the relay (CSP and all); `path` '/test/relay-page.html' loads the package for the test. */
-async function openRelayPage(path, base = relay.http) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const logs = [];
-  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') logs.push(`console: ${m.text()}`); });
-  await page.goto(`${base}${path}`);
-  if (path.startsWith('/test/')) await page.waitForFunction(() => window.glimpseReady === true);
-  await page.evaluate(() => {
-    window.canvasHash = (canvas) => {
-      if (!canvas.width) return { width: 0, height: 0, hash: 0 };
-      const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-      let h = 0x811c9dc5;
-      for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i], 0x01000193) >>> 0;
-      return { width: canvas.width, height: canvas.height, hash: h };
-    };
-  });
-  return { context, page, logs };
+function openRelayPage(path, base = relay.http) {
+  return openPage(browser, base, path);
 }
 
 /** `digits` with its lookup (first five) or its secret (last five) changed. */
 function otherCode(digits, part) {
   const bump = (five) => String((Number(five) + 1) % 100000).padStart(5, '0');
   return part === 'lookup' ? bump(digits.slice(0, 5)) + digits.slice(5) : digits.slice(0, 5) + bump(digits.slice(5));
-}
-
-/** Polls the page's #screen canvas until it equals `expected` (RGBA) or `ms` passed. */
-async function canvasEquals(page, expected, width, height, ms = 20_000) {
-  const want = fnv(expected);
-  const deadline = Date.now() + ms;
-  let got;
-  for (;;) {
-    got = await page.evaluate(() => window.canvasHash(document.getElementById('screen')));
-    if (got.width === width && got.height === height && got.hash === want) return { exact: true, got };
-    if (Date.now() > deadline) return { exact: false, got };
-    await sleep(200);
-  }
 }
 
 async function waitFile(path, ms) {
@@ -217,71 +184,6 @@ test('join errors carry their codes: unknown session 33, wrong code 36, not admi
   assert.deepEqual(codes, { unreachable: 40, timeout: 49 });
   await other.close();
 });
-
-/** In the page: a 320x240 canvas drawn with known content, shared with GlimpseSharer.share. */
-async function shareCanvas(page, relayUrl, options = {}) {
-  return page.evaluate(async ({ relayUrl, options }) => {
-    const { GlimpseSharer } = window.glimpse;
-    const src = document.createElement('canvas');
-    src.width = 320;
-    src.height = 240;
-    document.body.append(src);
-    const ctx = src.getContext('2d');
-    window.draw = (k) => {
-      ctx.fillStyle = '#f0f0f0';
-      ctx.fillRect(0, 0, 320, 240);
-      ctx.fillStyle = '#202080';
-      ctx.fillRect(10 + k * 20, 20, 60, 40);
-      ctx.fillStyle = '#000';
-      ctx.font = '16px sans-serif';
-      ctx.fillText(`typing ${'x'.repeat(k % 12)}`, 10, 200);
-      ctx.fillStyle = `rgb(${(k * 40) % 256}, 160, 60)`;
-      ctx.fillRect(250, 150, 50, 50);
-      track.requestFrame(); // a frame for the track now, not when the page's rendering gets to it
-    };
-    const track = src.captureStream(0).getVideoTracks()[0];
-    window.draw(0);
-    window.log = { states: [], joined: [], left: [], asked: [], wrong: [], replaced: [], last: null };
-    const result = await GlimpseSharer.share(relayUrl, { track, fps: 15, name: 'browser host', ...options });
-    const sharer = result.sharer;
-    window.sharer = sharer;
-    sharer.addEventListener('state', (e) => window.log.states.push(e.detail.state));
-    sharer.addEventListener('viewerjoined', (e) => window.log.joined.push(e.detail.name));
-    sharer.addEventListener('viewerleft', (e) => window.log.left.push(e.detail.viewer));
-    sharer.addEventListener('wrongcode', (e) => window.log.wrong.push(e.detail.attempts));
-    sharer.addEventListener('codereplaced', (e) => window.log.replaced.push(e.detail));
-    // With approveViewers: everybody but 'intruder' is let in.
-    sharer.addEventListener('approvalneeded', (e) => {
-      window.log.asked.push(e.detail.name);
-      if (e.detail.name === 'intruder') sharer.deny(e.detail.viewer);
-      else sharer.approve(e.detail.viewer);
-    });
-    let lastAt = 0;
-    window.log.packets = 0;
-    sharer.addEventListener('packet', (e) => {
-      window.log.packets++;
-      if (!e.detail.image) return;
-      window.log.last = e.detail.image;
-      lastAt = performance.now();
-    });
-    /** Draws frame k, waits until the sharer encoded it and nothing changed for 600 ms; the image it encoded, base64 RGBA. */
-    window.settle = async (k) => {
-      const drawnAt = performance.now();
-      window.draw(k);
-      const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-      for (let i = 0; i < 100 && !(lastAt > drawnAt && performance.now() - lastAt > 600); i++) {
-        await wait(100);
-        if (i % 3 === 2) await sharer.captureFrame();
-      }
-      const img = window.log.last;
-      if (!img) throw new Error(`no frame encoded after drawing frame ${k}: ${JSON.stringify({ state: sharer.state, states: window.log.states, track: [track.readyState, track.muted, track.enabled], packets: window.log.packets })}`);
-      let s = '';
-      for (let i = 0; i < img.data.length; i += 0x8000) s += String.fromCharCode(...img.data.subarray(i, i + 0x8000));
-      return { width: img.width, height: img.height, rgba: btoa(s) };
-    };
-    return { code: result.code, link: result.link, state: sharer.state, joinLink: sharer.joinLink };
-  }, { relayUrl, options });
-}
 
 test('GlimpseSharer.share with approval: joined by glimpse-view (Rust) and a browser, pixel-exact; an intruder denied; three wrong codes replace the code', async () => {
   const host = await openRelayPage('/test/relay-page.html');

@@ -17,6 +17,8 @@ export type {
   JoinOptions, ViewerState, StateDetail, ControlState, ControlDetail, ViewersDetail, PaintDetail,
 } from './join.js';
 export { keysymOf, type InputEvent } from './input.js';
+export type { ViewDetail } from './viewport.js';
+export type { ViewSize } from './view-transform.js';
 export {
   GlimpseSharer, type SharerOptions, type SharerShareOptions, type PacketDetail, type GlimpseSharerEventMap,
 } from './sharer.js';

@@ -1,5 +1,6 @@
 // Remote-control input from a viewer's canvas: pointer, wheel and keyboard events as Glimpse input
 // events (screen pixels, wheel steps, X11 keysyms).
+import { screenPoint } from './view-transform.js';
 
 /** An input event for the host's screen (the same shapes the host receives). */
 export type InputEvent =
@@ -35,20 +36,24 @@ export function keysymOf(key: string): number {
 
 /**
  * Forwards the canvas's pointer, wheel and keyboard events through `send` while `active()` is true
- * (control granted). Pointer moves are coalesced to one per animation frame. Returns a function
- * that removes the listeners.
+ * (control granted), in screen pixels whatever the canvas's CSS size. Pointer moves are coalesced
+ * to one per animation frame. Keys go to the host only while the canvas has focus; Shift+Escape
+ * gives the focus back to the page, and keys held when the focus leaves are released on the host.
+ * `skipTouch`: touch pointers are left alone (the viewer turns them into gestures). Returns a
+ * function that removes the listeners.
  */
-export function forwardCanvasInput(canvas: HTMLCanvasElement, active: () => boolean, send: (event: InputEvent) => void): () => void {
-  const point = (event: MouseEvent): [number, number] => {
-    const r = canvas.getBoundingClientRect();
-    const x = Math.floor(((event.clientX - r.left) * canvas.width) / (r.width || 1));
-    const y = Math.floor(((event.clientY - r.top) * canvas.height) / (r.height || 1));
-    return [Math.max(0, Math.min(canvas.width - 1, x)), Math.max(0, Math.min(canvas.height - 1, y))];
-  };
+export function forwardCanvasInput(canvas: HTMLCanvasElement, active: () => boolean, send: (event: InputEvent) => void, options: { skipTouch?: boolean } = {}): () => void {
+  const point = (event: MouseEvent): [number, number] => screenPoint(event.clientX, event.clientY, canvas.getBoundingClientRect(), canvas);
+  const ours = (e: Event) => active() && !(options.skipTouch && (e as PointerEvent).pointerType === 'touch');
   let pendingMove: [number, number] | null = null;
+  const held = new Set<number>();
+  const releaseKeys = () => {
+    for (const keysym of held) if (active()) send({ type: 'key', keysym, down: false });
+    held.clear();
+  };
   const listeners: [string, (e: Event) => void, AddEventListenerOptions?][] = [
     ['pointermove', (e) => {
-      if (!active()) return;
+      if (!ours(e)) return;
       if (!pendingMove) {
         requestAnimationFrame(() => {
           if (pendingMove && active()) send({ type: 'pointer-move', x: pendingMove[0], y: pendingMove[1] });
@@ -58,7 +63,7 @@ export function forwardCanvasInput(canvas: HTMLCanvasElement, active: () => bool
       pendingMove = point(e as PointerEvent);
     }],
     ['pointerdown', (e) => {
-      if (!active()) return;
+      if (!ours(e)) return;
       const p = e as PointerEvent;
       canvas.focus();
       const [x, y] = point(p);
@@ -67,7 +72,7 @@ export function forwardCanvasInput(canvas: HTMLCanvasElement, active: () => bool
       e.preventDefault();
     }],
     ['pointerup', (e) => {
-      if (active()) send({ type: 'button', button: (e as PointerEvent).button, down: false });
+      if (ours(e)) send({ type: 'button', button: (e as PointerEvent).button, down: false });
     }],
     ['contextmenu', (e) => {
       if (active()) e.preventDefault();
@@ -80,11 +85,20 @@ export function forwardCanvasInput(canvas: HTMLCanvasElement, active: () => bool
     }, { passive: false }],
     ...(['keydown', 'keyup'] as const).map((type): [string, (e: Event) => void] => [type, (e) => {
       if (!active()) return;
-      const keysym = keysymOf((e as KeyboardEvent).key);
+      const k = e as KeyboardEvent;
+      if (type === 'keydown' && k.key === 'Escape' && k.shiftKey) {
+        e.preventDefault();
+        canvas.blur(); // the way out: the keys are the page's again ('blur' releases what is held)
+        return;
+      }
+      const keysym = keysymOf(k.key);
       if (!keysym) return;
       e.preventDefault();
+      if (type === 'keydown') held.add(keysym);
+      else held.delete(keysym);
       send({ type: 'key', keysym, down: type === 'keydown' });
     }]),
+    ['blur', releaseKeys],
   ];
   if (canvas.tabIndex < 0) canvas.tabIndex = 0; // keyboard events need focus
   for (const [type, f, options] of listeners) canvas.addEventListener(type, f, options);

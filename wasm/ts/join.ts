@@ -107,6 +107,7 @@ export class ViewerLink {
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #forwardInput: boolean;
+  readonly #skipTouch: boolean;
   readonly #signal: AbortSignal | undefined;
   #socket: WebSocket | null = null;
   #state: ViewerState = 'idle';
@@ -124,13 +125,15 @@ export class ViewerLink {
   readonly #onAbort = () => this.leave();
 
   /** Throws INVALID_RELAY_URL, INVALID_CODE or INVALID_ARGUMENT. */
-  constructor(viewer: { readonly canvas: HTMLCanvasElement }, relayUrl: string, code: string, options: JoinOptions, port: ViewerPort) {
+  /** `viewer.handlesTouch`: the viewer turns touch into input itself (not forwarded as mouse input here). */
+  constructor(viewer: { readonly canvas: HTMLCanvasElement; readonly handlesTouch?: boolean }, relayUrl: string, code: string, options: JoinOptions, port: ViewerPort) {
     this.#port = port;
     this.#canvas = viewer.canvas;
     this.#url = relaySocketUrl(relayUrl, '/ws/view');
     this.#timeoutMs = positive('timeoutMs', options.timeoutMs, 20_000);
     this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 10_000);
     this.#forwardInput = options.forwardInput !== false;
+    this.#skipTouch = viewer.handlesTouch === true;
     this.#signal = options.signal;
     const name = options.name === undefined ? '' : String(options.name);
     this.#session = call(() => new (engine().ViewerSession)(String(code), name));
@@ -140,6 +143,8 @@ export class ViewerLink {
   get control(): ControlState { return this.#control; }
   get viewerCount(): number { return this.#viewerCount; }
   get hostName(): string { return this.#hostName; }
+  /** Input on the canvas is forwarded once control is granted (JoinOptions.forwardInput). */
+  get forwardsInput(): boolean { return this.#forwardInput; }
   /** The code, '123 456 7890'. */
   get code(): string { return this.#session.code; }
   /** Packets refused because they did not authenticate (changed on the way, replayed): never shown. */
@@ -153,7 +158,7 @@ export class ViewerLink {
     });
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     if (this.#forwardInput && typeof document !== 'undefined') {
-      this.#unforward = forwardCanvasInput(this.#canvas, () => this.#control === 'granted', (e) => { this.sendInput(e); });
+      this.#unforward = forwardCanvasInput(this.#canvas, () => this.#control === 'granted', (e) => { this.sendInput(e); }, { skipTouch: this.#skipTouch });
     }
     this.#joinTimer = setTimeout(() => {
       this.#end(new GlimpseError(ErrorCode.TIMEOUT, `timed out waiting for the first screen (${this.#timeoutMs} ms)`));

@@ -9,6 +9,8 @@ import {
   type StateDetail, type ViewerState, type ViewersDetail,
 } from './join.js';
 import { MAX_VIDEO_REGIONS, VideoRegions, type VideoStats } from './video.js';
+import { Viewport, type ViewDetail } from './viewport.js';
+import type { ViewSize } from './view-transform.js';
 
 /**
  * GlimpseViewer settings. Its decoder limits follow the device unless given: screens up to
@@ -18,10 +20,24 @@ import { MAX_VIDEO_REGIONS, VideoRegions, type VideoStats } from './video.js';
  */
 export interface ViewerOptions extends DecoderOptions {
   /**
-   * 'natural' (default): the canvas CSS size is the screen size / devicePixelRatio, so one screen pixel
-   * is one device pixel. 'manual': you size the canvas with CSS; the screen is scaled smoothly.
+   * How the canvas is sized (change it later with fit(), actualSize(), zoomIn(), zoomOut(), setZoom()):
+   * - 'natural' (default): 1:1, the canvas CSS size is the screen size / devicePixelRatio, so one screen
+   *   pixel is one device pixel (pixel-exact; the parent scrolls when it is smaller).
+   * - 'fit': scaled down to fit the canvas's parent (its content box: give it a definite size, e.g. a
+   *   flex item, and `overflow: auto` for zooming in), aspect kept, smooth filtering; a screen smaller
+   *   than the parent is drawn 1:1. Follows the parent's size (ResizeObserver).
+   * - 'manual': you size the canvas with CSS; the screen is scaled smoothly.
    */
-  size?: 'natural' | 'manual';
+  size?: ViewSize;
+  /** The largest zoom of zoomIn() and pinching, in device pixels per screen pixel (default 4). */
+  maxZoom?: number;
+  /**
+   * Touch over the canvas (default: true with size 'fit', else false): pinch to zoom, drag to pan
+   * (the parent scrolls); under remote control a tap clicks, a long press right-clicks and a
+   * two-finger drag scrolls (wheel) at the screen point under the fingers. False: touch is left to
+   * the browser (a swipe scrolls the page) and, under control, forwarded as mouse input.
+   */
+  touch?: boolean;
   /** Draw the cursor overlay (default true). */
   cursor?: boolean;
   /** How often 'stats' events are dispatched, in ms (default 1000). */
@@ -67,8 +83,10 @@ export interface ViewerStats {
   /** Packet bits received per second / 1000. */
   kbps: number;
   /**
-   * Mean latency in ms: from the sender's timestamp when push() was given one (join() gives the
-   * host's capture time), else the local apply + paint time.
+   * Mean latency in ms: of the updates push() was given the sender's timestamp for (join() gives the
+   * host's capture time), from it to the paint; when the interval had none, the local apply + paint
+   * time. Checkpoints are not counted against their timestamp: they re-send the screen as it was
+   * captured, maybe long ago (a static screen, a resync).
    */
   latencyMs: number;
   /** Mean apply + paint time per packet, in ms. */
@@ -100,6 +118,8 @@ export interface GlimpseViewerEventMap {
   control: CustomEvent<ControlDetail>;
   /** join(): a checkpoint or update was painted (and acknowledged). */
   paint: CustomEvent<PaintDetail>;
+  /** The view changed: fit, zoom (1 = 1:1) or manual (fit(), setZoom(), a pinch...). */
+  view: CustomEvent<ViewDetail>;
 }
 
 interface StatsWindow {
@@ -108,7 +128,11 @@ interface StatsWindow {
   bytes: number;
   applied: number;
   applyMs: number;
+  /** Apply + paint times of the packets without a sender's time (or checkpoints). */
   latencyMs: number;
+  /** Sender's time to paint of updates that carried one, and how many. */
+  sentLatencyMs: number;
+  timed: number;
 }
 
 const RECOVERABLE_WHILE_WAITING: ReadonlySet<number> = new Set([ErrorCode.OUT_OF_SYNC, ErrorCode.NO_CHECKPOINT, ErrorCode.MISSING_CACHE_ENTRY]);
@@ -140,7 +164,7 @@ export class GlimpseViewer extends EventTarget {
   #image: ImageData | null = null;
   #imageBuffer: ArrayBufferLike | null = null;
   #imagePtr = 0;
-  readonly #size: 'natural' | 'manual';
+  readonly #viewport: Viewport;
   readonly #cursor: HTMLCanvasElement | null = null;
   readonly #cursorCtx: CanvasRenderingContext2D | null = null;
   #cursorShapeId = 0;
@@ -151,7 +175,6 @@ export class GlimpseViewer extends EventTarget {
   readonly #totals = { packets: 0, bytes: 0, frames: 0, errors: 0, dropped: 0, refused: 0 };
   readonly #limits: DecoderOptions;
   #lastStats: ViewerStats | null = null;
-  #onWindowResize: (() => void) | null = null;
   #unwatchPixelRatio: (() => void) | null = null;
   readonly #video: VideoRegions;
   #link: ViewerLink | null = null;
@@ -184,8 +207,8 @@ export class GlimpseViewer extends EventTarget {
    */
   constructor(canvas: HTMLCanvasElement, options: ViewerOptions = {}) {
     super();
-    if (options.size !== undefined && options.size !== 'natural' && options.size !== 'manual') {
-      throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, `size must be 'natural' or 'manual', not ${String(options.size)}`);
+    if (options.size !== undefined && options.size !== 'fit' && options.size !== 'natural' && options.size !== 'manual') {
+      throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, `size must be 'fit', 'natural' or 'manual', not ${String(options.size)}`);
     }
     const ctx = canvas.getContext('2d');
     if (!ctx) throw new GlimpseError(ErrorCode.INVALID_ARGUMENT, 'the canvas has no 2d context (it is used for something else)');
@@ -193,7 +216,6 @@ export class GlimpseViewer extends EventTarget {
     this.#decoder = newRawDecoder(this.#limits);
     this.#canvas = canvas;
     this.#ctx = ctx;
-    this.#size = options.size ?? 'natural';
     this.#statsInterval = options.statsIntervalMs ?? 1000;
     this.#window = this.#newWindow(performance.now());
     this.#video = new VideoRegions({
@@ -209,11 +231,14 @@ export class GlimpseViewer extends EventTarget {
       this.#cursorCtx = c.getContext('2d');
       canvas.insertAdjacentElement('afterend', c);
     }
-    if (typeof window !== 'undefined') {
-      this.#onWindowResize = () => this.#layout();
-      window.addEventListener('resize', this.#onWindowResize);
-      this.#watchPixelRatio();
-    }
+    this.#viewport = new Viewport(canvas, options.size ?? 'natural', {
+      screen: () => ({ width: this.width, height: this.height }),
+      controlling: () => this.control === 'granted' && (this.#link?.forwardsInput ?? false),
+      send: (event) => { this.sendInput(event); },
+      changed: (detail) => this.dispatchEvent(new CustomEvent('view', { detail })),
+      placed: () => this.#placeCursor(),
+    }, options);
+    if (typeof window !== 'undefined') this.#watchPixelRatio();
   }
 
   /** Re-lays out when devicePixelRatio changes (zoom, or the window moved to another screen). */
@@ -227,6 +252,24 @@ export class GlimpseViewer extends EventTarget {
     query.addEventListener('change', onChange, { once: true });
     this.#unwatchPixelRatio = () => query.removeEventListener('change', onChange);
   }
+
+  /** How the screen is drawn: 'fit', 'zoom' (at `zoom`; 1:1 is zoom 1) or 'manual'. */
+  get viewMode(): ViewDetail['mode'] { return this.#viewport.mode; }
+  /** Device pixels per screen pixel (1 = 1:1, pixel-exact; below 1 when fitted down). */
+  get zoom(): number { return this.#viewport.zoom; }
+  /** Scales the screen down to fit the canvas's parent (aspect kept; never above 1:1). */
+  fit(): void { this.#viewport.fit(); }
+  /** 1:1: one screen pixel per device pixel, pixel-exact; the parent scrolls. */
+  actualSize(): void { this.#viewport.setZoom(1); }
+  /** One step (x1.25) closer, up to maxZoom; 1:1 is never stepped over. */
+  zoomIn(): void { this.#viewport.zoomBy(1); }
+  /** One step (/1.25) further. */
+  zoomOut(): void { this.#viewport.zoomBy(-1); }
+  /**
+   * Sets the zoom (device pixels per screen pixel, within [0.1, maxZoom]), keeping the page point
+   * (clientX, clientY) where it is (default: the centre of the canvas's parent).
+   */
+  setZoom(zoom: number, clientX?: number, clientY?: number): void { this.#viewport.setZoom(zoom, clientX, clientY); }
 
   /** The canvas the screen is drawn into. */
   get canvas(): HTMLCanvasElement { return this.#canvas; }
@@ -299,8 +342,15 @@ export class GlimpseViewer extends EventTarget {
     this.#drawCursor();
     const t1 = performance.now();
     this.#window.applyMs += t1 - t0;
-    this.#window.latencyMs += sentAtMs === undefined ? t1 - t0 : Date.now() - sentAtMs;
     this.#window.applied++;
+    // A checkpoint re-sends the screen as it is, captured maybe long ago (a static screen, a resync):
+    // its age is no link latency. Updates with the sender's time are measured from it.
+    if (sentAtMs !== undefined && kind === 2) {
+      this.#window.sentLatencyMs += Date.now() - sentAtMs;
+      this.#window.timed++;
+    } else {
+      this.#window.latencyMs += t1 - t0;
+    }
     this.#maybeStats(t1);
     return null;
   }
@@ -367,7 +417,7 @@ export class GlimpseViewer extends EventTarget {
     }
     let link: ViewerLink;
     try {
-      link = new ViewerLink(this, relayUrl, code, options, {
+      link = new ViewerLink({ canvas: this.#canvas, handlesTouch: this.#viewport.handlesTouch }, relayUrl, code, options, {
         push: (payload, capturedAtMs) => this.#apply(payload, capturedAtMs || undefined),
         refused: (_reason, gap) => {
           this.#totals.refused++;
@@ -422,14 +472,14 @@ export class GlimpseViewer extends EventTarget {
     this.#destroyed = true;
     this.#video.close();
     this.#cursor?.remove();
-    if (this.#onWindowResize) window.removeEventListener('resize', this.#onWindowResize);
+    this.#viewport.destroy();
     this.#unwatchPixelRatio?.();
     this.#decoder.free();
     this.#image = null;
   }
 
   #newWindow(start: number): StatsWindow {
-    return { start, frames: 0, bytes: 0, applied: 0, applyMs: 0, latencyMs: 0 };
+    return { start, frames: 0, bytes: 0, applied: 0, applyMs: 0, latencyMs: 0, sentLatencyMs: 0, timed: 0 };
   }
 
   #maybeStats(now: number): void {
@@ -439,7 +489,7 @@ export class GlimpseViewer extends EventTarget {
     const stats: ViewerStats = {
       fps: w.frames / seconds,
       kbps: (w.bytes * 8) / 1000 / seconds,
-      latencyMs: w.applied ? w.latencyMs / w.applied : 0,
+      latencyMs: w.timed ? w.sentLatencyMs / w.timed : w.applied ? w.latencyMs / w.applied : 0,
       applyMs: w.applied ? w.applyMs / w.applied : 0,
       ...this.#totals,
     };
@@ -457,18 +507,9 @@ export class GlimpseViewer extends EventTarget {
     this.dispatchEvent(new CustomEvent('resize', { detail: { width, height, scalePercent: this.#decoder.scalePercent } }));
   }
 
-  /** CSS size and smoothing: pixel-exact at natural size, smooth when scaled. */
+  /** CSS size and smoothing (see Viewport): pixel-exact at 1:1, smooth when scaled. */
   #layout(): void {
-    const s = this.#canvas.style;
-    if (this.#size === 'natural' && this.width) {
-      const dpr = globalThis.devicePixelRatio || 1;
-      s.width = `${this.width / dpr}px`;
-      s.height = `${this.height / dpr}px`;
-      s.imageRendering = 'pixelated';
-    } else {
-      s.imageRendering = 'auto';
-    }
-    this.#placeCursor();
+    this.#viewport.layout();
   }
 
   /** An ImageData over the framebuffer in wasm memory; re-made after memory growth or a new screen. */

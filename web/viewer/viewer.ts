@@ -1,10 +1,12 @@
 // The relay's viewer page: joins a session by code with glimpse-web's GlimpseViewer.join (the code
 // typed, or from the link's #code= fragment, which browsers never send to a server). The package does
 // the rest: the key exchange with the host, the encrypted stream, painting, acks, reconnection,
-// remote control input.
+// remote control input, fitting the screen to the window, touch. The screen tools (zoom, full
+// screen, keyboard, link quality) are in viewer-tools.ts.
 import {
-  init, GlimpseViewer, ErrorCode, codeDigits, type GlimpseError, type ViewerState,
+  init, GlimpseViewer, ErrorCode, codeDigits, type GlimpseError, type ViewDetail, type ViewerState,
 } from './glimpse-web/js/index.js';
+import { wireTools } from './viewer-tools.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = $<HTMLCanvasElement>('screen');
@@ -32,10 +34,15 @@ interface GlimpseDebug {
   code: string | null;
   /** The host's name, once let in. */
   hostName: string;
+  /** How the screen is drawn (the viewer's 'view' events). */
+  view: ViewDetail | null;
+  /** The last link-quality figures shown: [latency ms, frames per second]. */
+  quality: [number, number] | null;
 }
 
 const debug: GlimpseDebug = {
   paints: [], states: [], errors: [], control: [], viewerCount: 0, joined: false, code: null, hostName: '',
+  view: null, quality: null,
 };
 
 /** Where the viewer's name is remembered (this browser only). */
@@ -63,8 +70,10 @@ function push<T>(list: T[], value: T): void {
   list.push(value);
 }
 
-function status(text: string): void {
-  $('status').textContent = text;
+function status(text: string, state: ViewerState | 'wrong-code' = 'idle'): void {
+  const el = $('status');
+  el.textContent = text;
+  el.dataset['state'] = state;
 }
 
 function showError(text: string): void {
@@ -99,29 +108,53 @@ function endMessage(error: GlimpseError | undefined): string {
 let viewer: GlimpseViewer | null = null;
 let viewerCount = 0;
 
+/** "N watching", this viewer included. */
 function watching(): string {
-  return viewerCount <= 1 ? 'Watching (the only viewer).' : `Watching with ${viewerCount - 1} other viewer${viewerCount === 2 ? '' : 's'}.`;
+  return `${Math.max(1, viewerCount)} watching`;
+}
+
+/** Whose screen this is, for the page and the canvas's text alternative. */
+function hostLabel(): string {
+  const name = viewer?.hostName ?? '';
+  return name ? `${name}'s screen` : 'The host\'s screen';
+}
+
+/** After joining the screen takes the place of the join form; when the session ends the form is back. */
+function showSession(inSession: boolean): void {
+  $('join').classList.toggle('hidden', inSession);
+  $('session').classList.toggle('hidden', !inSession);
+  $('tools').classList.toggle('hidden', !inSession);
+  if (!inSession) $('hint').classList.add('hidden');
 }
 
 function onState(state: ViewerState, error: GlimpseError | undefined, delayMs: number | undefined): void {
   push(debug.states, [state, Date.now()]);
   const live = state === 'connected' || state === 'host-away';
   controlButton.disabled = !live || viewer?.control !== 'none';
-  leaveButton.classList.toggle('hidden', state === 'ended');
+  $<HTMLButtonElement>('connect').disabled = state === 'connecting';
   switch (state) {
-    case 'connecting': status('Connecting…'); break;
+    case 'connecting': status('Connecting…', state); break;
     case 'connected':
       debug.hostName = viewer?.hostName ?? '';
       showError('');
-      status(watching());
+      showSession(true);
+      $('host').textContent = hostLabel();
+      $('watching').textContent = watching();
+      canvas.setAttribute('aria-label', `${hostLabel()}, shared with you by Glimpse`);
+      status('Connected.', state);
       break;
-    case 'host-away': status('The host\'s connection dropped: the screen is frozen until it is back.'); break;
-    case 'reconnecting': status(`Connection lost; reconnecting${delayMs === undefined ? '' : ` in ${(delayMs / 1000).toFixed(1)} s`}…`); break;
-    case 'ended':
-      status(error?.code === ErrorCode.CLOSED ? 'Left the session.' : 'Not connected.');
+    case 'host-away': status('Host paused: their connection dropped, the screen is frozen until they are back.', state); break;
+    case 'reconnecting': status(`Connection lost; reconnecting${delayMs === undefined ? '' : ` in ${(delayMs / 1000).toFixed(1)} s`}…`, state); break;
+    case 'ended': {
+      const wrong = error?.code === ErrorCode.WRONG_CODE || error?.code === ErrorCode.UNKNOWN_SESSION;
+      status(error?.code === ErrorCode.CLOSED ? 'Left the session.' : error?.code === ErrorCode.SESSION_ENDED ? 'The host ended the session.' : 'Not connected.', wrong ? 'wrong-code' : state);
       showError(endMessage(error));
       canvas.classList.remove('controlling');
+      canvas.setAttribute('aria-label', `${hostLabel()}: not connected`);
+      showSession(false);
+      if (wrong) codeInput.focus();
       break;
+    }
     case 'idle': break;
   }
 }
@@ -138,12 +171,13 @@ function loadEngine(): Promise<void> {
 async function viewerForPage(): Promise<GlimpseViewer> {
   if (viewer) return viewer;
   await loadEngine();
-  const v = new GlimpseViewer(canvas, { size: 'natural' });
+  const v = new GlimpseViewer(canvas, { size: 'fit' });
   v.addEventListener('state', (e) => onState(e.detail.state, e.detail.error, e.detail.delayMs));
   v.addEventListener('paint', (e) => push(debug.paints, [e.detail.seq, e.detail.paintedAtMs]));
+  v.addEventListener('resize', () => { debug.view = { mode: v.viewMode, zoom: v.zoom }; });
   v.addEventListener('viewers', (e) => {
     viewerCount = debug.viewerCount = e.detail.count;
-    if (v.state === 'connected') status(watching());
+    $('watching').textContent = watching();
   });
   v.addEventListener('control', (e) => {
     const { state, change } = e.detail;
@@ -152,8 +186,12 @@ async function viewerForPage(): Promise<GlimpseViewer> {
     controlButton.disabled = state !== 'none' || (v.state !== 'connected' && v.state !== 'host-away');
     controlButton.textContent = state === 'granted' ? 'Controlling' : state === 'asked' ? 'Asked for control…' : 'Ask for control';
     if (change === 'refused') showError('The host refused control.');
-    if (change === 'revoked' && v.state === 'connected') status('The host took control back.');
+    if (change === 'revoked' && v.state === 'connected') status('The host took control back.', v.state);
     if (state === 'granted') canvas.focus();
+  });
+  wireTools(v, {
+    onView: (detail) => { debug.view = detail; },
+    onStats: (stats) => { debug.quality = [stats.latencyMs, stats.fps]; },
   });
   v.addEventListener('error', (e) => push(debug.errors, `${e.detail.error.code}: ${e.detail.error.message}`));
   viewer = v;
