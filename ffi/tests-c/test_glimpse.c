@@ -108,16 +108,17 @@ static void test_result_messages(void) {
     EXPECT(GLIMPSE_RESULT_PROTOCOL_ERROR == 43 && GLIMPSE_RESULT_SESSION_ENDED == 44 && GLIMPSE_RESULT_REMOVED == 45);
     EXPECT(GLIMPSE_RESULT_RELAY_FULL == 46 && GLIMPSE_RESULT_CONNECTION_LOST == 47 && GLIMPSE_RESULT_CLOSED == 48);
     EXPECT(GLIMPSE_RESULT_TIMEOUT == 49 && GLIMPSE_RESULT_CODE_IN_USE == 50 && GLIMPSE_RESULT_INVALID_REQUEST == 51);
+    EXPECT(GLIMPSE_RESULT_SESSION_BUSY == 52);
     for (c = 30; c <= 37; c++) {
         EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
     }
-    for (c = 40; c <= 51; c++) {
+    for (c = 40; c <= 52; c++) {
         EXPECT(strcmp(glimpse_result_message(c), "unknown result code") != 0);
     }
     EXPECT(strcmp(glimpse_result_message(29), "unknown result code") == 0);
     EXPECT(strcmp(glimpse_result_message(38), "unknown result code") == 0);
     EXPECT(strcmp(glimpse_result_message(39), "unknown result code") == 0);
-    EXPECT(strcmp(glimpse_result_message(52), "unknown result code") == 0);
+    EXPECT(strcmp(glimpse_result_message(53), "unknown result code") == 0);
 }
 
 static void test_free_null(void) {
