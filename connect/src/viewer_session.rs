@@ -420,13 +420,12 @@ impl ViewerSession {
             // The session lets joiners in at a bounded rate and this one's turn was far off:
             // try again when the relay says (spread a little), for as long as a reconnection
             // may take.
-            let dropped_at = *self.dropped_at.get_or_insert(now_ms);
+            if self.past_grace(now_ms) {
+                return Reconnect::GiveUp(close_error(code, reason));
+            }
             let delay = close::retry_after_ms(reason)
                 .unwrap_or(1_000)
                 .clamp(100, 10_000);
-            if now_ms.saturating_sub(dropped_at) > RECONNECT_GRACE_MS {
-                return Reconnect::GiveUp(close_error(code, reason));
-            }
             return self.retry(now_ms, delay + u64::from(random) % (delay / 4 + 1));
         }
         if !self.joined_once {
@@ -443,8 +442,7 @@ impl ViewerSession {
         if was_in {
             self.attempts = 0;
         }
-        let dropped_at = *self.dropped_at.get_or_insert(now_ms);
-        if now_ms.saturating_sub(dropped_at) > RECONNECT_GRACE_MS {
+        if self.past_grace(now_ms) {
             return Reconnect::GiveUp(ConnectError::ConnectionLost(format!(
                 "could not rejoin within {} s",
                 RECONNECT_GRACE_MS / 1000
@@ -454,6 +452,13 @@ impl ViewerSession {
         // session yet; keep trying within the grace period.
         let delay = (100u64 << self.attempts.min(5)).min(2000);
         self.retry(now_ms, delay + u64::from(random) % (delay / 2 + 1))
+    }
+
+    /// True once the connection has been down (or the join waiting) for longer than
+    /// [`RECONNECT_GRACE_MS`]; starts counting at the first call after a drop.
+    fn past_grace(&mut self, now_ms: u64) -> bool {
+        let dropped_at = *self.dropped_at.get_or_insert(now_ms);
+        now_ms.saturating_sub(dropped_at) > RECONNECT_GRACE_MS
     }
 
     fn retry(&mut self, now_ms: u64, delay_ms: u64) -> Reconnect {
