@@ -124,15 +124,11 @@ impl<'a> Stager<'a> {
 
     /// Copies, fills, video and cached tiles may draw at most eight screens' worth per packet.
     fn check_drawn_area(&self) -> Result<()> {
-        let screen_area = self.screen.area();
-        if self.copy_fill_area > 8 * screen_area {
-            return Err(Error::LimitExceeded {
-                what: "area drawn by one packet",
-                value: self.copy_fill_area,
-                limit: 8 * screen_area,
-            });
-        }
-        Ok(())
+        Error::check_limit(
+            "area drawn by one packet",
+            self.copy_fill_area,
+            8 * self.screen.area(),
+        )
     }
 
     fn not_in_checkpoint(&self, what: &'static str) -> Result<StagedOp> {
@@ -220,14 +216,7 @@ impl<'a> Stager<'a> {
         let tile_rect = self.state.grid.tile_rect(tile);
         rect.check_inside(tile_rect.width, tile_rect.height)?;
         self.tile_area += rect.area();
-        let screen_area = self.screen.area();
-        if self.tile_area > 2 * screen_area {
-            return Err(Error::LimitExceeded {
-                what: "coded tile area",
-                value: self.tile_area,
-                limit: 2 * screen_area,
-            });
-        }
+        Error::check_limit("coded tile area", self.tile_area, 2 * self.screen.area())?;
         let staged = if mode.is_recolor() {
             self.recolor(mode)?
         } else {
