@@ -6,20 +6,14 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glimpse::internals::{damage, TileCoder};
 use glimpse::{Entropy, Frame, PixelFormat, Rect};
-use glimpse_corpus::Corpus;
+mod common;
 
 const PER_ROW: u32 = 32;
 const MAX_TILES: usize = 4096;
 
 /// Changed tiles copied into one image (32 tiles per row, at most 4096 tiles), and their rectangles.
 fn changed_tiles() -> (Vec<u8>, u32, Vec<Rect>) {
-    let corpus = Corpus::shared_or_bundled().expect("a corpus");
-    let width = corpus
-        .scenarios
-        .iter()
-        .map(|s| s.width)
-        .max()
-        .expect("scenarios");
+    let (corpus, width) = common::widest_corpus();
     let mut tiles: Vec<Vec<u8>> = Vec::new();
     for s in corpus
         .scenarios

@@ -6,16 +6,10 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glimpse::internals::damage;
 use glimpse::{Frame, PixelFormat};
-use glimpse_corpus::Corpus;
+mod common;
 
 fn bench(c: &mut Criterion) {
-    let corpus = Corpus::shared_or_bundled().expect("a corpus");
-    let width = corpus
-        .scenarios
-        .iter()
-        .map(|s| s.width)
-        .max()
-        .expect("scenarios");
+    let (corpus, width) = common::widest_corpus();
     let scenario = corpus
         .scenarios
         .iter()

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use glimpse::internals::damage;
+use glimpse::internals::{damage, equal_outside, psnr_inside};
 use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect};
 use glimpse_corpus::{Corpus, Scenario};
 
@@ -102,13 +102,7 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
         ..Run::default()
     };
     for (i, pixels) in frames.iter().enumerate() {
-        let frame = Frame::new(
-            pixels,
-            s.width,
-            s.height,
-            s.width as usize * 4,
-            PixelFormat::Bgra8,
-        )?;
+        let frame = scenario_frame(pixels, s)?;
         let t = Instant::now();
         let packet = encoder.encode(&frame)?;
         r.encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -150,13 +144,7 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
     r.video_pixels = encoder.stats().video_pixels;
     // The screen settles: repeat the last frame until the viewer shows it exactly.
     let last = frames.last().expect("frames");
-    let frame = Frame::new(
-        last,
-        s.width,
-        s.height,
-        s.width as usize * 4,
-        PixelFormat::Bgra8,
-    )?;
+    let frame = scenario_frame(last, s)?;
     for repeat in 0..=50u32 {
         if decoder
             .framebuffer()
@@ -172,6 +160,17 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
     Ok(r)
 }
 
+/// One of the scenario's frames: packed BGRA at its size.
+fn scenario_frame<'a>(pixels: &'a [u8], s: &Scenario) -> Result<Frame<'a>, glimpse::Error> {
+    Frame::new(
+        pixels,
+        s.width,
+        s.height,
+        s.width as usize * 4,
+        PixelFormat::Bgra8,
+    )
+}
+
 /// Pixels of `cur` that differ from `prev`, and how many of them lie inside `pictures`.
 fn changed_pixels(prev: &[u8], cur: &[u8], width: u32, pictures: &[Rect]) -> (u64, u64) {
     let (mut changed, mut in_video) = (0u64, 0u64);
@@ -185,47 +184,6 @@ fn changed_pixels(prev: &[u8], cur: &[u8], width: u32, pictures: &[Rect]) -> (u6
         }
     }
     (changed, in_video)
-}
-
-fn rows_of<'a>(pixels: &'a [u8], width: u32, rect: &Rect) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let rect = *rect;
-    (rect.y..rect.bottom()).map(move |y| {
-        let start = (y * width + rect.x) as usize * 4;
-        &pixels[start..start + rect.width as usize * 4]
-    })
-}
-
-/// True when `a` and `b` agree on every pixel outside `lossy` (tile rectangles).
-fn equal_outside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> bool {
-    let mut masked_a = a.to_vec();
-    for r in lossy {
-        for y in r.y..r.bottom() {
-            let start = (y * width + r.x) as usize * 4;
-            let end = start + r.width as usize * 4;
-            masked_a[start..end].copy_from_slice(&b[start..end]);
-        }
-    }
-    masked_a == b
-}
-
-/// PSNR over R, G, B of the pixels inside `lossy`.
-fn psnr_inside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> f64 {
-    let (mut sum, mut n) = (0f64, 0u64);
-    for r in lossy {
-        for (ra, rb) in rows_of(a, width, r).zip(rows_of(b, width, r)) {
-            for (pa, pb) in ra.chunks_exact(4).zip(rb.chunks_exact(4)) {
-                for c in 0..3 {
-                    let d = f64::from(pa[c]) - f64::from(pb[c]);
-                    sum += d * d;
-                }
-                n += 3;
-            }
-        }
-    }
-    if sum == 0.0 {
-        return 99.0;
-    }
-    10.0 * (255.0f64 * 255.0 / (sum / n as f64)).log10()
 }
 
 /// The whole-frame H.264 baseline: bytes of all frames, of the frames after the first, and the mean
@@ -311,20 +269,8 @@ fn pure_scrolls(frame: &[u8], s: &Scenario) -> Result<Vec<(String, usize, usize)
                 config.motion_detection = motion;
                 config.video.enabled = false;
                 let mut e = Encoder::new(config);
-                e.encode(&Frame::new(
-                    frame,
-                    s.width,
-                    s.height,
-                    w * 4,
-                    PixelFormat::Bgra8,
-                )?)?;
-                let p = e.encode(&Frame::new(
-                    &shifted,
-                    s.width,
-                    s.height,
-                    w * 4,
-                    PixelFormat::Bgra8,
-                )?)?;
+                e.encode(&scenario_frame(frame, s)?)?;
+                let p = e.encode(&scenario_frame(&shifted, s)?)?;
                 bytes[k] = p.map_or(0, |p| p.len());
             }
             let name = format!("{} {d}px", if vertical { "down" } else { "right" });
@@ -341,22 +287,8 @@ fn zstd1_baseline(frames: &[Vec<u8>], s: &Scenario) -> u64 {
         let tiles: Vec<u32> = if i == 0 {
             (0..grid.len()).collect()
         } else {
-            let prev = Frame::new(
-                &frames[i - 1],
-                s.width,
-                s.height,
-                s.width as usize * 4,
-                PixelFormat::Bgra8,
-            )
-            .unwrap();
-            let cur = Frame::new(
-                pixels,
-                s.width,
-                s.height,
-                s.width as usize * 4,
-                PixelFormat::Bgra8,
-            )
-            .unwrap();
+            let prev = scenario_frame(&frames[i - 1], s).unwrap();
+            let cur = scenario_frame(pixels, s).unwrap();
             damage::detect(&prev, &cur, None, 64)
                 .iter()
                 .map(|d| d.index)
@@ -381,22 +313,8 @@ fn zstd1_baseline(frames: &[Vec<u8>], s: &Scenario) -> u64 {
 fn timings(frames: &[Vec<u8>], s: &Scenario) -> (f64, f64) {
     let (mut damage_ms, mut memcmp_ms) = (Vec::new(), Vec::new());
     for pair in frames.windows(2) {
-        let prev = Frame::new(
-            &pair[0],
-            s.width,
-            s.height,
-            s.width as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .unwrap();
-        let cur = Frame::new(
-            &pair[1],
-            s.width,
-            s.height,
-            s.width as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .unwrap();
+        let prev = scenario_frame(&pair[0], s).unwrap();
+        let cur = scenario_frame(&pair[1], s).unwrap();
         let t = Instant::now();
         std::hint::black_box(damage::detect(&prev, &cur, None, 64));
         damage_ms.push(t.elapsed().as_secs_f64() * 1e3);

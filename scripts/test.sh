@@ -22,33 +22,19 @@ stage "Rust tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
-if [ -f ffi/ci.sh ]; then
-  stage "C library"
-  bash ffi/ci.sh
-fi
+# Runs a part's own script, when the part is there: optional_stage TITLE SCRIPT.
+optional_stage() {
+  if [ -f "$2" ]; then
+    stage "$1"
+    bash "$2"
+  fi
+}
 
-if [ -f capture/ci.sh ]; then
-  stage "screen capture and input injection (Xvfb)"
-  bash capture/ci.sh
-fi
-
-if [ -f wasm/ci.sh ]; then
-  stage "Web SDK (wasm, npm package, headless Chromium, join and share through a relay)"
-  bash wasm/ci.sh
-fi
-
-if [ -f connect/e2e/run.sh ]; then
-  stage "quick connect in headless Chromium (three viewers of the relay page, pixel-exact; latency figures)"
-  bash connect/e2e/run.sh
-fi
-
-if [ -f connect/ci.sh ]; then
-  stage "quick connect (relay, share, view, browsers, load test, relay cluster on NATS)"
-  bash connect/ci.sh
-fi
-
-if [ -f fuzz/run.sh ]; then
-  stage "fuzzing (short)"
-  bash fuzz/run.sh
-fi
+optional_stage "C library" ffi/ci.sh
+optional_stage "screen capture and input injection (Xvfb)" capture/ci.sh
+optional_stage "Web SDK (wasm, npm package, headless Chromium, join and share through a relay)" wasm/ci.sh
+optional_stage "quick connect in headless Chromium (three viewers of the relay page, pixel-exact; latency figures)" \
+  connect/e2e/run.sh
+optional_stage "quick connect (relay, share, view, browsers, load test, relay cluster on NATS)" connect/ci.sh
+optional_stage "fuzzing (short)" fuzz/run.sh
 stage "all tests finished"

@@ -15,7 +15,7 @@
 //! requests) and of the display server (`--server-pid`: mutter renders and copies into PipeWire's
 //! buffer; Xvfb draws and copies into the MIT-SHM segment).
 
-use glimpse::{Encoder, EncoderConfig, Frame};
+use glimpse::{Encoder, EncoderConfig};
 use glimpse_capture::{BackendChoice, CaptureOptions, CapturedFrame, PortalSource, ScreenSource};
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
@@ -113,13 +113,7 @@ fn percentile(values: &mut [Duration], p: usize) -> Duration {
 /// Encodes a captured frame with its damage hints; returns how long it took.
 fn encode(encoder: &mut Encoder, shot: &CapturedFrame<'_>) -> Result<Duration, Error> {
     let start = Instant::now();
-    let frame = Frame::new(
-        shot.pixels,
-        shot.width,
-        shot.height,
-        shot.stride,
-        shot.format,
-    )?;
+    let frame = shot.frame()?;
     match &shot.damage {
         Some(hints) => encoder.encode_with_hints(&frame, hints)?,
         None => encoder.encode(&frame)?,

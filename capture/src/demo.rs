@@ -279,28 +279,8 @@ impl DemoSource {
         if self.clock_shown == Some(seconds) {
             return;
         }
-        let digits = [
-            (seconds / 36000) % 3,
-            (seconds / 3600) % 10,
-            10,
-            (seconds / 600) % 6,
-            (seconds / 60) % 10,
-            10,
-            (seconds / 10) % 6,
-            seconds % 10,
-        ];
-        let old = self.clock_shown.map(|s| {
-            [
-                (s / 36000) % 3,
-                (s / 3600) % 10,
-                10,
-                (s / 600) % 6,
-                (s / 60) % 10,
-                10,
-                (s / 10) % 6,
-                s % 10,
-            ]
-        });
+        let digits = clock_digits(seconds);
+        let old = self.clock_shown.map(clock_digits);
         let clock = self.layout.clock;
         for (i, &d) in digits.iter().enumerate() {
             if old.is_some_and(|o| o[i] == d) {
@@ -396,6 +376,20 @@ impl DemoSource {
         let y = h * (0.5 + 0.38 * (t * 1.3 + 0.5).sin());
         (x as i32, y as i32)
     }
+}
+
+/// The clock's eight glyphs for a time of day in seconds: `HH:MM:SS`, 10 standing for the colon.
+fn clock_digits(s: u64) -> [u64; 8] {
+    [
+        (s / 36000) % 3,
+        (s / 3600) % 10,
+        10,
+        (s / 600) % 6,
+        (s / 60) % 10,
+        10,
+        (s / 10) % 6,
+        s % 10,
+    ]
 }
 
 impl Layout {

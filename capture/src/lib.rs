@@ -1,8 +1,8 @@
 //! Screen capture and input injection for Glimpse's share command.
 //!
-//! A [`ScreenSource`] hands out BGRA (or RGBA) frames ready for [`glimpse::Frame::new`], with damage
-//! rectangles as hints, and the mouse cursor separately (position every call, shape only when it
-//! changed). Three backends:
+//! A [`ScreenSource`] hands out BGRA (or RGBA) frames ready for the encoder
+//! ([`CapturedFrame::frame`]), with damage rectangles as hints, and the mouse cursor separately
+//! (position every call, shape only when it changed). Three backends:
 //!
 //! - **Wayland** ([`PortalSource`], Linux, the default `wayland` feature): the xdg-desktop-portal
 //!   ScreenCast portal (through `ashpd`) picks what to share in its dialog, asked once thanks to a
@@ -26,7 +26,7 @@
 //! touching their mouse or keyboard). It says which backend it uses ([`Opened::backend`]).
 //!
 //! ```
-//! use glimpse::{Encoder, EncoderConfig, Frame};
+//! use glimpse::{Encoder, EncoderConfig};
 //! use glimpse_capture::{open, BackendChoice, CaptureOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,7 +38,7 @@
 //! let mut encoder = Encoder::new(EncoderConfig::default());
 //! for _ in 0..3 {
 //!     let shot = opened.source.capture()?;
-//!     let frame = Frame::new(shot.pixels, shot.width, shot.height, shot.stride, shot.format)?;
+//!     let frame = shot.frame()?;
 //!     let _packet = match &shot.damage {
 //!         Some(hints) => encoder.encode_with_hints(&frame, hints)?,
 //!         None => encoder.encode(&frame)?, // unknown damage: compare everything
@@ -67,7 +67,7 @@ mod x11;
 
 pub use demo::DemoSource;
 pub use error::CaptureError;
-use glimpse::{PixelFormat, Rect};
+use glimpse::{Frame, PixelFormat, Rect};
 pub use open::{
     detect_backend, list_monitors, open, Backend, BackendChoice, CaptureOptions, Monitor, Opened,
     Selection,
@@ -96,6 +96,20 @@ pub struct CapturedFrame<'a> {
     /// rectangles (they may cover unchanged pixels too). `None` means unknown: compare everything.
     /// `Some(vec![])` means nothing changed. The first frame and the first after a resize are `None`.
     pub damage: Option<Vec<Rect>>,
+}
+
+impl<'a> CapturedFrame<'a> {
+    /// The pixels as the frame an encoder takes ([`glimpse::Frame::new`] of them: the core's checks of
+    /// size, stride and length). Pass [`damage`](Self::damage) along as its hints.
+    pub fn frame(&self) -> Result<Frame<'a>, glimpse::Error> {
+        Frame::new(
+            self.pixels,
+            self.width,
+            self.height,
+            self.stride,
+            self.format,
+        )
+    }
 }
 
 /// A cursor image.

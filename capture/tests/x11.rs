@@ -5,7 +5,7 @@
 #![cfg(target_os = "linux")]
 
 use glimpse::Rect;
-use glimpse_capture::{InputInjector, ScreenSource, X11Source};
+use glimpse_capture::{CapturedFrame, InputInjector, ScreenSource, X11Source};
 use glimpse_testkit::skip;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -142,10 +142,10 @@ fn pixel(pixels: &[u8], stride: usize, x: u32, y: u32) -> u32 {
 }
 
 /// Asserts every pixel of `rect` (screen coordinates) is `colour` (0xRRGGBB).
-fn assert_area(pixels: &[u8], stride: usize, rect: Rect, colour: u32) {
+fn assert_area(frame: &CapturedFrame<'_>, rect: Rect, colour: u32) {
     for y in rect.y..rect.bottom() {
         for x in rect.x..rect.right() {
-            let got = pixel(pixels, stride, x, y);
+            let got = pixel(frame.pixels, frame.stride, x, y);
             assert_eq!(
                 got,
                 0xff00_0000 | colour,
@@ -192,24 +192,9 @@ fn capture_equals_what_was_drawn_and_damage_covers_changes() {
         );
         assert!(frame.damage.is_none(), "the first frame has unknown damage");
         assert!(frame.pixels.chunks_exact(4).all(|p| p[3] == 255));
-        assert_area(
-            frame.pixels,
-            frame.stride,
-            Rect::new(50, 60, 100, 50),
-            0xff0000,
-        );
-        assert_area(
-            frame.pixels,
-            frame.stride,
-            Rect::new(150, 60, 100, 50),
-            0x00ff00,
-        );
-        assert_area(
-            frame.pixels,
-            frame.stride,
-            Rect::new(50, 110, 200, 50),
-            0x0000ff,
-        );
+        assert_area(&frame, Rect::new(50, 60, 100, 50), 0xff0000);
+        assert_area(&frame, Rect::new(150, 60, 100, 50), 0x00ff00);
+        assert_area(&frame, Rect::new(50, 110, 200, 50), 0x0000ff);
     }
     let idle = source.capture().unwrap().damage.expect("known damage");
     assert!(idle.is_empty(), "nothing drawn, nothing damaged: {idle:?}");
@@ -222,7 +207,7 @@ fn capture_equals_what_was_drawn_and_damage_covers_changes() {
         let frame = source.capture().unwrap();
         let damage = frame.damage.clone().expect("known damage");
         if covered(&damage, changed) {
-            assert_area(frame.pixels, frame.stride, changed, 0xffff00);
+            assert_area(&frame, changed, 0xffff00);
             assert!(
                 damage.iter().all(|d| d.area() < 200 * 100),
                 "damage is local: {damage:?}"
@@ -254,13 +239,8 @@ fn capture_equals_what_was_drawn_and_damage_covers_changes() {
     let without_shm = time_captures(&mut source, 30);
     {
         let frame = source.capture().unwrap();
-        assert_area(
-            frame.pixels,
-            frame.stride,
-            Rect::new(50, 110, 200, 50),
-            0x0000ff,
-        );
-        assert_area(frame.pixels, frame.stride, changed, 0xffff00);
+        assert_area(&frame, Rect::new(50, 110, 200, 50), 0x0000ff);
+        assert_area(&frame, changed, 0xffff00);
     }
     eprintln!(
         "1280x720 capture: {with_shm:.2?} with MIT-SHM, {without_shm:.2?} with plain GetImage; \
@@ -535,18 +515,8 @@ fn monitor_selection_crops_to_a_randr_monitor() {
     {
         let frame = opened.source.capture().unwrap();
         assert_eq!((frame.width, frame.height), (640, 720));
-        assert_area(
-            frame.pixels,
-            frame.stride,
-            Rect::new(0, 100, 160, 100),
-            0x808080,
-        );
-        assert_area(
-            frame.pixels,
-            frame.stride,
-            Rect::new(160, 100, 10, 10),
-            0x000000,
-        );
+        assert_area(&frame, Rect::new(0, 100, 160, 100), 0x808080);
+        assert_area(&frame, Rect::new(160, 100, 10, 10), 0x000000);
     }
     fill(&conn, win, 0xff00ff, (100, 10, 30, 20));
     let changed = Rect::new(60, 110, 30, 20);
@@ -556,7 +526,7 @@ fn monitor_selection_crops_to_a_randr_monitor() {
         let damage = frame.damage.clone().expect("known damage");
         assert!(damage.iter().all(|d| d.right() <= 640 && d.bottom() <= 720));
         if covered(&damage, changed) {
-            assert_area(frame.pixels, frame.stride, changed, 0xff00ff);
+            assert_area(&frame, changed, 0xff00ff);
             break;
         }
         assert!(Instant::now() < deadline, "no damage for the change");

@@ -111,6 +111,14 @@ impl Error {
             Error::PointerOutsideScreen { .. } => code::POINTER_OUTSIDE_SCREEN,
         }
     }
+
+    /// `Err(LimitExceeded)` naming `what` when `value` is above `limit`.
+    pub(crate) fn check_limit(what: &'static str, value: u64, limit: u64) -> Result<()> {
+        if value > limit {
+            return Err(Error::LimitExceeded { what, value, limit });
+        }
+        Ok(())
+    }
 }
 
 /// Shorthand for results of this crate.

@@ -8,6 +8,7 @@ pub mod damage {
 }
 
 pub use crate::codec::{encode_rects, TileCoder};
+use crate::Rect;
 
 /// Peak signal-to-noise ratio in dB between two BGRA images of `width` x `height` at `stride`, over
 /// the R, G and B channels (alpha ignored). Identical images give `f64::INFINITY`; buffers too short for
@@ -41,4 +42,51 @@ pub fn psnr_bgra(a: &[u8], b: &[u8], width: u32, height: u32, stride: usize) -> 
     }
     let mse = sum as f64 / (w * h * 3) as f64;
     10.0 * (255.0 * 255.0 / mse).log10()
+}
+
+/// The rows of `rect` in packed BGRA `pixels` of a screen `width` pixels wide.
+fn rows_of<'a>(pixels: &'a [u8], width: u32, rect: &Rect) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let rect = *rect;
+    (rect.y..rect.bottom()).map(move |y| {
+        let start = (y * width + rect.x) as usize * 4;
+        &pixels[start..start + rect.width as usize * 4]
+    })
+}
+
+/// True when packed BGRA screens `a` and `b`, `width` pixels wide, agree on every pixel outside
+/// `lossy` (e.g. [`Encoder::lossy_rects`](crate::Encoder::lossy_rects)). Panics if a rectangle lies
+/// outside the buffers.
+#[must_use]
+pub fn equal_outside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> bool {
+    let mut masked_a = a.to_vec();
+    for r in lossy {
+        for y in r.y..r.bottom() {
+            let start = (y * width + r.x) as usize * 4;
+            let end = start + r.width as usize * 4;
+            masked_a[start..end].copy_from_slice(&b[start..end]);
+        }
+    }
+    masked_a == b
+}
+
+/// PSNR in dB over R, G, B of the pixels inside `lossy` of packed BGRA screens `a` and `b`, `width`
+/// pixels wide; 99 when they agree there. Panics if a rectangle lies outside the buffers.
+#[must_use]
+pub fn psnr_inside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> f64 {
+    let (mut sum, mut n) = (0f64, 0u64);
+    for r in lossy {
+        for (ra, rb) in rows_of(a, width, r).zip(rows_of(b, width, r)) {
+            for (pa, pb) in ra.chunks_exact(4).zip(rb.chunks_exact(4)) {
+                for c in 0..3 {
+                    let d = f64::from(pa[c]) - f64::from(pb[c]);
+                    sum += d * d;
+                }
+                n += 3;
+            }
+        }
+    }
+    if sum == 0.0 {
+        return 99.0;
+    }
+    10.0 * (255.0f64 * 255.0 / (sum / n as f64)).log10()
 }

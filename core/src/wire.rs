@@ -75,13 +75,7 @@ impl<'a> Reader<'a> {
     /// A varint that must not exceed `limit`.
     pub fn varint_max(&mut self, what: &'static str, limit: u64) -> Result<u64> {
         let v = self.varint(what)?;
-        if v > limit {
-            return Err(Error::LimitExceeded {
-                what,
-                value: v,
-                limit,
-            });
-        }
+        Error::check_limit(what, v, limit)?;
         Ok(v)
     }
 

@@ -2,6 +2,9 @@
 //! keyframes on request and hostile input.
 #![cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 
+mod common;
+
+use common::ffprobe_stream;
 use glimpse::internals::psnr_bgra;
 use glimpse::video::{
     codec_string, coded_size, EncodedPicture, RegionDecoder, RegionEncoder, VideoEncoderConfig,
@@ -9,6 +12,14 @@ use glimpse::video::{
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Encodes frame `t` of [`photo_like`], packed rows, without asking for a keyframe.
+fn encode_photo(encoder: &mut RegionEncoder, width: u32, height: u32, t: u32) -> EncodedPicture {
+    let stride = width as usize * 4;
+    encoder
+        .encode(&photo_like(width, height, stride, t), stride, false)
+        .unwrap()
+}
 
 /// A photographic-looking BGRA picture (smooth shading, texture, a moving disc) at time `t`.
 fn photo_like(width: u32, height: u32, stride: usize, t: u32) -> Vec<u8> {
@@ -394,58 +405,43 @@ fn keyframe_on_request_decodes_on_a_fresh_decoder() {
     // Constant quality: a new ceiling takes effect without a restart.
     encoder.set_bitrate(500_000);
     assert_eq!(encoder.config().bitrate_bps, 500_000);
-    let picture = encoder
-        .encode(&photo_like(width, height, stride, 12), stride, false)
-        .unwrap();
+    let picture = encode_photo(&mut encoder, width, height, 12);
     assert!(!picture.keyframe);
 }
 
 #[test]
 fn a_new_target_bit_rate_restarts_openh264_rate_control() {
     let (width, height) = (160, 96);
-    let stride = width as usize * 4;
     let config = VideoEncoderConfig {
         quality_qp: None,
         ..VideoEncoderConfig::default()
     };
     let mut encoder = RegionEncoder::new(width, height, &config).unwrap();
     for t in 0..3 {
-        encoder
-            .encode(&photo_like(width, height, stride, t), stride, false)
-            .unwrap();
+        encode_photo(&mut encoder, width, height, t);
     }
     // A new bit rate restarts the encoder: the next picture is a keyframe, and the stream continues.
     encoder.set_bitrate(500_000);
     assert_eq!(encoder.config().bitrate_bps, 500_000);
-    let picture = encoder
-        .encode(&photo_like(width, height, stride, 12), stride, false)
-        .unwrap();
+    let picture = encode_photo(&mut encoder, width, height, 12);
     assert!(picture.keyframe);
-    let next = encoder
-        .encode(&photo_like(width, height, stride, 13), stride, false)
-        .unwrap();
+    let next = encode_photo(&mut encoder, width, height, 13);
     assert!(!next.keyframe);
     encoder.set_bitrate(500_000); // unchanged: no restart
-    let next = encoder
-        .encode(&photo_like(width, height, stride, 14), stride, false)
-        .unwrap();
+    let next = encode_photo(&mut encoder, width, height, 14);
     assert!(!next.keyframe);
 }
 
 #[test]
 fn periodic_keyframes() {
     let (width, height) = (64, 48);
-    let stride = width as usize * 4;
     let config = VideoEncoderConfig {
         keyframe_interval: 4,
         ..VideoEncoderConfig::default()
     };
     let mut encoder = RegionEncoder::new(width, height, &config).unwrap();
     let keyframes: Vec<bool> = (0..9)
-        .map(|t| {
-            let pixels = photo_like(width, height, stride, t);
-            encoder.encode(&pixels, stride, false).unwrap().keyframe
-        })
+        .map(|t| encode_photo(&mut encoder, width, height, t).keyframe)
         .collect();
     assert_eq!(
         keyframes,
@@ -544,14 +540,9 @@ fn feed(
 #[test]
 fn malformed_input_is_rejected_or_contained() {
     let (width, height) = (96, 64);
-    let stride = width as usize * 4;
     let mut encoder = RegionEncoder::new(width, height, &VideoEncoderConfig::default()).unwrap();
     let pictures: Vec<_> = (0..4)
-        .map(|t| {
-            encoder
-                .encode(&photo_like(width, height, stride, t), stride, false)
-                .unwrap()
-        })
+        .map(|t| encode_photo(&mut encoder, width, height, t))
         .collect();
     let keyframe = &pictures[0].annexb;
 
@@ -680,21 +671,12 @@ fn check_with_ffmpeg(name: &str, pictures: &[EncodedPicture], width: u32, height
         "ffmpeg decoding {name}: {errors}"
     );
 
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames,width,height,color_space,color_range,color_primaries",
-            "-of",
-            "default=noprint_wrappers=1",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let probe = ffprobe_stream(
+        &path,
+        "nb_read_frames,width,height,color_space,color_range,color_primaries",
+        "default=noprint_wrappers=1",
+    )
+    .unwrap();
     let report = String::from_utf8_lossy(&probe.stdout);
     assert!(probe.status.success(), "ffprobe {name}: {report}");
     let field = |key: &str| {

@@ -135,6 +135,18 @@ fn primed() -> Decoder {
     d
 }
 
+fn malformed(e: &Error) -> bool {
+    matches!(e, Error::Malformed(_))
+}
+
+fn invalid_rect(e: &Error) -> bool {
+    matches!(e, Error::InvalidRect { .. })
+}
+
+fn limit_exceeded(e: &Error) -> bool {
+    matches!(e, Error::LimitExceeded { .. })
+}
+
 /// Applies `packet`, expects an error matching `expected`, and checks nothing changed.
 #[track_caller]
 fn rejected(d: &mut Decoder, packet: &[u8], expected: impl Fn(&Error) -> bool) {
@@ -166,8 +178,8 @@ fn headers_and_kinds() {
             }
         )
     });
-    rejected(&mut d, b"G\x01\x00", |e| matches!(e, Error::Malformed(_)));
-    rejected(&mut d, b"G\x01\x05", |e| matches!(e, Error::Malformed(_)));
+    rejected(&mut d, b"G\x01\x00", malformed);
+    rejected(&mut d, b"G\x01\x05", malformed);
     assert!(peek_kind(b"G\x01\x09").is_err());
     assert_eq!(
         peek_kind(b"G\x01\x02garbage").unwrap(),
@@ -176,7 +188,7 @@ fn headers_and_kinds() {
     // Trailing bytes after a complete packet.
     let mut p = update(12, &ops(0, &[], &[]));
     p.push(0);
-    rejected(&mut d, &p, |e| matches!(e, Error::Malformed(_)));
+    rejected(&mut d, &p, malformed);
     // Overlong and oversized varints.
     rejected(&mut d, b"G\x01\x02\x8c\x00", |e| {
         matches!(e, Error::Malformed(_))
@@ -184,7 +196,7 @@ fn headers_and_kinds() {
     rejected(
         &mut d,
         b"G\x01\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
 }
 
@@ -223,26 +235,22 @@ fn sessions_beyond_limits_are_rejected_before_allocating() {
     config.max_cache_tiles = 64;
     let mut d = Decoder::new(config);
     let body = ops(1, &[fill([0, 0, 8192, 8192], 0)], &[]);
-    let huge = Session {
-        width: 8192,
-        height: 8192,
-        ..SMALL
-    };
-    rejected(&mut d, &checkpoint(&huge, &body), |e| {
-        matches!(e, Error::LimitExceeded { .. })
-    });
-    let too_wide = Session {
-        width: 1921,
-        height: 10,
-        ..SMALL
-    };
-    rejected(&mut d, &checkpoint(&too_wide, &body), |e| {
-        matches!(e, Error::LimitExceeded { .. })
-    });
-    let big_cache = Session { cache: 65, ..SMALL };
-    rejected(&mut d, &checkpoint(&big_cache, &body), |e| {
-        matches!(e, Error::LimitExceeded { .. })
-    });
+    // Too large for this decoder's limits: huge, too wide, a cache above its own.
+    for s in [
+        Session {
+            width: 8192,
+            height: 8192,
+            ..SMALL
+        },
+        Session {
+            width: 1921,
+            height: 10,
+            ..SMALL
+        },
+        Session { cache: 65, ..SMALL },
+    ] {
+        rejected(&mut d, &checkpoint(&s, &body), limit_exceeded);
+    }
     let mut d = Decoder::new(DecoderConfig::default());
     for s in [
         Session {
@@ -262,9 +270,7 @@ fn sessions_beyond_limits_are_rejected_before_allocating() {
             ..SMALL
         },
     ] {
-        rejected(&mut d, &checkpoint(&s, &body), |e| {
-            matches!(e, Error::LimitExceeded { .. })
-        });
+        rejected(&mut d, &checkpoint(&s, &body), limit_exceeded);
     }
     rejected(
         &mut d,
@@ -274,17 +280,17 @@ fn sessions_beyond_limits_are_rejected_before_allocating() {
     rejected(
         &mut d,
         &checkpoint(&Session { tile: 8, ..SMALL }, &body),
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
     // Payload and op counts larger than the screen allows are refused from their declared size.
     let mut p = checkpoint(&SMALL, &[]);
     varint(&mut p, 0);
     p.push(0);
     varint(&mut p, 1 << 40);
-    rejected(&mut d, &p, |e| matches!(e, Error::LimitExceeded { .. }));
+    rejected(&mut d, &p, limit_exceeded);
     let mut p = checkpoint(&SMALL, &[]);
     varint(&mut p, u64::MAX);
-    rejected(&mut d, &p, |e| matches!(e, Error::LimitExceeded { .. }));
+    rejected(&mut d, &p, limit_exceeded);
     assert!(d.framebuffer().is_none());
 }
 
@@ -335,14 +341,13 @@ fn lying_lengths_and_corrupt_payloads() {
     rejected(
         &mut d,
         &update(12, &ops(1, &[tile(0, 9, [0, 0, 0, 0], false)], &[0; 8])),
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
 }
 
 #[test]
 fn out_of_bounds_drawing() {
     let mut d = primed();
-    let invalid = |e: &Error| matches!(e, Error::InvalidRect { .. });
     for op in [
         copy([0, 0], [90, 0, 11, 10]),
         copy([95, 0], [0, 0, 10, 10]),
@@ -354,18 +359,18 @@ fn out_of_bounds_drawing() {
         fill([8192, 0, 8192, 1], 0),
         fill([5, 5, 0, 0], 0),
     ] {
-        rejected(&mut d, &update(12, &ops(1, &[op], &[])), invalid);
+        rejected(&mut d, &update(12, &ops(1, &[op], &[])), invalid_rect);
     }
     // Tile 1 is the 36-pixel wide edge tile: a rectangle past its right edge.
     rejected(
         &mut d,
         &update(12, &ops(1, &[tile(1, 0, [30, 0, 9, 0], false)], &[])),
-        invalid,
+        invalid_rect,
     );
     rejected(
         &mut d,
         &update(12, &ops(1, &[tile(4, 0, [0, 0, 0, 0], false)], &[])),
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
     rejected(
         &mut d,
@@ -373,12 +378,12 @@ fn out_of_bounds_drawing() {
             12,
             &ops(1, &[tile(u32::MAX as u64, 0, [0, 0, 0, 0], false)], &[]),
         ),
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
     rejected(
         &mut d,
         &update(12, &ops(1, &[tile(1 << 33, 0, [0, 0, 0, 0], false)], &[])),
-        |e| matches!(e, Error::LimitExceeded { .. }),
+        limit_exceeded,
     );
     // Valid ops first, a bad one last: nothing of the packet is applied.
     rejected(
@@ -395,14 +400,13 @@ fn out_of_bounds_drawing() {
                 &[],
             ),
         ),
-        invalid,
+        invalid_rect,
     );
 }
 
 #[test]
 fn reference_image() {
     let mut d = primed(); // grey, with a red 10x10 square at 0,0
-    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
     let at = |d: &Decoder, x: usize, y: usize| {
         u32::from_le_bytes(fb(d)[(y * 100 + x) * 4..][..4].try_into().unwrap())
     };
@@ -439,14 +443,13 @@ fn reference_image() {
     );
     d.apply(&update(12, &ops(1, &[vec![SAVE_REFERENCE]], &[])))
         .unwrap();
-    let invalid = |e: &Error| matches!(e, Error::InvalidRect { .. });
     for op in [
         copy_reference([95, 0], [0, 0, 10, 10]),
         copy_reference([0, 0], [95, 0, 10, 10]),
         copy_reference([0, 0], [0, 0, 0, 1]),
         copy_reference([8192, 8192], [0, 0, 8192, 8192]),
     ] {
-        rejected(&mut d, &update(13, &ops(1, &[op], &[])), invalid);
+        rejected(&mut d, &update(13, &ops(1, &[op], &[])), invalid_rect);
     }
     // Paint the square green, then save again while copying from the first reference (red).
     d.apply(&update(
@@ -498,7 +501,6 @@ fn reference_image() {
 fn payload_history() {
     let mut d = primed();
     const RESET_HISTORY: u8 = 10;
-    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
     rejected(
         &mut d,
         &checkpoint(&SMALL, &ops(1, &[vec![RESET_HISTORY]], &[])),
@@ -537,7 +539,6 @@ fn payload_history() {
 #[test]
 fn shared_colour_maps() {
     let mut d = primed();
-    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
     const RECOLOR_MAP: u8 = 9;
     const SHARED: u8 = 8;
     // A shared-recolour tile without a map before it.
@@ -597,37 +598,23 @@ fn shared_colour_maps() {
 fn cache_references() {
     let mut d = primed(); // entries 0..=3 hold tiles 0..=3 (64x64, 36x64, 64x6, 36x6)
     let missing = |e: &Error| matches!(e, Error::MissingCacheEntry { .. });
-    rejected(
-        &mut d,
-        &update(12, &ops(1, &[cached(0, 4, false)], &[])),
-        missing,
-    );
-    rejected(
-        &mut d,
-        &update(12, &ops(1, &[cached(0, u64::MAX, false)], &[])),
-        missing,
-    );
-    rejected(
-        &mut d,
-        &update(12, &ops(1, &[cached(0, 1, false)], &[])),
-        |e| matches!(e, Error::Malformed(_)),
-    );
-    rejected(
-        &mut d,
-        &update(12, &ops(1, &[cached(9, 0, false)], &[])),
-        |e| matches!(e, Error::Malformed(_)),
-    );
+    for op in [cached(0, 4, false), cached(0, u64::MAX, false)] {
+        rejected(&mut d, &update(12, &ops(1, &[op], &[])), missing);
+    }
+    for op in [cached(0, 1, false), cached(9, 0, false)] {
+        rejected(&mut d, &update(12, &ops(1, &[op], &[])), malformed);
+    }
     // Cached ops and StoreScreen are not allowed in a checkpoint (its cache starts empty).
     let mut fresh = Decoder::new(DecoderConfig::default());
     rejected(
         &mut fresh,
         &checkpoint(&SMALL, &ops(1, &[vec![STORE_SCREEN]], &[])),
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
     rejected(
         &mut fresh,
         &checkpoint(&SMALL, &ops(1, &[cached(0, 0, false)], &[])),
-        |e| matches!(e, Error::Malformed(_)),
+        malformed,
     );
     // Eviction: the cache holds 8 entries; two more StoreScreens (4 entries each) evict 0..=3.
     d.apply(&update(12, &ops(1, &[cached(0, 0, false)], &[])))
@@ -637,16 +624,9 @@ fn cache_references() {
         &ops(2, &[vec![STORE_SCREEN], vec![STORE_SCREEN]], &[]),
     ))
     .unwrap();
-    rejected(
-        &mut d,
-        &update(14, &ops(1, &[cached(0, 0, false)], &[])),
-        missing,
-    );
-    rejected(
-        &mut d,
-        &update(14, &ops(1, &[cached(0, 3, false)], &[])),
-        missing,
-    );
+    for op in [cached(0, 0, false), cached(0, 3, false)] {
+        rejected(&mut d, &update(14, &ops(1, &[op], &[])), missing);
+    }
     d.apply(&update(14, &ops(1, &[cached(0, 8, false)], &[])))
         .unwrap();
     // An entry stored earlier in the same packet may be used; one stored later may not.
@@ -694,7 +674,6 @@ fn glyph_refs(refs: &[(u8, u8, u64)]) -> Vec<u8> {
 fn glyph_cache_references() {
     const REFS: u8 = 0x80;
     const STORE: u8 = 0x40;
-    let malformed = |e: &Error| matches!(e, Error::Malformed(_));
     let mut d = primed();
     let white: Vec<u8> = [vec![0, 255, 255, 255], vec![0; 32]].concat();
     // Nothing stored yet: a reference is an error.
@@ -750,38 +729,31 @@ fn glyph_cache_references() {
         (0, 0, 255, 255)
     );
     // Out of the rectangle, beyond the cache, or more references than pixels: errors.
+    // A frame update whose one tile opens with the glyph references `refs`.
+    let refs_update = |refs: Vec<u8>| {
+        update(
+            14,
+            &ops(
+                1,
+                &[tile(1, REFS, [0, 0, 15, 15], false)],
+                &[refs, white.clone()].concat(),
+            ),
+        )
+    };
     for refs in [
         glyph_refs(&[(11, 0, 0)]),
         glyph_refs(&[(0, 0, 1)]),
         glyph_refs(&[(0, 0, u64::MAX)]),
     ] {
-        rejected(
-            &mut d,
-            &update(
-                14,
-                &ops(
-                    1,
-                    &[tile(1, REFS, [0, 0, 15, 15], false)],
-                    &[refs, white.clone()].concat(),
-                ),
-            ),
-            |e| matches!(e, Error::Malformed(_) | Error::InvalidRect { .. }),
-        );
+        rejected(&mut d, &refs_update(refs), |e| {
+            matches!(e, Error::Malformed(_) | Error::InvalidRect { .. })
+        });
     }
     let mut many = Vec::new();
     varint(&mut many, 257);
-    rejected(
-        &mut d,
-        &update(
-            14,
-            &ops(
-                1,
-                &[tile(1, REFS, [0, 0, 15, 15], false)],
-                &[many, white.clone()].concat(),
-            ),
-        ),
-        |e| matches!(e, Error::LimitExceeded { .. } | Error::Malformed(_)),
-    );
+    rejected(&mut d, &refs_update(many), |e| {
+        matches!(e, Error::LimitExceeded { .. } | Error::Malformed(_))
+    });
     // ResetHistory empties the glyph cache: the same reference is now an error.
     rejected(
         &mut d,
@@ -831,9 +803,7 @@ fn area_amplification_is_bounded() {
     let mut d = primed();
     // Nine whole-screen copies draw 9x the screen: refused before any is applied.
     let many: Vec<Vec<u8>> = (0..9).map(|_| copy([0, 0], [0, 0, 100, 70])).collect();
-    rejected(&mut d, &update(12, &ops(9, &many, &[])), |e| {
-        matches!(e, Error::LimitExceeded { .. })
-    });
+    rejected(&mut d, &update(12, &ops(9, &many, &[])), limit_exceeded);
     let mut d = primed();
     d.apply(&update(12, &ops(8, &many[..8], &[]))).unwrap();
 }

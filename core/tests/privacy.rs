@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fb, random_edit, swap_rb, with_stride, Lcg, Screen};
+use common::{fb, packed_frame, random_edit, swap_rb, with_stride, Lcg, Screen};
 use glimpse::{
     Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect, MASK_COLOR,
 };
@@ -164,20 +164,38 @@ fn secret_screen(w: u32, h: u32, mask: Rect) -> Screen {
     s
 }
 
+/// Checks a BGRA viewer against `screen` with `masks` applied (see [`check`]).
+fn check_masked(viewer: &Decoder, screen: &Screen, masks: &[Rect], what: &str) {
+    check(
+        viewer,
+        &masked(screen, masks),
+        masks,
+        PixelFormat::Bgra8,
+        what,
+    );
+}
+
+/// Encodes `screen` and applies the packet, if any, to `viewer`; false when there was none.
+fn send(
+    encoder: &mut Encoder,
+    viewer: &mut Decoder,
+    screen: &Screen,
+    hints: Option<&[Rect]>,
+) -> bool {
+    let packet = encode(encoder, screen, hints);
+    if let Some(p) = &packet {
+        viewer.apply(p.as_bytes()).unwrap();
+    }
+    packet.is_some()
+}
+
 fn encode(
     encoder: &mut Encoder,
     screen: &Screen,
     hints: Option<&[Rect]>,
 ) -> Option<glimpse::Packet> {
     let b = screen.bgra();
-    let frame = Frame::new(
-        &b,
-        screen.width,
-        screen.height,
-        screen.width as usize * 4,
-        PixelFormat::Bgra8,
-    )
-    .unwrap();
+    let frame = packed_frame(&b, screen.width, screen.height);
     match hints {
         Some(h) => encoder.encode_with_hints(&frame, h).unwrap(),
         None => encoder.encode(&frame).unwrap(),
@@ -192,20 +210,14 @@ fn removing_the_mask_reveals_the_unchanged_content() {
         let mut encoder = Encoder::new(EncoderConfig::default());
         encoder.set_privacy_masks(&[mask]);
         let mut viewer = Decoder::new(DecoderConfig::default());
-        viewer
-            .apply(encode(&mut encoder, &screen, None).unwrap().as_bytes())
-            .unwrap();
-        check(
-            &viewer,
-            &masked(&screen, &[mask]),
-            &[mask],
-            PixelFormat::Bgra8,
-            "masked",
-        );
+        assert!(send(&mut encoder, &mut viewer, &screen, None));
+        check_masked(&viewer, &screen, &[mask], "masked");
         // The same frame again, masks gone: the capture reports no damage, yet the area is sent.
         encoder.set_privacy_masks(&[]);
-        let p = encode(&mut encoder, &screen, hints).expect("unmasking changes what viewers see");
-        viewer.apply(p.as_bytes()).unwrap();
+        assert!(
+            send(&mut encoder, &mut viewer, &screen, hints),
+            "unmasking changes what viewers see"
+        );
         assert_eq!(
             fb(&viewer),
             &screen.bgra()[..],
@@ -225,43 +237,29 @@ fn moving_masks_mid_stream() {
         let mut encoder = Encoder::new(EncoderConfig::default());
         encoder.set_privacy_masks(&[a, b]);
         let mut viewer = Decoder::new(DecoderConfig::default());
-        viewer
-            .apply(encode(&mut encoder, &screen, None).unwrap().as_bytes())
-            .unwrap();
-        check(
-            &viewer,
-            &masked(&screen, &[a, b]),
-            &[a, b],
-            PixelFormat::Bgra8,
-            "both masked",
-        );
+        assert!(send(&mut encoder, &mut viewer, &screen, None));
+        check_masked(&viewer, &screen, &[a, b], "both masked");
         // Move the secret under b only and unmask a: a's new content shows, b stays masked.
         let mut next = screen.clone();
         next.noise(a, 3, 4);
         opaque(&mut next);
         encoder.set_privacy_masks(&[b]);
         let hint_list = hints.map(|_| vec![a]);
-        if let Some(p) = encode(&mut encoder, &next, hint_list.as_deref()) {
-            viewer.apply(p.as_bytes()).unwrap();
-        }
-        check(
+        send(&mut encoder, &mut viewer, &next, hint_list.as_deref());
+        check_masked(
             &viewer,
-            &masked(&next, &[b]),
+            &next,
             &[b],
-            PixelFormat::Bgra8,
             &format!("after moving, hints {hints:?}"),
         );
         // A new mask over unchanged content hides it from now on, even when the capture reports nothing.
         let c = Rect::new(20, 70, 30, 30);
         encoder.set_privacy_masks(&[b, c]);
-        if let Some(p) = encode(&mut encoder, &next, hints) {
-            viewer.apply(p.as_bytes()).unwrap();
-        }
-        check(
+        send(&mut encoder, &mut viewer, &next, hints);
+        check_masked(
             &viewer,
-            &masked(&next, &[b, c]),
+            &next,
             &[b, c],
-            PixelFormat::Bgra8,
             &format!("new mask, hints {hints:?}"),
         );
     }
@@ -276,29 +274,15 @@ fn mask_added_mid_stream_with_hints_keeps_viewers_exact() {
     screen.set(40, 40, 0xffff_ffff); // a dot in tile 0, never inside a hint
     let mut encoder = Encoder::new(EncoderConfig::default());
     let mut viewer = Decoder::new(DecoderConfig::default());
-    viewer
-        .apply(encode(&mut encoder, &screen, None).unwrap().as_bytes())
-        .unwrap();
+    assert!(send(&mut encoder, &mut viewer, &screen, None));
 
     let mask = Rect::new(0, 0, 8, 8);
     encoder.set_privacy_masks(&[mask]);
     let change = Rect::new(10, 0, 4, 4);
     screen.noise(change, 1, 0);
     opaque(&mut screen);
-    viewer
-        .apply(
-            encode(&mut encoder, &screen, Some(&[change]))
-                .unwrap()
-                .as_bytes(),
-        )
-        .unwrap();
-    check(
-        &viewer,
-        &masked(&screen, &[mask]),
-        &[mask],
-        PixelFormat::Bgra8,
-        "after the hinted update",
-    );
+    assert!(send(&mut encoder, &mut viewer, &screen, Some(&[change])));
+    check_masked(&viewer, &screen, &[mask], "after the hinted update");
 
     // Tile 1 now shows what tile 0 would show without its dot.
     let mut tile0_without_dot = masked(&screen, &[mask]);
@@ -308,14 +292,11 @@ fn mask_added_mid_stream_with_hints_keeps_viewers_exact() {
             screen.set(64 + x, y, tile0_without_dot.get(x, y));
         }
     }
-    if let Some(p) = encode(&mut encoder, &screen, Some(&[Rect::new(64, 0, 64, 64)])) {
-        viewer.apply(p.as_bytes()).unwrap();
-    }
-    check(
-        &viewer,
-        &masked(&screen, &[mask]),
-        &[mask],
-        PixelFormat::Bgra8,
-        "tile 1 = tile 0 without its dot",
+    send(
+        &mut encoder,
+        &mut viewer,
+        &screen,
+        Some(&[Rect::new(64, 0, 64, 64)]),
     );
+    check_masked(&viewer, &screen, &[mask], "tile 1 = tile 0 without its dot");
 }

@@ -1,13 +1,14 @@
 //! `glimpse::session`: fan-out with real encoders and decoders, and remote control. Everything
 //! deterministic: time is a number, randomness a seeded generator.
 
+mod common;
+
 use bytes::Bytes;
+use common::packed_frame;
 use glimpse::session::{
     Control, ControlEvent, FanOut, FanOutConfig, FanOutEvent, InputEvent, StreamKind, ViewerId,
 };
-use glimpse::{
-    Decoder, DecoderConfig, Encoder, EncoderConfig, Error, Frame, PacketKind, PixelFormat,
-};
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Error, PacketKind};
 
 // ---------------------------------------------------------------------------------------------
 // Harness: a host with a real encoder, viewers with real decoders.
@@ -51,14 +52,7 @@ impl Host {
     }
 
     fn frame(&mut self) -> Option<Bytes> {
-        let frame = Frame::new(
-            &self.screen,
-            self.width,
-            self.height,
-            self.width as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .unwrap();
+        let frame = packed_frame(&self.screen, self.width, self.height);
         self.encoder.encode(&frame).unwrap().map(|p| p.into_bytes())
     }
 

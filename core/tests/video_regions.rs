@@ -4,9 +4,12 @@
 
 use std::process::Command;
 
-use glimpse::{
-    Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, PixelFormat, Rect, VideoChunk,
-};
+mod common;
+
+use common::{encode_and_apply, ffprobe_stream, packed_frame};
+
+use glimpse::internals::{equal_outside, psnr_inside};
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Rect, VideoChunk};
 use glimpse_corpus::Corpus;
 
 /// A desktop: static text-like background plus a "video" rectangle whose pixels change every frame.
@@ -52,50 +55,7 @@ impl Desk {
     }
 
     fn frame(&self) -> Frame<'_> {
-        Frame::new(
-            &self.pixels,
-            self.width,
-            self.height,
-            self.width as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .unwrap()
-    }
-}
-
-fn equal_outside(a: &[u8], b: &[u8], width: u32, lossy: &[Rect]) -> bool {
-    let mut a = a.to_vec();
-    for r in lossy {
-        for y in r.y..r.bottom() {
-            let s = (y * width + r.x) as usize * 4;
-            let e = s + r.width as usize * 4;
-            a[s..e].copy_from_slice(&b[s..e]);
-        }
-    }
-    a == b
-}
-
-fn psnr_inside(a: &[u8], b: &[u8], width: u32, rects: &[Rect]) -> f64 {
-    let (mut sum, mut n) = (0f64, 0f64);
-    for r in rects {
-        for y in r.y..r.bottom() {
-            let s = (y * width + r.x) as usize * 4;
-            for (pa, pb) in a[s..s + r.width as usize * 4]
-                .chunks_exact(4)
-                .zip(b[s..s + r.width as usize * 4].chunks_exact(4))
-            {
-                for c in 0..3 {
-                    let d = f64::from(pa[c]) - f64::from(pb[c]);
-                    sum += d * d;
-                    n += 1.0;
-                }
-            }
-        }
-    }
-    if sum == 0.0 {
-        99.0
-    } else {
-        10.0 * (255.0f64 * 255.0 / (sum / n)).log10()
+        packed_frame(&self.pixels, self.width, self.height)
     }
 }
 
@@ -202,20 +162,7 @@ fn ffmpeg_decodes_every_picture(chunks: &[VideoChunk]) {
     let path =
         std::env::temp_dir().join(format!("glimpse-region-{}-{call}.h264", std::process::id()));
     std::fs::write(&path, &stream).unwrap();
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&path)
-        .output();
+    let probe = ffprobe_stream(&path, "nb_read_frames", "csv=p=0");
     let Ok(probe) = probe else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -378,16 +325,7 @@ fn recordings_without_video_never_start_a_region() {
         let mut reader = s.frames().unwrap();
         while let Some(f) = reader.next_frame().unwrap() {
             encoder
-                .encode(
-                    &Frame::new(
-                        &f,
-                        s.width,
-                        s.height,
-                        s.width as usize * 4,
-                        PixelFormat::Bgra8,
-                    )
-                    .unwrap(),
-                )
+                .encode(&packed_frame(&f, s.width, s.height))
                 .unwrap();
         }
         assert_eq!(
@@ -417,14 +355,7 @@ fn the_video_region_recording_goes_h264_with_exact_surroundings() {
     let (mut psnr_sum, mut psnr_n) = (0.0, 0);
     let mut chunks = Vec::new();
     for (i, f) in frames.iter().enumerate() {
-        let frame = Frame::new(
-            f,
-            s.width,
-            s.height,
-            s.width as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .unwrap();
+        let frame = packed_frame(f, s.width, s.height);
         if let Some(p) = encoder.encode(&frame).unwrap() {
             chunks.extend(decoder.apply(p.as_bytes()).unwrap().video);
         }
@@ -448,19 +379,10 @@ fn the_video_region_recording_goes_h264_with_exact_surroundings() {
     assert!(psnr_n > 50 && psnr > 32.0);
     // The recording ends: repeat the last frame; exact within the bound.
     let last = frames.last().unwrap();
-    let frame = Frame::new(
-        last,
-        s.width,
-        s.height,
-        s.width as usize * 4,
-        PixelFormat::Bgra8,
-    )
-    .unwrap();
+    let frame = packed_frame(last, s.width, s.height);
     let bound = encoder.top_off_bound_frames();
     for _ in 0..bound {
-        if let Some(p) = encoder.encode(&frame).unwrap() {
-            decoder.apply(p.as_bytes()).unwrap();
-        }
+        encode_and_apply(&mut encoder, &mut decoder, &frame);
     }
     assert_eq!(
         decoder.framebuffer().unwrap().pixels,
@@ -486,14 +408,7 @@ fn recordings_with_video_go_h264_from_their_first_change() {
         let (mut changed, mut in_video, mut first_picture) = (0u64, 0u64, None);
         let mut t = 0;
         while let Some(f) = reader.next_frame().unwrap() {
-            let frame = Frame::new(
-                &f,
-                s.width,
-                s.height,
-                s.width as usize * 4,
-                PixelFormat::Bgra8,
-            )
-            .unwrap();
+            let frame = packed_frame(&f, s.width, s.height);
             let rects: Vec<Rect> = match encoder.encode(&frame).unwrap() {
                 Some(p) => decoder
                     .apply(p.as_bytes())

@@ -14,14 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check(glimpse_result r, const char *what) {
-    if (r != GLIMPSE_RESULT_OK) {
-        fprintf(stderr, "view: %s failed: %s (%u): %s\n", what, glimpse_result_message(r), (unsigned)r,
-                glimpse_last_error());
-        return 0;
-    }
-    return 1;
-}
+#define EXAMPLE_NAME "view"
+#include "example.h"
 
 static uint8_t *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");

@@ -1,6 +1,6 @@
 //! Sharing: `glimpse_encoder` and its settings, frames in, packets out (callback or poll).
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
@@ -287,6 +287,19 @@ impl glimpse_encoder {
     }
 }
 
+impl glimpse_encoder {
+    /// The engine, borrowed to read it; `GLIMPSE_RESULT_BUSY` while a call further up this thread's
+    /// stack (a packet callback's caller) holds it.
+    fn engine(&self) -> Result<Ref<'_, Encoder>, Failure> {
+        let state = self.state.try_borrow().map_err(|_| busy())?;
+        Ok(Ref::map(state, |s| &s.encoder))
+    }
+}
+
+fn no_frame_yet() -> Failure {
+    Failure::new(glimpse_result::NotAvailable, "no frame was pushed yet")
+}
+
 fn busy() -> Failure {
     Failure::new(
         glimpse_result::Busy,
@@ -540,19 +553,7 @@ pub unsafe extern "C" fn glimpse_encoder_request_checkpoint(
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        if encoder
-            .state
-            .try_borrow()
-            .map_err(|_| busy())?
-            .encoder
-            .session()
-            .is_none()
-        {
-            return Err(Failure::new(
-                glimpse_result::NotAvailable,
-                "no frame was pushed yet",
-            ));
-        }
+        encoder.engine()?.session().ok_or_else(no_frame_yet)?;
         encoder.produce(|enc| Ok(enc.checkpoint()))
     })
 }
@@ -650,15 +651,8 @@ pub unsafe extern "C" fn glimpse_encoder_session(
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
         // SAFETY: forwarded from the caller.
         let out_session = unsafe { out(out_session, "out_session") }?;
-        let session = encoder
-            .state
-            .try_borrow()
-            .map_err(|_| busy())?
-            .encoder
-            .session();
-        *out_session = session
-            .ok_or_else(|| Failure::new(glimpse_result::NotAvailable, "no frame was pushed yet"))?
-            .into();
+        let session = encoder.engine()?.session();
+        *out_session = session.ok_or_else(no_frame_yet)?.into();
         Ok(())
     })
 }
@@ -722,12 +716,7 @@ pub unsafe extern "C" fn glimpse_encoder_get_stats(
         // SAFETY: forwarded from the caller.
         unsafe {
             write_u64_fields(out_stats, STATS_V1_SIZE, "out_stats", || {
-                let s = encoder
-                    .state
-                    .try_borrow()
-                    .map_err(|_| busy())?
-                    .encoder
-                    .stats();
+                let s = encoder.engine()?.stats();
                 Ok([
                     (offset_of!(S, frames), s.frames),
                     (offset_of!(S, unchanged_frames), s.unchanged_frames),
@@ -764,12 +753,7 @@ pub unsafe extern "C" fn glimpse_encoder_top_off_bound_frames(
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
         // SAFETY: forwarded from the caller.
         let out_frames = unsafe { out(out_frames, "out_frames") }?;
-        *out_frames = encoder
-            .state
-            .try_borrow()
-            .map_err(|_| busy())?
-            .encoder
-            .top_off_bound_frames();
+        *out_frames = encoder.engine()?.top_off_bound_frames();
         Ok(())
     })
 }
@@ -801,12 +785,7 @@ pub unsafe extern "C" fn glimpse_encoder_lossy_rects(
         if rects.is_null() && cap != 0 {
             return Err(Failure::null("rects"));
         }
-        let lossy = encoder
-            .state
-            .try_borrow()
-            .map_err(|_| busy())?
-            .encoder
-            .lossy_rects();
+        let lossy = encoder.engine()?.lossy_rects();
         // SAFETY: forwarded from the caller.
         unsafe { write_rects(&lossy, rects, cap, out_count) }
     })

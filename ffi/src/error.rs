@@ -166,43 +166,17 @@ mod tests {
         // The core's enum is non_exhaustive, so no match here can notice a new variant: read the
         // numbers of `Error::code` from its source instead. A core code without a C code (or a list
         // above missing a variant) fails here.
-        let mut listed: Vec<u32> = errors.iter().map(|e| e.code()).collect();
-        listed.sort_unstable();
-        assert_eq!(
-            code_numbers(include_str!("../../core/src/error.rs")),
-            listed,
-            "core Error::code numbers vs the variants listed here"
+        assert_all_listed(
+            include_str!("../../core/src/error.rs"),
+            errors.iter().map(|e| e.code()),
+            "core Error::code",
         );
     }
 
     /// One quick-connect error per variant (but `Engine`, tested above).
     fn connect_errors() -> Vec<connect::ConnectError> {
-        use connect::ConnectError as E;
-        vec![
-            E::InvalidCode("x"),
-            E::UnknownSession,
-            E::CodeExpired,
-            E::RateLimited { retry_after_ms: 1 },
-            E::SessionBusy { retry_after_ms: 1 },
-            E::WrongCode,
-            E::NotAdmitted,
-            E::Unreachable("x".into()),
-            E::Tls("x".into()),
-            E::InvalidUrl {
-                url: "x".into(),
-                reason: "x",
-            },
-            E::Protocol("x".into()),
-            E::SessionEnded("x".into()),
-            E::Removed,
-            E::RelayFull("x".into()),
-            E::ConnectionLost("x".into()),
-            E::Closed,
-            E::Timeout("x"),
-            E::CodeInUse,
-            E::ControlNotGranted,
-            E::InvalidRequest("x".into()),
-        ]
+        use connect::ConnectError;
+        include!("connect_error_samples.rs")
     }
 
     /// Every quick-connect error has the C code of its own number, never `Unknown`.
@@ -216,12 +190,10 @@ mod tests {
             assert_eq!(Failure::from(e.clone()).code, c);
         }
         // `ConnectError` is non_exhaustive too: its numbers come from the source of `code()`.
-        let mut listed: Vec<u32> = errors.iter().map(|e| e.code()).collect();
-        listed.sort_unstable();
-        assert_eq!(
-            code_numbers(include_str!("../../connect/src/error.rs")),
-            listed,
-            "ConnectError::code numbers vs the variants listed here"
+        assert_all_listed(
+            include_str!("../../connect/src/error.rs"),
+            errors.iter().map(|e| e.code()),
+            "ConnectError::code",
         );
     }
 
@@ -240,6 +212,19 @@ mod tests {
             .collect();
         c.sort_unstable();
         assert_eq!(c, numbers);
+    }
+
+    /// Checks that the codes of the errors listed in a test are exactly the numbers `fn code` of
+    /// `source` returns (`what` names it).
+    #[track_caller]
+    fn assert_all_listed(source: &str, listed: impl Iterator<Item = u32>, what: &str) {
+        let mut listed: Vec<u32> = listed.collect();
+        listed.sort_unstable();
+        assert_eq!(
+            code_numbers(source),
+            listed,
+            "{what} numbers vs the variants listed here"
+        );
     }
 
     /// The numbers a `pub fn code(&self)` returns, read from a source file (lines

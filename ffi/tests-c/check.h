@@ -7,6 +7,8 @@
 
 #include <glimpse.h>
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Set by a failed check; reset by the runner before each test. */
@@ -33,6 +35,18 @@ extern int test_failed;
     } while (0)
 
 #define OK(call) EXPECT_CODE(call, GLIMPSE_RESULT_OK)
+
+/* A frame-pushing export on some handle (glimpse_encoder_push_frame, glimpse_host_push_frame), its
+ * handle passed as `handle`. */
+typedef glimpse_result (*push_frame_fn)(void *handle, const uint8_t *pixels, size_t len, uint32_t width,
+                                        uint32_t height, size_t stride, uint32_t pixel_format,
+                                        const glimpse_rect *rects, size_t rect_count);
+
+/* The argument checks every push_frame makes, on a `width` x `height` screen of packed `px`
+ * (test_glimpse.c): a NULL buffer or rectangle list, zero size, a short stride or buffer, an
+ * unknown pixel format, a rectangle count too large to address, rectangles outside or empty. */
+void check_frame_arguments(push_frame_fn push, void *handle, const uint8_t *px, uint32_t width,
+                           uint32_t height);
 
 /* Quick-connect tests (test_host.c). */
 void test_host_settings(void);

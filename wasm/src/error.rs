@@ -97,33 +97,10 @@ mod tests {
         assert_eq!(known(28), UNKNOWN);
     }
 
-    /// One quick-connect error per variant (engine errors are covered above).
+    /// One quick-connect error per variant (engine errors are covered above): the C library's
+    /// test list.
     fn connect_errors() -> Vec<ConnectError> {
-        vec![
-            ConnectError::ControlNotGranted,
-            ConnectError::InvalidCode("x"),
-            ConnectError::UnknownSession,
-            ConnectError::CodeExpired,
-            ConnectError::RateLimited { retry_after_ms: 1 },
-            ConnectError::SessionBusy { retry_after_ms: 1 },
-            ConnectError::WrongCode,
-            ConnectError::NotAdmitted,
-            ConnectError::Unreachable("x".into()),
-            ConnectError::Tls("x".into()),
-            ConnectError::InvalidUrl {
-                url: "x".into(),
-                reason: "x",
-            },
-            ConnectError::Protocol("x".into()),
-            ConnectError::SessionEnded("x".into()),
-            ConnectError::Removed,
-            ConnectError::RelayFull("x".into()),
-            ConnectError::ConnectionLost("x".into()),
-            ConnectError::Closed,
-            ConnectError::Timeout("x"),
-            ConnectError::CodeInUse,
-            ConnectError::InvalidRequest("x".into()),
-        ]
+        include!("../../ffi/src/connect_error_samples.rs")
     }
 
     /// Every name and number this binding throws is the C header's `GLIMPSE_RESULT_*` too.

@@ -31,28 +31,19 @@ fn entry(v: &ViewerInfo) -> Object {
     ])
 }
 
+/// An input event as JavaScript gets it: its `type` and its two fields.
 fn input(event: &InputEvent) -> Object {
+    let typed =
+        |kind: &str, a: (&str, JsValue), b: (&str, JsValue)| object(&[("type", kind.into()), a, b]);
     match *event {
-        InputEvent::PointerMove { x, y } => object(&[
-            ("type", "pointer-move".into()),
-            ("x", x.into()),
-            ("y", y.into()),
-        ]),
-        InputEvent::Button { button, down } => object(&[
-            ("type", "button".into()),
-            ("button", button.into()),
-            ("down", down.into()),
-        ]),
-        InputEvent::Wheel { dx, dy } => object(&[
-            ("type", "wheel".into()),
-            ("dx", dx.into()),
-            ("dy", dy.into()),
-        ]),
-        InputEvent::Key { keysym, down } => object(&[
-            ("type", "key".into()),
-            ("keysym", keysym.into()),
-            ("down", down.into()),
-        ]),
+        InputEvent::PointerMove { x, y } => typed("pointer-move", ("x", x.into()), ("y", y.into())),
+        InputEvent::Button { button, down } => {
+            typed("button", ("button", button.into()), ("down", down.into()))
+        }
+        InputEvent::Wheel { dx, dy } => typed("wheel", ("dx", dx.into()), ("dy", dy.into())),
+        InputEvent::Key { keysym, down } => {
+            typed("key", ("keysym", keysym.into()), ("down", down.into()))
+        }
     }
 }
 

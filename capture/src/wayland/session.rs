@@ -5,8 +5,10 @@
 use super::portal::{self, request_error, unavailable};
 use crate::{CaptureError, Selection};
 use ashpd::desktop::remote_desktop::{Axis, DeviceType, KeyState, RemoteDesktop};
-use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType, Stream};
-use ashpd::desktop::{PersistMode, Session};
+use ashpd::desktop::screencast::{
+    CursorMode, HasScreencastSession, Screencast, SourceType, Stream,
+};
+use ashpd::desktop::{PersistMode, Session, SessionPortal};
 use ashpd::enumflags2::BitFlags;
 use futures_util::StreamExt;
 use std::os::fd::OwnedFd;
@@ -223,20 +225,11 @@ async fn start_screencast(request: SessionRequest) -> Result<StartedSession, Cap
             .and_then(|r| r.response())
             .map_err(|e| request_error("Start", e))?;
         let stream = first_stream(streams.streams())?;
-        let fd = screencast
-            .open_pipe_wire_remote(&session)
-            .await
-            .map_err(|e| request_error("OpenPipeWireRemote", e))?;
+        let fd = pipewire_remote(&screencast, &session).await?;
         Ok((stream, fd, streams.restore_token().map(str::to_owned)))
     };
-    let outcome = with_dialog_timeout(request.dialog_timeout, dialog).await;
-    let (stream, pipewire_fd, restore_token) = match outcome {
-        Ok(started) => started,
-        Err(e) => {
-            let _ = session.close().await;
-            return Err(e);
-        }
-    };
+    let (stream, pipewire_fd, restore_token) =
+        run_dialog(&session, request.dialog_timeout, dialog).await?;
     let portal_session = PortalSession::ScreenCast {
         screencast,
         session,
@@ -296,20 +289,11 @@ async fn start_remote(request: SessionRequest) -> Result<StartedSession, Capture
             .and_then(|r| r.response())
             .map_err(|e| request_error("Start", e))?;
         let stream = first_stream(selected.streams().unwrap_or_default())?;
-        let fd = screencast
-            .open_pipe_wire_remote(&session)
-            .await
-            .map_err(|e| request_error("OpenPipeWireRemote", e))?;
+        let fd = pipewire_remote(&screencast, &session).await?;
         Ok((stream, fd, selected))
     };
-    let outcome = with_dialog_timeout(request.dialog_timeout, dialog).await;
-    let (stream, pipewire_fd, selected) = match outcome {
-        Ok(started) => started,
-        Err(e) => {
-            let _ = session.close().await;
-            return Err(e);
-        }
-    };
+    let (stream, pipewire_fd, selected) =
+        run_dialog(&session, request.dialog_timeout, dialog).await?;
     let keyboard = selected.devices().contains(DeviceType::Keyboard);
     let pointer = selected.devices().contains(DeviceType::Pointer);
     let node = stream.pipe_wire_node_id();
@@ -338,16 +322,34 @@ fn first_stream(streams: &[Stream]) -> Result<Stream, CaptureError> {
         .ok_or_else(|| CaptureError::Portal("the portal started a session without a stream".into()))
 }
 
-async fn with_dialog_timeout<T>(
+/// Runs the steps that wait for the portal's share dialog, within `limit`; when they fail or time
+/// out, closes `session` before returning the error.
+async fn run_dialog<T, P: SessionPortal>(
+    session: &Session<'_, P>,
     limit: Duration,
     dialog: impl std::future::Future<Output = Result<T, CaptureError>>,
 ) -> Result<T, CaptureError> {
-    tokio::time::timeout(limit, dialog)
+    let outcome = tokio::time::timeout(limit, dialog)
         .await
         .unwrap_or(Err(CaptureError::Timeout {
             waiting_for: "an answer to the portal's share dialog",
             seconds: limit.as_secs(),
-        }))
+        }));
+    if outcome.is_err() {
+        let _ = session.close().await;
+    }
+    outcome
+}
+
+/// The PipeWire remote to read a started session's streams from.
+async fn pipewire_remote(
+    screencast: &Screencast<'_>,
+    session: &Session<'_, impl HasScreencastSession>,
+) -> Result<OwnedFd, CaptureError> {
+    screencast
+        .open_pipe_wire_remote(session)
+        .await
+        .map_err(|e| request_error("OpenPipeWireRemote", e))
 }
 
 /// Starts the task that owns `session` and returns its handle.

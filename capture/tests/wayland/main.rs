@@ -7,7 +7,7 @@
 #![cfg(all(target_os = "linux", feature = "wayland"))]
 
 use glimpse::internals::damage;
-use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Frame, Rect};
+use glimpse::{Decoder, DecoderConfig, Encoder, EncoderConfig, Rect};
 use glimpse_capture::{
     detect_backend, open, Backend, BackendChoice, CaptureOptions, PortalSource, RemoteInput,
     ScreenSource,
@@ -175,14 +175,7 @@ fn viewer_screen_equals_an_independent_pipewire_grab() {
     let mut encoder = Encoder::new(EncoderConfig::default());
     let mut viewer = Decoder::new(DecoderConfig::default());
     let mut encode = |frame: &glimpse_capture::CapturedFrame<'_>| {
-        let f = Frame::new(
-            frame.pixels,
-            frame.width,
-            frame.height,
-            frame.stride,
-            frame.format,
-        )
-        .unwrap();
+        let f = frame.frame().unwrap();
         let packet = match &frame.damage {
             Some(hints) => encoder.encode_with_hints(&f, hints),
             None => encoder.encode(&f),

@@ -244,17 +244,8 @@ pub(crate) fn decompress(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::codec::noise;
     use crate::wire::Reader;
-
-    fn noise(seed: u32, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                (state >> 16) as u8
-            })
-            .collect()
-    }
 
     #[test]
     fn large_payloads_reach_back_a_mebibyte() {

@@ -138,16 +138,7 @@ pub(crate) fn decompress(packed: &[u8], raw_len: usize, dictionary: &[u8]) -> Re
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-
-    fn noise(seed: u32, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                (state >> 16) as u8
-            })
-            .collect()
-    }
+    use crate::codec::noise;
 
     #[test]
     fn the_history_makes_repeated_content_cheap_and_round_trips() {

@@ -276,13 +276,7 @@ impl TileCoder {
         for rect in rects {
             rect.check_inside(frame.width(), frame.height())?;
             let side = rect.width.max(rect.height);
-            if side > 256 {
-                return Err(Error::LimitExceeded {
-                    what: "side of a coded rectangle",
-                    value: side.into(),
-                    limit: 256,
-                });
-            }
+            Error::check_limit("side of a coded rectangle", side.into(), 256)?;
         }
         let src = if frame.format() == crate::PixelFormat::Bgra8 {
             SourceRows {
@@ -322,6 +316,18 @@ impl TileCoder {
 /// Codes `rects` of `frame` with a one-off [`TileCoder`] and returns the compressed payload.
 pub fn encode_rects(frame: &crate::Frame<'_>, rects: &[Rect], entropy: Entropy) -> Result<Vec<u8>> {
     Ok(TileCoder::new(entropy).encode(frame, rects)?.to_vec())
+}
+
+/// Pseudo-random bytes from `seed`: payloads no entropy stage can shrink (the codec tests' input).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) fn noise(seed: u32, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as u8
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -72,20 +72,10 @@ fn correlate(v: [u8; 4]) -> [u8; 4] {
 
 #[inline]
 fn sub(a: [u8; 4], b: [u8; 4]) -> [u8; 4] {
-    [
-        a[0].wrapping_sub(b[0]),
-        a[1].wrapping_sub(b[1]),
-        a[2].wrapping_sub(b[2]),
-        a[3].wrapping_sub(b[3]),
-    ]
+    std::array::from_fn(|i| a[i].wrapping_sub(b[i]))
 }
 
 #[inline]
 fn add(a: [u8; 4], b: [u8; 4]) -> [u8; 4] {
-    [
-        a[0].wrapping_add(b[0]),
-        a[1].wrapping_add(b[1]),
-        a[2].wrapping_add(b[2]),
-        a[3].wrapping_add(b[3]),
-    ]
+    std::array::from_fn(|i| a[i].wrapping_add(b[i]))
 }

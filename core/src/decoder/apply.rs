@@ -6,7 +6,7 @@ use super::video::{VideoChunk, VideoDecoders};
 use super::State;
 use crate::codec;
 use crate::frame::{PackedImage, PixelFormat, Rect, SourceRows};
-use crate::protocol::Op;
+use crate::protocol::{Op, TileOp};
 
 /// Where the video ops of one update go.
 pub(super) struct VideoSink<'a> {
@@ -128,9 +128,9 @@ pub(super) fn apply_ops(
                 }
                 damage.push(rect);
             }
-            Op::Tile {
+            Op::Tile(TileOp {
                 tile, rect, store, ..
-            } => {
+            }) => {
                 let tile_rect = state.grid.tile_rect(tile);
                 let abs = Rect::new(
                     tile_rect.x + rect.x,

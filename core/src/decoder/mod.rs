@@ -226,13 +226,8 @@ impl Decoder {
         }
         let history = self.state.as_ref().map_or(&[][..], |s| s.history.window());
         match protocol::parse(packet, &limits, screen, history)? {
-            Message::Checkpoint {
-                session,
-                seq,
-                next_cache_id,
-                cursor,
-                ops,
-            } => {
+            Message::Checkpoint(c) => {
+                let session = c.session;
                 let grid = TileGrid::new(session.width, session.height, session.tile_size);
                 let mut state = State {
                     session,
@@ -241,14 +236,14 @@ impl Decoder {
                     reference: None,
                     history: Default::default(),
                     glyphs: Default::default(),
-                    cache: DecoderCache::new(session.cache_tiles, next_cache_id),
-                    seq,
+                    cache: DecoderCache::new(session.cache_tiles, c.next_cache_id),
+                    seq: c.seq,
                 };
-                let staged = stage_ops(&state, &ops, true, self.config.output_format)?;
-                let mut sink = VideoSink::new(&mut self.video, false, &ops.video);
+                let staged = stage_ops(&state, &c.ops, true, self.config.output_format)?;
+                let mut sink = VideoSink::new(&mut self.video, false, &c.ops.video);
                 apply_ops(
                     &mut state,
-                    &ops.ops,
+                    &c.ops.ops,
                     &staged.ops,
                     self.config.output_format,
                     &mut sink,
@@ -259,10 +254,10 @@ impl Decoder {
                 });
                 self.state = Some(state);
                 self.cursor_images.clear();
-                if let Some(image) = cursor.image {
+                if let Some(image) = c.cursor.image {
                     self.add_cursor_image(image);
                 }
-                self.cursor_position = cursor.position;
+                self.cursor_position = c.cursor.position;
                 self.damage = vec![Rect::new(0, 0, session.width, session.height)];
                 Ok(Update {
                     kind: PacketKind::Checkpoint,

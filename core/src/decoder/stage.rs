@@ -6,7 +6,7 @@ use super::State;
 use crate::codec::{self, TileMode};
 use crate::error::{Error, Result};
 use crate::frame::{swap_red_blue, PixelFormat, Rect};
-use crate::protocol::{Op, OpList, TileGlyphs};
+use crate::protocol::{Op, OpList, TileGlyphs, TileOp};
 use crate::tiles::glyphs::{shapes, DecoderGlyphs, Glyph, GLYPH_CAPACITY};
 use crate::wire::Reader;
 
@@ -109,13 +109,7 @@ impl<'a> Stager<'a> {
             Op::ResetHistory => self.not_in_checkpoint("payload history inside a checkpoint"),
             Op::RecolorMap => self.recolor_map(),
             Op::Fill { rect, .. } => self.fill(&rect),
-            Op::Tile {
-                tile,
-                rect,
-                mode,
-                store,
-                glyphs,
-            } => self.tile(tile, &rect, mode, store, glyphs),
+            Op::Tile(t) => self.tile(&t),
             Op::Video { rect, .. } => self.video(&rect),
             Op::VideoEnd { .. } => self.not_in_checkpoint("video inside a checkpoint"),
             Op::Cached { tile, id, store } => self.cached(tile, id, store),
@@ -124,15 +118,11 @@ impl<'a> Stager<'a> {
 
     /// Copies, fills, video and cached tiles may draw at most eight screens' worth per packet.
     fn check_drawn_area(&self) -> Result<()> {
-        let screen_area = self.screen.area();
-        if self.copy_fill_area > 8 * screen_area {
-            return Err(Error::LimitExceeded {
-                what: "area drawn by one packet",
-                value: self.copy_fill_area,
-                limit: 8 * screen_area,
-            });
-        }
-        Ok(())
+        Error::check_limit(
+            "area drawn by one packet",
+            self.copy_fill_area,
+            8 * self.screen.area(),
+        )
     }
 
     fn not_in_checkpoint(&self, what: &'static str) -> Result<StagedOp> {
@@ -196,44 +186,30 @@ impl<'a> Stager<'a> {
         Ok(StagedOp::Checked)
     }
 
-    fn tile(
-        &mut self,
-        tile: u32,
-        rect: &Rect,
-        mode: TileMode,
-        keep: bool,
-        glyphs: TileGlyphs,
-    ) -> Result<StagedOp> {
-        if tile >= self.state.grid.len() {
+    fn tile(&mut self, t: &TileOp) -> Result<StagedOp> {
+        if t.tile >= self.state.grid.len() {
             return Err(Error::Malformed("tile index beyond the grid"));
         }
-        if self.checkpoint && keep {
+        if self.checkpoint && t.store {
             return Err(Error::Malformed("cache store inside a checkpoint"));
         }
-        if (glyphs.refs || glyphs.store)
-            && (self.checkpoint || mode.is_recolor() || self.capacity == 0)
+        if (t.glyphs.refs || t.glyphs.store)
+            && (self.checkpoint || t.mode.is_recolor() || self.capacity == 0)
         {
             return Err(Error::Malformed(
                 "glyphs in a checkpoint, a recolouring or a session without a cache",
             ));
         }
-        let tile_rect = self.state.grid.tile_rect(tile);
-        rect.check_inside(tile_rect.width, tile_rect.height)?;
-        self.tile_area += rect.area();
-        let screen_area = self.screen.area();
-        if self.tile_area > 2 * screen_area {
-            return Err(Error::LimitExceeded {
-                what: "coded tile area",
-                value: self.tile_area,
-                limit: 2 * screen_area,
-            });
-        }
-        let staged = if mode.is_recolor() {
-            self.recolor(mode)?
+        let tile_rect = self.state.grid.tile_rect(t.tile);
+        t.rect.check_inside(tile_rect.width, tile_rect.height)?;
+        self.tile_area += t.rect.area();
+        Error::check_limit("coded tile area", self.tile_area, 2 * self.screen.area())?;
+        let staged = if t.mode.is_recolor() {
+            self.recolor(t.mode)?
         } else {
-            self.pixels(rect, mode, glyphs)?
+            self.pixels(&t.rect, t.mode, t.glyphs)?
         };
-        if keep {
+        if t.store {
             self.store(tile_rect);
         }
         Ok(staged)

@@ -7,7 +7,7 @@ use super::{glyph_coding, shared_recolor, EncoderStats, Screen};
 use crate::codec::{self, recolor, Coded, Entropy, Scratch, Strategy, TileMode};
 use crate::damage::DirtyTile;
 use crate::frame::{Rect, SourceRows};
-use crate::protocol::{Op, TileGlyphs};
+use crate::protocol::{Op, TileGlyphs, TileOp};
 use crate::tiles::TileKey;
 
 /// Smallest changed rectangle worth checking for a recolouring.
@@ -111,32 +111,32 @@ fn code_shared_recolor(
         recolor::write_shared(&plan.map, coder.payload);
         plan.sent = true;
     }
-    coder.ops.push(Op::Tile {
+    coder.ops.push(Op::Tile(TileOp {
         tile: d.index,
         rect: relative(&d.rect, tile_rect),
         mode: TileMode::RecolorShared,
         store: false,
         glyphs: TileGlyphs::default(),
-    });
+    }));
     let mut coded = Vec::with_capacity(exceptions.len());
     for rect in exceptions {
         match codec::encode_rect(src, rect, coder.payload, coder.scratch, coder.strategy) {
             Coded::Fill(color) => push_fill(coder.ops, *rect, color),
-            Coded::Tile(mode) => coded.push(Op::Tile {
+            Coded::Tile(mode) => coded.push(Op::Tile(TileOp {
                 tile: d.index,
                 rect: relative(rect, tile_rect),
                 mode,
                 store: false,
                 glyphs: TileGlyphs::default(),
-            }),
+            })),
         }
     }
     // Fills first, coded exceptions after (they are disjoint): the last op of the tile stores it
     // into the cache once it is complete.
     coder.ops.extend(coded);
     if screen.cache.enabled() {
-        if let Some(Op::Tile { store, .. }) = coder.ops.last_mut() {
-            *store = true;
+        if let Some(Op::Tile(t)) = coder.ops.last_mut() {
+            t.store = true;
             screen.cache.store(TileKey::of(src, tile_rect));
         }
     }
@@ -169,13 +169,13 @@ fn code_pixels(
             if store {
                 screen.cache.store(TileKey::of(src, tile_rect));
             }
-            coder.ops.push(Op::Tile {
+            coder.ops.push(Op::Tile(TileOp {
                 tile: d.index,
                 rect: relative(&d.rect, tile_rect),
                 mode,
                 store,
                 glyphs,
-            });
+            }));
         }
     }
 }

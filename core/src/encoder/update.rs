@@ -7,7 +7,7 @@ use super::{EncoderConfig, EncoderStats, Screen};
 use crate::codec::{self, Coded, Entropy, Scratch};
 use crate::damage::{detect_with, DirtyTile};
 use crate::frame::{Rect, SourceRows};
-use crate::protocol::{self, CursorState, Op, Packet, TileGlyphs};
+use crate::protocol::{self, CursorState, Op, Packet, TileGlyphs, TileOp};
 use crate::tiles::motion::CurrentAnchors;
 use crate::tiles::{solid_color, TileKey};
 
@@ -232,13 +232,13 @@ pub(super) fn build_checkpoint(
             codec::Strategy::for_entropy(entropy),
         ) {
             Coded::Fill(color) => push_fill(&mut ops, rect, color),
-            Coded::Tile(mode) => ops.push(Op::Tile {
+            Coded::Tile(mode) => ops.push(Op::Tile(TileOp {
                 tile: index,
                 rect: relative(&rect, &rect),
                 mode,
                 store: false,
                 glyphs: TileGlyphs::default(),
-            }),
+            })),
         }
     }
     // Joiners start without a payload history; the next update tells the others to forget theirs.

@@ -74,7 +74,7 @@ use crate::error::{Error, Result};
 use crate::frame::{check_dimensions, MAX_DIMENSION};
 use crate::wire::{put_signed, put_varint, Reader};
 use ops::{read_ops, write_ops};
-pub(crate) use ops::{Op, OpList, TileGlyphs};
+pub(crate) use ops::{Op, OpList, TileGlyphs, TileOp};
 
 /// Protocol version spoken by this build.
 pub const PROTOCOL_VERSION: u8 = 1;
@@ -303,19 +303,20 @@ impl Limits {
 /// A parsed packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Message {
-    Checkpoint {
-        session: SessionInfo,
-        seq: u64,
-        next_cache_id: u64,
-        cursor: CursorState,
-        ops: OpList,
-    },
-    FrameUpdate {
-        seq: u64,
-        ops: OpList,
-    },
+    Checkpoint(Checkpoint),
+    FrameUpdate { seq: u64, ops: OpList },
     CursorShape(CursorImage),
     CursorPosition(CursorPosition),
+}
+
+/// A parsed checkpoint: the session, where the stream stands, the cursor and the screen's ops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    pub session: SessionInfo,
+    pub seq: u64,
+    pub next_cache_id: u64,
+    pub cursor: CursorState,
+    pub ops: OpList,
 }
 
 /// Cursor state carried by a checkpoint.
@@ -350,13 +351,13 @@ pub(crate) fn parse(
             let cursor = read_cursor_state(&mut r)?;
             let limits = Limits::for_screen(session.width, session.height, session.tile_size);
             let ops = read_ops(&mut r, &limits, None)?;
-            Message::Checkpoint {
+            Message::Checkpoint(Checkpoint {
                 session,
                 seq,
                 next_cache_id,
                 cursor,
                 ops,
-            }
+            })
         }
         PacketKind::FrameUpdate => {
             let limits = screen.ok_or(Error::NoCheckpoint)?;

@@ -31,13 +31,7 @@ pub(crate) enum Op {
         rect: Rect,
         color: u32,
     },
-    Tile {
-        tile: u32,
-        rect: Rect,
-        mode: TileMode,
-        store: bool,
-        glyphs: TileGlyphs,
-    },
+    Tile(TileOp),
     Cached {
         tile: u32,
         id: u64,
@@ -68,6 +62,17 @@ pub(crate) enum Op {
     RecolorMap,
     /// The payload history starts again with this update's payload.
     ResetHistory,
+}
+
+/// A coded tile: `rect` (relative to tile `tile`) in `mode`, its pixels (and glyph references) in
+/// the payload; the decoder stores the whole tile into its cache after it when `store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TileOp {
+    pub tile: u32,
+    pub rect: Rect,
+    pub mode: TileMode,
+    pub store: bool,
+    pub glyphs: TileGlyphs,
 }
 
 const OP_STORE_SCREEN: u8 = 0;
@@ -160,13 +165,13 @@ pub(super) fn read_ops(
                     u32::from(b[2]) + 1,
                     u32::from(b[3]) + 1,
                 );
-                Op::Tile {
+                Op::Tile(TileOp {
                     tile,
                     rect,
                     mode,
                     store,
                     glyphs,
-                }
+                })
             }
             OP_CACHED => {
                 let tile = r.varint_u32("tile index", u32::MAX)?;
@@ -247,25 +252,19 @@ pub(super) fn write_ops(
                 write_rect(out, &rect);
                 out.extend_from_slice(&color.to_le_bytes());
             }
-            Op::Tile {
-                tile,
-                rect,
-                mode,
-                store,
-                glyphs,
-            } => {
-                out.push(OP_TILE | if store { STORE_BIT } else { 0 });
-                put_varint(out, u64::from(tile));
+            Op::Tile(t) => {
+                out.push(OP_TILE | if t.store { STORE_BIT } else { 0 });
+                put_varint(out, u64::from(t.tile));
                 out.push(
-                    mode as u8
-                        | if glyphs.refs { MODE_GLYPH_REFS } else { 0 }
-                        | if glyphs.store { MODE_GLYPH_STORE } else { 0 },
+                    t.mode as u8
+                        | if t.glyphs.refs { MODE_GLYPH_REFS } else { 0 }
+                        | if t.glyphs.store { MODE_GLYPH_STORE } else { 0 },
                 );
                 out.extend_from_slice(&[
-                    rect.x as u8,
-                    rect.y as u8,
-                    (rect.width - 1) as u8,
-                    (rect.height - 1) as u8,
+                    t.rect.x as u8,
+                    t.rect.y as u8,
+                    (t.rect.width - 1) as u8,
+                    (t.rect.height - 1) as u8,
                 ]);
             }
             Op::Cached { tile, id, store } => {

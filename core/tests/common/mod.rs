@@ -2,7 +2,7 @@
 //! decoder snapshot for "nothing changed" assertions.
 #![allow(dead_code)]
 
-use glimpse::{Decoder, Encoder, Frame, Packet, PixelFormat, Rect};
+use glimpse::{Decoder, Encoder, Frame, Packet, PixelFormat, Rect, Update};
 
 /// Canonical BGRA pixels (`u32` little endian) of a screen, the ground truth of a test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +119,24 @@ pub fn with_stride(packed: &[u8], width: u32, height: u32, stride: usize, junk: 
     out
 }
 
+/// A frame of packed BGRA bytes of a `width` x `height` screen.
+pub fn packed_frame(bytes: &[u8], width: u32, height: u32) -> Frame<'_> {
+    Frame::new(bytes, width, height, width as usize * 4, PixelFormat::Bgra8).expect("valid frame")
+}
+
+/// Encodes `frame` and applies its packet, if any, to `decoder`; the decoder's update.
+pub fn encode_and_apply(
+    encoder: &mut Encoder,
+    decoder: &mut Decoder,
+    frame: &Frame<'_>,
+) -> Option<Update> {
+    let packet = encoder.encode(frame).expect("encode");
+    packet.map(|p| decoder.apply(p.as_bytes()).expect("apply"))
+}
+
 /// Encodes packed BGRA bytes of a `width` x `height` screen.
 pub fn encode_bgra(encoder: &mut Encoder, bytes: &[u8], width: u32, height: u32) -> Option<Packet> {
-    let frame = Frame::new(bytes, width, height, width as usize * 4, PixelFormat::Bgra8)
-        .expect("valid frame");
+    let frame = packed_frame(bytes, width, height);
     encoder
         .encode(&frame)
         .expect("encode never fails on a valid frame")
@@ -273,4 +287,18 @@ pub fn random_edit(screen: &mut Screen, rng: &mut Lcg) -> Rect {
         }
         _ => Rect::new(0, 0, 0, 0), // nothing changes
     }
+}
+
+/// Runs ffprobe on the H.264 file `path`: counts the frames of its first video stream and prints the
+/// stream's `entries` (`-show_entries stream=...`) in `format` (`-of`). Err when ffprobe cannot run.
+pub fn ffprobe_stream(
+    path: &std::path::Path,
+    entries: &str,
+    format: &str,
+) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", &format!("stream={entries}"), "-of", format])
+        .arg(path)
+        .output()
 }
