@@ -12,12 +12,18 @@
 //! Options: `--viewers N` (200), `--slow N` (10), `--corpus NAME` (typing_editor, largest size
 //! found), `--fps N` (20), `--phase-seconds N` (one pass over the recording), `--relay-bin PATH`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod bench;
+#[path = "../tests/cluster/harness.rs"]
+mod harness;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use glimpse::{EncoderConfig, Frame, PixelFormat};
-use glimpse_connect::{ControlPolicy, Host, HostConfig, HostStats, Viewer, ViewerConfig};
+use bench::{cpu_ms, fail, join, per_frame, percentile, relay_exe, rss_mib, Player};
+use glimpse::EncoderConfig;
+use glimpse_connect::{ControlPolicy, Host, HostConfig, JoinCode, Viewer};
+use harness::http_get;
 
 struct Options {
     viewers: usize,
@@ -26,11 +32,6 @@ struct Options {
     fps: f64,
     phase: Option<Duration>,
     relay_bin: Option<String>,
-}
-
-fn fail(message: String) -> ! {
-    eprintln!("load_test: {message}");
-    std::process::exit(1)
 }
 
 fn parse() -> Options {
@@ -65,55 +66,8 @@ fn parse() -> Options {
     o
 }
 
-fn epoch_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
-}
-
-/// CPU time of this process, in ms (utime + stime).
-fn process_cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0.0);
-    ticks * 10.0 // USER_HZ is 100 on Linux
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 fn start_relay(o: &Options) -> (Child, String) {
-    let exe = o
-        .relay_bin
-        .clone()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            let me = std::env::current_exe().expect("current exe");
-            // target/<profile>/examples/load_test -> target/<profile>/glimpse-relay
-            me.parent()
-                .and_then(|p| p.parent())
-                .expect("target dir")
-                .join("glimpse-relay")
-        });
+    let exe = relay_exe(o.relay_bin.clone().map(std::path::PathBuf::from));
     let mut child = Command::new(&exe)
         .args([
             "--listen",
@@ -144,78 +98,17 @@ fn start_relay(o: &Options) -> (Child, String) {
     (child, addr)
 }
 
-/// A plain HTTP GET on loopback: (status line, body).
-fn http_get(addr: &str, path: &str) -> (String, String) {
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
-        return (String::new(), String::new());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    );
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text.lines().next().unwrap_or_default().to_string();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    (status, body)
-}
-
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or(-1.0)
 }
 
-/// Host measurements at one instant.
-#[derive(Clone, Copy)]
-struct Sample {
-    frames: u64,
-    encode_cpu_ns: u64,
-    sent: u64,
-}
-
-fn sample(s: &HostStats) -> Sample {
-    Sample {
-        frames: s.frames,
-        encode_cpu_ns: s.encode_cpu_ns,
-        sent: s.sent_bytes,
-    }
-}
-
-/// (encode CPU ms, upload bytes) per frame between two samples, and the frames.
-fn per_frame(a: Sample, b: Sample) -> (f64, f64, u64) {
-    let frames = b.frames - a.frames;
-    let f = frames.max(1) as f64;
-    (
-        (b.encode_cpu_ns - a.encode_cpu_ns) as f64 / 1e6 / f,
-        (b.sent - a.sent) as f64 / f,
-        frames,
-    )
-}
-
-/// Plays the recording to the host at `fps`, round and round, until the host is closed.
-fn play(host: std::sync::Arc<Host>, frames: Vec<Vec<u8>>, (w, h): (u32, u32), fps: f64) {
-    std::thread::spawn(move || {
-        let interval = Duration::from_secs_f64(1.0 / fps);
-        let mut next = Instant::now();
-        for pixels in frames.iter().cycle() {
-            let frame =
-                Frame::new(pixels, w, h, w as usize * 4, PixelFormat::Bgra8).expect("frame");
-            if host.push_frame(&frame, None).is_err() {
-                return;
-            }
-            next += interval;
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
-    });
-}
-
 /// Joins `total` viewers, 8 at a time; the first `slow` of them are slow readers.
 fn join_crowd(
-    join: &(dyn Fn(bool) -> Result<Viewer, glimpse_connect::ConnectError> + Sync),
+    url: &str,
+    code: JoinCode,
+    rt: &tokio::runtime::Runtime,
     total: usize,
     slow: usize,
 ) -> Vec<(bool, Viewer)> {
@@ -225,12 +118,7 @@ fn join_crowd(
                 scope.spawn(move || {
                     (k..total)
                         .step_by(8)
-                        .map(|i| {
-                            let v = join(i < slow).unwrap_or_else(|e| {
-                                fail(format!("viewer {i} could not join: {e}"))
-                            });
-                            (i < slow, v)
-                        })
+                        .map(|i| (i < slow, join(url, code, rt, i < slow)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -294,25 +182,14 @@ fn crowd_figures(
 
 fn main() {
     let o = parse();
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(170));
-        fail("time limit reached".into());
-    });
-    let corpus =
-        glimpse_corpus::Corpus::shared_or_bundled().unwrap_or_else(|e| fail(e.to_string()));
-    let scenario = corpus
-        .scenarios
-        .iter()
-        .filter(|s| s.name == o.corpus)
-        .max_by_key(|s| s.width * s.height)
-        .unwrap_or_else(|| fail(format!("no recording {}", o.corpus)));
-    let frames = scenario.load_all().unwrap_or_else(|e| fail(e.to_string()));
-    let (w, h) = (scenario.width, scenario.height);
+    bench::time_limit(170);
+    let (frames, (w, h)) = bench::recording(&o.corpus);
     let phase = o
         .phase
         .unwrap_or(Duration::from_secs_f64(frames.len() as f64 / o.fps));
     let (mut relay, addr) = start_relay(&o);
     let url = format!("ws://{addr}");
+    let socket: std::net::SocketAddr = addr.parse().expect("relay address");
 
     let mut config = HostConfig::new(&url);
     config.policy = ControlPolicy::ViewOnly;
@@ -321,51 +198,30 @@ fn main() {
         std::sync::Arc::new(Host::connect(config).unwrap_or_else(|e| fail(format!("host: {e}"))));
     host.record_timings(true);
     let code = host.code();
-    play(host.clone(), frames, (w, h), o.fps);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let join = |slow: bool| {
-        let mut c = ViewerConfig::new(&url, code);
-        c.decode = false;
-        c.runtime = Some(rt.handle().clone());
-        if slow {
-            c.read_delay = Duration::from_millis(200);
-        }
-        Viewer::join(c)
-    };
+    let player = Player::start(host.clone(), frames, (w, h), o.fps, phase);
+    let rt = bench::runtime();
 
-    // Phase 1: one viewer (after a warm-up pass, so every measured pass finds the tile cache alike).
-    let first = join(false).unwrap_or_else(|e| fail(format!("first viewer: {e}")));
-    std::thread::sleep(phase + Duration::from_millis(500));
+    // Phase 1: one viewer (after a warm-up loop, so every measured loop finds the tile cache
+    // alike). Every phase measures whole loops of the recording: the same pictures.
+    let first = join(&url, code, &rt, false);
+    player.wait_loop_start();
+    std::thread::sleep(Duration::from_millis(100));
+    let ((a0, a1), (t1, t1_end), _) = player.window(&host, || ());
     let rss_1 = rss_mib(relay.id());
-    let a0 = sample(&host.stats());
-    let t1 = epoch_ms();
-    std::thread::sleep(phase);
-    let a1 = sample(&host.stats());
-    let t1_end = epoch_ms();
 
     // Phase 2: everybody (the slow ones read one message per 200 ms). Joins run 8 at a time.
     let join_started = Instant::now();
-    let crowd = join_crowd(&join, o.viewers - 1, o.slow);
+    let crowd = join_crowd(&url, code, &rt, o.viewers - 1, o.slow);
     let join_wall = join_started.elapsed();
     std::thread::sleep(Duration::from_millis(1000));
-    let b0 = sample(&host.stats());
-    let t2 = epoch_ms();
-    let mut rss_2 = rss_mib(relay.id());
-    let (health, _) = http_get(&addr, "/healthz");
-    let (_, metrics) = http_get(&addr, "/metrics");
+    let (health, _) = http_get(socket, "/healthz");
+    let (_, metrics) = http_get(socket, "/metrics");
     let metrics_viewers = metric(&metrics, "glimpse_relay_viewers");
-    let cpu_before = process_cpu_ms();
-    for _ in 0..8 {
-        std::thread::sleep(phase / 8);
-        rss_2 = rss_2.max(rss_mib(relay.id()));
-    }
-    let b1 = sample(&host.stats());
-    let t2_end = epoch_ms();
-    let clients_cpu = process_cpu_ms() - cpu_before;
+    let relay_pid = relay.id();
+    let ((b0, b1), (t2, t2_end), ((rss_a, cpu_a), (rss_b, cpu_b))) =
+        player.window(&host, || (rss_mib(relay_pid), cpu_ms("self")));
+    let rss_2 = rss_a.max(rss_b);
+    let clients_cpu_per_s = (cpu_b - cpu_a) / ((t2_end - t2) / 1000.0).max(1e-9);
 
     // Phase 3: the slow viewers leave.
     let (slow, fast): (Vec<_>, Vec<_>) = crowd.into_iter().partition(|(s, _)| *s);
@@ -376,11 +232,7 @@ fn main() {
     let slow_stats: Vec<_> = slow.iter().map(|v| v.stats()).collect();
     drop(slow);
     std::thread::sleep(Duration::from_millis(1000));
-    let c0 = sample(&host.stats());
-    let t3 = epoch_ms();
-    std::thread::sleep(phase);
-    let c1 = sample(&host.stats());
-    let t3_end = epoch_ms();
+    let ((c0, c1), (t3, t3_end), _) = player.window(&host, || ());
     let rss_3 = rss_mib(relay.id());
     let fast_stats: Vec<_> = fast.iter().map(|v| v.stats()).collect();
     drop(fast);
@@ -412,7 +264,7 @@ fn main() {
         "host_upload_bytes_per_frame": {"1": one_bytes, "all": all_bytes, "ratio_all_vs_1": all_bytes / one_bytes.max(1e-9)},
         "frames_measured": {"1": one_frames, "all": all_frames, "all_without_slow": nos_frames},
         "relay_rss_mib": {"1_viewer": rss_1, "all_peak": rss_2, "after_slow_left": rss_3},
-        "viewer_clients_cpu_ms_per_s": clients_cpu / phase.as_secs_f64(),
+        "viewer_clients_cpu_ms_per_s": clients_cpu_per_s,
         "join_first_screen_ms": {"joined": joins.len(), "p50": percentile(&joins, 50.0), "p95": percentile(&joins, 95.0), "all_joins_wall_ms": join_wall.as_secs_f64() * 1000.0},
         "latency_ms": {
             "single_viewer": {"p50": l1_50, "p95": l1_95},

@@ -20,19 +20,18 @@
 //! whole loops of the recording, starting at its first frame (about `--phase-seconds`), so every
 //! phase encodes and sends the same pictures.
 
+mod bench;
 #[path = "../tests/cluster/harness.rs"]
 mod harness;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use glimpse::{EncoderConfig, Frame, PixelFormat};
-use glimpse_connect::{
-    ControlPolicy, Host, HostConfig, HostStats, Viewer, ViewerConfig, ViewerStats,
-};
+use bench::{cpu_ms, fail, join, per_frame, percentile, relay_exe, rss_mib, Player, Sample};
+use glimpse::EncoderConfig;
+use glimpse_connect::{ControlPolicy, Host, HostConfig, Viewer, ViewerStats};
 use harness::{NatsCluster, RelayNode};
 
 const NODES: usize = 3;
@@ -45,11 +44,6 @@ struct Options {
     phase: Duration,
     relay_bin: Option<PathBuf>,
     nats_bin: Option<PathBuf>,
-}
-
-fn fail(message: String) -> ! {
-    eprintln!("webinar: {message}");
-    std::process::exit(1)
 }
 
 fn parse() -> Options {
@@ -86,121 +80,6 @@ fn parse() -> Options {
     o
 }
 
-fn epoch_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
-}
-
-/// CPU time of a process, in ms (utime + stime).
-fn cpu_ms(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0.0);
-    ticks * 10.0 // USER_HZ is 100 on Linux
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn relay_exe(o: &Options) -> PathBuf {
-    o.relay_bin.clone().unwrap_or_else(|| {
-        let me = std::env::current_exe().expect("current exe");
-        // target/<profile>/examples/webinar -> target/<profile>/glimpse-relay
-        me.parent()
-            .and_then(|p| p.parent())
-            .expect("target dir")
-            .join("glimpse-relay")
-    })
-}
-
-/// Host measurements at one instant.
-#[derive(Clone, Copy)]
-struct Sample {
-    frames: u64,
-    encode_cpu_ns: u64,
-    sent: u64,
-    checkpoints: u64,
-}
-
-fn sample(s: &HostStats) -> Sample {
-    Sample {
-        frames: s.frames,
-        encode_cpu_ns: s.encode_cpu_ns,
-        sent: s.sent_bytes,
-        checkpoints: s.checkpoints,
-    }
-}
-
-/// The player's position: frames pushed so far, and the recording's length.
-struct Player {
-    pushed: Arc<AtomicU64>,
-    frames: u64,
-    loops: u64,
-}
-
-impl Player {
-    /// Waits until the player is about to push the recording's first frame (the network thread
-    /// sent what came before: the sample falls between two pushes).
-    fn wait_loop_start(&self) {
-        loop {
-            let n = self.pushed.load(Ordering::Acquire);
-            if n % self.frames == 0 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
-    /// Measures whole loops: host samples and wall times (ms since the epoch) at both ends, and
-    /// `between` (node figures) taken at the same instants.
-    fn window<T>(
-        &self,
-        host: &Host,
-        mut between: impl FnMut() -> T,
-    ) -> ((Sample, Sample), (f64, f64), (T, T)) {
-        self.wait_loop_start();
-        let start = self.pushed.load(Ordering::Acquire);
-        let (a, ta, na) = (sample(&host.stats()), epoch_ms(), between());
-        while self.pushed.load(Ordering::Acquire) < start + self.loops * self.frames {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        self.wait_loop_start();
-        let (b, tb, nb) = (sample(&host.stats()), epoch_ms(), between());
-        ((a, b), (ta, tb), (na, nb))
-    }
-}
-
-/// (encode CPU ms, upload bytes) per frame between two samples, and the frames.
-fn per_frame(a: Sample, b: Sample) -> (f64, f64, u64) {
-    let frames = b.frames - a.frames;
-    let f = frames.max(1) as f64;
-    (
-        (b.encode_cpu_ns - a.encode_cpu_ns) as f64 / 1e6 / f,
-        (b.sent - a.sent) as f64 / f,
-        frames,
-    )
-}
-
 /// Each node's figures at one instant: CPU ms, stream bytes published and read.
 #[derive(Clone, Default)]
 struct NodeSample {
@@ -227,45 +106,15 @@ fn node_sample(node: &RelayNode) -> NodeSample {
     }
 }
 
-/// Joins a viewer through `url` (a crowd waits its turn at the node: the join retries by itself).
-fn join(
-    url: &str,
-    code: glimpse_connect::JoinCode,
-    rt: &tokio::runtime::Runtime,
-    slow: bool,
-) -> Viewer {
-    let mut c = ViewerConfig::new(url, code);
-    c.decode = false;
-    c.runtime = Some(rt.handle().clone());
-    if slow {
-        c.read_delay = Duration::from_millis(200);
-    }
-    Viewer::join(c).unwrap_or_else(|e| fail(format!("a viewer could not join through {url}: {e}")))
-}
-
 fn main() {
     let o = parse();
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(600));
-        fail("time limit reached".into());
-    });
+    bench::time_limit(600);
     let nats_bin = o
         .nats_bin
         .clone()
         .or_else(harness::nats_server)
         .unwrap_or_else(|| fail("nats-server is missing: bash scripts/setup.sh".into()));
-    let corpus =
-        glimpse_corpus::Corpus::shared_or_bundled().unwrap_or_else(|e| fail(e.to_string()));
-    let scenario = corpus
-        .scenarios
-        .iter()
-        .filter(|s| s.name == o.corpus)
-        .max_by_key(|s| s.width * s.height)
-        .unwrap_or_else(|| fail(format!("no recording {}", o.corpus)));
-    let frames = scenario.load_all().unwrap_or_else(|e| fail(e.to_string()));
-    let length = frames.len().max(1) as u64;
-    let loops = ((o.phase.as_secs_f64() * o.fps / length as f64).round() as u64).max(1);
-    let (w, h) = (scenario.width, scenario.height);
+    let (frames, (w, h)) = bench::recording(&o.corpus);
 
     let servers = NatsCluster::start(&nats_bin, 3);
     let limits = [
@@ -277,7 +126,7 @@ fn main() {
         "100000",
     ];
     let nodes: Vec<RelayNode> = (0..NODES)
-        .map(|_| RelayNode::start(&relay_exe(&o), &servers.urls(), &limits))
+        .map(|_| RelayNode::start(&relay_exe(o.relay_bin.clone()), &servers.urls(), &limits))
         .collect();
     let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
 
@@ -288,34 +137,8 @@ fn main() {
         std::sync::Arc::new(Host::connect(config).unwrap_or_else(|e| fail(format!("host: {e}"))));
     host.record_timings(true);
     let code = host.code();
-    let player = host.clone();
-    let fps = o.fps;
-    let pushed = Arc::new(AtomicU64::new(0));
-    let counter = pushed.clone();
-    std::thread::spawn(move || {
-        let interval = Duration::from_secs_f64(1.0 / fps);
-        let mut next = Instant::now();
-        for pixels in frames.iter().cycle() {
-            let frame =
-                Frame::new(pixels, w, h, w as usize * 4, PixelFormat::Bgra8).expect("frame");
-            if player.push_frame(&frame, None).is_err() {
-                return;
-            }
-            counter.fetch_add(1, Ordering::Release);
-            next += interval;
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let player = Player {
-        pushed,
-        frames: length,
-        loops,
-    };
+    let player = Player::start(host.clone(), frames, (w, h), o.fps, o.phase);
+    let rt = bench::runtime();
     run(&o, &nodes, &urls, &host, code, &rt, (w, h), &player);
 }
 

@@ -8,6 +8,8 @@
 //! - `failover`: one NATS server killed, a mirror node killed (its viewers move to another node),
 //!   the host's node killed (the host moves and keeps its code): every viewer ends pixel-exact.
 
+#[path = "../../examples/bench/mod.rs"]
+mod bench;
 mod failover;
 mod fanout;
 mod harness;
@@ -23,13 +25,7 @@ use glimpse_connect::{ControlPolicy, Host, HostConfig, Screen, Viewer, ViewerCon
 pub const WIDTH: u32 = 1280;
 pub const HEIGHT: u32 = 720;
 
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
+pub use bench::runtime;
 
 /// The frames of a bundled recording (1280x720, BGRA rows packed).
 pub fn recording(name: &str, frames: usize) -> Vec<Vec<u8>> {

@@ -8,20 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::bench::{percentile, runtime};
 use futures_util::{SinkExt, StreamExt};
 use glimpse::{EncoderConfig, Frame, PixelFormat};
 use glimpse_connect::relay::{Relay, RelayConfig};
 use glimpse_connect::{ControlPolicy, Host, HostConfig, Screen, Viewer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// A relay config for tests: a free port on 127.0.0.1, short timeouts.
 pub fn relay_config() -> RelayConfig {
@@ -361,16 +354,6 @@ impl Drop for Program {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Percentile `p` (0..=100) of `values`; 0 when empty.
-pub fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
 }
 
 /// What a [`WsTap`] does to the relay's binary messages on their way to the viewer.

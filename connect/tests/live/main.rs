@@ -2,6 +2,8 @@
 //! (`sessions`, `hostile`, `operations`), and the programs as processes with a browser (`programs`,
 //! run by `connect/ci.sh`).
 
+#[path = "../../examples/bench/mod.rs"]
+mod bench;
 mod common;
 mod hostile;
 mod operations;

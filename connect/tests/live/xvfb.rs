@@ -13,6 +13,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt};
 use x11rb::wrapper::ConnectionExt as _;
 
+use crate::bench::rss_mib;
 use crate::common::Program;
 
 /// Xvfb on a free display number; killed on drop.
@@ -168,17 +169,6 @@ fn share_captures_xvfb_and_injects_granted_input() {
     println!("xvfb: glimpse-share captured the X screen; a granted viewer moved the X pointer; local input took control back");
     v.close();
     share.terminate();
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// A granted viewer floods a million key events in four seconds; the person at the host presses
