@@ -157,7 +157,8 @@ impl Drop for NatsCluster {
     }
 }
 
-fn wait_port(port: u16, limit: Duration) {
+/// Waits until something listens on 127.0.0.1:`port` (a panic after `limit`).
+pub fn wait_port(port: u16, limit: Duration) {
     let until = Instant::now() + limit;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < until, "port {port} did not open");

@@ -7,6 +7,8 @@
 //!   installed, see `page`), a late joiner on node 3: every viewer ends pixel-exact; each mirror node reads the stream from NATS once, whatever its viewers.
 //! - `failover`: one NATS server killed, a mirror node killed (its viewers move to another node),
 //!   the host's node killed (the host moves and keeps its code): every viewer ends pixel-exact.
+//! - `secured`: NATS requiring a token and TLS: nodes with `--nats-auth-file` and `--nats-ca` serve a
+//!   session; a wrong token, or no CA for the server's certificate, keeps a node from starting.
 
 #[path = "../../examples/bench/mod.rs"]
 mod bench;
@@ -14,6 +16,7 @@ mod failover;
 mod fanout;
 mod harness;
 mod page;
+mod secured;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
