@@ -102,6 +102,42 @@ pub(crate) unsafe fn out<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Fa
     unsafe { ptr.as_mut() }.ok_or_else(|| Failure::null(name))
 }
 
+/// The whole body of an export that reads one value from a handle into `*out_value`: the panic
+/// boundary, then `handle` (NULL fails naming `handle_name`), then `out_value` (NULL fails naming
+/// `out_name`), then `read`; `*out_value` is written only when `read` succeeds.
+///
+/// # Safety
+/// `handle` is NULL or a live handle; `out_value` is NULL or writable.
+pub(crate) unsafe fn read_into<H: BoxHandle, T>(
+    handle: *const H,
+    handle_name: &str,
+    out_value: *mut T,
+    out_name: &str,
+    read: impl FnOnce(&H) -> Result<T, Failure>,
+) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        let handle = unsafe { H::from_ptr(handle, handle_name) }?;
+        // SAFETY: forwarded from the caller.
+        let out_value = unsafe { out(out_value, out_name) }?;
+        *out_value = read(handle)?;
+        Ok(())
+    })
+}
+
+/// The whole body of a `_settings_init` export: fills `*settings` with `defaults()` (NULL is
+/// `GLIMPSE_RESULT_NULL_PARAMETER`).
+///
+/// # Safety
+/// `settings` is NULL or writable.
+pub(crate) unsafe fn init_settings<T>(settings: *mut T, defaults: fn() -> T) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        *unsafe { out(settings, "settings") }? = defaults();
+        Ok(())
+    })
+}
+
 /// A C bool (`uint32_t` 0 or 1), validated.
 pub(crate) fn bool_arg(value: u32, name: &str) -> Result<bool, Failure> {
     match value {

@@ -5,10 +5,12 @@ use std::mem::offset_of;
 
 use engine::{Decoder, DecoderConfig, MAX_DIMENSION};
 
-use crate::boundary::{bool_arg, ffi_call, ffi_void, out, read_settings, slice, BoxHandle};
+use crate::boundary::{
+    bool_arg, ffi_call, ffi_void, init_settings, out, read_into, read_settings, slice, BoxHandle,
+};
 use crate::encoder::GLIMPSE_MAX_CACHE_TILES;
 use crate::error::{glimpse_result, Failure};
-use crate::types::{glimpse_rect, glimpse_session, pixel_format, write_rects};
+use crate::types::{glimpse_rect, glimpse_session, pixel_format, rects_into};
 
 /// Settings of a decoder. Versioned by size like `glimpse_encoder_settings`: fill it with
 /// `glimpse_decoder_settings_init`, then change fields (fields past an older caller's `struct_size`
@@ -140,6 +142,10 @@ fn busy() -> Failure {
     )
 }
 
+fn no_checkpoint_yet() -> Failure {
+    Failure::new(glimpse_result::NotAvailable, "no checkpoint received yet")
+}
+
 /// Fills `settings` with the defaults of this library version and sets `settings->struct_size`.
 ///
 /// Returns `GLIMPSE_RESULT_NULL_PARAMETER` if `settings` is NULL.
@@ -150,11 +156,8 @@ fn busy() -> Failure {
 pub unsafe extern "C" fn glimpse_decoder_settings_init(
     settings: *mut glimpse_decoder_settings,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        *unsafe { out(settings, "settings") }? = glimpse_decoder_settings::defaults();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { init_settings(settings, glimpse_decoder_settings::defaults) }
 }
 
 /// Creates a decoder waiting for its first checkpoint. On success `*out_decoder` owns it: free it
@@ -247,25 +250,27 @@ pub unsafe extern "C" fn glimpse_decoder_framebuffer(
     decoder: *const glimpse_decoder,
     out_framebuffer: *mut glimpse_framebuffer,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_framebuffer = unsafe { out(out_framebuffer, "out_framebuffer") }?;
-        let inner = decoder.decoder.try_borrow().map_err(|_| busy())?;
-        let fb = inner.framebuffer().ok_or_else(|| {
-            Failure::new(glimpse_result::NotAvailable, "no checkpoint received yet")
-        })?;
-        *out_framebuffer = glimpse_framebuffer {
-            pixels: fb.pixels.as_ptr(),
-            len: fb.pixels.len(),
-            width: fb.width,
-            height: fb.height,
-            stride: fb.stride,
-            pixel_format: fb.format as u32,
-        };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(
+            decoder,
+            "decoder",
+            out_framebuffer,
+            "out_framebuffer",
+            |d| {
+                let inner = d.decoder.try_borrow().map_err(|_| busy())?;
+                let fb = inner.framebuffer().ok_or_else(no_checkpoint_yet)?;
+                Ok(glimpse_framebuffer {
+                    pixels: fb.pixels.as_ptr(),
+                    len: fb.pixels.len(),
+                    width: fb.width,
+                    height: fb.height,
+                    stride: fb.stride,
+                    pixel_format: fb.format as u32,
+                })
+            },
+        )
+    }
 }
 
 /// Copies the damaged rectangles of the last successfully applied packet (the whole screen after a
@@ -286,18 +291,16 @@ pub unsafe extern "C" fn glimpse_decoder_damage(
     cap: usize,
     out_count: *mut usize,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_count = unsafe { out(out_count, "out_count") }?;
-        if rects.is_null() && cap != 0 {
-            return Err(Failure::null("rects"));
-        }
-        let inner = decoder.decoder.try_borrow().map_err(|_| busy())?;
-        // SAFETY: forwarded from the caller.
-        unsafe { write_rects(inner.damage(), rects, cap, out_count) }
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        rects_into(decoder, "decoder", rects, cap, out_count, |d| {
+            Ok(d.decoder
+                .try_borrow()
+                .map_err(|_| busy())?
+                .damage()
+                .to_vec())
+        })
+    }
 }
 
 /// Fills `*out_cursor` with the cursor as last announced (see `glimpse_cursor` for how long its
@@ -310,28 +313,26 @@ pub unsafe extern "C" fn glimpse_decoder_cursor(
     decoder: *const glimpse_decoder,
     out_cursor: *mut glimpse_cursor,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_cursor = unsafe { out(out_cursor, "out_cursor") }?;
-        let inner = decoder.decoder.try_borrow().map_err(|_| busy())?;
-        let c = inner
-            .cursor()
-            .ok_or_else(|| Failure::new(glimpse_result::NotAvailable, "no cursor received yet"))?;
-        let image = c.image;
-        *out_cursor = glimpse_cursor {
-            x: c.x,
-            y: c.y,
-            visible: u32::from(c.visible),
-            image: image.map_or(std::ptr::null(), |i| i.pixels.as_ptr()),
-            image_width: image.map_or(0, |i| i.width),
-            image_height: image.map_or(0, |i| i.height),
-            hotspot_x: image.map_or(0, |i| i.hotspot_x),
-            hotspot_y: image.map_or(0, |i| i.hotspot_y),
-        };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(decoder, "decoder", out_cursor, "out_cursor", |d| {
+            let inner = d.decoder.try_borrow().map_err(|_| busy())?;
+            let c = inner.cursor().ok_or_else(|| {
+                Failure::new(glimpse_result::NotAvailable, "no cursor received yet")
+            })?;
+            let image = c.image;
+            Ok(glimpse_cursor {
+                x: c.x,
+                y: c.y,
+                visible: u32::from(c.visible),
+                image: image.map_or(std::ptr::null(), |i| i.pixels.as_ptr()),
+                image_width: image.map_or(0, |i| i.width),
+                image_height: image.map_or(0, |i| i.height),
+                hotspot_x: image.map_or(0, |i| i.hotspot_x),
+                hotspot_y: image.map_or(0, |i| i.hotspot_y),
+            })
+        })
+    }
 }
 
 /// Writes the session announced by the last checkpoint to `*out_session`.
@@ -344,19 +345,13 @@ pub unsafe extern "C" fn glimpse_decoder_session(
     decoder: *const glimpse_decoder,
     out_session: *mut glimpse_session,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_session = unsafe { out(out_session, "out_session") }?;
-        let session = decoder.decoder.try_borrow().map_err(|_| busy())?.session();
-        *out_session = session
-            .ok_or_else(|| {
-                Failure::new(glimpse_result::NotAvailable, "no checkpoint received yet")
-            })?
-            .into();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(decoder, "decoder", out_session, "out_session", |d| {
+            let session = d.decoder.try_borrow().map_err(|_| busy())?.session();
+            Ok(session.ok_or_else(no_checkpoint_yet)?.into())
+        })
+    }
 }
 
 /// Writes to `*out_count` how many video pictures of the last successfully applied packet failed to
@@ -374,12 +369,10 @@ pub unsafe extern "C" fn glimpse_decoder_last_video_errors(
     decoder: *const glimpse_decoder,
     out_count: *mut u32,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let decoder = unsafe { glimpse_decoder::from_ptr(decoder, "decoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_count = unsafe { out(out_count, "out_count") }?;
-        *out_count = decoder.video_errors.get();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(decoder, "decoder", out_count, "out_count", |d| {
+            Ok(d.video_errors.get())
+        })
+    }
 }

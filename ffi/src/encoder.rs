@@ -9,11 +9,13 @@ use std::mem::offset_of;
 use engine::{Encoder, EncoderConfig, Entropy, Packet, VideoSettings};
 
 use crate::boundary::{
-    bool_arg, ffi_call, ffi_void, out, read_settings, write_u64_fields, BoxHandle,
+    bool_arg, ffi_call, ffi_void, init_settings, out, read_into, read_settings, write_u64_fields,
+    BoxHandle,
 };
 use crate::error::{glimpse_result, Failure};
 use crate::types::{
-    check_inside, frame, glimpse_rect, glimpse_session, kind_number, rects, write_rects,
+    check_inside, frame, frame_and_damage, glimpse_rect, glimpse_session, kind_number, rects,
+    rects_into,
 };
 
 /// Packets an encoder queues (when no callback is set) before calls that produce packets fail with
@@ -317,11 +319,8 @@ fn busy() -> Failure {
 pub unsafe extern "C" fn glimpse_encoder_settings_init(
     settings: *mut glimpse_encoder_settings,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        *unsafe { out(settings, "settings") }? = glimpse_encoder_settings::defaults();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { init_settings(settings, glimpse_encoder_settings::defaults) }
 }
 
 /// Creates an encoder. On success `*out_encoder` owns it: free it with `glimpse_encoder_free`.
@@ -437,10 +436,19 @@ pub unsafe extern "C" fn glimpse_encoder_push_frame(
         // SAFETY: forwarded from the caller.
         let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
         // SAFETY: forwarded from the caller.
-        let frame = unsafe { frame(pixels, len, width, height, stride, pixel_format, "pixels") }?;
-        // SAFETY: forwarded from the caller.
-        let hints = unsafe { rects(hints, hint_count, "hints") }?;
-        check_inside(&hints, width, height)?;
+        let (frame, hints) = unsafe {
+            frame_and_damage(
+                pixels,
+                len,
+                width,
+                height,
+                stride,
+                pixel_format,
+                hints,
+                hint_count,
+                "hints",
+            )
+        }?;
         encoder.produce(|enc| {
             Ok(if hints.is_empty() {
                 enc.encode(&frame)?
@@ -626,14 +634,12 @@ pub unsafe extern "C" fn glimpse_encoder_queued_packets(
     encoder: *const glimpse_encoder,
     out_count: *mut usize,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_count = unsafe { out(out_count, "out_count") }?;
-        *out_count = encoder.state.try_borrow().map_err(|_| busy())?.queue.len();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(encoder, "encoder", out_count, "out_count", |e| {
+            Ok(e.state.try_borrow().map_err(|_| busy())?.queue.len())
+        })
+    }
 }
 
 /// Writes the session viewers are in to `*out_session`. `GLIMPSE_RESULT_NOT_AVAILABLE` before the
@@ -646,15 +652,13 @@ pub unsafe extern "C" fn glimpse_encoder_session(
     encoder: *const glimpse_encoder,
     out_session: *mut glimpse_session,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_session = unsafe { out(out_session, "out_session") }?;
-        let session = encoder.engine()?.session();
-        *out_session = session.ok_or_else(no_frame_yet)?.into();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(encoder, "encoder", out_session, "out_session", |e| {
+            let session = e.engine()?.session();
+            Ok(session.ok_or_else(no_frame_yet)?.into())
+        })
+    }
 }
 
 /// Counters of what an encoder produced, filled by `glimpse_encoder_get_stats`. Versioned by size
@@ -748,14 +752,12 @@ pub unsafe extern "C" fn glimpse_encoder_top_off_bound_frames(
     encoder: *const glimpse_encoder,
     out_frames: *mut u32,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_frames = unsafe { out(out_frames, "out_frames") }?;
-        *out_frames = encoder.engine()?.top_off_bound_frames();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(encoder, "encoder", out_frames, "out_frames", |e| {
+            Ok(e.engine()?.top_off_bound_frames())
+        })
+    }
 }
 
 /// Copies the screen rectangles viewers show lossy right now (tiles of video regions not yet re-sent
@@ -777,16 +779,10 @@ pub unsafe extern "C" fn glimpse_encoder_lossy_rects(
     cap: usize,
     out_count: *mut usize,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let encoder = unsafe { glimpse_encoder::from_ptr(encoder, "encoder") }?;
-        // SAFETY: forwarded from the caller.
-        let out_count = unsafe { out(out_count, "out_count") }?;
-        if rects.is_null() && cap != 0 {
-            return Err(Failure::null("rects"));
-        }
-        let lossy = encoder.engine()?.lossy_rects();
-        // SAFETY: forwarded from the caller.
-        unsafe { write_rects(&lossy, rects, cap, out_count) }
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        rects_into(encoder, "encoder", rects, cap, out_count, |e| {
+            Ok(e.engine()?.lossy_rects())
+        })
+    }
 }

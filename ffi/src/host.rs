@@ -12,12 +12,12 @@ use std::time::Duration;
 use connect::{ControlPolicy, Host, HostConfig};
 
 use crate::boundary::{
-    bool_arg, c_str, ffi_call, ffi_void, out, read_settings, write_text, write_u64_fields,
-    BoxHandle,
+    bool_arg, c_str, ffi_call, ffi_void, init_settings, out, read_into, read_settings, write_text,
+    write_u64_fields, BoxHandle,
 };
 use crate::encoder::{encoder_config, glimpse_encoder_settings};
 use crate::error::{glimpse_result, Failure};
-use crate::types::{check_inside, frame, glimpse_rect, rects};
+use crate::types::{frame, frame_and_damage, glimpse_rect};
 
 /// What a host does when a viewer asks for remote control (`glimpse_host_settings.control_policy`).
 #[repr(u32)]
@@ -169,11 +169,8 @@ const _: () = {
 pub unsafe extern "C" fn glimpse_host_settings_init(
     settings: *mut glimpse_host_settings,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        *unsafe { out(settings, "settings") }? = glimpse_host_settings::defaults();
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { init_settings(settings, glimpse_host_settings::defaults) }
 }
 
 /// Starts sharing: connects to the relay, starts a session and returns once the relay gave its key
@@ -326,10 +323,19 @@ pub unsafe extern "C" fn glimpse_host_push_frame(
         // SAFETY: forwarded from the caller.
         let host = unsafe { glimpse_host::from_ptr(host, "host") }?;
         // SAFETY: forwarded from the caller.
-        let frame = unsafe { frame(pixels, len, width, height, stride, pixel_format, "pixels") }?;
-        // SAFETY: forwarded from the caller.
-        let damage = unsafe { rects(damage, damage_count, "damage") }?;
-        check_inside(&damage, width, height)?;
+        let (frame, damage) = unsafe {
+            frame_and_damage(
+                pixels,
+                len,
+                width,
+                height,
+                stride,
+                pixel_format,
+                damage,
+                damage_count,
+                "damage",
+            )
+        }?;
         let hints = (!damage.is_empty()).then_some(damage.as_slice());
         Ok(host.host.push_frame(&frame, hints)?)
     })
@@ -404,14 +410,12 @@ pub unsafe extern "C" fn glimpse_host_top_off_bound_frames(
     host: *const glimpse_host,
     out_frames: *mut u32,
 ) -> glimpse_result {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let host = unsafe { glimpse_host::from_ptr(host, "host") }?;
-        // SAFETY: forwarded from the caller.
-        let out_frames = unsafe { out(out_frames, "out_frames") }?;
-        *out_frames = host.host.with_encoder(|e| e.top_off_bound_frames());
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        read_into(host, "host", out_frames, "out_frames", |h| {
+            Ok(h.host.with_encoder(|e| e.top_off_bound_frames()))
+        })
+    }
 }
 
 /// Runs one control decision on the network thread.

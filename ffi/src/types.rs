@@ -2,7 +2,7 @@
 
 use engine::{Frame, PixelFormat, Rect};
 
-use crate::boundary::slice;
+use crate::boundary::{ffi_call, out, slice, BoxHandle};
 use crate::error::{glimpse_result, Failure};
 
 /// An axis-aligned rectangle in screen pixels.
@@ -142,31 +142,72 @@ pub(crate) fn check_inside(rects: &[Rect], width: u32, height: u32) -> Result<()
     Ok(())
 }
 
-/// The output half of the rectangle-list protocol (`rects`, `cap`, `out_count`): copies `list` when
-/// it fits, else fails with `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and writes only the count needed. The
-/// caller has checked `out_count` and that `rects` is non-NULL when `cap` is non-zero.
+/// A captured frame and its damage rectangles from C arguments: the frame as [`frame`] makes it,
+/// then the rectangles (`damage`, `count`, NULL and 0 for none) as [`rects`] does, each checked to
+/// be non-empty and inside the frame.
 ///
 /// # Safety
-/// `rects` is NULL (with `cap` 0) or points to `cap` writable rectangles.
-pub(crate) unsafe fn write_rects(
-    list: &[Rect],
+/// A non-NULL `pixels` points to `len` readable bytes; a non-NULL `damage` points to `count`
+/// readable rectangles; both valid for the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn frame_and_damage<'a>(
+    pixels: *const u8,
+    len: usize,
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: u32,
+    damage: *const glimpse_rect,
+    count: usize,
+    damage_name: &str,
+) -> Result<(Frame<'a>, Vec<Rect>), Failure> {
+    // SAFETY: forwarded from the caller.
+    let frame = unsafe { frame(pixels, len, width, height, stride, format, "pixels") }?;
+    // SAFETY: forwarded from the caller.
+    let damage = unsafe { rects(damage, count, damage_name) }?;
+    check_inside(&damage, width, height)?;
+    Ok((frame, damage))
+}
+
+/// The whole body of an export that hands out a list of rectangles (`rects`, `cap`, `out_count`):
+/// the panic boundary, then `handle` (NULL fails naming `handle_name`), `out_count` (NULL fails) and
+/// `rects` (NULL with a non-zero `cap` fails), then `list`. Copies the list when it fits, else fails
+/// with `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and writes only the count needed.
+///
+/// # Safety
+/// `handle` is NULL or a live handle; `rects` is NULL or points to `cap` writable rectangles;
+/// `out_count` is NULL or writable.
+pub(crate) unsafe fn rects_into<H: BoxHandle>(
+    handle: *const H,
+    handle_name: &str,
     rects: *mut glimpse_rect,
     cap: usize,
-    out_count: &mut usize,
-) -> Result<(), Failure> {
-    if list.len() > cap {
+    out_count: *mut usize,
+    list: impl FnOnce(&H) -> Result<Vec<Rect>, Failure>,
+) -> glimpse_result {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        let handle = unsafe { H::from_ptr(handle, handle_name) }?;
+        // SAFETY: forwarded from the caller.
+        let out_count = unsafe { out(out_count, "out_count") }?;
+        if rects.is_null() && cap != 0 {
+            return Err(Failure::null("rects"));
+        }
+        let list = list(handle)?;
+        if list.len() > cap {
+            *out_count = list.len();
+            return Err(Failure::new(
+                glimpse_result::BufferTooSmall,
+                format!("{} rectangles, room for {cap}", list.len()),
+            ));
+        }
+        for (i, r) in list.iter().enumerate() {
+            // SAFETY: i < list.len() <= cap, and `rects` holds `cap` writable rectangles.
+            unsafe { rects.add(i).write(glimpse_rect::from(*r)) };
+        }
         *out_count = list.len();
-        return Err(Failure::new(
-            glimpse_result::BufferTooSmall,
-            format!("{} rectangles, room for {cap}", list.len()),
-        ));
-    }
-    for (i, r) in list.iter().enumerate() {
-        // SAFETY: i < list.len() <= cap, and `rects` holds `cap` writable rectangles.
-        unsafe { rects.add(i).write(glimpse_rect::from(*r)) };
-    }
-    *out_count = list.len();
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The packet kind number.

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
-import { DATA, manifest } from './common.mjs';
+import { DATA, manifest, readFramed } from './common.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic', '--autoplay-policy=no-user-gesture-required'];
@@ -36,17 +36,9 @@ async function openPage(contextOptions = {}) {
   page.on('console', (m) => { if (m.type() === 'error') logs.push(`console: ${m.text()}`); });
   await page.goto(`${base}/page.html`);
   await page.waitForFunction(() => window.glimpseReady === true);
+  // The page splits framed files with the very function the Node tests use (it is self-contained).
+  await page.evaluate(`window.parseFramed = ${readFramed}`);
   await page.evaluate(() => {
-    window.parseFramed = (buf) => {
-      const out = [];
-      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      for (let off = 0; off < buf.length;) {
-        const len = view.getUint32(off, true);
-        out.push(buf.subarray(off + 4, off + 4 + len));
-        off += 4 + len;
-      }
-      return out;
-    };
     window.fetchBytes = async (name) => new Uint8Array(await (await fetch(`/data/${name}`)).arrayBuffer());
     window.compareCanvas = async (canvas, file) => {
       const expected = await window.fetchBytes(file);

@@ -4,38 +4,22 @@
 // joined by glimpse-view (a Rust viewer) and by a browser with approval, wrong codes and a replaced
 // code, and both ends surviving a relay restart with the same code. Every canvas check is
 // pixel-exact. A misbehaving relay is in hostile-relay.test.mjs.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { serve } from './server.mjs';
-import { DATA } from './common.mjs';
 import {
-  startRelay, startShare, run, stopAll, corpusSize, bgraToRgba, rgbaToBgra, WEB_DIR,
+  startRelay, startShare, run, corpusSize, bgraToRgba, rgbaToBgra, WEB_DIR,
 } from './procs.mjs';
-import { ARGS, sleep, openRelayPage as openPage, canvasEquals, shareCanvas } from './relay-browser.mjs';
+import { ARGS, sleep, openRelayPage as openPage, canvasEquals, shareCanvas, relayHooks } from './relay-browser.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'glimpse-connect-'));
 let browser;
 let relay;
 let staticServer;
 /** Run by after(), whatever failed. */
-const cleanups = [];
-
-before(async () => {
-  relay = await startRelay();
-  staticServer = await serve(process.cwd(), DATA);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
-});
-
-after(async () => {
-  for (const f of cleanups) f();
-  await browser?.close();
-  staticServer?.server.close();
-  await stopAll();
-});
+const cleanups = relayHooks(ARGS, (started) => ({ browser, relay, staticServer } = started));
 
 /** A page of the relay (CSP and all); `path` '/test/relay-page.html' loads the package for the test. */
 function openRelayPage(path, base = relay.http) {

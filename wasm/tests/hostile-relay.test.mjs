@@ -2,38 +2,22 @@
 // garbage or messages a relay may not send (clear GlimpseErrors, no reconnection loop), and a relay
 // in the middle of a real one that changes, replays and injects messages after the viewer was let in
 // (nothing forged or replayed is painted, bounded reconnection, the screen ends exact). No page error.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { serve } from './server.mjs';
-import { DATA } from './common.mjs';
-import { startRelay, startShare, stopAll, corpusSize, bgraToRgba, fnv } from './procs.mjs';
+import { startShare, corpusSize, bgraToRgba, fnv } from './procs.mjs';
+import { relayHooks, sleep } from './relay-browser.mjs';
 import { hostileRelay, tamperingProxy, message, isStream } from './hostile-relay.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 const dir = mkdtempSync(join(tmpdir(), 'glimpse-hostile-'));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let browser;
 let relay;
 let staticServer;
-const cleanups = [];
-
-before(async () => {
-  relay = await startRelay();
-  staticServer = await serve(process.cwd(), DATA);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
-});
-
-after(async () => {
-  for (const f of cleanups) f();
-  await browser?.close();
-  staticServer?.server.close();
-  await stopAll();
-});
+const cleanups = relayHooks(ARGS, (started) => ({ browser, relay, staticServer } = started));
 
 async function testPage() {
   const context = await browser.newContext();

@@ -104,28 +104,26 @@ export function corpusSize() {
   return { width: w, height: h };
 }
 
-/** BGRA rows packed -> RGBA with opaque alpha (what a canvas shows). */
-export function bgraToRgba(bgra) {
-  const out = new Uint8Array(bgra.length);
-  for (let i = 0; i < bgra.length; i += 4) {
-    out[i] = bgra[i + 2];
-    out[i + 1] = bgra[i + 1];
-    out[i + 2] = bgra[i];
-    out[i + 3] = 255;
+/** Swaps the first and third byte of every 4-byte pixel (BGRA <-> RGBA); alpha becomes 255 with `opaque`. */
+function swapRedBlue(pixels, opaque) {
+  const out = new Uint8Array(pixels.length);
+  for (let i = 0; i < pixels.length; i += 4) {
+    out[i] = pixels[i + 2];
+    out[i + 1] = pixels[i + 1];
+    out[i + 2] = pixels[i];
+    out[i + 3] = opaque ? 255 : pixels[i + 3];
   }
   return out;
 }
 
+/** BGRA rows packed -> RGBA with opaque alpha (what a canvas shows). */
+export function bgraToRgba(bgra) {
+  return swapRedBlue(bgra, true);
+}
+
 /** RGBA -> BGRA rows packed (what glimpse-view --expect reads). */
 export function rgbaToBgra(rgba) {
-  const out = new Uint8Array(rgba.length);
-  for (let i = 0; i < rgba.length; i += 4) {
-    out[i] = rgba[i + 2];
-    out[i + 1] = rgba[i + 1];
-    out[i + 2] = rgba[i];
-    out[i + 3] = rgba[i + 3];
-  }
-  return out;
+  return swapRedBlue(rgba, false);
 }
 
 /** FNV-1a of bytes (the pages hash their canvas the same way). */

@@ -1,9 +1,13 @@
-// Shared by the Chromium tests against a real glimpse-relay (connect.test.mjs, viewer-page.test.mjs):
-// the browser's flags, a relay page opened in its own context, a canvas shared from a page with
-// GlimpseSharer.share (known content, the images it encoded), pixel checks of a page's #screen canvas,
-// and a PNG decoder for screenshots.
+// Shared by the Chromium tests against a real glimpse-relay (connect.test.mjs, viewer-page.test.mjs,
+// hostile-relay.test.mjs): the browser's flags, before/after hooks, a relay page opened in its own
+// context, a canvas shared from a page with GlimpseSharer.share (known content, the images it
+// encoded), pixel checks of a page's #screen canvas, and a PNG decoder for screenshots.
+import { after, before } from 'node:test';
 import { inflateSync } from 'node:zlib';
-import { fnv } from './procs.mjs';
+import { chromium } from 'playwright-core';
+import { DATA } from './common.mjs';
+import { fnv, startRelay, stopAll } from './procs.mjs';
+import { serve } from './server.mjs';
 
 export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic', '--autoplay-policy=no-user-gesture-required',
@@ -11,6 +15,32 @@ export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The hooks of a test file against a real glimpse-relay. before(): starts the relay, a static server
+ * of the working directory and the test data, and Chromium with `args`, and hands them to
+ * `started({ relay, staticServer, browser })`. after(), whatever failed: runs every function of the
+ * returned list (the file adds to it as it goes), then closes the browser and the server and stops
+ * the relay.
+ */
+export function relayHooks(args, started) {
+  const cleanups = [];
+  let browser;
+  let staticServer;
+  before(async () => {
+    const relay = await startRelay();
+    staticServer = await serve(process.cwd(), DATA);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+    started({ relay, staticServer, browser });
+  });
+  after(async () => {
+    for (const f of cleanups) f();
+    await browser?.close();
+    staticServer?.server.close();
+    await stopAll();
+  });
+  return cleanups;
+}
 
 /**
  * A page of the relay at `base` (CSP and all) in a new context of `browser` (`contextOptions`: the

@@ -250,15 +250,8 @@ export interface FrameInput {
   format?: 'rgba' | 'bgra';
 }
 
-/** Encoder counters. */
-export interface EncoderStats {
-  frames: number;
-  unchangedFrames: number;
-  checkpoints: number;
-  bytes: number;
-  copies: number;
-  cacheHits: number;
-}
+/** Encoder counters (the engine's type, declared with its bindings in wasm/src/lib.rs). */
+export type EncoderStats = raw.EncoderStats;
 
 /** The engine's format number (1 RGBA, 0 BGRA); throws UNKNOWN_PIXEL_FORMAT for another name. */
 function formatOf(frame: ImageData | FrameInput): number {

@@ -2,6 +2,7 @@
 // transport (packets, events, async iterator) or to viewers through a relay (share()).
 import { Encoder, packetKind, type EncoderOptions, type PacketKind } from './codec.js';
 import { ErrorCode, GlimpseError, toGlimpseError } from './errors.js';
+import { TypedEventTarget } from './events.js';
 import {
   HostLink, type CodeReplacedDetail, type ControlPolicy, type InputDetail, type LinkEvents, type SharerControlDetail,
   type ShareOptions, type ShareResult, type SharerState, type SharerStateDetail, type ViewerInfo, type WrongCodeDetail,
@@ -68,7 +69,7 @@ const MAX_QUEUED_BYTES = 32 << 20;
  * Packets go to `onPacket`, to 'packet' events, to the async iterator packets(), and with share()
  * to viewers through a relay.
  */
-export class GlimpseSharer extends EventTarget {
+export class GlimpseSharer extends TypedEventTarget<GlimpseSharerEventMap> {
   readonly #track: MediaStreamTrack;
   readonly #encoder: Encoder;
   #video: HTMLVideoElement | null = null;
@@ -330,26 +331,6 @@ export class GlimpseSharer extends EventTarget {
     this.#canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(v.videoWidth, v.videoHeight) : document.createElement('canvas');
     this.#ctx = this.#canvas.getContext('2d', { willReadFrequently: true }) as Canvas2D | null;
     if (!this.#ctx) throw new GlimpseError(ErrorCode.NOT_AVAILABLE, 'no 2d canvas to read frames with');
-  }
-
-  override addEventListener<K extends keyof GlimpseSharerEventMap>(
-    type: K,
-    listener: (this: GlimpseSharer, ev: GlimpseSharerEventMap[K]) => unknown,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  override removeEventListener<K extends keyof GlimpseSharerEventMap>(
-    type: K,
-    listener: (this: GlimpseSharer, ev: GlimpseSharerEventMap[K]) => unknown,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
-    super.removeEventListener(type, listener, options);
   }
 }
 

@@ -4,6 +4,7 @@ import type * as raw from '../dist/glimpse_wasm.js';
 import { newRawDecoder, screenSize, type DecoderOptions, type Rect } from './codec.js';
 import { wasmMemory } from './engine.js';
 import { ErrorCode, GlimpseError, toGlimpseError, type ErrorCodeValue } from './errors.js';
+import { TypedEventTarget } from './events.js';
 import {
   ViewerLink, type ControlDetail, type ControlState, type InputEvent, type JoinOptions, type PaintDetail,
   type StateDetail, type ViewerState, type ViewersDetail,
@@ -157,7 +158,7 @@ function deviceLimits(options: ViewerOptions): DecoderOptions {
  * the cursor in an overlay canvas, and dispatches 'resize', 'error', 'stats' and 'videoframe'
  * events (join() adds 'state', 'viewers', 'control' and 'paint').
  */
-export class GlimpseViewer extends EventTarget {
+export class GlimpseViewer extends TypedEventTarget<GlimpseViewerEventMap> {
   readonly #canvas: HTMLCanvasElement;
   readonly #ctx: CanvasRenderingContext2D;
   readonly #decoder: raw.Decoder;
@@ -562,25 +563,5 @@ export class GlimpseViewer extends EventTarget {
     s.top = `${canvas.offsetTop + canvas.clientTop + (c.y - c.hotspotY) * scale}px`;
     s.width = `${c.width * scale}px`;
     s.height = `${c.height * scale}px`;
-  }
-
-  override addEventListener<K extends keyof GlimpseViewerEventMap>(
-    type: K,
-    listener: (this: GlimpseViewer, ev: GlimpseViewerEventMap[K]) => unknown,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  override removeEventListener<K extends keyof GlimpseViewerEventMap>(
-    type: K,
-    listener: (this: GlimpseViewer, ev: GlimpseViewerEventMap[K]) => unknown,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
-    super.removeEventListener(type, listener, options);
   }
 }
