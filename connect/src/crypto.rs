@@ -86,36 +86,30 @@ impl fmt::Debug for ViewerPake {
     }
 }
 
-/// Starts a viewer's run: its state and the message for the host.
-pub fn viewer_pake(code: &JoinCode) -> (ViewerPake, Vec<u8>) {
-    let (state, message) = Spake2::<Ed25519Group>::start_a(
+/// `Spake2::start_a` (the viewer's side) or `start_b` (the host's).
+type StartSide = fn(&Password, &Identity, &Identity) -> (Spake2<Ed25519Group>, Vec<u8>);
+
+/// Starts one side's SPAKE2 run: its state and its message.
+fn start_pake(code: &JoinCode, start: StartSide) -> (Spake2<Ed25519Group>, Vec<u8>) {
+    start(
         &password(code),
         &Identity::new(VIEWER_ID),
         &Identity::new(HOST_ID),
-    );
-    (
-        ViewerPake {
-            state,
-            sent: message.clone(),
-        },
-        message,
     )
+}
+
+/// Starts a viewer's run: its state and the message for the host.
+pub fn viewer_pake(code: &JoinCode) -> (ViewerPake, Vec<u8>) {
+    let (state, message) = start_pake(code, Spake2::<Ed25519Group>::start_a);
+    let sent = message.clone();
+    (ViewerPake { state, sent }, message)
 }
 
 /// Starts the host's run for one viewer: its state and the message for that viewer.
 pub fn host_pake(code: &JoinCode) -> (HostPake, Vec<u8>) {
-    let (state, message) = Spake2::<Ed25519Group>::start_b(
-        &password(code),
-        &Identity::new(VIEWER_ID),
-        &Identity::new(HOST_ID),
-    );
-    (
-        HostPake {
-            state,
-            sent: message.clone(),
-        },
-        message,
-    )
+    let (state, message) = start_pake(code, Spake2::<Ed25519Group>::start_b);
+    let sent = message.clone();
+    (HostPake { state, sent }, message)
 }
 
 fn bad_pake(_: spake2::Error) -> ConnectError {

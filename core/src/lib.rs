@@ -17,9 +17,9 @@
 //!
 //! Below them all, `wire` reads and writes bytes (varints, a reader that checks every length), and
 //! `video_codec` is the one place the build decides between OpenH264 (the `video` module, feature
-//! `h264`) and stand-ins that never start a region. The stages without links are internal: the
-//! public API is the SDK (benchmark and test helpers live in the hidden `internals` module, with no
-//! stability promise).
+//! `h264`) and stand-ins that never start a region (`video_config`, the region encoder's settings,
+//! exists in both). The stages without links are internal: the public API is the SDK (benchmark and
+//! test helpers live in the hidden `internals` module, with no stability promise).
 //!
 //! [`Encoder`] and [`Decoder`] are the two ends most users hold:
 //!
@@ -72,6 +72,12 @@ mod tiles;
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 pub mod video;
 mod video_codec;
+// Without H.264 the settings are filled in but never read.
+#[cfg_attr(
+    not(all(feature = "h264", not(target_arch = "wasm32"))),
+    allow(dead_code)
+)]
+mod video_config;
 mod wire;
 
 pub use codec::Entropy;

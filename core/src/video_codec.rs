@@ -3,13 +3,12 @@
 //! so no region ever starts and the decoder hands pictures to the host (`VideoChunk::drawn` false).
 //! The encoder and decoder reach video through this module only and compile the same either way.
 
+pub(crate) use crate::video_config::{VideoEncoderConfig, DEFAULT_QUALITY_QP};
 pub(crate) use selected::*;
 
 #[cfg(all(feature = "h264", not(target_arch = "wasm32")))]
 mod selected {
-    pub(crate) use crate::video::{
-        RegionDecoder, RegionEncoder, VideoEncoderConfig, VideoError, DEFAULT_QUALITY_QP,
-    };
+    pub(crate) use crate::video::{RegionDecoder, RegionEncoder, VideoError};
 
     /// True when this build codes video regions itself.
     pub(crate) const AVAILABLE: bool = true;
@@ -18,26 +17,14 @@ mod selected {
 #[cfg(not(all(feature = "h264", not(target_arch = "wasm32"))))]
 #[allow(dead_code)] // the stand-ins are never created: their fields and results are never read
 mod selected {
+    use crate::video_config::VideoEncoderConfig;
+
     /// True when this build codes video regions itself.
     pub(crate) const AVAILABLE: bool = false;
-
-    /// Unused without video; the value `video::DEFAULT_QUALITY_QP` has in video builds.
-    pub(crate) const DEFAULT_QUALITY_QP: u8 = 22;
 
     /// Why a stand-in cannot be created: this build has no H.264.
     #[derive(Debug)]
     pub(crate) struct VideoError;
-
-    /// The fields of `video::VideoEncoderConfig`.
-    #[derive(Default)]
-    pub(crate) struct VideoEncoderConfig {
-        pub bitrate_bps: u32,
-        pub max_fps: f32,
-        pub min_qp: u8,
-        pub max_qp: u8,
-        pub keyframe_interval: u32,
-        pub quality_qp: Option<u8>,
-    }
 
     pub(crate) struct EncodedPicture {
         pub annexb: Vec<u8>,

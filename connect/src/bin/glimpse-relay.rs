@@ -10,6 +10,9 @@
 //! `cluster node N joined` once it is in (a build without the `cluster` feature refuses
 //! `--nats`). Without it, no NATS is needed.
 
+#[path = "common/logs.rs"]
+mod logs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -133,7 +136,7 @@ fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), String> {
 
 fn main() {
     let args = Args::parse();
-    init_logs(&args.log_format);
+    logs::init("info", args.log_format == "json");
     let mut config = RelayConfig::default();
     config.listen = args.listen;
     config.tls = args
@@ -256,19 +259,5 @@ async fn wait_for_signal() {
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
-    }
-}
-
-fn init_logs(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }

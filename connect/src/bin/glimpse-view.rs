@@ -6,6 +6,9 @@
 //! arguments. With `--expect FILE` (BGRA rows packed, or a PNG) it checks the last screen against
 //! it and exits 3 when they differ.
 
+#[path = "common/logs.rs"]
+mod logs;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -52,13 +55,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logs::init("warn", false);
     let code = match JoinCode::parse(&args.code) {
         Ok(c) => c,
         Err(e) => {

@@ -117,8 +117,7 @@ async fn hello(
                     "this code belongs to another host".into(),
                 ));
             }
-            attach(&session, conn_id, true);
-            state.metrics.host_reconnects.inc();
+            take_back(state, &session, conn_id);
             tracing::info!(session = session.id, "host came back");
             return Ok(session);
         }
@@ -126,8 +125,7 @@ async fn hello(
         if state.cluster.is_some() {
             let taken = super::cluster::sessions::take_over(state, lookup, &secret, client).await?;
             if let Some(session) = taken {
-                attach(&session, conn_id, true);
-                state.metrics.host_reconnects.inc();
+                take_back(state, &session, conn_id);
                 tracing::info!(session = session.id, "host moved here from another node");
                 return Ok(session);
             }
@@ -229,6 +227,12 @@ pub(super) fn new_lookup(state: &RelayState) -> Option<Lookup> {
         .find(|l| codes.get(*l).is_none())
 }
 
+/// The host takes its session back on `conn_id` (a reconnection, counted).
+fn take_back(state: &RelayState, session: &Session, conn_id: u64) {
+    attach(session, conn_id, true);
+    state.metrics.host_reconnects.inc();
+}
+
 /// Makes `conn_id` the session's host connection (an older one, if any, closes with
 /// [`close::REPLACED`]) and tells the host it is live.
 fn attach(session: &Session, conn_id: u64, resumed: bool) {
@@ -243,15 +247,7 @@ fn attach(session: &Session, conn_id: u64, resumed: bool) {
     };
     inner.push_host(&ready);
     // Viewers in the middle of their key exchange start over with the host that is back.
-    let midway: Vec<ViewerId> = inner
-        .viewers
-        .iter()
-        .filter(|(_, s)| !s.admitted())
-        .map(|(id, _)| *id)
-        .collect();
-    for id in midway {
-        inner.kick(id, close::RESTART, "the host reconnected: join again");
-    }
+    inner.restart_midway_joins();
     #[cfg(feature = "cluster")]
     inner.forget_remote_pending();
     if was_away || replaced {
@@ -404,14 +400,7 @@ fn new_code(state: &RelayState, session: &Session, now: u64) {
         codes.remove(old);
     }
     let mut inner = session.inner.lock().unwrap();
-    inner.lookup = fresh;
-    inner.code_failures = 0;
-    let ready = Message::SessionReady {
-        lookup: fresh,
-        resumed: true,
-        viewers: inner.viewer_entries(),
-    };
-    inner.push_host(&ready);
+    inner.set_lookup(fresh);
     drop(inner);
     session.host_notify.notify_one();
     tracing::info!(session = session.id, "code burned: new lookup");

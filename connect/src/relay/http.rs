@@ -1,10 +1,11 @@
 //! The relay's HTTP routes: WebSockets for hosts and viewers, health, metrics and the viewer page,
 //! with security headers on every response.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +14,7 @@ use axum::Extension;
 use axum::Router;
 
 use super::server::ConnectionGuard;
-use super::{host, viewer, RelayState};
+use super::{host, viewer, RelayConfig, RelayState};
 
 /// The page's content security policy: its own scripts and WebAssembly only, its own relay for
 /// WebSockets, no framing.
@@ -51,42 +52,48 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn host_ws(
-    State(state): State<Arc<RelayState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(guard): Extension<Arc<ConnectionGuard>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if let Err(refused) = check_origin(&state, &headers) {
-        return *refused;
-    }
-    let peer = client_address(&state, peer, &headers);
-    let max = state.config.max_host_message;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            host::connection(state, socket, peer).await;
-            drop(guard);
-        })
+/// What a WebSocket route takes from the request.
+type Upgrade = (
+    State<Arc<RelayState>>,
+    ConnectInfo<SocketAddr>,
+    Extension<Arc<ConnectionGuard>>,
+    HeaderMap,
+    WebSocketUpgrade,
+);
+
+async fn host_ws(upgrade: Upgrade) -> Response {
+    websocket(upgrade, |config| config.max_host_message, host::connection)
 }
 
-async fn view_ws(
-    State(state): State<Arc<RelayState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(guard): Extension<Arc<ConnectionGuard>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
+async fn view_ws(upgrade: Upgrade) -> Response {
+    websocket(
+        upgrade,
+        |config| config.max_viewer_message,
+        viewer::connection,
+    )
+}
+
+/// Refuses other sites' pages, then upgrades to a WebSocket taking messages of at most
+/// `max(config)` bytes and runs `connection` on it, holding the connection's slot (`guard`)
+/// until it ends.
+fn websocket<F, Fut>(
+    (State(state), ConnectInfo(peer), Extension(guard), headers, ws): Upgrade,
+    max: fn(&RelayConfig) -> usize,
+    connection: F,
+) -> Response
+where
+    F: FnOnce(Arc<RelayState>, WebSocket, SocketAddr) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     if let Err(refused) = check_origin(&state, &headers) {
         return *refused;
     }
     let peer = client_address(&state, peer, &headers);
-    let max = state.config.max_viewer_message;
+    let max = max(&state.config);
     ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
-            viewer::connection(state, socket, peer).await;
+            connection(state, socket, peer).await;
             drop(guard);
         })
 }

@@ -277,6 +277,33 @@ impl SessionInner {
         }
     }
 
+    /// Closes the viewers of this node still in their key exchange: they start over with the
+    /// host that came back.
+    pub fn restart_midway_joins(&mut self) {
+        let midway: Vec<ViewerId> = self
+            .viewers
+            .iter()
+            .filter(|(_, s)| !s.admitted())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in midway {
+            self.kick(id, close::RESTART, "the host reconnected: join again");
+        }
+    }
+
+    /// The session answers to `fresh` from now on (the codes table already says so); the host
+    /// is told, with the viewers it has.
+    pub fn set_lookup(&mut self, fresh: Lookup) {
+        self.lookup = fresh;
+        self.code_failures = 0;
+        let ready = Message::SessionReady {
+            lookup: fresh,
+            resumed: true,
+            viewers: self.viewer_entries(),
+        };
+        self.push_host(&ready);
+    }
+
     /// What the host says to one viewer, applied here: the viewer is on this node. The relay's
     /// part of admission (the viewer's stream starts), refusal and removal (the viewer is
     /// closed) and control (the relay's copy of who holds it) happens on the node holding the

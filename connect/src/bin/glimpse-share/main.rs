@@ -10,6 +10,8 @@
 
 mod capture;
 mod input;
+#[path = "../common/logs.rs"]
+mod logs;
 mod source;
 mod terminal;
 
@@ -105,13 +107,7 @@ fn parse_fps(text: &str) -> Result<f64, String> {
 
 fn main() {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logs::init("warn", false);
     std::process::exit(run(args));
 }
 

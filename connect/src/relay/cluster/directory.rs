@@ -102,33 +102,30 @@ impl Directory {
         } else {
             jetstream::stream::StorageType::File
         };
+        // One value a key (its latest), replicated, of at most 4 KiB.
+        let settings = |bucket: String, description: &str, max_age: Duration| kv::Config {
+            bucket,
+            description: description.into(),
+            history: 1,
+            max_age,
+            storage,
+            num_replicas: replicas,
+            max_value_size: 4096,
+            ..Default::default()
+        };
         let sessions = bucket(
             js,
-            kv::Config {
-                bucket: names.sessions_bucket(),
-                description: "Glimpse relay sessions by lookup".into(),
-                history: 1,
-                max_age: config.session_ttl,
-                storage,
-                num_replicas: replicas,
-                max_value_size: 4096,
-                ..Default::default()
-            },
+            settings(
+                names.sessions_bucket(),
+                "Glimpse relay sessions by lookup",
+                config.session_ttl,
+            ),
             config.connect_timeout,
         )
         .await?;
         let nodes = bucket(
             js,
-            kv::Config {
-                bucket: names.nodes_bucket(),
-                description: "Glimpse relay nodes".into(),
-                history: 1,
-                max_age: NODE_RECORD_TTL,
-                storage,
-                num_replicas: replicas,
-                max_value_size: 4096,
-                ..Default::default()
-            },
+            settings(names.nodes_bucket(), "Glimpse relay nodes", NODE_RECORD_TTL),
             config.connect_timeout,
         )
         .await?;

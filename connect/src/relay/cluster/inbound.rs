@@ -352,15 +352,7 @@ pub(super) fn mirror_host_status(
         inner.broadcast(&Message::HostStatus { connected });
     }
     if connected && (!was || takeover) {
-        let midway: Vec<ViewerId> = inner
-            .viewers
-            .iter()
-            .filter(|(_, s)| !s.admitted())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in midway {
-            inner.kick(id, close::RESTART, "the host reconnected: join again");
-        }
+        inner.restart_midway_joins();
     }
     let _ = now;
 }

@@ -455,14 +455,7 @@ fn switch_lookup(
         codes.insert(fresh, session.clone(), now);
     }
     let mut inner = session.inner.lock().unwrap();
-    inner.lookup = fresh;
-    inner.code_failures = 0;
-    let ready = Message::SessionReady {
-        lookup: fresh,
-        resumed: true,
-        viewers: inner.viewer_entries(),
-    };
-    inner.push_host(&ready);
+    inner.set_lookup(fresh);
     let link = inner.cluster.as_mut()?;
     link.to_mirrors(&Body::NewLookup(fresh));
     let origin = link.origin_mut()?;
