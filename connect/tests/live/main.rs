@@ -7,8 +7,12 @@ mod bench;
 mod common;
 mod hostile;
 mod operations;
+#[path = "../support/program.rs"]
+mod program;
 mod programs;
 mod qr;
+#[path = "../support/recording.rs"]
+mod recording;
 mod security;
 mod sessions;
 mod xvfb;
