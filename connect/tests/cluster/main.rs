@@ -10,6 +10,8 @@
 
 #[path = "../../examples/bench/mod.rs"]
 mod bench;
+#[path = "../support/browser.rs"]
+mod browser;
 mod failover;
 mod fanout;
 mod harness;

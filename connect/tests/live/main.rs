@@ -4,6 +4,8 @@
 
 #[path = "../../examples/bench/mod.rs"]
 mod bench;
+#[path = "../support/browser.rs"]
+mod browser;
 mod common;
 mod hostile;
 mod operations;
