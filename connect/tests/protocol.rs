@@ -218,6 +218,11 @@ struct Router {
 }
 
 impl Router {
+    /// What viewer `v` shows now: its decoder's framebuffer.
+    fn shown(&self, v: u64) -> &[u8] {
+        self.seats[&v].decoder.framebuffer().unwrap().pixels
+    }
+
     fn new(options: HostOptions) -> Router {
         let mut host = HostSession::new(options, [9; 32]).unwrap();
         assert!(matches!(
@@ -463,10 +468,7 @@ fn the_right_code_gets_in_and_sees_the_screen_sealed() {
         let update = screen.next();
         r.send(&update);
     }
-    assert_eq!(
-        r.seats[&v].decoder.framebuffer().unwrap().pixels,
-        &screen.pixels[..]
-    );
+    assert_eq!(r.shown(v), &screen.pixels[..]);
 }
 
 #[test]
@@ -651,10 +653,7 @@ fn forged_replayed_and_foreign_packets_are_never_shown() {
     assert_eq!(p.counter + 1, n.counter);
     // The genuine next packet still opens.
     r.deliver(v, &sealed_next, 0);
-    assert_eq!(
-        r.seats[&v].decoder.framebuffer().unwrap().pixels,
-        &screen.pixels[..]
-    );
+    assert_eq!(r.shown(v), &screen.pixels[..]);
 }
 
 #[test]
@@ -690,47 +689,18 @@ fn input_is_the_holders_own_and_cannot_be_forged_or_replayed() {
     let Message::Input(a_sealed) = Message::decode(&sealed).unwrap() else {
         panic!()
     };
-    r.host
-        .receive(
-            &Message::InputFrom {
-                viewer: a,
-                sealed: a_sealed.clone(),
-            }
-            .encode(),
-            0,
-        )
-        .unwrap();
-    // Replayed, forged by the relay, or re-labelled as another viewer's: dropped.
-    r.host
-        .receive(
-            &Message::InputFrom {
-                viewer: a,
-                sealed: a_sealed.clone(),
-            }
-            .encode(),
-            0,
-        )
-        .unwrap();
-    r.host
-        .receive(
-            &Message::InputFrom {
-                viewer: a,
-                sealed: vec![0; 60],
-            }
-            .encode(),
-            0,
-        )
-        .unwrap();
-    r.host
-        .receive(
-            &Message::InputFrom {
-                viewer: b,
-                sealed: a_sealed,
-            }
-            .encode(),
-            0,
-        )
-        .unwrap();
+    // The input as sent; then replayed, forged by the relay, or re-labelled as another viewer's:
+    // dropped.
+    for (viewer, sealed) in [
+        (a, a_sealed.clone()),
+        (a, a_sealed.clone()),
+        (a, vec![0; 60]),
+        (b, a_sealed),
+    ] {
+        r.host
+            .receive(&Message::InputFrom { viewer, sealed }.encode(), 0)
+            .unwrap();
+    }
     // Viewer b cannot even make input: it holds no grant.
     assert!(r.seats.get_mut(&b).unwrap().session.input(key).is_none());
     r.pump(0);
@@ -804,10 +774,7 @@ fn removing_a_viewer_rotates_the_key() {
         let u = screen.next();
         r.send(&u);
     }
-    assert_eq!(
-        r.seats[&stays].decoder.framebuffer().unwrap().pixels,
-        &screen.pixels[..]
-    );
+    assert_eq!(r.shown(stays), &screen.pixels[..]);
 }
 
 #[test]

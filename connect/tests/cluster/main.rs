@@ -12,42 +12,25 @@
 
 #[path = "../../examples/bench/mod.rs"]
 mod bench;
+#[path = "../support/browser.rs"]
+mod browser;
 mod failover;
 mod fanout;
 mod harness;
 mod page;
+#[path = "../support/recording.rs"]
+mod recording;
 mod secured;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glimpse::{EncoderConfig, Frame, PixelFormat};
-use glimpse_connect::{ControlPolicy, Host, HostConfig, Screen, Viewer, ViewerConfig};
-
-pub const WIDTH: u32 = 1280;
-pub const HEIGHT: u32 = 720;
+use glimpse_connect::{ControlPolicy, Host, Screen, Viewer, ViewerConfig};
 
 pub use bench::runtime;
-
-/// The frames of a bundled recording (1280x720, BGRA rows packed).
-pub fn recording(name: &str, frames: usize) -> Vec<Vec<u8>> {
-    let corpus = glimpse_corpus::Corpus::bundled().expect("testdata/corpus");
-    let scenario = corpus
-        .scenarios
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no recording {name}"));
-    let mut reader = scenario.frames().expect("frames");
-    let mut out = Vec::new();
-    while out.len() < frames {
-        match reader.next_frame().expect("frame") {
-            Some(f) => out.push(f),
-            None => break,
-        }
-    }
-    out
-}
+use recording::{bgra_frame, exact_host, screen};
+pub use recording::{recording, wait_exact, WIDTH};
 
 /// A host playing a recording over and over through the Rust API until stopped; then it shows
 /// one last frame, which every viewer must end on.
@@ -60,13 +43,11 @@ pub struct LoopingHost {
 
 impl LoopingHost {
     pub fn start(relay_url: &str, frames: Vec<Vec<u8>>, fps: f64) -> LoopingHost {
-        let mut config = HostConfig::new(relay_url);
-        config.policy = ControlPolicy::ViewOnly;
-        config.name = "cluster test host".into();
-        let mut encoder = EncoderConfig::default();
-        encoder.video.enabled = false; // exact pixels everywhere, so screens compare
-        config.encoder = encoder;
-        let host = Arc::new(Host::connect(config).expect("host connects"));
+        let host = Arc::new(exact_host(
+            relay_url,
+            ControlPolicy::ViewOnly,
+            "cluster test host",
+        ));
         let frames = Arc::new(frames);
         let stop = Arc::new(AtomicBool::new(false));
         let (h, f, s) = (host.clone(), frames.clone(), stop.clone());
@@ -100,11 +81,7 @@ impl LoopingHost {
             push(&self.host, &pixels);
             std::thread::sleep(Duration::from_millis(100));
         }
-        Screen {
-            width: WIDTH,
-            height: HEIGHT,
-            pixels,
-        }
+        screen(pixels)
     }
 }
 
@@ -119,16 +96,8 @@ impl Drop for LoopingHost {
 }
 
 fn push(host: &Host, pixels: &[u8]) {
-    let frame = Frame::new(
-        pixels,
-        WIDTH,
-        HEIGHT,
-        WIDTH as usize * 4,
-        PixelFormat::Bgra8,
-    )
-    .expect("frame");
     // The network thread reconnects by itself; frames pushed meanwhile are dropped.
-    let _ = host.push_frame(&frame, None);
+    let _ = host.push_frame(&bgra_frame(pixels), None);
 }
 
 /// A viewer that decodes, joined through `url`.
@@ -136,20 +105,6 @@ pub fn viewer(url: &str, host: &Host, name: &str) -> Viewer {
     let mut config = ViewerConfig::new(url, host.code());
     config.name = name.into();
     Viewer::join(config).unwrap_or_else(|e| panic!("{name} joins: {e}"))
-}
-
-/// Waits until the viewer shows `expected` exactly.
-pub fn wait_exact(viewer: &Viewer, expected: &Screen, limit: Duration) -> bool {
-    let until = Instant::now() + limit;
-    loop {
-        if viewer.screen().as_ref() == Some(expected) {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits until `cond` holds (false after `limit`).

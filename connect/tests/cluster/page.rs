@@ -4,16 +4,12 @@
 //! `GLIMPSE_REQUIRE_BROWSER` is set (then a missing browser fails the test).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The viewer page's files, when built (`scripts/build-web.sh`): relays serve them with `--web`.
-pub fn web_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist");
-    dir.join("index.html").exists().then_some(dir)
-}
+use crate::browser::{page_viewer_dir, web_dir};
 
 /// `--web DIR` for relay nodes when the page is built (else nothing: the embedded page, if any).
 pub fn web_args() -> Vec<String> {
@@ -32,20 +28,7 @@ impl PageViewer {
     /// Opens `url` (a join link, `http://NODE/#code=DIGITS`) and waits until the page painted its
     /// first screen; `None` (after printing why) when the browser is not installed.
     pub fn open(url: &str, name: &str) -> Option<PageViewer> {
-        let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-        let ready = e2e.join("node_modules/playwright-core").exists()
-            && Path::new("/usr/bin/chromium").exists()
-            && web_dir().is_some();
-        if !ready {
-            assert!(
-                std::env::var_os("GLIMPSE_REQUIRE_BROWSER").is_none(),
-                "the browser viewer is required (GLIMPSE_REQUIRE_BROWSER) but is not installed"
-            );
-            println!(
-                "cluster: browser viewer skipped: Node/Chromium/connect/e2e or web/dist missing"
-            );
-            return None;
-        }
+        let e2e = page_viewer_dir("cluster")?;
         let dir = std::env::temp_dir().join(format!("glimpse-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("page folder");

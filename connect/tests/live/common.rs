@@ -1,18 +1,18 @@
 //! Test harness: relays in-process, a host playing a recording, raw WebSocket clients for hostile
 //! input, a TCP proxy that can stall, and the programs as child processes.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use crate::bench::{percentile, runtime};
+pub use crate::program::Program;
+pub use crate::recording::{bgra_frame, exact_host, recording, screen, wait_exact, HEIGHT, WIDTH};
 use futures_util::{SinkExt, StreamExt};
-use glimpse::{EncoderConfig, Frame, PixelFormat};
+use glimpse_connect::protocol::Message;
 use glimpse_connect::relay::{Relay, RelayConfig};
-use glimpse_connect::{ControlPolicy, Host, HostConfig, Screen, Viewer};
+use glimpse_connect::{ControlPolicy, Host, JoinCode, Lookup, Screen, Viewer, ViewerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -29,28 +29,6 @@ pub fn start_relay(rt: &tokio::runtime::Runtime, config: RelayConfig) -> Relay {
     rt.block_on(Relay::start(config)).expect("relay starts")
 }
 
-/// The frames of a bundled recording (1280x720, BGRA rows packed).
-pub fn recording(name: &str, frames: usize) -> Vec<Vec<u8>> {
-    let corpus = glimpse_corpus::Corpus::bundled().expect("testdata/corpus");
-    let scenario = corpus
-        .scenarios
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no recording {name}"));
-    let mut reader = scenario.frames().expect("frames");
-    let mut out = Vec::new();
-    while out.len() < frames {
-        match reader.next_frame().expect("frame") {
-            Some(f) => out.push(f),
-            None => break,
-        }
-    }
-    out
-}
-
-pub const WIDTH: u32 = 1280;
-pub const HEIGHT: u32 = 720;
-
 /// A host playing frames at `fps` through the Rust API, on a thread of its own.
 pub struct PlayingHost {
     pub host: Arc<Host>,
@@ -62,18 +40,8 @@ pub struct PlayingHost {
 
 impl PlayingHost {
     pub fn start(relay_url: &str, frames: Vec<Vec<u8>>, fps: f64, policy: ControlPolicy) -> Self {
-        let mut config = HostConfig::new(relay_url);
-        config.policy = policy;
-        config.name = "test host".into();
-        let mut encoder = EncoderConfig::default();
-        encoder.video.enabled = false; // exact pixels everywhere, so screens compare
-        config.encoder = encoder;
-        let host = Arc::new(Host::connect(config).expect("host connects"));
-        let last = Screen {
-            width: WIDTH,
-            height: HEIGHT,
-            pixels: frames.last().expect("frames").clone(),
-        };
+        let host = Arc::new(exact_host(relay_url, policy, "test host"));
+        let last = screen(frames.last().expect("frames").clone());
         let (done, stop) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
@@ -85,15 +53,7 @@ impl PlayingHost {
                 if s.load(Ordering::Relaxed) {
                     break;
                 }
-                let frame = Frame::new(
-                    pixels,
-                    WIDTH,
-                    HEIGHT,
-                    WIDTH as usize * 4,
-                    PixelFormat::Bgra8,
-                )
-                .unwrap();
-                h.push_frame(&frame, None).expect("push");
+                h.push_frame(&bgra_frame(pixels), None).expect("push");
                 std::thread::sleep(interval);
             }
             d.store(true, Ordering::Relaxed);
@@ -125,18 +85,68 @@ impl Drop for PlayingHost {
     }
 }
 
-/// Waits until the viewer shows `expected` exactly.
-pub fn wait_exact(viewer: &Viewer, expected: &Screen, limit: Duration) -> bool {
-    let until = Instant::now() + limit;
-    loop {
-        if viewer.screen().as_ref() == Some(expected) {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// What most tests here start from: a relay on a free port and a host playing frames through it.
+/// Fields drop in order: the host, the relay, the runtime.
+pub struct Stage {
+    pub host: PlayingHost,
+    pub relay: Relay,
+    pub url: String,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Stage {
+    /// A relay as [`relay_config`] makes it, and a host playing the first `frames` frames of
+    /// recording `name` at `fps` through it with `policy`.
+    pub fn start(name: &str, frames: usize, fps: f64, policy: ControlPolicy) -> Stage {
+        Stage::with(relay_config(), recording(name, frames), fps, policy)
     }
+
+    /// A relay with `config`, and a host playing `frames` at `fps` through it with `policy`.
+    pub fn with(
+        config: RelayConfig,
+        frames: Vec<Vec<u8>>,
+        fps: f64,
+        policy: ControlPolicy,
+    ) -> Stage {
+        let rt = runtime();
+        let relay = start_relay(&rt, config);
+        let url = relay.ws_url();
+        let host = PlayingHost::start(&url, frames, fps, policy);
+        Stage {
+            host,
+            relay,
+            url,
+            rt,
+        }
+    }
+
+    /// The host's code.
+    pub fn code(&self) -> JoinCode {
+        self.host.host.code()
+    }
+
+    /// A viewer joined straight to the relay with the host's code.
+    pub fn join(&self) -> Viewer {
+        Viewer::join(ViewerConfig::new(&self.url, self.code())).expect("a viewer joins")
+    }
+
+    /// Drops the host, then shuts the relay down.
+    pub fn end(self) {
+        let Stage {
+            host, relay, rt, ..
+        } = self;
+        drop(host);
+        rt.block_on(relay.shutdown());
+    }
+}
+
+/// A host's hello: a new session (`lookup` None) or one taken back, with `secret`.
+pub fn host_hello(lookup: Option<Lookup>, secret: u8) -> Vec<u8> {
+    Message::HostHello {
+        lookup,
+        secret: [secret; 32],
+    }
+    .encode()
 }
 
 /// A raw WebSocket client, to send what well-behaved clients never would.
@@ -259,101 +269,6 @@ async fn pipe(
         }
     }
     let _ = to.shutdown().await;
-}
-
-/// A program of this package, started with `args`; stdout is read line by line.
-pub struct Program {
-    pub child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Program {
-    pub fn start(exe: &str, args: &[String]) -> Program {
-        let mut command = Command::new(exe);
-        command.args(args);
-        Program::spawn(command)
-    }
-
-    /// Starts a prepared command (environment, arguments) with its stdout read line by line.
-    pub fn spawn(mut command: Command) -> Program {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().unwrap();
-        let l = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("  | {line}");
-                l.lock().unwrap().push(line);
-            }
-        });
-        Program { child, lines }
-    }
-
-    /// Waits for a line starting with `prefix`; the rest of it.
-    pub fn wait_line(&self, prefix: &str, limit: Duration) -> String {
-        let until = Instant::now() + limit;
-        loop {
-            if let Some(line) = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|l| l.strip_prefix(prefix))
-            {
-                return line.to_string();
-            }
-            assert!(Instant::now() < until, "no line {prefix:?} in time");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The lines printed after the first line equal to `marker`.
-    pub fn lines_after(&self, marker: &str) -> Vec<String> {
-        let lines = self.lines.lock().unwrap();
-        lines
-            .iter()
-            .skip_while(|l| l.as_str() != marker)
-            .skip(1)
-            .cloned()
-            .collect()
-    }
-
-    /// Sends SIGTERM (what a service manager does to stop it).
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the exit code (killing the program after `limit`).
-    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
-        let until = Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            if Instant::now() >= until {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Program {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What a [`WsTap`] does to the relay's binary messages on their way to the viewer.

@@ -12,7 +12,7 @@ use glimpse_connect::{
     ConnectError, ControlPolicy, HostEvent, JoinCode, Lookup, Viewer, ViewerConfig, ViewerEvent,
 };
 
-use crate::common::{recording, relay_config, runtime, start_relay, PlayingHost, RawClient};
+use crate::common::{host_hello, recording, relay_config, wait_exact, RawClient, Stage};
 
 /// A real hello for `code` (a valid key exchange message).
 fn hello(code: JoinCode) -> Vec<u8> {
@@ -36,17 +36,10 @@ async fn admitted(addr: std::net::SocketAddr, code: JoinCode) -> RawClient {
 
 #[test]
 fn misbehaving_viewers_are_closed_with_a_reason() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let addr = relay.local_addr();
-    let host = PlayingHost::start(
-        &relay.ws_url(),
-        recording("typing_terminal", 30),
-        20.0,
-        ControlPolicy::Ask,
-    );
-    let code = host.host.code();
-    rt.block_on(async {
+    let stage = Stage::start("typing_terminal", 30, 20.0, ControlPolicy::Ask);
+    let addr = stage.relay.local_addr();
+    let code = stage.code();
+    stage.rt.block_on(async {
         // No hello in time (a code in the URL means nothing: codes travel in the hello only).
         let mut c = RawClient::connect(addr, &format!("/ws/view?code={}", code.digits())).await;
         assert_eq!(c.close_code().await, close::STALLED);
@@ -94,36 +87,21 @@ fn misbehaving_viewers_are_closed_with_a_reason() {
         assert_eq!(c.close_code().await, close::POLICY, "early ack");
         // A host hello on the viewer endpoint, a viewer hello on the host endpoint.
         let mut c = RawClient::connect(addr, "/ws/view").await;
-        c.send(
-            Message::HostHello {
-                lookup: None,
-                secret: [0; 32],
-            }
-            .encode(),
-        )
-        .await;
+        c.send(host_hello(None, 0)).await;
         assert_eq!(c.close_code().await, close::POLICY);
         let mut c = RawClient::connect(addr, "/ws/host").await;
         c.send(hello(code)).await;
         assert_eq!(c.close_code().await, close::POLICY);
         // A second host claiming the code without its secret.
         let mut c = RawClient::connect(addr, "/ws/host").await;
-        c.send(
-            Message::HostHello {
-                lookup: Some(code.lookup()),
-                secret: [0; 32],
-            }
-            .encode(),
-        )
-        .await;
+        c.send(host_hello(Some(code.lookup()), 0)).await;
         assert_eq!(c.close_code().await, close::KEY_IN_USE);
     });
     assert!(
-        relay.stats().sessions == 1 && relay.stats().hosts == 1,
+        stage.relay.stats().sessions == 1 && stage.relay.stats().hosts == 1,
         "the real host is untouched"
     );
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 /// A code with the same lookup and another secret.
@@ -134,21 +112,14 @@ fn wrong_secret(code: JoinCode) -> JoinCode {
 
 #[test]
 fn wrong_codes_fail_fast_and_the_third_burns_the_code() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("typing_terminal", 30),
-        20.0,
-        ControlPolicy::Ask,
-    );
-    let right = host.host.code();
-    let inside = Viewer::join(ViewerConfig::new(&url, right)).expect("the right code gets in");
+    let stage = Stage::start("typing_terminal", 30, 20.0, ControlPolicy::Ask);
+    let (url, host) = (&stage.url, &stage.host);
+    let right = stage.code();
+    let inside = Viewer::join(ViewerConfig::new(url, right)).expect("the right code gets in");
     let mut waits = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let e = Viewer::join(ViewerConfig::new(&url, wrong_secret(right)))
+        let e = Viewer::join(ViewerConfig::new(url, wrong_secret(right)))
             .err()
             .expect("a wrong code is refused");
         waits.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -173,38 +144,21 @@ fn wrong_codes_fail_fast_and_the_third_burns_the_code() {
     assert_ne!(new_code, right);
     assert_eq!(host.host.code(), new_code);
     // The burned code leads nowhere; the new one gets in; the viewer already in stayed.
-    let e = Viewer::join(ViewerConfig::new(&url, right))
+    let e = Viewer::join(ViewerConfig::new(url, right))
         .err()
         .expect("the burned code is gone");
     assert_eq!(e, ConnectError::UnknownSession);
-    let late = Viewer::join(ViewerConfig::new(&url, new_code)).expect("the new code gets in");
+    let late = Viewer::join(ViewerConfig::new(url, new_code)).expect("the new code gets in");
     host.wait_done(Duration::from_secs(30));
-    assert!(crate::common::wait_exact(
-        &inside,
-        &host.last,
-        Duration::from_secs(15)
-    ));
-    assert!(crate::common::wait_exact(
-        &late,
-        &host.last,
-        Duration::from_secs(15)
-    ));
-    drop(host);
-    rt.block_on(relay.shutdown());
+    assert!(wait_exact(&inside, &host.last, Duration::from_secs(15)));
+    assert!(wait_exact(&late, &host.last, Duration::from_secs(15)));
+    stage.end();
 }
 
 #[test]
 fn guessing_lookups_from_one_network_is_limited_but_a_right_code_gets_through() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("typing_terminal", 20),
-        20.0,
-        ControlPolicy::Ask,
-    );
-    let code = host.host.code();
+    let stage = Stage::start("typing_terminal", 20, 20.0, ControlPolicy::Ask);
+    let (url, code) = (&stage.url, stage.code());
     let unknown = |i: u32| {
         JoinCode::new(
             Lookup::new((code.lookup().value() + 1 + i) % 100_000).unwrap(),
@@ -213,34 +167,26 @@ fn guessing_lookups_from_one_network_is_limited_but_a_right_code_gets_through() 
         .unwrap()
     };
     for i in 0..5 {
-        let e = Viewer::join(ViewerConfig::new(&url, unknown(i)))
+        let e = Viewer::join(ViewerConfig::new(url, unknown(i)))
             .err()
             .expect("unknown");
         assert_eq!(e, ConnectError::UnknownSession);
     }
-    let e = Viewer::join(ViewerConfig::new(&url, unknown(9)))
+    let e = Viewer::join(ViewerConfig::new(url, unknown(9)))
         .err()
         .expect("limited");
     assert_eq!(e.code(), 35, "{e}");
     // Somebody on the same network with the right code is not locked out.
-    Viewer::join(ViewerConfig::new(&url, code)).expect("the right code still gets in");
-    drop(host);
-    rt.block_on(relay.shutdown());
+    Viewer::join(ViewerConfig::new(url, code)).expect("the right code still gets in");
+    stage.end();
 }
 
 #[test]
 fn control_needs_a_grant_and_removed_viewers_stay_out() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("typing_terminal", 40),
-        20.0,
-        ControlPolicy::Ask,
-    );
-    let v = Viewer::join(ViewerConfig::new(&url, host.host.code())).unwrap();
-    let other = Viewer::join(ViewerConfig::new(&url, host.host.code())).unwrap();
+    let stage = Stage::start("typing_terminal", 40, 20.0, ControlPolicy::Ask);
+    let host = &stage.host;
+    let v = stage.join();
+    let other = stage.join();
     let key_a = InputEvent::Key {
         keysym: 0x61,
         down: true,
@@ -292,28 +238,30 @@ fn control_needs_a_grant_and_removed_viewers_stay_out() {
     assert_eq!(ended, ConnectError::Removed);
     host.wait_done(Duration::from_secs(30));
     assert!(
-        crate::common::wait_exact(&other, &host.last, Duration::from_secs(15)),
+        wait_exact(&other, &host.last, Duration::from_secs(15)),
         "the other viewer follows the new key"
     );
     assert_eq!(other.stats().refused_packets, 0);
-    assert_eq!(relay.stats().viewers, 1);
-    drop(host);
-    rt.block_on(relay.shutdown());
+    assert_eq!(stage.relay.stats().viewers, 1);
+    stage.end();
 }
 
 #[test]
 fn unused_codes_expire_and_the_host_is_told() {
-    let rt = runtime();
     let mut config = relay_config();
     let mut codes = glimpse_connect::relay::CodePolicy::default();
     codes.unused_ttl_ms = 1500;
     config.codes = codes;
-    let relay = start_relay(&rt, config);
-    let url = relay.ws_url();
-    let host = PlayingHost::start(&url, recording("idle_clock", 10), 10.0, ControlPolicy::Ask);
-    let code = host.host.code();
+    let stage = Stage::with(
+        config,
+        recording("idle_clock", 10),
+        10.0,
+        ControlPolicy::Ask,
+    );
+    let code = stage.code();
     let ended = loop {
-        match host
+        match stage
+            .host
             .host
             .next_event(Duration::from_secs(10))
             .expect("the code expires")
@@ -323,10 +271,9 @@ fn unused_codes_expire_and_the_host_is_told() {
         }
     };
     assert_eq!(ended, ConnectError::CodeExpired);
-    let e = Viewer::join(ViewerConfig::new(&url, code))
+    let e = Viewer::join(ViewerConfig::new(&stage.url, code))
         .err()
         .expect("expired code refused");
     assert_eq!(e, ConnectError::UnknownSession);
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }

@@ -4,11 +4,17 @@
 
 #[path = "../../examples/bench/mod.rs"]
 mod bench;
+#[path = "../support/browser.rs"]
+mod browser;
 mod common;
 mod hostile;
 mod operations;
+#[path = "../support/program.rs"]
+mod program;
 mod programs;
 mod qr;
+#[path = "../support/recording.rs"]
+mod recording;
 mod security;
 mod sessions;
 mod xvfb;

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use glimpse_connect::relay::Relay;
-use glimpse_connect::{ControlPolicy, Viewer, ViewerConfig};
+use glimpse_connect::{ControlPolicy, Viewer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{recording, relay_config, runtime, start_relay, PlayingHost};
+use crate::common::{relay_config, runtime, Stage};
 
 /// A plain HTTP/1.1 GET; the whole response as text.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
@@ -27,19 +27,9 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn health_metrics_and_headers() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let addr = relay.local_addr();
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("typing_terminal", 30),
-        10.0,
-        ControlPolicy::ViewOnly,
-    );
-    let viewers: Vec<Viewer> = (0..3)
-        .map(|_| Viewer::join(ViewerConfig::new(&url, host.host.code())).unwrap())
-        .collect();
+    let stage = Stage::start("typing_terminal", 30, 10.0, ControlPolicy::ViewOnly);
+    let (rt, addr) = (&stage.rt, stage.relay.local_addr());
+    let viewers: Vec<Viewer> = (0..3).map(|_| stage.join()).collect();
     let health = rt.block_on(http_get(addr, "/healthz"));
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let metrics = rt.block_on(http_get(addr, "/metrics"));
@@ -76,8 +66,7 @@ fn health_metrics_and_headers() {
     std::thread::sleep(Duration::from_millis(300));
     let metrics = rt.block_on(http_get(addr, "/metrics"));
     assert_eq!(metric(&metrics, "glimpse_relay_viewers"), Some(0.0));
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 #[test]

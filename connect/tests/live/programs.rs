@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use glimpse_connect::{ClientTls, JoinCode, Screen, Viewer, ViewerConfig};
 
-use crate::common::{percentile, runtime, wait_exact, Program, StallProxy, HEIGHT, WIDTH};
+use crate::browser::{page_viewer_dir, web_dir};
+use crate::common::{percentile, runtime, screen, wait_exact, Program, StallProxy, HEIGHT, WIDTH};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_glimpse-relay");
 const SHARE: &str = env!("CARGO_BIN_EXE_glimpse-share");
@@ -38,27 +39,9 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
-/// The viewer page's files, when built (`scripts/build-web.sh`).
-fn web_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist");
-    dir.join("index.html").exists().then_some(dir)
-}
-
 /// `node connect/e2e/page_viewer.mjs ...` when Node, Chromium and the e2e packages are there.
 fn page_viewer(url: &str, seconds: u64, dir: &Path, extra: &[String]) -> Option<Program> {
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-    let ready = e2e.join("page_viewer.mjs").exists()
-        && e2e.join("node_modules/playwright-core").exists()
-        && Path::new("/usr/bin/chromium").exists()
-        && web_dir().is_some();
-    if !ready {
-        assert!(
-            std::env::var_os("GLIMPSE_REQUIRE_BROWSER").is_none(),
-            "the browser viewer is required (GLIMPSE_REQUIRE_BROWSER) but is not installed"
-        );
-        println!("browser viewer skipped: Node/Chromium/connect/e2e or web/dist missing");
-        return None;
-    }
+    let e2e = page_viewer_dir("programs")?;
     let mut args = vec![
         e2e.join("page_viewer.mjs").display().to_string(),
         "--url".into(),
@@ -74,6 +57,16 @@ fn page_viewer(url: &str, seconds: u64, dir: &Path, extra: &[String]) -> Option<
     let page = Program::start("node", &args);
     page.wait_line("page_viewer: ready", Duration::from_secs(30));
     Some(page)
+}
+
+/// The host's last frame, once it wrote it to `dir/last.bgra`: the screen everybody ends on.
+fn last_screen(dir: &Path) -> Screen {
+    loop {
+        if let Ok(pixels) = std::fs::read(dir.join("last.bgra")) {
+            return screen(pixels);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn start_relay(listen: &str, extra: &[String]) -> (Program, String) {
@@ -194,16 +187,7 @@ fn resume_after(disruption: Disruption) {
         }
     };
     // The recording (100 frames at 10 fps) ends; everybody settles on its last frame.
-    let last = loop {
-        if let Ok(pixels) = std::fs::read(dir.join("last.bgra")) {
-            break Screen {
-                width: WIDTH,
-                height: HEIGHT,
-                pixels,
-            };
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let last = last_screen(&dir);
     assert!(
         wait_exact(&rust, &last, Duration::from_secs(20)),
         "Rust viewer pixel-exact"
@@ -320,16 +304,7 @@ fn tls_relay_serves_wss_and_refuses_plain_ws() {
         &dir,
         &strings(&["--spki", &spki]),
     );
-    let last = loop {
-        if let Ok(pixels) = std::fs::read(dir.join("last.bgra")) {
-            break Screen {
-                width: WIDTH,
-                height: HEIGHT,
-                pixels,
-            };
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let last = last_screen(&dir);
     assert!(
         wait_exact(&viewer, &last, Duration::from_secs(20)),
         "wss viewer pixel-exact"

@@ -6,28 +6,27 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use glimpse::protocol::PacketHeader;
-use glimpse::{Encoder, EncoderConfig, Frame, PixelFormat};
+use glimpse::{Encoder, EncoderConfig};
 use glimpse_connect::protocol::{close, Message};
 use glimpse_connect::{ControlPolicy, HostEvent, Viewer, ViewerConfig, ViewerEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{
-    entropy, recording, relay_config, runtime, start_relay, wait_exact, PlayingHost, RawClient,
-    Tamper, WsTap, HEIGHT, WIDTH,
+    bgra_frame, entropy, host_hello, recording, relay_config, runtime, start_relay, wait_exact,
+    RawClient, Stage, Tamper, WsTap,
 };
 
 #[test]
 fn what_the_relay_forwards_is_ciphertext() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let tap = rt.block_on(WsTap::start(relay.local_addr()));
     let frames = recording("typing_editor", 100);
-    let host = PlayingHost::start(
-        &relay.ws_url(),
+    let stage = Stage::with(
+        relay_config(),
         frames.clone(),
         20.0,
         ControlPolicy::ViewOnly,
     );
+    let host = &stage.host;
+    let tap = stage.rt.block_on(WsTap::start(stage.relay.local_addr()));
     let mut config = ViewerConfig::new(&format!("ws://{}", tap.addr), host.host.code());
     config.name = "Grace Hopper".into();
     let viewer = Viewer::join(config).expect("joins through the tap");
@@ -61,15 +60,7 @@ fn what_the_relay_forwards_is_ciphertext() {
     let mut encoder = Encoder::new(encoder_config);
     let mut plain = Vec::new();
     for pixels in &frames {
-        let frame = Frame::new(
-            pixels,
-            WIDTH,
-            HEIGHT,
-            WIDTH as usize * 4,
-            PixelFormat::Bgra8,
-        )
-        .unwrap();
-        if let Some(packet) = encoder.encode(&frame).unwrap() {
+        if let Some(packet) = encoder.encode(&bgra_frame(pixels)).unwrap() {
             assert!(PacketHeader::read(packet.as_bytes()).is_ok());
             plain.extend_from_slice(packet.as_bytes());
         }
@@ -83,24 +74,17 @@ fn what_the_relay_forwards_is_ciphertext() {
     assert!(sealed.len() > 10_000);
     assert!(e_sealed > 7.9, "{e_sealed}");
     drop(viewer);
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 #[test]
 fn a_tampering_relay_is_caught_and_the_viewer_recovers() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let tap = rt.block_on(WsTap::start(relay.local_addr()));
-    let host = PlayingHost::start(
-        &relay.ws_url(),
-        recording("scroll_terminal", 100),
-        20.0,
-        ControlPolicy::AutoGrant,
-    );
+    let stage = Stage::start("scroll_terminal", 100, 20.0, ControlPolicy::AutoGrant);
+    let host = &stage.host;
+    let tap = stage.rt.block_on(WsTap::start(stage.relay.local_addr()));
     let viewer = Viewer::join(ViewerConfig::new(
         &format!("ws://{}", tap.addr),
-        host.host.code(),
+        stage.code(),
     ))
     .unwrap();
     viewer.request_control().unwrap();
@@ -141,8 +125,7 @@ fn a_tampering_relay_is_caught_and_the_viewer_recovers() {
         );
     }
     drop(viewer);
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 /// A raw host connection from a given local address (any 127/8 address is ours on Linux).
@@ -164,14 +147,7 @@ fn one_network_cannot_take_every_session() {
         let mut hosts = Vec::new();
         for i in 0..3 {
             let mut c = host_from("127.0.0.1", addr).await;
-            c.send(
-                Message::HostHello {
-                    lookup: None,
-                    secret: [i; 32],
-                }
-                .encode(),
-            )
-            .await;
+            c.send(host_hello(None, i)).await;
             assert!(matches!(
                 Message::decode(&c.next().await.unwrap()),
                 Ok(Message::SessionReady { .. })
@@ -179,25 +155,10 @@ fn one_network_cannot_take_every_session() {
             hosts.push(c);
         }
         let mut over = host_from("127.0.0.9", addr).await; // same /24
-        over.send(
-            Message::HostHello {
-                lookup: None,
-                secret: [9; 32],
-            }
-            .encode(),
-        )
-        .await;
+        over.send(host_hello(None, 9)).await;
         assert_eq!(over.close_code().await, close::FULL);
         let mut other = host_from("127.1.0.1", addr).await;
-        other
-            .send(
-                Message::HostHello {
-                    lookup: None,
-                    secret: [8; 32],
-                }
-                .encode(),
-            )
-            .await;
+        other.send(host_hello(None, 8)).await;
         assert!(
             matches!(
                 Message::decode(&other.next().await.unwrap()),

@@ -10,7 +10,7 @@ use glimpse::session::FanOutConfig;
 use glimpse_connect::{ControlPolicy, HostEvent, Viewer, ViewerConfig, ViewerEvent};
 
 use crate::common::{
-    recording, relay_config, runtime, start_relay, wait_exact, PlayingHost, StallProxy,
+    recording, relay_config, runtime, start_relay, wait_exact, PlayingHost, Stage, StallProxy,
 };
 
 fn viewer(relay_url: &str, host: &PlayingHost, name: &str) -> Viewer {
@@ -21,7 +21,6 @@ fn viewer(relay_url: &str, host: &PlayingHost, name: &str) -> Viewer {
 
 #[test]
 fn late_slow_and_cut_viewers_end_pixel_exact() {
-    let rt = runtime();
     let mut config = relay_config();
     let mut fanout = FanOutConfig::default();
     // Small windows so that the slow viewer really falls behind and skips.
@@ -30,23 +29,22 @@ fn late_slow_and_cut_viewers_end_pixel_exact() {
     config.fanout = fanout;
     // Every skip is paid for at once (the default budget would make the slow viewer wait).
     config.skip_checkpoint_share = 1000.0;
-    let relay = start_relay(&rt, config);
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
+    let stage = Stage::with(
+        config,
         recording("scroll_terminal", 100),
         30.0,
         ControlPolicy::ViewOnly,
     );
-    let from_start = viewer(&url, &host, "from the start");
-    let mut slow_config = ViewerConfig::new(&url, host.host.code());
+    let (url, host) = (&stage.url, &stage.host);
+    let from_start = viewer(url, host, "from the start");
+    let mut slow_config = ViewerConfig::new(url, stage.code());
     slow_config.read_delay = Duration::from_millis(100);
     let slow = Viewer::join(slow_config).expect("slow viewer joins");
-    let cut = viewer(&url, &host, "cut");
+    let cut = viewer(url, host, "cut");
     std::thread::sleep(Duration::from_millis(1200));
     cut.cut_connection().unwrap();
     let joined = Instant::now();
-    let late = viewer(&url, &host, "late");
+    let late = viewer(url, host, "late");
     let late_first = joined.elapsed();
     host.wait_done(Duration::from_secs(30));
     for (who, v) in [
@@ -78,8 +76,7 @@ fn late_slow_and_cut_viewers_end_pixel_exact() {
         a.decode_errors + b.decode_errors + c.decode_errors + d.decode_errors,
         0
     );
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 /// 120 viewers join at the same moment, more than a session lets through to its host at once:
@@ -87,20 +84,12 @@ fn late_slow_and_cut_viewers_end_pixel_exact() {
 /// them gets in. None is refused.
 #[test]
 fn a_crowd_joining_at_once_waits_its_turn_and_all_get_in() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("typing_editor", 400),
-        10.0,
-        ControlPolicy::ViewOnly,
-    );
-    let code = host.host.code();
+    let stage = Stage::start("typing_editor", 400, 10.0, ControlPolicy::ViewOnly);
+    let code = stage.code();
     let crowd: Vec<Viewer> = std::thread::scope(|scope| {
         let joins: Vec<_> = (0..120)
             .map(|i| {
-                let (url, handle) = (&url, rt.handle().clone());
+                let (url, handle) = (&stage.url, stage.rt.handle().clone());
                 scope.spawn(move || {
                     let mut config = ViewerConfig::new(url, code);
                     config.decode = false;
@@ -120,8 +109,7 @@ fn a_crowd_joining_at_once_waits_its_turn_and_all_get_in() {
         );
     }
     drop(crowd);
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 /// The host's link stalls for 5 s (a proxy stops forwarding): the host notices, reconnects with
@@ -183,26 +171,18 @@ fn a_stalled_host_link_comes_back_with_the_same_code() {
 /// re-creates its session under the same key, viewers rejoin with it, all without a person.
 #[test]
 fn a_relay_restart_loses_no_session() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let addr = relay.local_addr();
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("typing_terminal", 100),
-        10.0,
-        ControlPolicy::ViewOnly,
-    );
-    let key = host.host.code();
+    let mut stage = Stage::start("typing_terminal", 100, 10.0, ControlPolicy::ViewOnly);
+    let addr = stage.relay.local_addr();
+    let key = stage.code();
     let viewers: Vec<Viewer> = (0..2)
-        .map(|i| viewer(&url, &host, &format!("viewer {i}")))
+        .map(|i| viewer(&stage.url, &stage.host, &format!("viewer {i}")))
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
-    rt.block_on(relay.shutdown());
+    stage.rt.block_on(stage.relay.shutdown());
     std::thread::sleep(Duration::from_millis(500));
     let mut config = relay_config();
     config.listen = addr;
-    let relay = start_relay(&rt, config);
+    stage.relay = start_relay(&stage.rt, config);
     let restarted = Instant::now();
     for v in &viewers {
         while v.next_event(Duration::ZERO).is_some() {} // what happened before the restart
@@ -221,35 +201,27 @@ fn a_relay_restart_loses_no_session() {
             }
         }
     }
-    host.wait_done(Duration::from_secs(30));
+    stage.host.wait_done(Duration::from_secs(30));
     for v in &viewers {
         assert!(
-            wait_exact(v, &host.last, Duration::from_secs(15)),
+            wait_exact(v, &stage.host.last, Duration::from_secs(15)),
             "pixel-exact after the restart"
         );
         assert!(v.stats().reconnects >= 1);
     }
-    assert_eq!(host.host.code(), key, "same code after the restart");
-    assert_eq!(relay.stats().sessions, 1);
+    assert_eq!(stage.code(), key, "same code after the restart");
+    assert_eq!(stage.relay.stats().sessions, 1);
     println!("relay restart: first new frame per viewer {firsts:?} ms after the relay was back");
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }
 
 /// The host ends its session right after its last frame: that frame still reaches every viewer
 /// before the session closes (nothing queued is dropped at the end).
 #[test]
 fn the_last_frame_reaches_viewers_when_the_host_ends() {
-    let rt = runtime();
-    let relay = start_relay(&rt, relay_config());
-    let url = relay.ws_url();
-    let host = PlayingHost::start(
-        &url,
-        recording("scroll_terminal", 40),
-        40.0,
-        ControlPolicy::ViewOnly,
-    );
-    let v = viewer(&url, &host, "to the end");
+    let stage = Stage::start("scroll_terminal", 40, 40.0, ControlPolicy::ViewOnly);
+    let host = &stage.host;
+    let v = viewer(&stage.url, host, "to the end");
     host.wait_done(Duration::from_secs(30));
     host.host.close();
     let until = Instant::now() + Duration::from_secs(10);
@@ -264,6 +236,5 @@ fn the_last_frame_reaches_viewers_when_the_host_ends() {
         Some(host.last.pixels.clone()),
         "the last frame arrived before the end"
     );
-    drop(host);
-    rt.block_on(relay.shutdown());
+    stage.end();
 }

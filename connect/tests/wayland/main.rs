@@ -7,6 +7,7 @@
 //! unless `GLIMPSE_REQUIRE_WAYLAND=1` is set (the CI script sets it): then it fails.
 #![cfg(target_os = "linux")]
 
+#[path = "../support/program.rs"]
 mod program;
 
 use glimpse::internals::damage;

@@ -1,26 +1,35 @@
-//! The programs of this package as child processes, stdout read line by line (after the live
-//! tests' `Program` in `tests/live/common.rs`).
+//! The programs of this package as child processes, stdout read line by line: shared by the live
+//! tests (`tests/live`) and the Wayland test (`tests/wayland`), which include this file.
+#![allow(dead_code)] // each test uses part of it
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A program of this package, started with `args`; stdout is read line by line.
 pub struct Program {
-    child: Child,
+    pub child: Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Program {
-    /// Starts `exe` with `args`, in this environment (the session's).
-    pub fn start(exe: &str, args: &[&str]) -> Program {
-        let mut child = Command::new(exe)
-            .args(args)
+    /// Starts `exe` with `args`, in this environment.
+    pub fn start(exe: &str, args: &[impl AsRef<OsStr>]) -> Program {
+        let mut command = Command::new(exe);
+        command.args(args);
+        Program::spawn(command)
+    }
+
+    /// Starts a prepared command (environment, arguments) with its stdout read line by line.
+    pub fn spawn(mut command: Command) -> Program {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let l = lines.clone();
@@ -55,7 +64,18 @@ impl Program {
             .collect()
     }
 
-    /// Sends SIGTERM.
+    /// The lines printed after the first line equal to `marker`.
+    pub fn lines_after(&self, marker: &str) -> Vec<String> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .skip_while(|l| l.as_str() != marker)
+            .skip(1)
+            .cloned()
+            .collect()
+    }
+
+    /// Sends SIGTERM (what a service manager does to stop it).
     pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
