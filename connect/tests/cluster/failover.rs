@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use glimpse_connect::HostEvent;
 
-use crate::harness::{nats_or_skip, Balancer, NatsCluster, RelayNode};
-use crate::{recording, relay_exe, runtime, viewer, wait_exact, wait_for, LoopingHost};
+use crate::harness::{Balancer, NatsCluster, RelayNode};
+use crate::{nats_and_runtime, recording, relay_exe, viewer, wait_exact, wait_for, LoopingHost};
 
 #[test]
 fn nodes_and_nats_servers_die_and_nobody_notices() {
-    let Some(nats) = nats_or_skip("cluster failover") else {
+    let Some((nats, rt)) = nats_and_runtime("cluster failover") else {
         return;
     };
-    let rt = runtime();
     let _guard = rt.enter();
     let mut servers = NatsCluster::start(&nats, 3);
     let mut nodes: Vec<RelayNode> = (0..3)

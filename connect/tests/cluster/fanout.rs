@@ -5,16 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{nats_or_skip, NatsCluster, RelayNode};
+use crate::harness::{NatsCluster, RelayNode};
 use crate::page::{web_args, PageViewer};
-use crate::{recording, relay_exe, runtime, viewer, wait_exact, LoopingHost, WIDTH};
+use crate::{nats_and_runtime, recording, relay_exe, viewer, wait_exact, LoopingHost, WIDTH};
 
 #[test]
 fn viewers_on_every_node_end_pixel_exact() {
-    let Some(nats) = nats_or_skip("cluster fan-out") else {
+    let Some((nats, rt)) = nats_and_runtime("cluster fan-out") else {
         return;
     };
-    let rt = runtime();
     let _guard = rt.enter();
     let servers = NatsCluster::start_with(&nats, 3, Some(64 << 10));
     let web = web_args();

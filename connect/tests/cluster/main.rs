@@ -119,6 +119,12 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     true
 }
 
+/// `nats-server` and a runtime for a cluster test (`None`: skipped, see [`harness::nats_or_skip`]).
+pub fn nats_and_runtime(what: &str) -> Option<(std::path::PathBuf, tokio::runtime::Runtime)> {
+    let nats = harness::nats_or_skip(what)?;
+    Some((nats, runtime()))
+}
+
 /// The `glimpse-relay` program of this build.
 pub fn relay_exe() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_glimpse-relay").into()

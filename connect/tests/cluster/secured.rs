@@ -11,8 +11,8 @@ use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
 use glimpse_connect::relay::{Relay, RelayConfig};
 use glimpse_connect::ConnectError;
 
-use crate::harness::{free_port, nats_or_skip, wait_port, RelayNode};
-use crate::{recording, relay_exe, runtime, viewer, wait_exact, LoopingHost};
+use crate::harness::{free_port, wait_port, RelayNode};
+use crate::{nats_and_runtime, recording, relay_exe, viewer, wait_exact, LoopingHost};
 
 const TOKEN: &str = "s3cret-token-of-the-cluster";
 
@@ -80,10 +80,9 @@ impl Drop for SecuredNats {
 
 #[test]
 fn nodes_with_the_token_and_the_ca_serve_a_session_and_others_are_refused() {
-    let Some(nats) = nats_or_skip("secured NATS") else {
+    let Some((nats, rt)) = nats_and_runtime("secured NATS") else {
         return;
     };
-    let rt = runtime();
     let _guard = rt.enter();
     let server = SecuredNats::start(&nats);
     let token_file = server.auth_file("token", TOKEN);
