@@ -221,10 +221,8 @@ fn resume_after(disruption: Disruption) {
         );
         firsts.push(first_after(&pairs(&json, "paints"), back_ms).expect("browser: a paint after"));
     }
-    share.terminate();
-    let _ = share.wait(Duration::from_secs(10));
-    relay.terminate();
-    let _ = relay.wait(Duration::from_secs(10));
+    share.stop();
+    relay.stop();
     println!(
         "{what}: first new frame painted after {:?} ms (Rust viewer, glimpse-view, browser); p50 {:.0} ms",
         firsts.iter().map(|f| f.round()).collect::<Vec<_>>(),
@@ -320,10 +318,8 @@ fn tls_relay_serves_wss_and_refuses_plain_ws() {
     }
     drop(viewer);
     let started = Instant::now();
-    share.terminate();
-    let _ = share.wait(Duration::from_secs(10));
-    relay.terminate();
-    let _ = relay.wait(Duration::from_secs(10));
+    share.stop();
+    relay.stop();
     println!(
         "tls: share, Rust viewer and browser over wss; stopped in {:?}",
         started.elapsed()

@@ -84,6 +84,12 @@ impl Program {
         assert!(status.success());
     }
 
+    /// Stops it as a service manager would: SIGTERM, then up to 10 s to exit (killed after that).
+    pub fn stop(&mut self) {
+        self.terminate();
+        let _ = self.wait(Duration::from_secs(10));
+    }
+
     /// Waits for the exit code (killing the program after `limit`).
     pub fn wait(&mut self, limit: Duration) -> Option<i32> {
         let until = Instant::now() + limit;
