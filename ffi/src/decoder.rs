@@ -293,12 +293,8 @@ pub unsafe extern "C" fn glimpse_decoder_damage(
 ) -> glimpse_result {
     // SAFETY: forwarded from the caller.
     unsafe {
-        rects_into(decoder, "decoder", rects, cap, out_count, |d| {
-            Ok(d.decoder
-                .try_borrow()
-                .map_err(|_| busy())?
-                .damage()
-                .to_vec())
+        rects_into(decoder, "decoder", rects, cap, out_count, |d, copy| {
+            copy(d.decoder.try_borrow().map_err(|_| busy())?.damage())
         })
     }
 }

@@ -781,8 +781,8 @@ pub unsafe extern "C" fn glimpse_encoder_lossy_rects(
 ) -> glimpse_result {
     // SAFETY: forwarded from the caller.
     unsafe {
-        rects_into(encoder, "encoder", rects, cap, out_count, |e| {
-            Ok(e.engine()?.lossy_rects())
+        rects_into(encoder, "encoder", rects, cap, out_count, |e, copy| {
+            copy(&e.engine()?.lossy_rects())
         })
     }
 }

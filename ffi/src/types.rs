@@ -171,7 +171,8 @@ pub(crate) unsafe fn frame_and_damage<'a>(
 
 /// The whole body of an export that hands out a list of rectangles (`rects`, `cap`, `out_count`):
 /// the panic boundary, then `handle` (NULL fails naming `handle_name`), `out_count` (NULL fails) and
-/// `rects` (NULL with a non-zero `cap` fails), then `list`. Copies the list when it fits, else fails
+/// `rects` (NULL with a non-zero `cap` fails), then `list`, which hands its rectangles to the copy
+/// function it is given (borrowed: no allocation on the way). Copies them when they fit, else fails
 /// with `GLIMPSE_RESULT_BUFFER_TOO_SMALL` and writes only the count needed.
 ///
 /// # Safety
@@ -183,7 +184,7 @@ pub(crate) unsafe fn rects_into<H: BoxHandle>(
     rects: *mut glimpse_rect,
     cap: usize,
     out_count: *mut usize,
-    list: impl FnOnce(&H) -> Result<Vec<Rect>, Failure>,
+    list: impl FnOnce(&H, &mut dyn FnMut(&[Rect]) -> Result<(), Failure>) -> Result<(), Failure>,
 ) -> glimpse_result {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
@@ -193,20 +194,21 @@ pub(crate) unsafe fn rects_into<H: BoxHandle>(
         if rects.is_null() && cap != 0 {
             return Err(Failure::null("rects"));
         }
-        let list = list(handle)?;
-        if list.len() > cap {
+        list(handle, &mut |list: &[Rect]| {
+            if list.len() > cap {
+                *out_count = list.len();
+                return Err(Failure::new(
+                    glimpse_result::BufferTooSmall,
+                    format!("{} rectangles, room for {cap}", list.len()),
+                ));
+            }
+            for (i, r) in list.iter().enumerate() {
+                // SAFETY: i < list.len() <= cap, and `rects` holds `cap` writable rectangles.
+                unsafe { rects.add(i).write(glimpse_rect::from(*r)) };
+            }
             *out_count = list.len();
-            return Err(Failure::new(
-                glimpse_result::BufferTooSmall,
-                format!("{} rectangles, room for {cap}", list.len()),
-            ));
-        }
-        for (i, r) in list.iter().enumerate() {
-            // SAFETY: i < list.len() <= cap, and `rects` holds `cap` writable rectangles.
-            unsafe { rects.add(i).write(glimpse_rect::from(*r)) };
-        }
-        *out_count = list.len();
-        Ok(())
+            Ok(())
+        })
     })
 }
 
