@@ -15,7 +15,7 @@ fn viewers_on_every_node_end_pixel_exact() {
         return;
     };
     let _guard = rt.enter();
-    let servers = NatsCluster::start_with(&nats, 3, Some(64 << 10));
+    let servers = NatsCluster::start_with(&nats, 3, Some(64 << 10), &[]);
     let web = web_args();
     let web: Vec<&str> = web.iter().map(String::as_str).collect();
     let nodes: Vec<RelayNode> = (0..3)

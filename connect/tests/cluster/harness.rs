@@ -56,11 +56,17 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     pub fn start(exe: &std::path::Path, n: usize) -> NatsCluster {
-        NatsCluster::start_with(exe, n, None)
+        NatsCluster::start_with(exe, n, None, &[])
     }
 
-    /// With a payload limit of `max_payload` bytes (the server's default is 1 MB).
-    pub fn start_with(exe: &std::path::Path, n: usize, max_payload: Option<usize>) -> NatsCluster {
+    /// With a payload limit of `max_payload` bytes (the server's default is 1 MB) and `extra`
+    /// arguments for every server (authentication, TLS).
+    pub fn start_with(
+        exe: &std::path::Path,
+        n: usize,
+        max_payload: Option<usize>,
+        extra: &[&str],
+    ) -> NatsCluster {
         let dir = std::env::temp_dir().join(format!(
             "glimpse-nats-{}-{}",
             std::process::id(),
@@ -92,6 +98,7 @@ impl NatsCluster {
                 "-sd",
                 &store.to_string_lossy(),
             ]);
+            command.args(extra);
             if let Some(limit) = max_payload {
                 let config = dir.join(format!("s{i}.conf"));
                 std::fs::write(&config, format!("max_payload: {limit}\n")).expect("config");
@@ -157,8 +164,7 @@ impl Drop for NatsCluster {
     }
 }
 
-/// Waits until something listens on 127.0.0.1:`port` (a panic after `limit`).
-pub fn wait_port(port: u16, limit: Duration) {
+fn wait_port(port: u16, limit: Duration) {
     let until = Instant::now() + limit;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < until, "port {port} did not open");

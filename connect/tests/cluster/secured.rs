@@ -3,63 +3,36 @@
 //! host on node 1. A node with a wrong token, or one that does not trust the server's certificate,
 //! does not start and says why.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
 use glimpse_connect::relay::{Relay, RelayConfig};
 use glimpse_connect::ConnectError;
 
-use crate::harness::{free_port, wait_port, RelayNode};
+use crate::harness::{NatsCluster, RelayNode};
 use crate::{nats_and_runtime, recording, relay_exe, viewer, wait_exact, LoopingHost};
 
 const TOKEN: &str = "s3cret-token-of-the-cluster";
 
-/// One `nats-server` with JetStream that requires [`TOKEN`] and TLS (a self-signed certificate for
-/// 127.0.0.1), in a temporary folder; stopped and removed on drop.
-struct SecuredNats {
-    child: Child,
-    port: u16,
+/// The files of a secured setup in a temporary folder (removed on drop): the server's self-signed
+/// certificate for 127.0.0.1 (which the nodes trust, `--nats-ca`) and its key, and credentials files.
+struct Secrets {
     dir: PathBuf,
-    /// The server's certificate, which the nodes trust (`--nats-ca`).
     cert: PathBuf,
+    key: PathBuf,
 }
 
-impl SecuredNats {
-    fn start(exe: &Path) -> SecuredNats {
-        let dir = std::env::temp_dir().join(format!("glimpse-nats-secured-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("store")).expect("temp dir");
+impl Secrets {
+    fn new() -> Secrets {
+        let dir = std::env::temp_dir().join(format!("glimpse-nats-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
         let pair = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
             .expect("certificate");
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, pair.cert.pem()).expect("cert file");
         std::fs::write(&key, pair.signing_key.serialize_pem()).expect("key file");
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("nats.log")).expect("log file");
-        let child = Command::new(exe)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js"])
-            .args(["-sd", &dir.join("store").to_string_lossy()])
-            .args(["--auth", TOKEN, "--tls"])
-            .args(["--tlscert", &cert.to_string_lossy()])
-            .args(["--tlskey", &key.to_string_lossy()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("nats-server starts");
-        wait_port(port, Duration::from_secs(10));
-        SecuredNats {
-            child,
-            port,
-            dir,
-            cert,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        Secrets { dir, cert, key }
     }
 
     /// A credentials file holding `line`.
@@ -70,10 +43,8 @@ impl SecuredNats {
     }
 }
 
-impl Drop for SecuredNats {
+impl Drop for Secrets {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -84,19 +55,34 @@ fn nodes_with_the_token_and_the_ca_serve_a_session_and_others_are_refused() {
         return;
     };
     let _guard = rt.enter();
-    let server = SecuredNats::start(&nats);
-    let token_file = server.auth_file("token", TOKEN);
-    let (auth, ca) = (token_file.to_string_lossy(), server.cert.to_string_lossy());
+    let secrets = Secrets::new();
+    let (cert, key) = (
+        secrets.cert.to_string_lossy(),
+        secrets.key.to_string_lossy(),
+    );
+    // One server that requires the token and TLS (`--tls`: clients must upgrade).
+    let tls = [
+        "--auth",
+        TOKEN,
+        "--tls",
+        "--tlscert",
+        &cert,
+        "--tlskey",
+        &key,
+    ];
+    let server = NatsCluster::start_with(&nats, 1, None, &tls);
+    let token_file = secrets.auth_file("token", TOKEN);
+    let auth = token_file.to_string_lossy();
     let args = [
         "--nats-auth-file",
         &auth,
         "--nats-ca",
-        &ca,
+        &cert,
         "--nats-replicas",
         "1",
     ];
     let nodes: Vec<RelayNode> = (0..2)
-        .map(|_| RelayNode::start(&relay_exe(), &server.url(), &args))
+        .map(|_| RelayNode::start(&relay_exe(), &server.urls(), &args))
         .collect();
     let mut host = LoopingHost::start(&nodes[0].url(), recording("scroll_terminal", 40), 15.0);
     let on_2 = viewer(&nodes[1].url(), &host.host, "viewer on node 2");
@@ -109,10 +95,15 @@ fn nodes_with_the_token_and_the_ca_serve_a_session_and_others_are_refused() {
     println!("secured NATS: token and TLS; a viewer on node 2 ended pixel-exact");
 
     // The same server refuses a wrong token, and a node that does not trust its certificate.
-    let wrong = server.auth_file("wrong", "not-the-token");
+    let wrong = secrets.auth_file("wrong", "not-the-token");
     // (what, credentials file, CA file, what the error must name)
     let refusals = [
-        ("a wrong token", &wrong, Some(&server.cert), "authorization"),
+        (
+            "a wrong token",
+            &wrong,
+            Some(&secrets.cert),
+            "authorization",
+        ),
         (
             "no CA for the server's certificate",
             &token_file,
@@ -121,7 +112,7 @@ fn nodes_with_the_token_and_the_ca_serve_a_session_and_others_are_refused() {
         ),
     ];
     for (what, auth_file, ca_file, cause) in refusals {
-        let mut cluster = ClusterConfig::new(vec![server.url()]);
+        let mut cluster = ClusterConfig::new(vec![server.urls()]);
         cluster.replicas = 1;
         cluster.connect_timeout = Duration::from_secs(2);
         cluster.auth = Some(NatsAuth::from_file(auth_file).expect("auth file"));
