@@ -7,7 +7,8 @@
 # independent PipeWire grab, remote input through the RemoteDesktop portal), the 200-viewer load
 # test with /metrics, the relay cluster's tests (3 nats-server and 3 relay nodes: fan-out with a
 # Chromium page, node and NATS server failures) and its webinar benchmark at CI size (300 viewers,
-# 10 slow; the full 1,000 is `target/release/examples/webinar`). (connect/e2e/run.sh runs the
+# 10 slow; the full 1,000 is `target/release/examples/webinar`). CI runs the programs from the test
+# profile's build (debug assertions on), so their timing figures are above a release build's. (connect/e2e/run.sh runs the
 # browser end-to-end test.)
 # Installs what it needs (chromium, xvfb, nats-server from apt when missing; npm packages of connect/e2e from
 # its package-lock.json; the viewer page when web/dist is absent). Safe to run twice; every step is
@@ -20,7 +21,7 @@ start=$(date +%s)
 OUT="$ROOT/target/connect-ci"
 mkdir -p "$OUT"
 
-echo "== connect: system packages"
+echo "== connect: system packages (at $SECONDS s)"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
@@ -33,15 +34,15 @@ if ((${#missing[@]})); then
 fi
 command -v node >/dev/null || { echo "connect/ci.sh: Node.js 18+ is needed" >&2; exit 1; }
 
-echo "== connect: viewer page (web/dist, embedded into the relay)"
+echo "== connect: viewer page (web/dist, embedded into the relay) (at $SECONDS s)"
 bash scripts/build-web.sh
 
-echo "== connect: release programs"
-cargo build -q --release -p glimpse-connect --features cluster --bins --examples
+echo "== connect: programs (the test profile's build, which cargo test --workspace made) (at $SECONDS s)"
+cargo build -q -p glimpse-connect --features cluster --bins --examples
 (cd connect/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
-echo "== connect: programs (relay restart, host stall, TLS, Xvfb)"
-if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --release -p glimpse-connect --features cluster --test live -- \
+echo "== connect: programs (relay restart, host stall, TLS, Xvfb) (at $SECONDS s)"
+if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q -p glimpse-connect --features cluster --test live -- \
     --ignored --test-threads=1 --nocapture >"$OUT/programs.log" 2>&1; then
   cat "$OUT/programs.log" >&2
   echo "connect/ci.sh: program tests failed" >&2
@@ -49,7 +50,7 @@ if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --release -p glimpse-co
 fi
 grep -E '^(relay restart|host link|tls:|xvfb)|test result' "$OUT/programs.log" || true
 
-echo "== connect: glimpse-share on Wayland (headless GNOME session, portal, PipeWire)"
+echo "== connect: glimpse-share on Wayland (headless GNOME session, portal, PipeWire) (at $SECONDS s)"
 if ! bash connect/wayland-ci.sh >"$OUT/wayland.log" 2>&1; then
   cat "$OUT/wayland.log" >&2
   echo "connect/ci.sh: Wayland share test failed" >&2
@@ -57,18 +58,18 @@ if ! bash connect/wayland-ci.sh >"$OUT/wayland.log" 2>&1; then
 fi
 grep -E '^(wayland share:|wayland-share-ci:)|test result' "$OUT/wayland.log" || true
 
-echo "== connect: load test (200 viewers, 10 slow)"
+echo "== connect: load test (200 viewers, 10 slow) (at $SECONDS s)"
 # The 199 joiners arrive 8 at a time, faster than a session lets joiners through to its host: they
 # wait their turn (relay/join_queue.rs), none may be refused.
-if ! timeout 170 target/release/examples/load_test >"$OUT/load.json"; then
+if ! timeout 170 target/debug/examples/load_test >"$OUT/load.json"; then
   cat "$OUT/load.json" >&2 || true
   echo "connect/ci.sh: load test failed" >&2
   exit 1
 fi
 cat "$OUT/load.json"
 
-echo "== connect: relay cluster (3 NATS servers, 3 relay nodes; fan-out, failures)"
-if ! GLIMPSE_REQUIRE_NATS=1 GLIMPSE_REQUIRE_BROWSER=1 timeout 300 cargo test -q --release \
+echo "== connect: relay cluster (3 NATS servers, 3 relay nodes; fan-out, failures) (at $SECONDS s)"
+if ! GLIMPSE_REQUIRE_NATS=1 GLIMPSE_REQUIRE_BROWSER=1 timeout 300 cargo test -q \
     -p glimpse-connect --features cluster --test cluster -- --nocapture >"$OUT/cluster.log" 2>&1; then
   cat "$OUT/cluster.log" >&2
   echo "connect/ci.sh: cluster tests failed" >&2
@@ -76,8 +77,8 @@ if ! GLIMPSE_REQUIRE_NATS=1 GLIMPSE_REQUIRE_BROWSER=1 timeout 300 cargo test -q 
 fi
 grep -E '^(cluster|failover):|test result' "$OUT/cluster.log" || true
 
-echo "== connect: relay cluster webinar (1 host, 300 viewers over 3 nodes, 10 slow)"
-timeout 300 target/release/examples/webinar --viewers 300 --slow 10 >"$OUT/webinar.json"
+echo "== connect: relay cluster webinar (1 host, 300 viewers over 3 nodes, 10 slow) (at $SECONDS s)"
+timeout 300 target/debug/examples/webinar --viewers 300 --slow 10 >"$OUT/webinar.json"
 cat "$OUT/webinar.json"
 
 echo "quick connect checks finished in $(( $(date +%s) - start )) s"

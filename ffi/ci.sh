@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI of the C library (libglimpse). Run from the repository root: `bash ffi/ci.sh`.
 # Idempotent; everything it builds goes to target/ffi-ci. Steps:
-#   1. Rust unit tests of glimpse-ffi; release build; install to a staging prefix (with glimpse.pc).
+#   1. Rust unit tests of glimpse-ffi; a build in the test profile (debug assertions on, the
+#      dependencies `cargo test` built); install to a staging prefix (with glimpse.pc).
 #   2. Regenerate include/glimpse.h with the pinned cbindgen and fail if it differs from git.
 #   3. Exported symbols: every dynamic symbol of libglimpse.so starts with glimpse_, and every
 #      function of the header is exported.
@@ -10,7 +11,7 @@
 #      static and the shared library; share -> view round trips must be pixel-exact (synthesized
 #      frames, callback and poll; a corpus recording; share ends with
 #      glimpse_encoder_top_off_bound_frames still frames, so video regions are re-sent losslessly).
-#   6. Quick connect: glimpse-relay and glimpse-view (release) are built and a relay started on a
+#   6. Quick connect: glimpse-relay and glimpse-view (test profile) are built and a relay started on a
 #      free port of 127.0.0.1; quick_share (static, then shared) shares to it and glimpse-view
 #      joins: the viewer's last screen must equal quick_share's final frame, pixel for pixel.
 #   7. The C test suite (ffi/tests-c) under AddressSanitizer+UBSan and under valgrind, with that
@@ -59,10 +60,15 @@ wait_line() {
 }
 
 step "Rust tests"
-cargo test -p glimpse-ffi --quiet
+# scripts/test.sh has run them with the whole workspace (GLIMPSE_WORKSPACE_TESTED=1).
+if [ "${GLIMPSE_WORKSPACE_TESTED:-0}" = 1 ]; then
+    echo "run by cargo test --workspace"
+else
+    cargo test -p glimpse-ffi --quiet
+fi
 
-step "release build and staging install ($PREFIX)"
-bash ffi/install.sh "$PREFIX"
+step "build (test profile, debug assertions on) and staging install ($PREFIX)"
+GLIMPSE_PROFILE=dev bash ffi/install.sh "$PREFIX"
 NATIVE="$(sed -n 's/^Libs.private: //p' "$PREFIX/lib/pkgconfig/glimpse.pc")"
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 test "$(pkg-config --modversion glimpse)" = "$(cargo pkgid -p glimpse-ffi | sed 's/.*[#@]//')"
@@ -160,10 +166,11 @@ else
 fi
 
 step "quick connect: quick_share -> glimpse-relay -> glimpse-view (pixel-exact)"
-# The same build as connect/ci.sh (features and targets), so that CI builds the programs once.
-cargo build --release --quiet -p glimpse-connect --features cluster --bins --examples
-RELAY_BIN="$ROOT/target/release/glimpse-relay"
-VIEW_BIN="$ROOT/target/release/glimpse-view"
+# The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
+# --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
+cargo build --quiet -p glimpse-connect --features cluster --bins --examples
+RELAY_BIN="$ROOT/target/debug/glimpse-relay"
+VIEW_BIN="$ROOT/target/debug/glimpse-view"
 rm -f "$OUT/relay.log"
 timeout 1800 "$RELAY_BIN" --listen 127.0.0.1:0 >"$OUT/relay.log" 2>"$OUT/relay.err" &
 RELAY_PID=$!

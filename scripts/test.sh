@@ -21,6 +21,8 @@ fi
 stage "Rust tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The parts' scripts below skip the Rust tests this has just run.
+export GLIMPSE_WORKSPACE_TESTED=1
 
 # Runs a part's own script, when the part is there: optional_stage TITLE SCRIPT.
 optional_stage() {

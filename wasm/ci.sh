@@ -18,7 +18,7 @@ WS=${GLIMPSE_WORKSPACE:-$(cd .. && pwd)}
 TARGET_DIR=${CARGO_TARGET_DIR:-$WS/target}
 export CARGO_TERM_COLOR=never
 
-echo "== tools"
+echo "== tools (at $SECONDS s)"
 # The wasm32 target for clippy below; build.sh installs the rest of the wasm tools.
 installed=$(rustup target list --installed)
 case $'\n'"$installed"$'\n' in
@@ -33,17 +33,20 @@ fi
 command -v node >/dev/null || { echo "ci.sh: Node.js 18+ is needed" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
 
-echo "== fmt + clippy"
+echo "== fmt + clippy (at $SECONDS s)"
 MANIFEST="$WS/wasm/Cargo.toml"
 cargo fmt --manifest-path "$MANIFEST" --check
 cargo clippy -q --manifest-path "$MANIFEST" --all-targets -- -D warnings
 cargo clippy -q --manifest-path "$MANIFEST" --all-targets --target wasm32-unknown-unknown -- -D warnings
-cargo test -q --manifest-path "$MANIFEST" --lib
+# scripts/test.sh has run the native tests with the whole workspace (GLIMPSE_WORKSPACE_TESTED=1).
+if [ "${GLIMPSE_WORKSPACE_TESTED:-0}" != 1 ]; then
+  cargo test -q --manifest-path "$MANIFEST" --lib
+fi
 
 # The wasm engine and the TypeScript in ts/ (JavaScript and generated types in js/).
 bash build.sh
 
-echo "== test packets (native encoder)"
+echo "== test packets (native encoder) (at $SECONDS s)"
 cargo build -q --manifest-path "$MANIFEST" --example packets
 TOOL="$TARGET_DIR/debug/examples/packets"
 "$TOOL" make build/testdata
@@ -51,7 +54,7 @@ TOOL="$TARGET_DIR/debug/examples/packets"
 cargo build -q --manifest-path "$MANIFEST" --example relay_messages
 "$TARGET_DIR/debug/examples/relay_messages" build/relay-messages
 
-echo "== npm pack"
+echo "== npm pack (at $SECONDS s)"
 mkdir -p build
 rm -f build/glimpse-web-*.tgz
 TARBALL="$HERE/build/$(npm pack --silent --pack-destination build | tail -n1)"
@@ -65,10 +68,11 @@ echo '{ "name": "consumer", "private": true, "type": "module" }' > "$CONSUMER/pa
 ln -sfn "$HERE/node_modules/playwright-core" "$CONSUMER/node_modules/playwright-core"
 cp tests/*.mjs tests/*.ts tests/*.html tests/tsconfig.json "$CONSUMER/"
 
-echo "== quick connect programs and the relay's pages (from the tarball)"
-# The same build as connect/ci.sh (features and targets), so that CI builds the programs once.
-cargo build -q --manifest-path "$WS/connect/Cargo.toml" --release --features cluster --bins --examples
-BIN_DIR="$TARGET_DIR/release"
+echo "== quick connect programs and the relay's pages (from the tarball) (at $SECONDS s)"
+# The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
+# --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
+cargo build -q --manifest-path "$WS/connect/Cargo.toml" --features cluster --bins --examples
+BIN_DIR="$TARGET_DIR/debug"
 WEB="$HERE/build/web"
 bash "$WS/scripts/build-web.sh" --tarball "$TARBALL" --out "$WEB"
 # The relay tests' own page, served by the relay next to its pages (under its CSP).
@@ -76,11 +80,11 @@ mkdir -p "$WEB/test"
 cp tests/relay-page.html tests/relay-page.mjs "$WEB/test/"
 if [ -d "$WS/../shared/corpus" ]; then CORPUS_DIR="$WS/../shared/corpus"; else CORPUS_DIR="$WS/testdata/corpus"; fi
 
-echo "== tsc --noEmit"
+echo "== tsc --noEmit (at $SECONDS s)"
 (cd "$CONSUMER" && "$HERE/node_modules/.bin/tsc" --noEmit -p tsconfig.json)
 echo "types ok"
 
-echo "== node + chromium tests"
+echo "== node + chromium tests (at $SECONDS s)"
 export GLIMPSE_TESTDATA="$HERE/build/testdata" GLIMPSE_PACKETS_TOOL="$TOOL" GLIMPSE_TARBALL="$TARBALL"
 export GLIMPSE_RELAY_MESSAGES="$HERE/build/relay-messages"
 # Screenshots the viewer page tests take (checked by them; kept for a look, not committed).

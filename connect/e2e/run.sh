@@ -22,14 +22,15 @@ fi
 command -v node >/dev/null || { echo "e2e: Node.js 20+ is needed" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
 
-echo "== e2e: the relay's pages and glimpse-share"
+echo "== e2e: the relay's pages and glimpse-share (at $SECONDS s)"
 bash "$ROOT/scripts/build-web.sh" --out "$HERE/build/web"
-# The same build as connect/ci.sh (features and targets), so that CI builds the programs once.
-cargo build -q --manifest-path "$ROOT/connect/Cargo.toml" --release --features cluster --bins --examples
+# The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
+# --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
+cargo build -q --manifest-path "$ROOT/connect/Cargo.toml" --features cluster --bins --examples
 QUICK_SHARE="$TARGET_DIR/ffi-ci/quick_share_static"
 if [ ! -x "$QUICK_SHARE" ]; then
-  echo "== e2e: the C host (examples/c/quick_share.c, static libglimpse)"
-  bash "$ROOT/ffi/install.sh" "$HERE/build/prefix" >/dev/null
+  echo "== e2e: the C host (examples/c/quick_share.c, static libglimpse) (at $SECONDS s)"
+  GLIMPSE_PROFILE=dev bash "$ROOT/ffi/install.sh" "$HERE/build/prefix" >/dev/null
   NATIVE="$(sed -n 's/^Libs.private: //p' "$HERE/build/prefix/lib/pkgconfig/glimpse.pc")"
   QUICK_SHARE="$HERE/build/quick_share_static"
   # shellcheck disable=SC2086 # NATIVE is a list of flags
@@ -44,8 +45,8 @@ else
 fi
 if [ "${1:-}" = --corpus ]; then CORPUS=$2; fi
 
-echo "== e2e: three browser viewers of $CORPUS"
-timeout 200 node e2e.mjs "$TARGET_DIR/release/glimpse-share" --corpus "$CORPUS" --corpus-dir "$CORPUS_DIR" \
+echo "== e2e: three browser viewers of $CORPUS (at $SECONDS s)"
+timeout 200 node e2e.mjs "$TARGET_DIR/debug/glimpse-share" --corpus "$CORPUS" --corpus-dir "$CORPUS_DIR" \
   --web "$HERE/build/web" > "$HERE/build/e2e.log" 2>&1 || status=$?
 grep -E '^(e2e:|\{)' "$HERE/build/e2e.log" || true
 if [ "${status:-0}" != 0 ]; then
@@ -54,9 +55,9 @@ if [ "${status:-0}" != 0 ]; then
   exit 1
 fi
 
-echo "== e2e: a C host joined by the relay's page (encrypted interop)"
+echo "== e2e: a C host joined by the relay's page (encrypted interop) (at $SECONDS s)"
 status=0
-timeout 150 node interop.mjs "$TARGET_DIR/release/glimpse-relay" "$QUICK_SHARE" --web "$HERE/build/web" \
+timeout 150 node interop.mjs "$TARGET_DIR/debug/glimpse-relay" "$QUICK_SHARE" --web "$HERE/build/web" \
   > "$HERE/build/interop.log" 2>&1 || status=$?
 grep -E '^interop:' "$HERE/build/interop.log" || true
 if [ "$status" != 0 ]; then
