@@ -21,6 +21,7 @@ use clap::Parser;
 #[cfg(feature = "cluster")]
 use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
 use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, TlsFiles};
+use glimpse_connect::ConnectError;
 
 /// The Glimpse quick-connect relay.
 #[derive(Parser, Debug)]
@@ -207,8 +208,14 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     let tls = config.tls.is_some();
     let relay = match Relay::start(config).await {
         Ok(r) => r,
+        // For a starting relay, "unreachable" is what it could not reach itself (its address, its
+        // NATS servers): its reason says so, where the error's own text would say "the relay".
+        Err(ConnectError::Unreachable(reason)) => {
+            eprintln!("glimpse-relay: cannot start: {reason}");
+            return 1;
+        }
         Err(e) => {
-            eprintln!("glimpse-relay: {e}");
+            eprintln!("glimpse-relay: cannot start: {e}");
             return 1;
         }
     };

@@ -2,9 +2,10 @@
 //! viewer and a Chromium page on the npm API. The relay restarts (SIGTERM, then started again on
 //! the same port) or the host's link stalls for 5 s mid-stream; everybody resumes without a person
 //! and ends pixel-exact. Over TLS, the share and the page connect over wss with the test's
-//! certificate, and plain ws to the TLS port fails.
+//! certificate, and plain ws to the TLS port fails. A relay that cannot start says what it could
+//! not reach (not run with `--ignored`: it needs no browser).
 //!
-//! Run by `connect/ci.sh` (`--ignored`): they need the release programs and, for the browser
+//! Run by `connect/ci.sh` (`--ignored`): they need the programs built and, for the browser
 //! viewer, Node.js, Chromium and `connect/e2e` installed (`GLIMPSE_REQUIRE_BROWSER=1` makes a
 //! missing browser a failure instead of a skip).
 
@@ -231,13 +232,13 @@ fn resume_after(disruption: Disruption) {
 }
 
 #[test]
-#[ignore = "needs the release programs (and a browser): connect/ci.sh runs it"]
+#[ignore = "needs the programs built and a browser: connect/ci.sh runs it"]
 fn every_viewer_resumes_after_a_relay_restart() {
     resume_after(Disruption::RelayRestart);
 }
 
 #[test]
-#[ignore = "needs the release programs (and a browser): connect/ci.sh runs it"]
+#[ignore = "needs the programs built and a browser: connect/ci.sh runs it"]
 fn every_viewer_resumes_after_the_host_link_stalls() {
     resume_after(Disruption::HostStall);
 }
@@ -262,7 +263,7 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf, String) {
 }
 
 #[test]
-#[ignore = "needs the release programs (and a browser): connect/ci.sh runs it"]
+#[ignore = "needs the programs built and a browser: connect/ci.sh runs it"]
 fn tls_relay_serves_wss_and_refuses_plain_ws() {
     let dir = temp_dir("tls");
     let (cert, key, spki) = certificate(&dir);
@@ -324,4 +325,39 @@ fn tls_relay_serves_wss_and_refuses_plain_ws() {
         "tls: share, Rust viewer and browser over wss; stopped in {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn relay_that_cannot_listen_says_what_it_could_not_reach() {
+    // The address is taken by this test, so the relay cannot bind it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("address").to_string();
+    let mut relay = std::process::Command::new(RELAY)
+        .args(["--listen", &addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start glimpse-relay");
+    let until = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = relay.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > until {
+            relay.kill().ok();
+            panic!("glimpse-relay kept running on an address in use");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut relay.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "glimpse-relay: cannot start: cannot listen on {addr}"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot reach the relay"), "{stderr}");
 }
