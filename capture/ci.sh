@@ -18,7 +18,13 @@ if ((${#missing[@]})); then
         "${missing[@]}" xauth x11-utils >/dev/null
 fi
 
-# CI=1 makes a missing Xvfb a failure rather than a skip.
-CI="${CI:-1}" cargo test -p glimpse-capture "$@"
+# CI=1 makes a missing Xvfb a failure rather than a skip. After scripts/test.sh's workspace run
+# (GLIMPSE_WORKSPACE_TESTED=1) only the Xvfb tests run again, now that Xvfb is surely installed, built
+# with the workspace's packages and features so that nothing is compiled again.
+if [ "${GLIMPSE_WORKSPACE_TESTED:-0}" = 1 ]; then
+    CI="${CI:-1}" cargo test --workspace --features glimpse-connect/cluster --test x11 "$@"
+else
+    CI="${CI:-1}" cargo test -p glimpse-capture "$@"
+fi
 
 bash capture/wayland-ci.sh

@@ -47,11 +47,10 @@ fi
 bash build.sh
 
 echo "== test packets (native encoder) (at $SECONDS s)"
-cargo build -q --manifest-path "$MANIFEST" --example packets
+bash "$WS/scripts/build-programs.sh"
 TOOL="$TARGET_DIR/debug/examples/packets"
 "$TOOL" make build/testdata
 # Messages of a misbehaving relay, encoded by the protocol itself.
-cargo build -q --manifest-path "$MANIFEST" --example relay_messages
 "$TARGET_DIR/debug/examples/relay_messages" build/relay-messages
 
 echo "== npm pack (at $SECONDS s)"
@@ -71,7 +70,7 @@ cp tests/*.mjs tests/*.ts tests/*.html tests/tsconfig.json "$CONSUMER/"
 echo "== quick connect programs and the relay's pages (from the tarball) (at $SECONDS s)"
 # The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
 # --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
-cargo build -q --manifest-path "$WS/connect/Cargo.toml" --features cluster --bins --examples
+bash "$WS/scripts/build-programs.sh"
 BIN_DIR="$TARGET_DIR/debug"
 WEB="$HERE/build/web"
 bash "$WS/scripts/build-web.sh" --tarball "$TARBALL" --out "$WEB"

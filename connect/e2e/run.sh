@@ -26,7 +26,7 @@ echo "== e2e: the relay's pages and glimpse-share (at $SECONDS s)"
 bash "$ROOT/scripts/build-web.sh" --out "$HERE/build/web"
 # The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
 # --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
-cargo build -q --manifest-path "$ROOT/connect/Cargo.toml" --features cluster --bins --examples
+bash "$ROOT/scripts/build-programs.sh"
 QUICK_SHARE="$TARGET_DIR/ffi-ci/quick_share_static"
 if [ ! -x "$QUICK_SHARE" ]; then
   echo "== e2e: the C host (examples/c/quick_share.c, static libglimpse) (at $SECONDS s)"

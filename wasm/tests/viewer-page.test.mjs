@@ -433,7 +433,9 @@ test('viewer page keys and full screen: keys reach the host only while the scree
 
   // Full screen (Fullscreen API): the screen and its tools fill the screen, fitted, with the way out said.
   await page.click('#fullscreen');
-  await page.waitForFunction(() => document.fullscreenElement?.id === 'viewer', null, { timeout: 5_000 }).catch(() => {});
+  // The page's fullscreenchange handler sets the button's label, aria-pressed and the hint in one go;
+  // document.fullscreenElement is set before that event runs, so waiting for it alone races the label.
+  await page.waitForFunction(() => document.getElementById('fullscreen').getAttribute('aria-pressed') === 'true', null, { timeout: 5_000 });
   assert.equal(await page.evaluate(() => document.fullscreenElement?.id), 'viewer');
   assert.match(await page.textContent('#fullscreen'), /exit full screen/i);
   assert.match(await page.textContent('#hint'), /Esc/);
