@@ -22,7 +22,7 @@ fi
 # (GLIMPSE_WORKSPACE_TESTED=1) only the Xvfb tests run again, now that Xvfb is surely installed, built
 # with the workspace's packages and features so that nothing is compiled again.
 if [ "${GLIMPSE_WORKSPACE_TESTED:-0}" = 1 ]; then
-    CI="${CI:-1}" cargo test --workspace --features glimpse-connect/cluster --test x11 "$@"
+    CI="${CI:-1}" cargo ws-test --test x11 "$@"
 else
     CI="${CI:-1}" cargo test -p glimpse-capture "$@"
 fi

@@ -17,9 +17,9 @@ out="$root/target/wayland-ci"
 wayland_ci_install wayland-ci
 
 echo "wayland-ci: building the test"
-# The workspace's packages and features (scripts/build-programs.sh says why): this also builds
+# The workspace aliases (.cargo/config.toml says why): this also builds
 # connect's Wayland test, whose one test is ignored here (connect/wayland-ci.sh runs it).
-cargo test --workspace --features glimpse-connect/cluster --test wayland --no-run
+cargo ws-test --test wayland --no-run
 
 filter=()
 if [ "${1:-}" = "--" ]; then
@@ -29,12 +29,12 @@ fi
 start=$(date +%s)
 status=0
 wayland_ci_session "${SESSION_TIMEOUT:-240}" "$out" \
-    "cargo test --workspace --features glimpse-connect/cluster --test wayland -- --test-threads=1 ${filter[*]:-}" \
+    "cargo ws-test --test wayland -- --test-threads=1 ${filter[*]:-}" \
     || status=$?
 # A second, short session for the test that stops the compositor under a running capture.
 if [ "$status" = 0 ] && ((${#filter[@]} == 0)); then
     wayland_ci_session 60 "$out/destructive" \
-        "GLIMPSE_WAYLAND_DESTRUCTIVE=1 cargo test --workspace --features glimpse-connect/cluster --test wayland -- \
+        "GLIMPSE_WAYLAND_DESTRUCTIVE=1 cargo ws-test --test wayland -- \
          --exact vanished_compositor_is_a_clear_error" \
         || status=$?
 fi

@@ -38,11 +38,11 @@ echo "== connect: viewer page (web/dist, embedded into the relay) (at $SECONDS s
 bash scripts/build-web.sh
 
 echo "== connect: programs (the test profile's build, which cargo test --workspace made) (at $SECONDS s)"
-bash scripts/build-programs.sh
+cargo ws-build -q --bins --examples
 (cd connect/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "== connect: programs (relay restart, host stall, TLS, Xvfb) (at $SECONDS s)"
-if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo test -q --workspace --features glimpse-connect/cluster --test live -- \
+if ! GLIMPSE_REQUIRE_BROWSER=1 timeout 600 cargo ws-test -q --test live -- \
     --ignored --test-threads=1 --nocapture >"$OUT/programs.log" 2>&1; then
   cat "$OUT/programs.log" >&2
   echo "connect/ci.sh: program tests failed" >&2
@@ -69,8 +69,8 @@ fi
 cat "$OUT/load.json"
 
 echo "== connect: relay cluster (3 NATS servers, 3 relay nodes; fan-out, failures) (at $SECONDS s)"
-if ! GLIMPSE_REQUIRE_NATS=1 GLIMPSE_REQUIRE_BROWSER=1 timeout 300 cargo test -q \
-    --workspace --features glimpse-connect/cluster --test cluster -- --nocapture >"$OUT/cluster.log" 2>&1; then
+if ! GLIMPSE_REQUIRE_NATS=1 GLIMPSE_REQUIRE_BROWSER=1 timeout 300 cargo ws-test -q \
+    --test cluster -- --nocapture >"$OUT/cluster.log" 2>&1; then
   cat "$OUT/cluster.log" >&2
   echo "connect/ci.sh: cluster tests failed" >&2
   exit 1

@@ -17,14 +17,14 @@ out="$root/target/wayland-share-ci"
 wayland_ci_install wayland-share-ci
 
 echo "wayland-share-ci: building the test and the programs"
-# The workspace's packages and features (scripts/build-programs.sh says why): this also builds
+# The workspace aliases (.cargo/config.toml says why): this also builds
 # glimpse-capture's Wayland test, which has no ignored test, so only connect's runs here.
-cargo test --workspace --features glimpse-connect/cluster --test wayland --no-run
+cargo ws-test --test wayland --no-run
 
 start=$(date +%s)
 status=0
 wayland_ci_session "${SESSION_TIMEOUT:-180}" "$out" \
-    "cargo test --workspace --features glimpse-connect/cluster --test wayland -- --ignored --nocapture" \
+    "cargo ws-test --test wayland -- --ignored --nocapture" \
     || status=$?
 echo "wayland-share-ci: the session and the test took $(( $(date +%s) - start )) s (status $status; logs in $out)"
 exit "$status"

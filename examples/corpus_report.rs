@@ -94,14 +94,6 @@ struct Run {
     changed_pixels_in_video: u64,
 }
 
-/// This thread's CPU time in nanoseconds: unlike wall time, it leaves out the time another process
-/// held the core.
-fn thread_cpu_ns() -> Option<u64> {
-    cpu_time::ThreadTime::try_now()
-        .ok()
-        .map(|t| t.as_duration().as_nanos() as u64)
-}
-
 /// Encodes every frame, decodes every packet, and checks the viewer's screen after each frame.
 fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, glimpse::Error> {
     let mut encoder = Encoder::new(config);
@@ -113,12 +105,14 @@ fn run(frames: &[Vec<u8>], s: &Scenario, config: EncoderConfig) -> Result<Run, g
     };
     for (i, pixels) in frames.iter().enumerate() {
         let frame = scenario_frame(pixels, s)?;
-        let (t, cpu) = (Instant::now(), thread_cpu_ns());
+        // The thread's CPU clock (unlike wall time, it leaves out time another process held the
+        // core) is read outside the wall-clock window.
+        let cpu = cpu_time::ThreadTime::try_now().ok();
+        let t = Instant::now();
         let packet = encoder.encode(&frame)?;
         r.encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        if let (Some(before), Some(after)) = (cpu, thread_cpu_ns()) {
-            r.encode_cpu_ms
-                .push(after.saturating_sub(before) as f64 / 1e6);
+        if let Some(Ok(used)) = cpu.map(|c| c.try_elapsed()) {
+            r.encode_cpu_ms.push(used.as_secs_f64() * 1e3);
         }
         let bytes = packet.as_ref().map_or(0, |p| p.len() as u64);
         let mut pictures = Vec::new();

@@ -168,7 +168,7 @@ fi
 step "quick connect: quick_share -> glimpse-relay -> glimpse-view (pixel-exact)"
 # The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
 # --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
-bash scripts/build-programs.sh
+cargo ws-build --quiet --bins --examples
 RELAY_BIN="$ROOT/target/debug/glimpse-relay"
 VIEW_BIN="$ROOT/target/debug/glimpse-view"
 rm -f "$OUT/relay.log"

@@ -19,10 +19,10 @@ else
 fi
 
 stage "Rust tests"
-# With the relay cluster (glimpse-connect/cluster): the parts' scripts build their programs with the
-# same packages and features (scripts/build-programs.sh), so CI compiles the workspace once.
-cargo test --workspace --all-targets --features glimpse-connect/cluster
-cargo test --workspace --doc --features glimpse-connect/cluster
+# Through the workspace aliases (.cargo/config.toml), with the relay cluster: the parts' scripts
+# build and test with the same packages and features, so CI compiles the workspace once.
+cargo ws-test --all-targets
+cargo ws-test --doc
 # The parts' scripts below skip the Rust tests this has just run.
 export GLIMPSE_WORKSPACE_TESTED=1
 

@@ -47,7 +47,10 @@ fi
 bash build.sh
 
 echo "== test packets (native encoder) (at $SECONDS s)"
-bash "$WS/scripts/build-programs.sh"
+# The workspace's programs and examples (the test tools here, and glimpse-relay, glimpse-share and
+# glimpse-view for the quick connect tests below) in the test profile, which `cargo test
+# --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
+(cd "$WS" && cargo ws-build -q --bins --examples)
 TOOL="$TARGET_DIR/debug/examples/packets"
 "$TOOL" make build/testdata
 # Messages of a misbehaving relay, encoded by the protocol itself.
@@ -68,10 +71,7 @@ ln -sfn "$HERE/node_modules/playwright-core" "$CONSUMER/node_modules/playwright-
 cp tests/*.mjs tests/*.ts tests/*.html tests/tsconfig.json "$CONSUMER/"
 
 echo "== quick connect programs and the relay's pages (from the tarball) (at $SECONDS s)"
-# The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
-# --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
-bash "$WS/scripts/build-programs.sh"
-BIN_DIR="$TARGET_DIR/debug"
+BIN_DIR="$TARGET_DIR/debug" # built above
 WEB="$HERE/build/web"
 bash "$WS/scripts/build-web.sh" --tarball "$TARBALL" --out "$WEB"
 # The relay tests' own page, served by the relay next to its pages (under its CSP).

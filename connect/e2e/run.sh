@@ -26,7 +26,7 @@ echo "== e2e: the relay's pages and glimpse-share (at $SECONDS s)"
 bash "$ROOT/scripts/build-web.sh" --out "$HERE/build/web"
 # The same build as connect/ci.sh (features and targets) in the test profile, which `cargo test
 # --workspace` has already built: CI compiles the programs once, and only the corpus report in release.
-bash "$ROOT/scripts/build-programs.sh"
+(cd "$ROOT" && cargo ws-build -q --bins --examples)
 QUICK_SHARE="$TARGET_DIR/ffi-ci/quick_share_static"
 if [ ! -x "$QUICK_SHARE" ]; then
   echo "== e2e: the C host (examples/c/quick_share.c, static libglimpse) (at $SECONDS s)"

@@ -208,14 +208,14 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     let tls = config.tls.is_some();
     let relay = match Relay::start(config).await {
         Ok(r) => r,
-        // For a starting relay, "unreachable" is what it could not reach itself (its address, its
-        // NATS servers): its reason says so, where the error's own text would say "the relay".
-        Err(ConnectError::Unreachable(reason)) => {
-            eprintln!("glimpse-relay: cannot start: {reason}");
-            return 1;
-        }
         Err(e) => {
-            eprintln!("glimpse-relay: cannot start: {e}");
+            // For a starting relay, "unreachable" is what it could not reach itself (its address,
+            // its NATS servers): its reason says so, where the error's own text says "the relay".
+            let reason = match e {
+                ConnectError::Unreachable(reason) => reason,
+                other => other.to_string(),
+            };
+            eprintln!("glimpse-relay: cannot start: {reason}");
             return 1;
         }
     };

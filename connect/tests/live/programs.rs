@@ -332,27 +332,16 @@ fn relay_that_cannot_listen_says_what_it_could_not_reach() {
     // The address is taken by this test, so the relay cannot bind it.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("address").to_string();
-    let mut relay = std::process::Command::new(RELAY)
+    let mut command = std::process::Command::new(RELAY);
+    command
         .args(["--listen", &addr])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start glimpse-relay");
-    let until = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = relay.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > until {
-            relay.kill().ok();
-            panic!("glimpse-relay kept running on an address in use");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        .stderr(std::process::Stdio::piped());
+    let mut relay = Program::spawn(command);
+    let status = relay.wait(Duration::from_secs(20));
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut relay.stderr.take().expect("stderr"), &mut stderr)
+    std::io::Read::read_to_string(&mut relay.child.stderr.take().expect("stderr"), &mut stderr)
         .expect("read stderr");
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(status, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "glimpse-relay: cannot start: cannot listen on {addr}"

@@ -22,12 +22,12 @@ impl Program {
         Program::spawn(command)
     }
 
-    /// Starts a prepared command (environment, arguments) with its stdout read line by line.
+    /// Starts a prepared command (environment, arguments) with its stdout read line by line; its
+    /// stderr goes where the command says (this process's stderr unless set).
     pub fn spawn(mut command: Command) -> Program {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let lines = Arc::new(Mutex::new(Vec::new()));
