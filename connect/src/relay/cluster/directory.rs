@@ -187,18 +187,41 @@ impl Directory {
     }
 
     /// The record of `lookup` and its revision, if a session has it.
+    ///
+    /// The bucket answers reads from any replica (direct get), and a replica can be a moment behind
+    /// its leader: a session created just now on another node would read as absent, and its first
+    /// joiners here would be told "no session has this code" (seen in the 300-viewer webinar). So
+    /// an absent record is asked again of the stream's leader, which has the last word.
     pub async fn get(&self, lookup: Lookup) -> Result<Option<(SessionRecord, u64)>, ClusterError> {
+        let key = wire::lookup_key(lookup);
         let entry = self
             .sessions
-            .entry(wire::lookup_key(lookup))
+            .entry(key.as_str())
             .await
             .map_err(|e| ClusterError::Directory(e.to_string()))?;
-        Ok(entry
-            .filter(|e| e.operation == kv::Operation::Put)
-            .and_then(|e| {
-                let record = serde_json::from_slice::<SessionRecord>(&e.value).ok()?;
-                Some((record, e.revision))
-            }))
+        if let Some(entry) = entry {
+            let put = entry.operation == kv::Operation::Put;
+            return Ok(put
+                .then(|| parse_record(&entry.value, entry.revision))
+                .flatten());
+        }
+        let subject = format!("{}{key}", self.sessions.prefix);
+        match self
+            .sessions
+            .stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+        {
+            // A delete or purge marker carries its operation in this header; a put has none.
+            Ok(message) if message.headers.get("KV-Operation").is_none() => {
+                Ok(parse_record(&message.payload, message.sequence))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {
+                Ok(None)
+            }
+            Err(e) => Err(ClusterError::Directory(e.to_string())),
+        }
     }
 
     /// Registers `record` under `lookup` unless a session has it: its revision, or `None` when
@@ -244,4 +267,10 @@ impl Directory {
             tracing::debug!(error = %e, "directory record not deleted");
         }
     }
+}
+
+/// A session record as stored (JSON) with its revision; `None` when it does not parse.
+fn parse_record(value: &[u8], revision: u64) -> Option<(SessionRecord, u64)> {
+    let record = serde_json::from_slice::<SessionRecord>(value).ok()?;
+    Some((record, revision))
 }

@@ -65,24 +65,45 @@ fn install_origin(
 
 /// Registers a session object on this node: in the relay's tables and the cluster's.
 fn register(state: &RelayState, cluster: &Cluster, session: &Arc<Session>, sid: Sid, now: u64) {
+    // A new session's sid is its own: nothing is held under it that could be kept.
+    let _ = publish(state, cluster, session, sid, now, true);
+}
+
+/// Puts `session` in the cluster's table under `sid` and in the codes under its lookup, under one
+/// lock of the cluster's table, so a joiner that finds the session by its sid finds its code as
+/// well; then in the relay's table. Without `replace`, a session already held under `sid` stays
+/// and is returned, and nothing changes.
+fn publish(
+    state: &RelayState,
+    cluster: &Cluster,
+    session: &Arc<Session>,
+    sid: Sid,
+    now: u64,
+    replace: bool,
+) -> Result<(), Arc<Session>> {
     let lookup = session.inner.lock().unwrap().lookup;
+    {
+        let mut sessions = cluster.sessions.lock().unwrap();
+        if let Some(held) = sessions
+            .get(&sid)
+            .filter(|held| !replace && !Arc::ptr_eq(held, session))
+        {
+            return Err(held.clone());
+        }
+        sessions.insert(sid, session.clone());
+        let mut codes = state.codes.lock().unwrap();
+        if !codes.insert(lookup, session.clone(), now) {
+            // A session this node held under the same lookup ended elsewhere and is not swept yet.
+            codes.remove(lookup);
+            codes.insert(lookup, session.clone(), now);
+        }
+    }
     state
         .sessions
         .lock()
         .unwrap()
         .insert(session.id, session.clone());
-    let mut codes = state.codes.lock().unwrap();
-    if !codes.insert(lookup, session.clone(), now) {
-        // A session this node held under the same lookup ended elsewhere and is not swept yet.
-        codes.remove(lookup);
-        codes.insert(lookup, session.clone(), now);
-    }
-    drop(codes);
-    cluster
-        .sessions
-        .lock()
-        .unwrap()
-        .insert(sid, session.clone());
+    Ok(())
 }
 
 /// A new session whose host connects here: a lookup claimed in the directory (or `wanted`, a
@@ -325,11 +346,7 @@ pub(in crate::relay) async fn ensure_mirror(
     }
     let now = state.now_ms();
     if let Some(existing) = cluster.session(sid) {
-        // Another joiner set it up meanwhile (or the session got this lookup after a new code).
-        let mut codes = state.codes.lock().unwrap();
-        if codes.get(lookup).is_none() {
-            codes.insert(lookup, existing, now);
-        }
+        serve_lookup(state, lookup, existing, now);
         return Ok(());
     }
     let hash = record.secret_hash().unwrap_or_default();
@@ -342,13 +359,6 @@ pub(in crate::relay) async fn ensure_mirror(
         now,
     );
     let dead = cluster.is_dead(record.origin);
-    {
-        let mut sessions = cluster.sessions.lock().unwrap();
-        if sessions.contains_key(&sid) {
-            return Ok(()); // set up by a concurrent joiner: the lookup finds it
-        }
-        sessions.insert(sid, session.clone());
-    }
     let consumer = start_consumer(state, sid, &session, Start::All, None);
     session.inner.lock().unwrap().cluster = Some(SessionLink {
         cluster: cluster.clone(),
@@ -361,7 +371,13 @@ pub(in crate::relay) async fn ensure_mirror(
             _consumer: consumer,
         }),
     });
-    register(state, &cluster, &session, sid, now);
+    // Published only now, whole (its link set, its code with it): a concurrent joiner that set
+    // the same session up first keeps it, and this one goes, its consumer with it.
+    if let Err(held) = publish(state, &cluster, &session, sid, now, false) {
+        session.inner.lock().unwrap().cluster = None;
+        serve_lookup(state, lookup, held, now);
+        return Ok(());
+    }
     tracing::info!(
         session = session.id,
         sid,
@@ -369,6 +385,15 @@ pub(in crate::relay) async fn ensure_mirror(
         "mirroring a session"
     );
     Ok(())
+}
+
+/// A joiner's `lookup` finds `session`, which another joiner set up here (the session may have got
+/// this lookup after a new code, which its own registration did not cover).
+fn serve_lookup(state: &RelayState, lookup: Lookup, session: Arc<Session>, now: u64) {
+    let mut codes = state.codes.lock().unwrap();
+    if codes.get(lookup).is_none() {
+        codes.insert(lookup, session, now);
+    }
 }
 
 /// Origin: what the host says to a viewer another node holds goes to that node.
