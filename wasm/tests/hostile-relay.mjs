@@ -105,10 +105,11 @@ function frameReader(onFrame) {
 
 /**
  * A relay in the middle of the real one at `upstream` (ws://HOST:PORT): viewers connect to its url;
- * every whole binary message the relay sends a viewer goes through `tamper(payload, n)` (n counts
- * that connection's messages from 0), which returns the messages to send instead (Buffers, or
- * strings for text frames): [payload] passes it on, [] drops it. `inject(message)` sends a message
- * to the newest viewer connection now. Resolves with { url, connections(), inject(m), close() }.
+ * every whole binary message the relay sends a viewer goes through `tamper(payload, n, connection)`
+ * (n counts that connection's messages from 0, connection counts connections from 0), which returns
+ * the messages to send instead (Buffers, or strings for text frames): [payload] passes it on, []
+ * drops it. `inject(message)` sends a message to the newest viewer connection now and returns that
+ * connection's number. Resolves with { url, connections(), inject(m), close() }.
  */
 export function tamperingProxy(upstream, tamper) {
   const target = new URL(upstream);
@@ -127,8 +128,8 @@ export function tamperingProxy(upstream, tamper) {
         relay.destroy();
       });
     }
-    connections++;
-    newest = client;
+    const connection = connections++;
+    newest = { client, connection };
     const lines = [`${req.method} ${req.url} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       // Without Origin the relay takes it for a native client: the test page's origin is not its own.
@@ -144,7 +145,7 @@ export function tamperingProxy(upstream, tamper) {
         client.write(raw);
         return;
       }
-      for (const m of tamper(Buffer.from(payload), n++)) client.write(typeof m === 'string' ? frame(Buffer.from(m), true) : frame(m));
+      for (const m of tamper(Buffer.from(payload), n++, connection)) client.write(typeof m === 'string' ? frame(Buffer.from(m), true) : frame(m));
     });
     let upgraded = false;
     let pending = Buffer.alloc(0);
@@ -161,6 +162,9 @@ export function tamperingProxy(upstream, tamper) {
       if (pending.length > end + 4) frames(pending.subarray(end + 4));
     });
   });
-  const inject = (m) => newest?.write(typeof m === 'string' ? frame(Buffer.from(m), true) : frame(m));
+  const inject = (m) => {
+    newest?.client.write(typeof m === 'string' ? frame(Buffer.from(m), true) : frame(m));
+    return newest?.connection;
+  };
   return listen(server, sockets, () => connections, { inject });
 }

@@ -68,11 +68,13 @@ test('a tampering relay after admission: changed and replayed packets refused (n
   const lastFrame = join(dir, 'last.bgra');
   const share = await startShare(relay.ws, lastFrame, ['--fps', '10', '--seconds', '40']);
   // Stream packets 10 to 60 of each connection: every 4th changed in its last byte (the seal's tag),
-  // every 6th followed by a copy of an earlier one (a replay).
+  // every 6th followed by a copy of an earlier one (a replay). Not after the garbage on the same
+  // connection: the viewer drops it there and never reads what follows, so it could not refuse it.
   let kept = null;
+  let garbageOn = -1;
   const tally = { changed: 0, replayed: 0 };
-  const proxy = await tamperingProxy(relay.ws, (m, n) => {
-    if (!isStream(m) || n < 10 || n > 60) return [m];
+  const proxy = await tamperingProxy(relay.ws, (m, n, connection) => {
+    if (!isStream(m) || n < 10 || n > 60 || connection === garbageOn) return [m];
     const out = [m];
     if (n % 4 === 0) {
       const changed = Buffer.from(m);
@@ -101,7 +103,7 @@ test('a tampering relay after admission: changed and replayed packets refused (n
   // Let the tampered window pass, then garbage on the live connection: the viewer drops it and
   // comes back by itself (resume token), once.
   for (let i = 0; i < 100 && tally.changed < 8; i++) await sleep(100);
-  proxy.inject(message('garbage'));
+  garbageOn = proxy.inject(message('garbage'));
   await page.waitForFunction(() => window.log.states.includes('reconnecting') && window.viewer.state === 'connected', null, { timeout: 15_000 });
   // The recording ends; the viewer must show the host's last frame exactly.
   for (let i = 0; i < 300 && !existsSync(lastFrame); i++) await sleep(100);
