@@ -6,7 +6,10 @@
 set -euo pipefail
 # libpipewire-0.3-dev, libclang-dev: glimpse-capture's Wayland backend (pipewire-rs runs bindgen).
 # nats-server: Debian 12 has 2.9.10, which the cluster (async-nats without server_2_10) works with.
-packages=(nasm pkg-config valgrind zstd ffmpeg libpipewire-0.3-dev libclang-dev nats-server)
+# xvfb, xauth, x11-utils, xdotool: glimpse-capture's X11 tests, which the workspace run holds (with CI
+# set they fail rather than skip without an X server).
+packages=(nasm pkg-config valgrind zstd ffmpeg libpipewire-0.3-dev libclang-dev nats-server
+  xvfb xauth x11-utils xdotool)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
