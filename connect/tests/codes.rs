@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use glimpse_connect::relay::{client_network, CodePolicy, CodeRegistry, CodeRejection};
+use glimpse_connect::relay::{
+    client_network, CodePolicy, CodeRegistry, CodeRejection, ResumeRefusal,
+};
 use glimpse_connect::{ConnectError, Lookup};
 
 fn lookup(v: u32) -> Lookup {
@@ -137,7 +139,7 @@ fn the_relay_wide_budget_stops_a_distributed_guessing_run() {
     ));
     assert_eq!(
         reg.resume(&[5; 16], 12_000),
-        Some((1, 9)),
+        Ok((1, 9)),
         "viewers already in come back"
     );
     reg.expire(12_000 + 60_001);
@@ -153,9 +155,35 @@ fn resume_tokens_work_once_and_expire() {
     let mut reg: CodeRegistry<&str> = CodeRegistry::new(policy());
     let token = [9u8; 16];
     reg.issue_resume("s1", 42, token, 1000);
-    assert_eq!(reg.resume(&[8u8; 16], 1100), None);
-    assert_eq!(reg.resume(&token, 1499), Some(("s1", 42)));
-    assert_eq!(reg.resume(&token, 1499), None, "one use");
+    assert_eq!(reg.resume(&[8u8; 16], 1100), Err(ResumeRefusal::Unknown));
+    assert_eq!(reg.resume(&token, 1499), Ok(("s1", 42)));
+    assert_eq!(
+        reg.resume(&token, 1499),
+        Err(ResumeRefusal::Unknown),
+        "one use"
+    );
     reg.issue_resume("s1", 43, token, 2000);
-    assert_eq!(reg.resume(&token, 2500), None, "too late");
+    assert_eq!(
+        reg.resume(&token, 2500),
+        Err(ResumeRefusal::Unknown),
+        "too late"
+    );
+}
+
+/// A removed viewer that comes back with its token (it never got its close frame) is told it was
+/// removed, as often as it tries within the token's lifetime, not sent to join with the code.
+#[test]
+fn a_removed_viewers_token_says_removed_until_it_would_have_expired() {
+    let mut reg: CodeRegistry<&str> = CodeRegistry::new(policy());
+    let token = [7u8; 16];
+    reg.issue_resume("s1", 5, token, 1000);
+    reg.refuse_resume(token, 1100);
+    assert_eq!(reg.resume(&token, 1200), Err(ResumeRefusal::Removed));
+    assert_eq!(reg.resume(&token, 1599), Err(ResumeRefusal::Removed));
+    reg.expire(1600);
+    assert_eq!(reg.resume(&token, 1600), Err(ResumeRefusal::Unknown));
+    // Another viewer's token is untouched.
+    reg.issue_resume("s1", 6, [1u8; 16], 1600);
+    reg.refuse_resume([2u8; 16], 1600);
+    assert_eq!(reg.resume(&[1u8; 16], 1700), Ok(("s1", 6)));
 }

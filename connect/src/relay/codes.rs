@@ -94,6 +94,15 @@ pub fn client_network(ip: IpAddr) -> String {
     }
 }
 
+/// Why [`CodeRegistry::resume`] refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeRefusal {
+    /// Never issued, used already, or expired (or the relay restarted): join with the code.
+    Unknown,
+    /// The host removed the viewer that holds it.
+    Removed,
+}
+
 struct LookupEntry<S> {
     session: S,
     last_used_ms: u64,
@@ -112,6 +121,8 @@ pub struct CodeRegistry<S: Clone> {
     policy: CodePolicy,
     lookups: HashMap<Lookup, LookupEntry<S>>,
     resumes: HashMap<[u8; 16], ResumeEntry<S>>,
+    /// Tokens of viewers the host removed, and when: a resume with one is told so.
+    removed: HashMap<[u8; 16], u64>,
     /// Per client network: times of its latest failures, oldest first (at most `max_failures`).
     failures: HashMap<String, VecDeque<u64>>,
     /// Times of the relay's latest failures, oldest first (at most `max_relay_failures`).
@@ -125,6 +136,7 @@ impl<S: Clone> CodeRegistry<S> {
             policy,
             lookups: HashMap::new(),
             resumes: HashMap::new(),
+            removed: HashMap::new(),
             failures: HashMap::new(),
             relay_failures: VecDeque::new(),
         }
@@ -212,12 +224,30 @@ impl<S: Clone> CodeRegistry<S> {
     }
 
     /// The session and viewer id a token was issued for. One use: the token is gone afterwards.
-    pub fn resume(&mut self, token: &[u8; 16], now_ms: u64) -> Option<(S, ViewerId)> {
-        let entry = self.resumes.remove(token)?;
-        if now_ms.saturating_sub(entry.issued_ms) >= self.policy.resume_ttl_ms {
-            return None;
+    pub fn resume(
+        &mut self,
+        token: &[u8; 16],
+        now_ms: u64,
+    ) -> Result<(S, ViewerId), ResumeRefusal> {
+        let ttl = self.policy.resume_ttl_ms;
+        if let Some(&at) = self.removed.get(token) {
+            if now_ms.saturating_sub(at) < ttl {
+                return Err(ResumeRefusal::Removed);
+            }
         }
-        Some((entry.session, entry.viewer))
+        let entry = self.resumes.remove(token).ok_or(ResumeRefusal::Unknown)?;
+        if now_ms.saturating_sub(entry.issued_ms) >= ttl {
+            return Err(ResumeRefusal::Unknown);
+        }
+        Ok((entry.session, entry.viewer))
+    }
+
+    /// Remembers for `resume_ttl_ms` that the viewer holding `token` was removed by the host, so
+    /// that a viewer which never got its close frame (a reset connection) and comes back with
+    /// its token is told it was removed instead of being sent to join again with the code.
+    pub fn refuse_resume(&mut self, token: [u8; 16], now_ms: u64) {
+        self.resumes.remove(&token);
+        self.removed.insert(token, now_ms);
     }
 
     /// Forgets every resume token of sessions for which `is_gone` is true.
@@ -232,6 +262,8 @@ impl<S: Clone> CodeRegistry<S> {
             .retain(|_, e| now_ms.saturating_sub(e.last_used_ms) < policy.unused_ttl_ms);
         self.resumes
             .retain(|_, e| now_ms.saturating_sub(e.issued_ms) < policy.resume_ttl_ms);
+        self.removed
+            .retain(|_, &mut at| now_ms.saturating_sub(at) < policy.resume_ttl_ms);
         self.failures.retain(|_, times| {
             times
                 .back()

@@ -122,17 +122,27 @@ pub(super) async fn send(
     }
 }
 
-/// Sends a close frame (best effort, 1 s at most).
-pub(super) async fn close_with(sink: &mut Sink, code: u16, reason: &str) {
+/// Closes the connection with a code: sends the close frame, then reads (and drops) whatever the
+/// peer still sends until its own close frame answers, 1 s at most. Dropping a socket with unread
+/// bytes in it resets the connection, and a reset throws away what is still queued to the peer,
+/// the close frame included: the peer would see a drop (1006) instead of the reason, and a removed
+/// viewer would take it for a network cut and come back.
+pub(super) async fn close_with(sink: &mut Sink, stream: &mut Stream, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        sink.send(WsMessage::Close(Some(frame))),
-    )
-    .await;
+    let handshake = async {
+        if sink.send(WsMessage::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), handshake).await;
 }
 
 /// One ping, unless the peer was silent for three intervals (a dead link TCP has not noticed yet).
@@ -145,4 +155,70 @@ pub(super) async fn ping(
         return Err((close::STALLED, "no answer to pings".into()));
     }
     send(sink, WsMessage::Ping(Bytes::new()), interval).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::ws::WebSocketUpgrade;
+    use tokio::net::TcpSocket;
+    use tokio_tungstenite::tungstenite::Message as ClientMessage;
+
+    /// A peer that is behind (its receive buffer full, 256 KiB still queued for it) and that sent
+    /// something the server never read still gets the close frame with its code once it catches
+    /// up: closing a socket with unread bytes would reset it and drop the queue, the close frame
+    /// with it (the peer would see 1006 and take it for a network cut).
+    #[tokio::test]
+    async fn a_peer_that_is_behind_still_gets_the_close_frame() {
+        let server = TcpSocket::new_v4().unwrap();
+        // Room for the whole backlog on the server's side, so nothing blocks before the close.
+        server.set_send_buffer_size(4 << 20).unwrap();
+        server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = server.listen(16).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|socket| async move {
+                    let (mut sink, mut stream) = socket.split();
+                    // The peer's message arrives and stays unread.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    for _ in 0..64 {
+                        let chunk = WsMessage::Binary(Bytes::from(vec![7u8; 4096]));
+                        sink.send(chunk).await.unwrap();
+                    }
+                    close_with(&mut sink, &mut stream, close::REMOVED, "removed").await;
+                })
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let client = TcpSocket::new_v4().unwrap();
+        client.set_recv_buffer_size(4096).unwrap();
+        let tcp = client.connect(addr).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), tcp)
+            .await
+            .unwrap();
+        ws.send(ClientMessage::Binary(vec![1u8; 64].into()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let mut received = 0;
+        let code = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(ClientMessage::Binary(b)))) => received += b.len(),
+                Ok(Some(Ok(ClientMessage::Close(frame)))) => {
+                    break frame.map_or(1005, |f| u16::from(f.code))
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => break 1006,
+                Err(_) => break 0,
+            }
+        };
+        assert_eq!(
+            (code, received),
+            (close::REMOVED, 64 * 4096),
+            "the close frame and everything before it arrive"
+        );
+    }
 }

@@ -39,7 +39,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
         Err((code, reason)) => {
             state.metrics.refused.inc();
             tracing::info!(%peer, code, %reason, "host refused");
-            conn::close_with(&mut sink, code, &reason).await;
+            conn::close_with(&mut sink, &mut stream, code, &reason).await;
             return;
         }
     };
@@ -54,7 +54,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
             tracing::info!(session = session.id, "host ended the session");
             session.end_with(close::SESSION_ENDED, "the host ended the session");
             state.remove_session(&session);
-            conn::close_with(&mut sink, close::NORMAL, "session ended").await;
+            conn::close_with(&mut sink, &mut stream, close::NORMAL, "session ended").await;
         }
         HostEnd::Dropped(closing) => {
             let still_ours = {
@@ -76,7 +76,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
                 );
             }
             if let Some((code, reason)) = closing {
-                conn::close_with(&mut sink, code, &reason).await;
+                conn::close_with(&mut sink, &mut stream, code, &reason).await;
             }
         }
     }

@@ -49,7 +49,7 @@ use glimpse::session::FanOutConfig;
 use crate::error::ConnectError;
 use crate::protocol::close;
 
-pub use codes::{client_network, CodePolicy, CodeRegistry, CodeRejection};
+pub use codes::{client_network, CodePolicy, CodeRegistry, CodeRejection, ResumeRefusal};
 pub use web::web_build_hint;
 
 use metrics::Metrics;

@@ -15,6 +15,9 @@ use super::skip_budget::SkipBudget;
 use super::RelayState;
 use crate::protocol::{close, Lookup, Message, ViewerEntry};
 
+/// The reason a removed viewer's connection is closed with (and its resume refused).
+pub(super) const REMOVED_REASON: &str = "removed by the host";
+
 /// Session messages queued for one viewer at most; a viewer that lets more pile up is closed.
 const VIEWER_OUTBOX: usize = 64;
 
@@ -330,9 +333,7 @@ impl SessionInner {
                     self.kick(viewer, close::NOT_ADMITTED, "the host did not let you in");
                 }
             }
-            Message::RemoveViewer { .. } => {
-                self.kick(viewer, close::REMOVED, "removed by the host")
-            }
+            Message::RemoveViewer { .. } => self.kick(viewer, close::REMOVED, REMOVED_REASON),
             // A control answer the origin decided (this node mirrors the session): keep the
             // relay's copy of who holds control in step, for the input filter.
             Message::ControlGranted => {

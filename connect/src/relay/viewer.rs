@@ -14,9 +14,9 @@ use futures_util::StreamExt;
 use glimpse::session::ViewerId;
 use tokio::sync::Notify;
 
-use super::codes::{client_network, CodeRejection};
+use super::codes::{client_network, CodeRejection, ResumeRefusal};
 use super::conn::{self, Closing, Liveness, ReadEnd, Sink, Stream};
-use super::session::{Session, SessionInner, ViewerSlot};
+use super::session::{Session, SessionInner, ViewerSlot, REMOVED_REASON};
 use super::{random_bytes, RelayState};
 use crate::crypto::PAKE_MESSAGE_LEN;
 use crate::protocol::{close, Join, Message, ViewerEntry};
@@ -29,7 +29,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
         Err((code, reason)) => {
             state.metrics.refused.inc();
             tracing::debug!(%peer, code, %reason, "viewer refused");
-            conn::close_with(&mut sink, code, &reason).await;
+            conn::close_with(&mut sink, &mut stream, code, &reason).await;
             return;
         }
     };
@@ -42,7 +42,7 @@ pub(super) async fn connection(state: Arc<RelayState>, socket: WebSocket, peer: 
     leave(&state, &session, viewer);
     tracing::info!(session = session.id, viewer, "viewer left");
     if let Err((code, reason)) = outcome {
-        conn::close_with(&mut sink, code, &reason).await;
+        conn::close_with(&mut sink, &mut stream, code, &reason).await;
     }
 }
 
@@ -77,10 +77,14 @@ async fn hello(
     let now = state.now_ms();
     let (session, pake, resumed_id) = match join {
         Join::Resume(token) => {
-            let (session, viewer) = state.codes.lock().unwrap().resume(&token, now).ok_or((
-                close::UNKNOWN_KEY,
-                "unknown or expired resume token".to_string(),
-            ))?;
+            let resumed = state.codes.lock().unwrap().resume(&token, now);
+            let (session, viewer) = resumed.map_err(|refusal| match refusal {
+                ResumeRefusal::Unknown => (
+                    close::UNKNOWN_KEY,
+                    "unknown or expired resume token".to_string(),
+                ),
+                ResumeRefusal::Removed => (close::REMOVED, REMOVED_REASON.to_string()),
+            })?;
             (session, None, Some(viewer))
         }
         Join::Code { lookup, pake } => {
@@ -238,17 +242,28 @@ fn leave(state: &RelayState, session: &Arc<Session>, viewer: ViewerId) {
         if inner.nobody_admitted() {
             inner.idle_since = now;
         }
-        slot.filter(|s| admitted && s.kick.is_none() && inner.ended.is_none())
-            .map(|s| s.token)
+        slot.filter(|_| admitted && inner.ended.is_none())
+            .and_then(|s| match &s.kick {
+                None => Some(Resume::Allowed(s.token)),
+                Some((close::REMOVED, _)) => Some(Resume::Refused(s.token)),
+                Some(_) => None,
+            })
     };
     session.host_notify.notify_one();
-    if let Some(token) = resume {
-        state
-            .codes
-            .lock()
-            .unwrap()
-            .issue_resume(session.clone(), viewer, token, now);
+    let mut codes = state.codes.lock().unwrap();
+    match resume {
+        Some(Resume::Allowed(token)) => codes.issue_resume(session.clone(), viewer, token, now),
+        Some(Resume::Refused(token)) => codes.refuse_resume(token, now),
+        None => {}
     }
+}
+
+/// What a viewer that left may do with its resume token.
+enum Resume {
+    /// Come back as itself (it was in and was not closed by the relay or the host).
+    Allowed([u8; 16]),
+    /// Be told it was removed, should it come back (its close frame may have been lost).
+    Refused([u8; 16]),
 }
 
 async fn reader(

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use glimpse::session::InputEvent;
+use glimpse::session::{InputEvent, ViewerId};
 use glimpse_connect::protocol::{close, Join, Message};
 use glimpse_connect::viewer_session::{ControlState, ViewerSession};
 use glimpse_connect::{
@@ -19,19 +19,29 @@ fn hello(code: JoinCode) -> Vec<u8> {
     ViewerSession::new(code, "raw").hello()
 }
 
-/// A raw client that went through the key exchange and was let in.
-async fn admitted(addr: std::net::SocketAddr, code: JoinCode) -> RawClient {
+/// A raw client that went through the key exchange and was let in, with the viewer id and resume
+/// token the relay welcomed it with.
+async fn admitted(addr: std::net::SocketAddr, code: JoinCode) -> (RawClient, ViewerId, [u8; 16]) {
     let mut c = RawClient::connect(addr, "/ws/view").await;
     let mut session = ViewerSession::new(code, "raw");
     c.send(session.hello()).await;
+    let mut welcome = None;
     while !session.is_admitted() {
         let bytes = c.next().await.expect("the exchange goes on");
+        if let Ok(Message::Welcome {
+            viewer,
+            resume_token,
+        }) = Message::decode(&bytes)
+        {
+            welcome = Some((viewer, resume_token));
+        }
         session.receive(&bytes, 0).expect("a valid message");
         while let Some(out) = session.poll_outgoing() {
             c.send(out).await;
         }
     }
-    c
+    let (viewer, token) = welcome.expect("the relay welcomes a viewer first");
+    (c, viewer, token)
 }
 
 #[test]
@@ -67,7 +77,7 @@ fn misbehaving_viewers_are_closed_with_a_reason() {
             ("big", close::TOO_BIG),
             ("role", close::POLICY),
         ] {
-            let mut c = admitted(addr, code).await;
+            let (mut c, ..) = admitted(addr, code).await;
             match what {
                 "text" => c.send_text("hello").await,
                 "garbage" => c.send(b"GC\x02\xff\xff".to_vec()).await,
@@ -243,6 +253,30 @@ fn control_needs_a_grant_and_removed_viewers_stay_out() {
     );
     assert_eq!(other.stats().refused_packets, 0);
     assert_eq!(stage.relay.stats().viewers, 1);
+    stage.end();
+}
+
+/// A removed viewer that never got its close frame (a reset connection, a network cut) and comes
+/// back with its resume token is told it was removed, each time, instead of being sent to join
+/// with the code again (which, without approval, would let it straight back in).
+#[test]
+fn a_removed_viewer_coming_back_with_its_token_is_told_it_was_removed() {
+    let stage = Stage::start("typing_terminal", 40, 20.0, ControlPolicy::Ask);
+    let addr = stage.relay.local_addr();
+    let code = stage.code();
+    stage.rt.block_on(async {
+        let (mut removed, viewer, token) = admitted(addr, code).await;
+        stage.host.host.remove(viewer).unwrap();
+        assert_eq!(removed.close_code().await, close::REMOVED);
+        for attempt in 0..2 {
+            let mut back = RawClient::connect(addr, "/ws/view").await;
+            let resume = Message::ViewerHello {
+                join: Join::Resume(token),
+            };
+            back.send(resume.encode()).await;
+            assert_eq!(back.close_code().await, close::REMOVED, "attempt {attempt}");
+        }
+    });
     stage.end();
 }
 
