@@ -21,7 +21,6 @@ use clap::Parser;
 #[cfg(feature = "cluster")]
 use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
 use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, TlsFiles};
-use glimpse_connect::ConnectError;
 
 /// The Glimpse quick-connect relay.
 #[derive(Parser, Debug)]
@@ -209,13 +208,7 @@ async fn run(config: RelayConfig, seconds: Option<f64>) -> i32 {
     let relay = match Relay::start(config).await {
         Ok(r) => r,
         Err(e) => {
-            // For a starting relay, "unreachable" is what it could not reach itself (its address,
-            // its NATS servers): its reason says so, where the error's own text says "the relay".
-            let reason = match e {
-                ConnectError::Unreachable(reason) => reason,
-                other => other.to_string(),
-            };
-            eprintln!("glimpse-relay: cannot start: {reason}");
+            eprintln!("glimpse-relay: cannot start: {e}");
             return 1;
         }
     };

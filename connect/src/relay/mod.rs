@@ -11,7 +11,7 @@
 //! `GET /healthz`, `GET /metrics` (Prometheus text format), and the viewer page's files.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), glimpse_connect::ConnectError> {
+//! # async fn run() -> Result<(), glimpse_connect::relay::StartError> {
 //! use glimpse_connect::relay::{Relay, RelayConfig};
 //!
 //! let mut config = RelayConfig::default();
@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 
 use glimpse::session::FanOutConfig;
 
-use crate::error::ConnectError;
 use crate::protocol::close;
 
 pub use codes::{client_network, CodePolicy, CodeRegistry, CodeRejection, ResumeRefusal};
@@ -54,6 +53,34 @@ pub use web::web_build_hint;
 
 use metrics::Metrics;
 use session::Session;
+
+/// Why [`Relay::start`] failed: what the relay could not set up for itself, where a
+/// [`ConnectError`](crate::ConnectError) is what a client meets on its way to a relay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Plain ws on an address other than loopback, without `insecure`.
+    #[error(
+        "refusing to serve plain ws on {0} (not loopback): give a certificate, or --insecure \
+         behind a TLS-terminating proxy"
+    )]
+    PlainOffLoopback(SocketAddr),
+    /// The certificate or key cannot be read, or they do not fit together.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The address cannot be listened on (in use, not this machine's, not permitted).
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        reason: String,
+    },
+    /// The node cannot join its cluster (NATS unreachable or refusing it, JetStream, settings).
+    #[cfg(feature = "cluster")]
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+}
 
 /// TLS for the relay's port: https and wss.
 #[derive(Debug, Clone)]
@@ -200,26 +227,22 @@ pub struct Relay {
 impl Relay {
     /// Binds `config.listen` and serves in the current tokio runtime. Refuses a non-loopback
     /// address without TLS unless `config.insecure` is set.
-    pub async fn start(config: RelayConfig) -> Result<Relay, ConnectError> {
+    pub async fn start(config: RelayConfig) -> Result<Relay, StartError> {
         if config.tls.is_none() && !config.insecure && !config.listen.ip().is_loopback() {
-            return Err(ConnectError::Tls(format!(
-                "refusing to serve plain ws on {} (not loopback): give a certificate, or \
-                 --insecure behind a TLS-terminating proxy",
-                config.listen
-            )));
+            return Err(StartError::PlainOffLoopback(config.listen));
         }
         let tls = match &config.tls {
             Some(files) => Some(server::tls_acceptor(files)?),
             None => None,
         };
+        let cannot_listen = |e: std::io::Error| StartError::Listen {
+            addr: config.listen,
+            reason: e.to_string(),
+        };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|e| {
-                ConnectError::Unreachable(format!("cannot listen on {}: {e}", config.listen))
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+            .map_err(cannot_listen)?;
+        let addr = listener.local_addr().map_err(cannot_listen)?;
         let public_url = config.public_url.clone().unwrap_or_else(|| {
             let scheme = if config.tls.is_some() {
                 "https"

@@ -19,13 +19,12 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::{http, RelayState, TlsFiles};
-use crate::error::ConnectError;
+use super::{http, RelayState, StartError, TlsFiles};
 
 /// A TLS acceptor for the certificate chain and key in `files` (PEM).
-pub(super) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConnectError> {
+pub(super) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, StartError> {
     let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
-        ConnectError::Tls(format!("{what} {}: {e}", path.display()))
+        StartError::Tls(format!("{what} {}: {e}", path.display()))
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| bad("cannot read the certificate", &files.cert, &e))?
@@ -39,10 +38,10 @@ pub(super) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ConnectError
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectError::Tls(e.to_string()))?
+        .map_err(|e| StartError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| ConnectError::Tls(format!("certificate and key do not fit: {e}")))?;
+        .map_err(|e| StartError::Tls(format!("certificate and key do not fit: {e}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

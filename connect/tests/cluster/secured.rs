@@ -6,9 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use glimpse_connect::relay::cluster::{ClusterConfig, NatsAuth};
-use glimpse_connect::relay::{Relay, RelayConfig};
-use glimpse_connect::ConnectError;
+use glimpse_connect::relay::cluster::{ClusterConfig, ClusterError, NatsAuth};
+use glimpse_connect::relay::{Relay, RelayConfig, StartError};
 
 use crate::harness::{NatsCluster, RelayNode};
 use crate::{nats_and_runtime, recording, relay_exe, viewer, wait_exact, LoopingHost};
@@ -121,7 +120,8 @@ fn nodes_with_the_token_and_the_ca_serve_a_session_and_others_are_refused() {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.cluster = Some(cluster);
         match rt.block_on(Relay::start(config)) {
-            Err(ConnectError::Unreachable(why)) => {
+            Err(e @ StartError::Cluster(ClusterError::Connect(_))) => {
+                let why = e.to_string();
                 assert!(why.contains("cannot reach NATS"), "{what}: {why}");
                 assert!(why.contains(cause), "{what}: the cause is not named: {why}");
                 println!("secured NATS: {what}: refused: {why}");

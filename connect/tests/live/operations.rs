@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use glimpse_connect::relay::Relay;
+use glimpse_connect::relay::{Relay, StartError};
 use glimpse_connect::{ControlPolicy, Viewer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -78,7 +78,10 @@ fn plain_ws_off_loopback_needs_insecure() {
         .block_on(Relay::start(config.clone()))
         .err()
         .expect("refused");
-    assert_eq!(refused.code(), 41, "{refused}");
+    assert_eq!(
+        refused,
+        StartError::PlainOffLoopback("0.0.0.0:0".parse().unwrap())
+    );
     config.insecure = true;
     let relay = rt
         .block_on(Relay::start(config))

@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig};
+use glimpse_connect::relay::{web_build_hint, Relay, RelayConfig, StartError};
 use glimpse_connect::{ClientTls, ControlPolicy, Host, HostConfig, HostStats};
 
 use input::InputPump;
@@ -151,14 +151,15 @@ fn run(args: Args) -> i32 {
     code
 }
 
-async fn start_relay(args: &Args) -> Result<Relay, glimpse_connect::ConnectError> {
+async fn start_relay(args: &Args) -> Result<Relay, StartError> {
     let mut config = RelayConfig::default();
     config.web_dir = args.web.clone();
     let wanted = args.listen.unwrap_or(config.listen);
     config.listen = wanted;
     let relay = match Relay::start(config.clone()).await {
         Ok(r) => r,
-        Err(e) if args.listen.is_none() => {
+        // The default port is taken (another share, say): any free one will do.
+        Err(e @ StartError::Listen { .. }) if args.listen.is_none() => {
             eprintln!("share: {wanted} is busy ({e}); using a free port");
             config.listen.set_port(0);
             Relay::start(config).await?

@@ -12,8 +12,7 @@ use super::link::{MirrorState, RemoteViewer, Role};
 use super::maintenance;
 use super::stream::{start_consumer, Start};
 use super::wire::{Body, Envelope, NodeId, Sid};
-use super::Cluster;
-use crate::error::ConnectError;
+use super::{Cluster, ClusterError};
 use crate::protocol::{close, Lookup, Message, ViewerEntry};
 use crate::relay::session::{Session, SessionInner};
 use crate::relay::RelayState;
@@ -23,9 +22,9 @@ use crate::relay::RelayState;
 pub(super) async fn start(
     state: &Arc<RelayState>,
     cluster: &Arc<Cluster>,
-) -> Result<(), ConnectError> {
+) -> Result<(), ClusterError> {
     let subscribe_error =
-        |e: async_nats::SubscribeError| ConnectError::Unreachable(format!("NATS subscribe: {e}"));
+        |e: async_nats::SubscribeError| ClusterError::Connect(format!("NATS subscribe: {e}"));
     let mut direct = cluster
         .client
         .subscribe(cluster.names.node(cluster.node))

@@ -56,7 +56,6 @@ use tokio::sync::mpsc;
 
 use super::session::Session;
 use super::RelayState;
-use crate::error::ConnectError;
 use wire::{Body, Envelope, Names, NodeId, Sid};
 
 pub(super) use metrics::ClusterMetrics;
@@ -163,8 +162,8 @@ impl ClusterConfig {
     }
 }
 
-/// What can go wrong between a relay node and NATS. Numbers never change once released; each
-/// maps into a [`ConnectError`].
+/// What can go wrong between a relay node and NATS. Numbers never change once released;
+/// [`Relay::start`](super::Relay::start) returns it as [`StartError::Cluster`](super::StartError::Cluster).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ClusterError {
@@ -190,15 +189,6 @@ impl ClusterError {
             ClusterError::JetStream(_) => 61,
             ClusterError::Directory(_) => 62,
             ClusterError::Config(_) => 63,
-        }
-    }
-}
-
-impl From<ClusterError> for ConnectError {
-    fn from(e: ClusterError) -> Self {
-        match e {
-            ClusterError::Config(text) => ConnectError::InvalidRequest(text),
-            other => ConnectError::Unreachable(other.to_string()),
         }
     }
 }
@@ -455,7 +445,7 @@ async fn connect_client(
 
 /// Starts the node's tasks: the sender of core messages, the receiver of envelopes and the
 /// maintenance loop (heartbeats, dead nodes, record refresh, viewer counts).
-pub(super) async fn start_tasks(state: &Arc<RelayState>) -> Result<(), ConnectError> {
+pub(super) async fn start_tasks(state: &Arc<RelayState>) -> Result<(), ClusterError> {
     let Some(cluster) = state.cluster.clone() else {
         return Ok(());
     };
