@@ -6,9 +6,11 @@ set -euo pipefail
 PREFIX="${1:?usage: install.sh PREFIX}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# Where cargo puts its output: CARGO_TARGET_DIR or build.target-dir when set, else target/.
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 case "${GLIMPSE_PROFILE:-release}" in
-  release) PROFILE=(--release); DIR=target/release ;;
-  dev) PROFILE=(); DIR=target/debug ;;
+  release) PROFILE=(--release); DIR="$TARGET_DIR/release" ;;
+  dev) PROFILE=(); DIR="$TARGET_DIR/debug" ;;
   *) echo "install.sh: GLIMPSE_PROFILE is release or dev, not ${GLIMPSE_PROFILE}" >&2; exit 2 ;;
 esac
 cargo build ${PROFILE[@]+"${PROFILE[@]}"} -p glimpse-ffi
