@@ -86,6 +86,7 @@ struct NodeSample {
     cpu_ms: f64,
     skips: f64,
     resyncs: f64,
+    consumer_restarts: f64,
     published: f64,
     received: f64,
     nats_out: f64,
@@ -99,6 +100,7 @@ fn node_sample(node: &RelayNode) -> NodeSample {
         cpu_ms: node.pid().map_or(0.0, |p| cpu_ms(&p.to_string())),
         skips: get("glimpse_relay_checkpoint_skips_total"),
         resyncs: get("glimpse_relay_cluster_mirror_resyncs_total"),
+        consumer_restarts: get("glimpse_relay_cluster_mirror_consumer_restarts_total"),
         published: get("glimpse_relay_cluster_stream_published_bytes_total"),
         received: get("glimpse_relay_cluster_stream_received_bytes_total"),
         nats_out: get("glimpse_relay_cluster_nats_sent_bytes"),
@@ -325,6 +327,8 @@ impl Report<'_> {
                     "rss_mib": self.rss[i],
                     "checkpoint_skips": self.nodes_n.1[i].skips - self.nodes_n.0[i].skips,
                     "mirror_resyncs": self.nodes_n.1[i].resyncs - self.nodes_n.0[i].resyncs,
+                    "mirror_consumer_restarts":
+                        self.nodes_n.1[i].consumer_restarts - self.nodes_n.0[i].consumer_restarts,
                 })
             })
             .collect();

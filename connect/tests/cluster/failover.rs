@@ -2,7 +2,7 @@
 //! viewers dies (they reconnect through the load balancer to another node), and the host's own
 //! node dies (the host reconnects elsewhere and keeps its code). Every viewer ends pixel-exact.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glimpse_connect::HostEvent;
 
@@ -36,7 +36,11 @@ fn nodes_and_nats_servers_die_and_nobody_notices() {
     // directory and the stream (3 replicas). A new viewer still joins, through node 2.
     servers.kill(0);
     println!("failover: NATS server 1 killed");
-    std::thread::sleep(Duration::from_secs(6));
+    let mut pause = Pause::new(b.stats().last_seq);
+    wait_for(Duration::from_secs(6), || {
+        pause.sample(b.stats().last_seq);
+        false
+    });
     let c = viewer(
         &nodes[1].url(),
         &host.host,
@@ -44,8 +48,15 @@ fn nodes_and_nats_servers_die_and_nobody_notices() {
     );
     let seq = b.stats().last_seq;
     assert!(
-        wait_for(Duration::from_secs(20), || b.stats().last_seq > seq),
+        wait_for(Duration::from_secs(20), || {
+            pause.sample(b.stats().last_seq);
+            b.stats().last_seq > seq
+        }),
         "the stream stopped after a NATS server died"
+    );
+    println!(
+        "failover: viewer B's longest wait for an update after the NATS server died: {} ms",
+        pause.longest.as_millis()
     );
 
     // Node 2 dies: viewers A come back through the balancer on node 3; viewer C (joined on
@@ -96,4 +107,29 @@ fn nodes_and_nats_servers_die_and_nobody_notices() {
         b.stats().reconnects,
         host.host.stats().reconnects
     );
+}
+
+/// The longest time a viewer's stream position stood still, sampled.
+struct Pause {
+    seq: Option<u64>,
+    since: Instant,
+    longest: Duration,
+}
+
+impl Pause {
+    fn new(seq: Option<u64>) -> Pause {
+        Pause {
+            seq,
+            since: Instant::now(),
+            longest: Duration::ZERO,
+        }
+    }
+
+    fn sample(&mut self, seq: Option<u64>) {
+        self.longest = self.longest.max(self.since.elapsed());
+        if seq != self.seq {
+            self.seq = seq;
+            self.since = Instant::now();
+        }
+    }
 }

@@ -7,6 +7,8 @@
 //!   installed, see `page`), a late joiner on node 3: every viewer ends pixel-exact; each mirror node reads the stream from NATS once, whatever its viewers.
 //! - `failover`: one NATS server killed, a mirror node killed (its viewers move to another node),
 //!   the host's node killed (the host moves and keeps its code): every viewer ends pixel-exact.
+//! - `stall`: a mirror's JetStream consumer deleted under it: the mirror notices it is behind what
+//!   JetStream stored (its origin says how far) and creates its consumer again.
 //! - `secured`: NATS requiring a token and TLS: nodes with `--nats-auth-file` and `--nats-ca` serve a
 //!   session; a wrong token, or no CA for the server's certificate, keeps a node from starting.
 
@@ -21,6 +23,7 @@ mod page;
 #[path = "../support/recording.rs"]
 mod recording;
 mod secured;
+mod stall;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use glimpse::session::ViewerId;
 
+use super::feed::{start_consumer, Start};
 use super::link::{MirrorState, RemoteViewer, Role};
 use super::maintenance;
-use super::stream::{start_consumer, Start};
 use super::wire::{Body, Envelope, NodeId, Sid};
 use super::{Cluster, ClusterError};
 use crate::protocol::{close, Lookup, Message, ViewerEntry};
@@ -324,6 +324,11 @@ fn mirror_receive(state: &RelayState, inner: &mut SessionInner, body: Body) -> A
         }
         Body::Ended { code, reason } => return After::End(code, reason),
         Body::NewLookup(fresh) => return After::NewLookup(fresh),
+        Body::Stored(sequence) => {
+            if let Some(feed) = inner.link().and_then(|l| l.mirror()?.feed.as_ref()) {
+                feed.origin_stored(sequence);
+            }
+        }
         _ => {}
     }
     After::Nothing
@@ -428,7 +433,7 @@ fn demote(
             host_connected: true,
             total,
             origin_dead: false,
-            _consumer: consumer,
+            feed: consumer,
         });
     }
     tracing::info!(

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use glimpse::session::ViewerId;
 
+use super::feed::MirrorFeed;
 use super::stream::Publisher;
 use super::wire::{Body, NodeId, SessionRecord, Sid};
-use super::{AbortOnDrop, Cluster};
+use super::Cluster;
 use crate::protocol::{close, Message, ViewerEntry};
 use crate::relay::session::SessionInner;
 
@@ -38,6 +39,9 @@ pub(in crate::relay) struct OriginState {
     /// Nodes found dead whose viewers were dropped: if they come back, their viewers of this
     /// session are closed (they rejoin).
     pub dropped_nodes: HashSet<NodeId>,
+    /// The stream sequence the mirrors were told JetStream stored last, and when (ms, relay
+    /// clock).
+    pub stored_told: (u64, u64),
 }
 
 /// Mirror: this node holds viewers only; the stream comes from JetStream.
@@ -50,7 +54,7 @@ pub(in crate::relay) struct MirrorState {
     /// The origin missed its heartbeats.
     pub origin_dead: bool,
     /// The JetStream consumer feeding this node's fan-out (stops when dropped).
-    pub _consumer: Option<AbortOnDrop>,
+    pub feed: Option<MirrorFeed>,
 }
 
 pub(in crate::relay) enum Role {

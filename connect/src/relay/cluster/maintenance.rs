@@ -62,6 +62,10 @@ impl Cluster {
     }
 }
 
+/// An origin tells its mirrors how far JetStream stored the stream at most this often (ms), while
+/// it grows.
+const STORED_EVERY_MS: u64 = 500;
+
 /// Runs until the relay stops.
 pub(super) async fn run(state: Arc<RelayState>) {
     let Some(cluster) = state.cluster.clone() else {
@@ -103,8 +107,8 @@ pub(super) async fn run(state: Arc<RelayState>) {
     }
 }
 
-/// Per session: the viewer count to the mirrors, the directory record kept alive (origin); the
-/// host taken as away when the origin died (mirror).
+/// Per session: the viewer count and how far JetStream stored the stream to the mirrors, the
+/// directory record kept alive (origin); the host taken as away when the origin died (mirror).
 fn upkeep(state: &RelayState, cluster: &Arc<Cluster>, session: &Arc<Session>) {
     let now = state.now_ms();
     let refresh_every = (cluster.config.session_ttl / 4).as_millis() as u64;
@@ -117,11 +121,19 @@ fn upkeep(state: &RelayState, cluster: &Arc<Cluster>, session: &Arc<Session>) {
         let sid = link.sid;
         match &mut link.role {
             Role::Origin(origin) => {
+                let nodes: std::collections::HashSet<NodeId> =
+                    origin.remote.values().map(|r| r.node).collect();
                 if std::mem::take(&mut origin.count_dirty) {
-                    let nodes: std::collections::HashSet<NodeId> =
-                        origin.remote.values().map(|r| r.node).collect();
-                    for node in nodes {
-                        cluster.send(node, sid, Body::Count(total));
+                    for node in &nodes {
+                        cluster.send(*node, sid, Body::Count(total));
+                    }
+                }
+                let stored = origin.publisher.last_sequence();
+                let (told, told_at) = origin.stored_told;
+                if stored > told && now.saturating_sub(told_at) >= STORED_EVERY_MS {
+                    origin.stored_told = (stored, now);
+                    for node in &nodes {
+                        cluster.send(*node, sid, Body::Stored(stored));
                     }
                 }
                 if now.saturating_sub(origin.refreshed_at) >= refresh_every {

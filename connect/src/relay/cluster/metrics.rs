@@ -34,6 +34,8 @@ pub struct ClusterStats {
     pub takeovers: u64,
     /// Times a mirror found a gap or fell behind and restarted from a checkpoint.
     pub mirror_resyncs: u64,
+    /// Times a mirror's JetStream consumer stalled or broke and was created again.
+    pub mirror_consumer_restarts: u64,
     /// Stream messages over the NATS payload limit, published in chunks.
     pub chunked_messages: u64,
     /// Stream messages that could not be published (the stream restarted from a checkpoint).
@@ -53,6 +55,7 @@ pub(in crate::relay) struct ClusterMetrics {
     pub control_received_bytes: Counter,
     pub takeovers: Counter,
     pub mirror_resyncs: Counter,
+    pub mirror_consumer_restarts: Counter,
     pub publish_failures: Counter,
     pub chunked_messages: Counter,
     pub dropped_messages: Counter,
@@ -69,7 +72,7 @@ impl ClusterMetrics {
     /// Adds every figure to `registry` (under `cluster_`).
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("cluster");
-        let counters: [(&str, &str, &Counter); 10] = [
+        let counters: [(&str, &str, &Counter); 11] = [
             (
                 "stream_published_bytes",
                 "Stream bytes published to JetStream as origin",
@@ -99,6 +102,11 @@ impl ClusterMetrics {
                 "mirror_resyncs",
                 "Mirrors restarted from a checkpoint after a gap or lag",
                 &self.mirror_resyncs,
+            ),
+            (
+                "mirror_consumer_restarts",
+                "Mirror consumers created again after they stalled or broke",
+                &self.mirror_consumer_restarts,
             ),
             (
                 "publish_failures",
@@ -166,6 +174,7 @@ impl ClusterMetrics {
             control_received_bytes: self.control_received_bytes.get(),
             takeovers: self.takeovers.get(),
             mirror_resyncs: self.mirror_resyncs.get(),
+            mirror_consumer_restarts: self.mirror_consumer_restarts.get(),
             publish_failures: self.publish_failures.get(),
             chunked_messages: self.chunked_messages.get(),
             dropped_messages: self.dropped_messages.get(),

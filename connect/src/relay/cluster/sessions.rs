@@ -11,8 +11,9 @@ use glimpse::session::ViewerId;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use super::feed::{start_consumer, Start};
 use super::link::{MirrorState, OriginState, RemoteViewer, Role, SessionLink};
-use super::stream::{start_consumer, Publisher, Start};
+use super::stream::Publisher;
 use super::wire::{first_viewer_id, hex, Body, NodeId, SessionRecord, Sid};
 use super::{epoch_ms, Cluster};
 use crate::protocol::{close, Lookup, Message, ViewerEntry};
@@ -54,6 +55,7 @@ fn install_origin(
         publisher,
         count_dirty: false,
         dropped_nodes: HashSet::new(),
+        stored_told: (0, now),
     };
     let mut inner = session.inner.lock().unwrap();
     inner.cluster = Some(SessionLink {
@@ -368,7 +370,7 @@ pub(in crate::relay) async fn ensure_mirror(
             host_connected: !dead,
             total: 0,
             origin_dead: dead,
-            _consumer: consumer,
+            feed: consumer,
         }),
     });
     // Published only now, whole (its link set, its code with it): a concurrent joiner that set

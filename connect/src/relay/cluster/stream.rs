@@ -1,25 +1,23 @@
-//! The stream between nodes: the origin publishes the host's stream messages to JetStream (one
-//! copy, chunked over the server's payload limit, a rollup at each checkpoint); each mirror reads
-//! them with one ordered consumer per session and feeds its own fan-out.
+//! The stream between nodes, origin side: the origin publishes the host's stream messages to
+//! JetStream (one copy, chunked over the server's payload limit, a rollup at each checkpoint).
+//! Mirrors read them back in [`super::feed`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::push, consumer::DeliverPolicy};
+use async_nats::jetstream;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
-use glimpse::session::StreamKind;
 use tokio::sync::mpsc;
 
 use super::directory::retry;
 use super::wire::{self, Names, Sid};
-use super::{epoch_ms, AbortOnDrop, Cluster, ClusterConfig, ClusterError};
+use super::{AbortOnDrop, Cluster, ClusterConfig, ClusterError};
 use crate::protocol::Message;
-use crate::relay::session::{Session, SessionInner};
-use crate::relay::RelayState;
+use crate::relay::session::Session;
 
 /// Publishes awaiting JetStream's acknowledgement at most, per session.
 const MAX_ACKS_IN_FLIGHT: usize = 256;
@@ -202,7 +200,7 @@ async fn publish_loop(
     }
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
+pub(super) async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -284,271 +282,4 @@ fn request_checkpoint(session: &Weak<Session>) {
     }
     drop(inner);
     session.host_notify.notify_one();
-}
-
-/// Where a mirror's consumer starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::relay) enum Start {
-    /// The subject's first message: the latest checkpoint.
-    All,
-    /// After this stream sequence (an origin that became a mirror: what it published itself).
-    After(u64),
-}
-
-/// Mirror side: starts the session's consumer, which feeds its fan-out until the returned handle
-/// is dropped. `last_seq`: the stream position the fan-out is at (a former origin), if any.
-pub(in crate::relay) fn start_consumer(
-    state: &Arc<RelayState>,
-    sid: Sid,
-    session: &Arc<Session>,
-    start: Start,
-    last_seq: Option<u64>,
-) -> Option<AbortOnDrop> {
-    let cluster = state.cluster.clone()?;
-    let task = tokio::spawn(consume(
-        state.clone(),
-        cluster,
-        sid,
-        Arc::downgrade(session),
-        start,
-        last_seq,
-    ));
-    Some(AbortOnDrop(task))
-}
-
-async fn consume(
-    state: Arc<RelayState>,
-    cluster: Arc<Cluster>,
-    sid: Sid,
-    session: Weak<Session>,
-    start: Start,
-    last_seq: Option<u64>,
-) {
-    let mut feed = Feed::new(sid, last_seq, state.config.max_host_message);
-    if let Start::After(n) = start {
-        feed.last_stream_seq = n;
-    }
-    loop {
-        let deliver_policy = match feed.last_stream_seq {
-            0 => DeliverPolicy::All,
-            n => DeliverPolicy::ByStartSequence {
-                start_sequence: n + 1,
-            },
-        };
-        let config = push::OrderedConfig {
-            deliver_subject: cluster.client.new_inbox(),
-            filter_subject: cluster.names.stream_subject(sid),
-            deliver_policy,
-            ..Default::default()
-        };
-        let created = cluster
-            .js
-            .create_consumer_on_stream(config, cluster.names.stream())
-            .await;
-        let messages = match created {
-            Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let mut messages = match messages {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::debug!(error = %e, sid, "mirror consumer not created: retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                if session.strong_count() == 0 {
-                    return;
-                }
-                continue;
-            }
-        };
-        feed.started_ms = epoch_ms();
-        // A new connection to NATS restarts the consumer after the last message it delivered:
-        // the old one may have stalled on a flow control reply lost with the link.
-        let mut connections = cluster.connections.clone();
-        connections.borrow_and_update();
-        loop {
-            let item = tokio::select! {
-                item = messages.next() => item,
-                changed = connections.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    tracing::debug!(sid, "NATS reconnected: mirror consumer restarts");
-                    break;
-                }
-            };
-            let Some(item) = item else { break };
-            let Some(session) = session.upgrade() else {
-                return;
-            };
-            match item {
-                Ok(message) => feed.on_message(&state, &cluster, &session, &message),
-                // The ordered consumer recreates itself from the last message it delivered.
-                Err(e) => tracing::debug!(error = %e, sid, "mirror consumer interrupted"),
-            }
-        }
-    }
-}
-
-struct Partial {
-    id: String,
-    next: u32,
-    count: u32,
-    buf: Vec<u8>,
-}
-
-/// A mirror's view of the stream: chunk reassembly, duplicates, gaps and lag.
-struct Feed {
-    sid: Sid,
-    last_stream_seq: u64,
-    /// The `seq` of the last update or checkpoint pushed into the fan-out.
-    last_seq: Option<u64>,
-    /// Updates are dropped until the next checkpoint (a gap, or this node fell behind).
-    broken: bool,
-    partial: Option<Partial>,
-    max_message: usize,
-    /// When the current consumer started (ms since the Unix epoch): older messages are the
-    /// catch-up log, not lag.
-    started_ms: u64,
-}
-
-impl Feed {
-    fn new(sid: Sid, last_seq: Option<u64>, max_message: usize) -> Feed {
-        Feed {
-            sid,
-            last_stream_seq: 0,
-            last_seq,
-            broken: false,
-            partial: None,
-            max_message,
-            started_ms: 0,
-        }
-    }
-
-    fn on_message(
-        &mut self,
-        state: &RelayState,
-        cluster: &Cluster,
-        session: &Session,
-        message: &jetstream::Message,
-    ) {
-        let Ok(info) = message.info() else { return };
-        if info.stream_sequence <= self.last_stream_seq {
-            return; // delivered before this consumer was recreated
-        }
-        self.last_stream_seq = info.stream_sequence;
-        let published_ms = (info.published.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
-        cluster
-            .metrics
-            .stream_received_bytes
-            .inc_by(message.payload.len() as u64);
-        let Some(bytes) = self.reassemble(message) else {
-            return;
-        };
-        let mut inner = session.inner.lock().unwrap();
-        let behind = published_ms >= self.started_ms
-            && epoch_ms().saturating_sub(published_ms) > state.config.max_lag_ms;
-        if behind && !self.broken {
-            tracing::info!(
-                sid = self.sid,
-                "mirror fell behind: skipping to a checkpoint"
-            );
-            self.resync(cluster, &mut inner);
-        }
-        self.push(state, cluster, &mut inner, bytes);
-        inner.drain_events();
-    }
-
-    fn reassemble(&mut self, message: &jetstream::Message) -> Option<Bytes> {
-        let headers = message.headers.as_ref();
-        let chunk = headers
-            .and_then(|h| h.get(wire::CHUNK_HEADER))
-            .and_then(|v| wire::parse_chunk(v.as_str()));
-        let Some((index, count)) = chunk else {
-            self.partial = None;
-            return Some(message.payload.clone());
-        };
-        let id = headers
-            .and_then(|h| h.get(wire::MESSAGE_HEADER))
-            .map_or(String::new(), |v| v.as_str().to_string());
-        if index == 0 {
-            self.partial = Some(Partial {
-                id: id.clone(),
-                next: 0,
-                count,
-                buf: Vec::new(),
-            });
-        }
-        let fits = self.partial.as_ref().is_some_and(|p| {
-            p.id == id
-                && p.next == index
-                && p.count == count
-                && p.buf.len() + message.payload.len() <= self.max_message
-        });
-        if !fits {
-            // A chunk is missing (we started in the middle, or NATS lost one).
-            self.partial = None;
-            self.broken |= index == 0 || self.last_seq.is_some();
-            return None;
-        }
-        let partial = self.partial.as_mut()?;
-        partial.buf.extend_from_slice(&message.payload);
-        partial.next += 1;
-        if partial.next < count {
-            return None;
-        }
-        self.partial.take().map(|p| Bytes::from(p.buf))
-    }
-
-    /// Drops updates until the next checkpoint, and asks for one.
-    fn resync(&mut self, cluster: &Cluster, inner: &mut SessionInner) {
-        self.broken = true;
-        cluster.metrics.mirror_resyncs.inc();
-        if !inner.resync_requested {
-            inner.resync_requested = true;
-            inner.push_host(&Message::CheckpointRequest);
-        }
-    }
-
-    fn push(
-        &mut self,
-        state: &RelayState,
-        cluster: &Cluster,
-        inner: &mut SessionInner,
-        bytes: Bytes,
-    ) {
-        let Ok(Message::Stream(packet)) = Message::decode(&bytes) else {
-            return;
-        };
-        let (kind, seq) = (packet.kind, packet.seq);
-        let now = state.now_ms();
-        match kind {
-            StreamKind::Checkpoint { .. } => {
-                // A join checkpoint continues the stream only if this node saw all of it.
-                let joined = !self.broken
-                    && self.last_seq.is_some()
-                    && inner.stream_packet(bytes.clone(), kind, seq, now).is_ok();
-                if !joined {
-                    let restart = StreamKind::Checkpoint { restart: true };
-                    if inner.stream_packet(bytes, restart, seq, now).is_err() {
-                        return;
-                    }
-                }
-                self.broken = false;
-                self.last_seq = Some(seq);
-            }
-            StreamKind::Update | StreamKind::Cursor => {
-                if self.broken {
-                    return;
-                }
-                if kind == StreamKind::Update && self.last_seq.is_some_and(|last| seq <= last) {
-                    return; // had it already
-                }
-                if inner.stream_packet(bytes, kind, seq, now).is_err() {
-                    self.resync(cluster, inner);
-                } else if kind == StreamKind::Update {
-                    self.last_seq = Some(seq);
-                }
-            }
-        }
-    }
 }

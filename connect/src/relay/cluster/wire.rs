@@ -97,6 +97,10 @@ pub enum Body {
     },
     /// Origin to mirror: the session's code was burned; this is its new lookup.
     NewLookup(Lookup),
+    /// Origin to mirror: JetStream stored the session's stream up to this stream sequence (the
+    /// last message it acknowledged). A mirror whose consumer stays behind it restarts that
+    /// consumer.
+    Stored(u64),
     /// To all: this node took the session's host (it is the origin now). Every node answers with
     /// a [`Body::Roster`] of the session's viewers it holds (empty when it holds none).
     Takeover {
