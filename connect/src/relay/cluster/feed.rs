@@ -28,6 +28,13 @@ const STALL_LIMIT: Duration = Duration::from_secs(2);
 /// Between two attempts to create a mirror's consumer.
 const CONSUMER_RETRY: Duration = Duration::from_millis(500);
 
+/// How long the first [`QUICK_CREATE_ATTEMPTS`] attempts to create a consumer wait for
+/// JetStream's answer. A request that reaches JetStream while it elects a leader (a NATS server
+/// died) is never answered: a short wait tries again soon after the new leader is there. Later
+/// attempts wait as long as any other request, so a cluster that is merely slow still answers.
+const QUICK_CREATE_TIMEOUT: Duration = Duration::from_secs(2);
+const QUICK_CREATE_ATTEMPTS: u32 = 4;
+
 /// Where a mirror's consumer starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::relay) enum Start {
@@ -93,7 +100,13 @@ async fn consume(
     if let Start::After(n) = start {
         feed.last_stream_seq = n;
     }
+    // After an error (or the end of its messages), the next consumer waits a little: a failure
+    // that comes back at once must not turn into a storm of consumer creations.
+    let mut pause_first = false;
     loop {
+        if std::mem::take(&mut pause_first) {
+            tokio::time::sleep(CONSUMER_RETRY).await;
+        }
         let Some(mut messages) = create_consumer(&cluster, sid, &feed, &session).await else {
             return;
         };
@@ -137,7 +150,10 @@ async fn consume(
                     break;
                 }
             };
-            let Some(item) = item else { break };
+            let Some(item) = item else {
+                pause_first = true;
+                break;
+            };
             let Some(session) = session.upgrade() else {
                 return;
             };
@@ -151,6 +167,7 @@ async fn consume(
                 Err(e) => {
                     tracing::debug!(error = %e, sid, "mirror consumer interrupted: it restarts");
                     cluster.metrics.mirror_consumer_restarts.inc();
+                    pause_first = true;
                     break;
                 }
             }
@@ -161,14 +178,20 @@ async fn consume(
 type OrderedMessages = async_nats::jetstream::consumer::push::Ordered;
 
 /// Creates the session's ordered consumer after the last message `feed` took, retrying every
-/// [`CONSUMER_RETRY`] until it exists (`None`: the session is gone).
+/// [`CONSUMER_RETRY`] until it exists (`None`: the session is gone). The first
+/// [`QUICK_CREATE_ATTEMPTS`] wait [`QUICK_CREATE_TIMEOUT`] for JetStream's answer, later ones as
+/// long as any other request.
 async fn create_consumer(
     cluster: &Cluster,
     sid: Sid,
     feed: &Feed,
     session: &Weak<Session>,
 ) -> Option<OrderedMessages> {
-    loop {
+    for attempt in 0u32.. {
+        let mut js = cluster.js.clone();
+        if attempt < QUICK_CREATE_ATTEMPTS {
+            js.set_timeout(QUICK_CREATE_TIMEOUT);
+        }
         let deliver_policy = match feed.last_stream_seq {
             0 => DeliverPolicy::All,
             n => DeliverPolicy::ByStartSequence {
@@ -181,8 +204,7 @@ async fn create_consumer(
             deliver_policy,
             ..Default::default()
         };
-        let created = cluster
-            .js
+        let created = js
             .create_consumer_on_stream(config, cluster.names.stream())
             .await;
         let messages = match created {
@@ -200,6 +222,7 @@ async fn create_consumer(
             }
         }
     }
+    None
 }
 
 /// Notices a mirror's consumer that stopped delivering while JetStream holds more of the stream:
