@@ -47,7 +47,8 @@ fn nodes_and_nats_servers_die_and_nobody_notices() {
         "viewer C (after the NATS server died)",
     );
     let seq = b.stats().last_seq;
-    // JetStream elects new leaders first: on 2 busy cores that took up to 12 s.
+    // JetStream elects new leaders first (up to 8 s over 16 runs on 2 busy cores, 23 s once before
+    // consumers were created with overlapping attempts): the bound is for liveness only.
     assert!(
         wait_for(Duration::from_secs(40), || {
             pause.sample(b.stats().last_seq);

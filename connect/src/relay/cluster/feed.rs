@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::push, consumer::DeliverPolicy};
 use bytes::Bytes;
+use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use glimpse::session::StreamKind;
 use tokio::sync::watch;
@@ -25,15 +26,19 @@ use crate::relay::RelayState;
 /// stream (as the origin says) is taken as stalled and recreated.
 const STALL_LIMIT: Duration = Duration::from_secs(2);
 
-/// Between two attempts to create a mirror's consumer.
+/// After a consumer failed, the next one waits this long.
 const CONSUMER_RETRY: Duration = Duration::from_millis(500);
 
-/// How long the first [`QUICK_CREATE_ATTEMPTS`] attempts to create a consumer wait for
-/// JetStream's answer. A request that reaches JetStream while it elects a leader (a NATS server
-/// died) is never answered: a short wait tries again soon after the new leader is there. Later
-/// attempts wait as long as any other request, so a cluster that is merely slow still answers.
-const QUICK_CREATE_TIMEOUT: Duration = Duration::from_secs(2);
-const QUICK_CREATE_ATTEMPTS: u32 = 4;
+/// While a consumer is being created, another attempt starts this often, up to
+/// [`CREATES_IN_FLIGHT`] at once; the first that JetStream answers is used. nats-server 2.9 places
+/// a new consumer on any of the stream's servers, a dead one too (until it is known offline), and
+/// never answers an attempt placed there; requests sent while JetStream elects a leader get no
+/// answer either. Each attempt waits the cluster's request timeout (5 s).
+const CREATE_EVERY: Duration = Duration::from_secs(1);
+const CREATES_IN_FLIGHT: usize = 4;
+
+/// How long deleting a consumer this node no longer reads may take.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where a mirror's consumer starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +112,8 @@ async fn consume(
         if std::mem::take(&mut pause_first) {
             tokio::time::sleep(CONSUMER_RETRY).await;
         }
-        let Some(mut messages) = create_consumer(&cluster, sid, &feed, &session).await else {
+        let Some((name, mut messages)) = create_consumer(&cluster, sid, &feed, &session).await
+        else {
             return;
         };
         feed.started_ms = epoch_ms();
@@ -115,14 +121,16 @@ async fn consume(
         // the old one may have stalled on a flow control reply lost with the link.
         let mut connections = cluster.connections.clone();
         connections.borrow_and_update();
+        // A consumer is judged by what the origin reports in its lifetime: a report it can never
+        // catch up with (a stream created anew, a bogus peer) costs one restart, not one every
+        // STALL_LIMIT.
+        stored.borrow_and_update();
         let mut watch = StallWatch::default();
-        watch.stored(
-            *stored.borrow_and_update(),
-            feed.last_stream_seq,
-            Instant::now(),
-        );
         loop {
             let item = tokio::select! {
+                // What has arrived is read first: a deadline that passed while the node was
+                // busy must not throw it away.
+                biased;
                 item = messages.next() => item,
                 changed = connections.changed() => {
                     if changed.is_err() {
@@ -146,6 +154,7 @@ async fn consume(
                         stored = watch.stored,
                         "mirror consumer stalled behind the stream: it restarts"
                     );
+                    cluster.metrics.mirror_consumer_stalls.inc();
                     cluster.metrics.mirror_consumer_restarts.inc();
                     break;
                 }
@@ -162,8 +171,8 @@ async fn consume(
                     feed.on_message(&state, &cluster, &session, &message);
                     watch.delivered(feed.last_stream_seq, Instant::now());
                 }
-                // The ordered consumer would recreate itself, but backs off to 10 s between
-                // attempts: this loop retries sooner, from the last message delivered.
+                // async-nats would create the consumer again by itself, but its attempts back
+                // off to 10 s apart and wait 10 s for an answer: this loop's are closer.
                 Err(e) => {
                     tracing::debug!(error = %e, sid, "mirror consumer interrupted: it restarts");
                     cluster.metrics.mirror_consumer_restarts.inc();
@@ -172,57 +181,87 @@ async fn consume(
                 }
             }
         }
+        drop(messages);
+        delete_consumer(&cluster, name);
     }
 }
 
 type OrderedMessages = async_nats::jetstream::consumer::push::Ordered;
 
-/// Creates the session's ordered consumer after the last message `feed` took, retrying every
-/// [`CONSUMER_RETRY`] until it exists (`None`: the session is gone). The first
-/// [`QUICK_CREATE_ATTEMPTS`] wait [`QUICK_CREATE_TIMEOUT`] for JetStream's answer, later ones as
-/// long as any other request.
+/// Creates the session's ordered consumer after the last message `feed` took: its name and
+/// messages (`None`: the session is gone). Attempts overlap (see [`CREATE_EVERY`]) until one
+/// succeeds; a failed one is followed by the next after [`CONSUMER_RETRY`] at most.
 async fn create_consumer(
     cluster: &Cluster,
     sid: Sid,
     feed: &Feed,
     session: &Weak<Session>,
-) -> Option<OrderedMessages> {
-    for attempt in 0u32.. {
-        let mut js = cluster.js.clone();
-        if attempt < QUICK_CREATE_ATTEMPTS {
-            js.set_timeout(QUICK_CREATE_TIMEOUT);
+) -> Option<(String, OrderedMessages)> {
+    let mut attempts = FuturesUnordered::new();
+    let mut next_at = Instant::now();
+    loop {
+        if attempts.len() < CREATES_IN_FLIGHT && Instant::now() >= next_at {
+            attempts.push(create_once(cluster, sid, feed.last_stream_seq));
+            next_at = Instant::now() + CREATE_EVERY;
         }
-        let deliver_policy = match feed.last_stream_seq {
-            0 => DeliverPolicy::All,
-            n => DeliverPolicy::ByStartSequence {
-                start_sequence: n + 1,
-            },
-        };
-        let config = push::OrderedConfig {
-            deliver_subject: cluster.client.new_inbox(),
-            filter_subject: cluster.names.stream_subject(sid),
-            deliver_policy,
-            ..Default::default()
-        };
-        let created = js
-            .create_consumer_on_stream(config, cluster.names.stream())
-            .await;
-        let messages = match created {
-            Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match messages {
-            Ok(messages) => return Some(messages),
-            Err(e) => {
-                tracing::debug!(error = %e, sid, "mirror consumer not created: retrying");
-                tokio::time::sleep(CONSUMER_RETRY).await;
-                if session.strong_count() == 0 {
-                    return None;
+        tokio::select! {
+            Some(result) = attempts.next() => match result {
+                Ok(created) => return Some(created),
+                Err(e) => {
+                    tracing::debug!(error = %e, sid, "mirror consumer not created: retrying");
+                    next_at = next_at.min(Instant::now() + CONSUMER_RETRY);
                 }
-            }
+            },
+            _ = tokio::time::sleep_until(next_at) => {}
+        }
+        if session.strong_count() == 0 {
+            return None;
         }
     }
-    None
+}
+
+/// One attempt to create the session's ordered consumer after stream sequence `after`.
+async fn create_once(
+    cluster: &Cluster,
+    sid: Sid,
+    after: u64,
+) -> Result<(String, OrderedMessages), String> {
+    let deliver_policy = match after {
+        0 => DeliverPolicy::All,
+        n => DeliverPolicy::ByStartSequence {
+            start_sequence: n + 1,
+        },
+    };
+    let config = push::OrderedConfig {
+        deliver_subject: cluster.client.new_inbox(),
+        filter_subject: cluster.names.stream_subject(sid),
+        deliver_policy,
+        ..Default::default()
+    };
+    let consumer = cluster
+        .js
+        .create_consumer_on_stream(config, cluster.names.stream())
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = consumer.cached_info().name.clone();
+    let messages = consumer.messages().await.map_err(|e| e.to_string())?;
+    Ok((name, messages))
+}
+
+/// Deletes a consumer this node no longer reads (in the background; JetStream would drop it
+/// after 30 s without interest anyway).
+fn delete_consumer(cluster: &Arc<Cluster>, name: String) {
+    let cluster = cluster.clone();
+    tokio::spawn(async move {
+        let mut js = cluster.js.clone();
+        js.set_timeout(DELETE_TIMEOUT);
+        if let Err(e) = js
+            .delete_consumer_from_stream(&name, cluster.names.stream())
+            .await
+        {
+            tracing::debug!(error = %e, name, "old mirror consumer not deleted");
+        }
+    });
 }
 
 /// Notices a mirror's consumer that stopped delivering while JetStream holds more of the stream:
@@ -447,7 +486,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_consumer_starts_its_watch_from_what_was_stored() {
+    fn a_consumer_that_delivered_nothing_yet_is_judged_by_the_first_report() {
         let t0 = Instant::now();
         let mut watch = StallWatch::default();
         watch.stored(20, 0, t0);

@@ -63,7 +63,7 @@ impl Cluster {
 }
 
 /// An origin tells its mirrors how far JetStream stored the stream at most this often (ms), while
-/// it grows.
+/// it grows (on the upkeep's 250 ms ticks: every 500 to 750 ms).
 const STORED_EVERY_MS: u64 = 500;
 
 /// Runs until the relay stops.
@@ -121,19 +121,23 @@ fn upkeep(state: &RelayState, cluster: &Arc<Cluster>, session: &Arc<Session>) {
         let sid = link.sid;
         match &mut link.role {
             Role::Origin(origin) => {
-                let nodes: std::collections::HashSet<NodeId> =
-                    origin.remote.values().map(|r| r.node).collect();
+                let mut tell = Vec::new();
                 if std::mem::take(&mut origin.count_dirty) {
-                    for node in &nodes {
-                        cluster.send(*node, sid, Body::Count(total));
-                    }
+                    tell.push(Body::Count(total));
                 }
                 let stored = origin.publisher.last_sequence();
                 let (told, told_at) = origin.stored_told;
                 if stored > told && now.saturating_sub(told_at) >= STORED_EVERY_MS {
                     origin.stored_told = (stored, now);
-                    for node in &nodes {
-                        cluster.send(*node, sid, Body::Stored(stored));
+                    tell.push(Body::Stored(stored));
+                }
+                if !tell.is_empty() {
+                    let nodes: std::collections::HashSet<NodeId> =
+                        origin.remote.values().map(|r| r.node).collect();
+                    for node in nodes {
+                        for body in &tell {
+                            cluster.send(node, sid, body.clone());
+                        }
                     }
                 }
                 if now.saturating_sub(origin.refreshed_at) >= refresh_every {

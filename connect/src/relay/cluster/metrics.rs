@@ -36,6 +36,9 @@ pub struct ClusterStats {
     pub mirror_resyncs: u64,
     /// Times a mirror's JetStream consumer stalled or broke and was created again.
     pub mirror_consumer_restarts: u64,
+    /// Of those, times it stalled: it delivered nothing while JetStream held more of the stream
+    /// (as the origin said).
+    pub mirror_consumer_stalls: u64,
     /// Stream messages over the NATS payload limit, published in chunks.
     pub chunked_messages: u64,
     /// Stream messages that could not be published (the stream restarted from a checkpoint).
@@ -56,6 +59,7 @@ pub(in crate::relay) struct ClusterMetrics {
     pub takeovers: Counter,
     pub mirror_resyncs: Counter,
     pub mirror_consumer_restarts: Counter,
+    pub mirror_consumer_stalls: Counter,
     pub publish_failures: Counter,
     pub chunked_messages: Counter,
     pub dropped_messages: Counter,
@@ -72,7 +76,7 @@ impl ClusterMetrics {
     /// Adds every figure to `registry` (under `cluster_`).
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("cluster");
-        let counters: [(&str, &str, &Counter); 11] = [
+        let counters: [(&str, &str, &Counter); 12] = [
             (
                 "stream_published_bytes",
                 "Stream bytes published to JetStream as origin",
@@ -107,6 +111,11 @@ impl ClusterMetrics {
                 "mirror_consumer_restarts",
                 "Mirror consumers created again after they stalled or broke",
                 &self.mirror_consumer_restarts,
+            ),
+            (
+                "mirror_consumer_stalls",
+                "Mirror consumers found stalled behind what JetStream stored",
+                &self.mirror_consumer_stalls,
             ),
             (
                 "publish_failures",
@@ -175,6 +184,7 @@ impl ClusterMetrics {
             takeovers: self.takeovers.get(),
             mirror_resyncs: self.mirror_resyncs.get(),
             mirror_consumer_restarts: self.mirror_consumer_restarts.get(),
+            mirror_consumer_stalls: self.mirror_consumer_stalls.get(),
             publish_failures: self.publish_failures.get(),
             chunked_messages: self.chunked_messages.get(),
             dropped_messages: self.dropped_messages.get(),

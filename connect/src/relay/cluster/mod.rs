@@ -29,10 +29,10 @@
 //!   the session goes on under the same code. An old origin that is still alive closes its stale
 //!   host connection with `REPLACED` and becomes a mirror.
 //! - **Stalled consumers**: when a NATS server dies, a mirror's consumer may die with it without
-//!   a word. Twice a second while the stream grows, the origin tells its mirrors how far
+//!   a word. Every 500 to 750 ms while the stream grows, the origin tells its mirrors how far
 //!   JetStream stored it (`Stored`); a mirror whose consumer stays behind that for 2 s without
-//!   delivering creates it again after the last message it delivered, and so does one whose
-//!   consumer reports an error (the NATS client's own recovery backs off to 10 s).
+//!   delivering creates it again after the last message it delivered (the NATS client would
+//!   notice only after 10 s without heartbeats, and then retries up to 10 s apart).
 //! - **Failures**: a node that misses heartbeats for [`ClusterConfig::node_timeout`] is dead: an
 //!   origin drops the viewers it held (they reconnect to another node and join again with their
 //!   code: resume tokens are node-local); a mirror whose origin died shows the host as away and

@@ -97,10 +97,6 @@ pub enum Body {
     },
     /// Origin to mirror: the session's code was burned; this is its new lookup.
     NewLookup(Lookup),
-    /// Origin to mirror: JetStream stored the session's stream up to this stream sequence (the
-    /// last message it acknowledged). A mirror whose consumer stays behind it restarts that
-    /// consumer.
-    Stored(u64),
     /// To all: this node took the session's host (it is the origin now). Every node answers with
     /// a [`Body::Roster`] of the session's viewers it holds (empty when it holds none).
     Takeover {
@@ -113,6 +109,10 @@ pub enum Body {
     Heartbeat,
     /// To all: this node is stopping (node-wide, `sid` 0).
     Leaving,
+    /// Origin to mirror: JetStream stored the session's stream up to this stream sequence (the
+    /// last message it acknowledged). A mirror whose consumer stays behind it restarts that
+    /// consumer. Last, so that the variants before it keep their numbers on the wire.
+    Stored(u64),
 }
 
 impl Envelope {
@@ -285,6 +285,23 @@ mod tests {
         let mut bytes = e.encode();
         bytes.push(0);
         assert!(Envelope::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn variants_keep_their_numbers_on_the_wire() {
+        // Nodes of different versions meet in a cluster being upgraded: a new variant goes last.
+        let bytes = |body| {
+            Envelope {
+                from: 1,
+                sid: 2,
+                body,
+            }
+            .encode()
+        };
+        assert_eq!(bytes(Body::Sync), [1, 2, 2]);
+        assert_eq!(bytes(Body::Heartbeat), [1, 2, 12]);
+        assert_eq!(bytes(Body::Leaving), [1, 2, 13]);
+        assert_eq!(bytes(Body::Stored(5)), [1, 2, 14, 5]);
     }
 
     #[test]
