@@ -190,31 +190,69 @@ type OrderedMessages = async_nats::jetstream::consumer::push::Ordered;
 
 /// Creates the session's ordered consumer after the last message `feed` took: its name and
 /// messages (`None`: the session is gone). Attempts overlap (see [`CREATE_EVERY`]) until one
-/// succeeds; a failed one is followed by the next after [`CONSUMER_RETRY`] at most.
+/// succeeds.
 async fn create_consumer(
     cluster: &Cluster,
     sid: Sid,
     feed: &Feed,
     session: &Weak<Session>,
 ) -> Option<(String, OrderedMessages)> {
+    let pace = Pace {
+        every: CREATE_EVERY,
+        in_flight: CREATES_IN_FLIGHT,
+        retry: CONSUMER_RETRY,
+    };
+    let after = feed.last_stream_seq;
+    overlapping(
+        || async move {
+            create_once(cluster, sid, after).await.map_err(|e| {
+                tracing::debug!(error = %e, sid, "mirror consumer not created: retrying");
+            })
+        },
+        pace,
+        || session.strong_count() == 0,
+    )
+    .await
+}
+
+/// How [`overlapping`] paces its attempts.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    /// A new attempt starts this often...
+    every: Duration,
+    /// ...while fewer than this many are unanswered.
+    in_flight: usize,
+    /// A failed attempt makes room for the next after this at most.
+    retry: Duration,
+}
+
+/// Runs `attempt()` as `pace` says until one succeeds; `None` once `gone()` (asked after each
+/// answer or start).
+async fn overlapping<T, Fut>(
+    mut attempt: impl FnMut() -> Fut,
+    pace: Pace,
+    gone: impl Fn() -> bool,
+) -> Option<T>
+where
+    Fut: std::future::Future<Output = Result<T, ()>>,
+{
     let mut attempts = FuturesUnordered::new();
     let mut next_at = Instant::now();
     loop {
-        if attempts.len() < CREATES_IN_FLIGHT && Instant::now() >= next_at {
-            attempts.push(create_once(cluster, sid, feed.last_stream_seq));
-            next_at = Instant::now() + CREATE_EVERY;
+        if attempts.len() < pace.in_flight && Instant::now() >= next_at {
+            attempts.push(attempt());
+            next_at = Instant::now() + pace.every;
         }
+        // With every attempt in flight, only an answer (or a timeout) makes room for the next.
+        let room = attempts.len() < pace.in_flight;
         tokio::select! {
             Some(result) = attempts.next() => match result {
                 Ok(created) => return Some(created),
-                Err(e) => {
-                    tracing::debug!(error = %e, sid, "mirror consumer not created: retrying");
-                    next_at = next_at.min(Instant::now() + CONSUMER_RETRY);
-                }
+                Err(()) => next_at = next_at.min(Instant::now() + pace.retry),
             },
-            _ = tokio::time::sleep_until(next_at) => {}
+            _ = sleep_until(room.then_some(next_at)) => {}
         }
-        if session.strong_count() == 0 {
+        if gone() {
             return None;
         }
     }
@@ -493,6 +531,93 @@ mod tests {
         assert_eq!(watch.deadline, Some(t0 + STALL_LIMIT));
         watch.delivered(25, t0);
         assert_eq!(watch.deadline, None, "delivered past the report");
+    }
+
+    /// Counts the polls of the future it wraps.
+    struct Polls<F> {
+        inner: std::pin::Pin<Box<F>>,
+        count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl<F: std::future::Future> std::future::Future for Polls<F> {
+        type Output = F::Output;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<F::Output> {
+            self.count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    fn pace(every_ms: u64) -> Pace {
+        Pace {
+            every: Duration::from_millis(every_ms),
+            in_flight: 3,
+            retry: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn overlapping_attempts_wait_quietly_when_all_are_in_flight() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // No attempt is ever answered: the slots fill up, then the loop must sleep, not spin.
+        let run = overlapping(
+            || {
+                started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::future::pending::<Result<(), ()>>()
+            },
+            pace(5),
+            || false,
+        );
+        let run = Polls {
+            inner: Box::pin(run),
+            count: polls.clone(),
+        };
+        let out =
+            runtime.block_on(async { tokio::time::timeout(Duration::from_millis(300), run).await });
+        assert!(out.is_err(), "nothing was ever answered");
+        assert_eq!(started.load(std::sync::atomic::Ordering::Relaxed), 3);
+        let polls = polls.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(polls < 50, "polled {polls} times in 300 ms: it spins");
+    }
+
+    #[test]
+    fn overlapping_attempts_take_the_first_answer_and_retry_failures() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        // The first two fail at once, the third is never answered, the fourth succeeds.
+        let out = runtime.block_on(overlapping(
+            || {
+                let n = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async move {
+                    match n {
+                        0 | 1 => Err(()),
+                        2 => std::future::pending().await,
+                        _ => Ok(n),
+                    }
+                }
+            },
+            pace(5),
+            || false,
+        ));
+        assert_eq!(out, Some(3));
+        // Nobody needs it any more: it stops after the first answer.
+        let out = runtime.block_on(overlapping(
+            || async { Err::<(), ()>(()) },
+            pace(5),
+            || true,
+        ));
+        assert_eq!(out, None);
     }
 
     #[test]
