@@ -218,6 +218,51 @@ fn a_region_that_grows_restarts_and_stays_exact_outside() {
 }
 
 #[test]
+fn a_region_with_edges_inside_tiles_settles_exact_and_goes_quiet() {
+    // Found by the property test: noise that scrolls by a row from row 13 down (a block copied
+    // into it too) starts a region at once (photographic on both sides). Its top-off sends the lossy part of each top tile only
+    // (rows 13..64), which never counted as exact: those tiles were sent again every frame, forever.
+    let (w, h) = (171u32, 88u32);
+    let mut screen = common::Screen::new(w, h, 0xff00_0000);
+    screen.noise(screen.bounds(), 3_455_865_113_658_525_358, 0);
+    let mut config = EncoderConfig::default();
+    config.motion_detection = false;
+    config.cache_tiles = 0;
+    let mut encoder = Encoder::new(config);
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    encode_and_apply(
+        &mut encoder,
+        &mut decoder,
+        &packed_frame(&screen.bgra(), w, h),
+    );
+    screen.copy(Rect::new(0, 13, w, 66), 0, 14);
+    screen.noise(Rect::new(0, 13, w, 1), 0, 3);
+    screen.copy(Rect::new(0, 14, 22, 57), 107, 31);
+    let pixels = screen.bgra();
+    let frame = packed_frame(&pixels, w, h);
+    encode_and_apply(&mut encoder, &mut decoder, &frame);
+    let lossy = encoder.lossy_rects();
+    assert!(
+        lossy.iter().any(|r| r.y % 64 != 0),
+        "a region with an edge inside a tile: {lossy:?}"
+    );
+    for _ in 0..encoder.top_off_bound_frames() {
+        encode_and_apply(&mut encoder, &mut decoder, &frame);
+    }
+    assert_eq!(
+        encoder.stats().lossy_pixels,
+        0,
+        "{:?}",
+        encoder.lossy_rects()
+    );
+    assert_eq!(decoder.framebuffer().unwrap().pixels, &pixels[..]);
+    assert!(
+        encoder.encode(&frame).unwrap().is_none(),
+        "a settled, unchanged screen sends nothing"
+    );
+}
+
+#[test]
 fn video_off_sends_everything_lossless() {
     let mut desk = Desk::new(640, 360);
     let mut config = EncoderConfig::default();

@@ -56,9 +56,7 @@ pub(super) fn code_tiles(
             None => code_pixels(screen, src, d, &tile_rect, coder),
         }
         screen.mirror.copy_rect_from(src, &d.rect);
-        if d.rect == tile_rect {
-            screen.video.mark_exact(&screen.grid, d.index);
-        }
+        screen.video.mark_sent(&screen.grid, d.index, &d.rect);
     }
 }
 

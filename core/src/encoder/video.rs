@@ -129,6 +129,15 @@ impl VideoState {
         }
     }
 
+    /// `sent` (in `tile`) was just sent losslessly: the tile is exact again when that covers all
+    /// its lossy pixels, unless a region still covers part of it. (A top-off sends just the lossy
+    /// rectangle, which is rarely the whole tile.)
+    pub fn mark_sent(&mut self, grid: &TileGrid, tile: u32, sent: &Rect) {
+        if self.lossy[tile as usize].is_some_and(|lossy| sent.contains(&lossy)) {
+            self.mark_exact(grid, tile);
+        }
+    }
+
     /// Pixels decoders currently show lossy.
     pub fn lossy_pixels(&self) -> u64 {
         self.lossy.iter().flatten().map(Rect::area).sum()
