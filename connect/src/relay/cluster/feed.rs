@@ -112,7 +112,8 @@ async fn consume(
         if std::mem::take(&mut pause_first) {
             tokio::time::sleep(CONSUMER_RETRY).await;
         }
-        let Some((name, mut messages)) = create_consumer(&cluster, sid, &feed, &session).await
+        let Some((name, mut messages)) =
+            create_consumer(&cluster, sid, feed.last_stream_seq, &session).await
         else {
             return;
         };
@@ -188,13 +189,13 @@ async fn consume(
 
 type OrderedMessages = async_nats::jetstream::consumer::push::Ordered;
 
-/// Creates the session's ordered consumer after the last message `feed` took: its name and
+/// Creates the session's ordered consumer after stream sequence `after`: its name and
 /// messages (`None`: the session is gone). Attempts overlap (see [`CREATE_EVERY`]) until one
 /// succeeds.
 async fn create_consumer(
     cluster: &Cluster,
     sid: Sid,
-    feed: &Feed,
+    after: u64,
     session: &Weak<Session>,
 ) -> Option<(String, OrderedMessages)> {
     let pace = Pace {
@@ -202,7 +203,6 @@ async fn create_consumer(
         in_flight: CREATES_IN_FLIGHT,
         retry: CONSUMER_RETRY,
     };
-    let after = feed.last_stream_seq;
     overlapping(
         || async move {
             create_once(cluster, sid, after).await.map_err(|e| {
@@ -551,6 +551,13 @@ mod tests {
         }
     }
 
+    fn timer_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
     fn pace(every_ms: u64) -> Pace {
         Pace {
             every: Duration::from_millis(every_ms),
@@ -561,10 +568,7 @@ mod tests {
 
     #[test]
     fn overlapping_attempts_wait_quietly_when_all_are_in_flight() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let runtime = timer_runtime();
         let started = std::sync::atomic::AtomicUsize::new(0);
         let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // No attempt is ever answered: the slots fill up, then the loop must sleep, not spin.
@@ -590,10 +594,7 @@ mod tests {
 
     #[test]
     fn overlapping_attempts_take_the_first_answer_and_retry_failures() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let runtime = timer_runtime();
         let started = std::sync::atomic::AtomicUsize::new(0);
         // The first two fail at once, the third is never answered, the fourth succeeds.
         let out = runtime.block_on(overlapping(

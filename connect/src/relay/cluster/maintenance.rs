@@ -118,10 +118,10 @@ fn upkeep(state: &RelayState, cluster: &Arc<Cluster>, session: &Arc<Session>) {
     let mut refresh = None;
     let mut origin_died = false;
     if let Some(link) = inner.cluster.as_mut() {
-        let sid = link.sid;
+        // What the mirrors hear from this origin now.
+        let mut tell = Vec::new();
         match &mut link.role {
             Role::Origin(origin) => {
-                let mut tell = Vec::new();
                 if std::mem::take(&mut origin.count_dirty) {
                     tell.push(Body::Count(total));
                 }
@@ -130,15 +130,6 @@ fn upkeep(state: &RelayState, cluster: &Arc<Cluster>, session: &Arc<Session>) {
                 if stored > told && now.saturating_sub(told_at) >= STORED_EVERY_MS {
                     origin.stored_told = (stored, now);
                     tell.push(Body::Stored(stored));
-                }
-                if !tell.is_empty() {
-                    let nodes: std::collections::HashSet<NodeId> =
-                        origin.remote.values().map(|r| r.node).collect();
-                    for node in nodes {
-                        for body in &tell {
-                            cluster.send(node, sid, body.clone());
-                        }
-                    }
                 }
                 if now.saturating_sub(origin.refreshed_at) >= refresh_every {
                     origin.refreshed_at = now;
@@ -152,6 +143,9 @@ fn upkeep(state: &RelayState, cluster: &Arc<Cluster>, session: &Arc<Session>) {
                     m.host_connected = false;
                 }
             }
+        }
+        for body in &tell {
+            link.to_mirrors(body);
         }
     }
     if origin_died {
